@@ -1,0 +1,223 @@
+// Package config reads aftermath's process settings from the environment and
+// validates them before anything starts.
+//
+// Secrets are held in the Secret type, whose every printed form is redacted, so
+// that a log line or an error that includes a Config never shows one.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPagerDutyAPIURL is the REST API PagerDuty serves for every account.
+const DefaultPagerDutyAPIURL = "https://api.pagerduty.com"
+
+// Config is the validated process configuration. Field names follow the
+// environment variables of design.md section 2.
+type Config struct {
+	ListenAddr  string
+	RulesPath   string
+	RedisURL    Secret // may carry a password; empty means embedded Redis
+	RedisPrefix string
+
+	WebhookSecrets []Secret
+
+	PagerDutyAPIToken  Secret
+	PagerDutyAPIURL    string
+	PagerDutyFromEmail string
+
+	JiraBaseURL  string
+	JiraEmail    string
+	JiraAPIToken Secret
+	JiraPAT      Secret
+
+	AdminToken Secret
+	DryRun     bool
+}
+
+// raw is what caarlos0/env reads: plain strings, so that every conversion and
+// every message is ours and no message can echo a secret's value.
+type raw struct {
+	ListenAddr         string `env:"AFTERMATH_LISTEN_ADDR" envDefault:":8080"`
+	RulesPath          string `env:"AFTERMATH_RULES"`
+	RedisURL           string `env:"REDIS_URL"`
+	RedisPrefix        string `env:"AFTERMATH_REDIS_PREFIX" envDefault:"aftermath"`
+	WebhookSecrets     string `env:"PAGERDUTY_WEBHOOK_SECRETS"`
+	PagerDutyAPIToken  string `env:"PAGERDUTY_API_TOKEN"`
+	PagerDutyAPIURL    string `env:"PAGERDUTY_API_URL" envDefault:"https://api.pagerduty.com"`
+	PagerDutyFromEmail string `env:"PAGERDUTY_FROM_EMAIL"`
+	JiraBaseURL        string `env:"JIRA_BASE_URL"`
+	JiraEmail          string `env:"JIRA_EMAIL"`
+	JiraAPIToken       string `env:"JIRA_API_TOKEN"`
+	JiraPAT            string `env:"JIRA_PAT"`
+	AdminToken         string `env:"AFTERMATH_ADMIN_TOKEN"`
+	DryRun             string `env:"AFTERMATH_DRY_RUN" envDefault:"false"`
+}
+
+// VarError says which environment variable is wrong and how. Its message never
+// contains the variable's value.
+type VarError struct {
+	Var     string
+	Problem string
+}
+
+func (e *VarError) Error() string { return e.Var + ": " + e.Problem }
+
+// Load reads the configuration from environ (os.Environ() form is not needed:
+// a map of name to value) and checks the values every command relies on.
+// Requirements of a single command, such as serve's webhook secrets, are
+// checked by that command's own method (see ValidateServe).
+func Load(environ map[string]string) (Config, error) {
+	var r raw
+	if err := env.ParseWithOptions(&r, env.Options{Environment: environ}); err != nil {
+		// Only string fields exist, so parsing cannot fail on a value; keep the
+		// error anyway rather than hide it.
+		return Config{}, fmt.Errorf("read environment: %w", err)
+	}
+
+	var errs []error
+	bad := func(name, problem string) { errs = append(errs, &VarError{Var: name, Problem: problem}) }
+
+	c := Config{
+		ListenAddr:         strings.TrimSpace(r.ListenAddr),
+		RulesPath:          strings.TrimSpace(r.RulesPath),
+		RedisURL:           Secret(strings.TrimSpace(r.RedisURL)),
+		RedisPrefix:        strings.TrimSpace(r.RedisPrefix),
+		WebhookSecrets:     splitSecrets(r.WebhookSecrets),
+		PagerDutyAPIToken:  Secret(strings.TrimSpace(r.PagerDutyAPIToken)),
+		PagerDutyAPIURL:    strings.TrimRight(strings.TrimSpace(r.PagerDutyAPIURL), "/"),
+		PagerDutyFromEmail: strings.TrimSpace(r.PagerDutyFromEmail),
+		JiraBaseURL:        strings.TrimRight(strings.TrimSpace(r.JiraBaseURL), "/"),
+		JiraEmail:          strings.TrimSpace(r.JiraEmail),
+		JiraAPIToken:       Secret(strings.TrimSpace(r.JiraAPIToken)),
+		JiraPAT:            Secret(strings.TrimSpace(r.JiraPAT)),
+		AdminToken:         Secret(strings.TrimSpace(r.AdminToken)),
+	}
+
+	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		bad("AFTERMATH_LISTEN_ADDR", fmt.Sprintf("%q is not host:port (for example :8080 or 127.0.0.1:8080)", c.ListenAddr))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("AFTERMATH_LISTEN_ADDR", fmt.Sprintf("port %q is not a number from 0 to 65535", port))
+	}
+
+	if c.RedisURL != "" {
+		// redis.ParseURL's errors can quote the URL, password included: report
+		// only which part is wrong.
+		if _, err := redis.ParseURL(c.RedisURL.Reveal()); err != nil {
+			bad("REDIS_URL", "not a valid redis:// or rediss:// URL (the value is not shown: it may hold a password)")
+		}
+	}
+
+	if c.RedisPrefix == "" {
+		bad("AFTERMATH_REDIS_PREFIX", "must not be empty")
+	} else if strings.ContainsAny(c.RedisPrefix, " \t\r\n{}*?[]") {
+		bad("AFTERMATH_REDIS_PREFIX", fmt.Sprintf("%q must not contain white space, braces or glob characters", c.RedisPrefix))
+	}
+
+	if r.WebhookSecrets != "" && len(c.WebhookSecrets) == 0 {
+		bad("PAGERDUTY_WEBHOOK_SECRETS", "holds only commas and spaces; give at least one signing secret")
+	}
+
+	if err := checkHTTPURL(c.PagerDutyAPIURL); err != nil {
+		bad("PAGERDUTY_API_URL", err.Error())
+	}
+	if c.PagerDutyFromEmail != "" && !looksLikeEmail(c.PagerDutyFromEmail) {
+		bad("PAGERDUTY_FROM_EMAIL", fmt.Sprintf("%q is not an email address", c.PagerDutyFromEmail))
+	}
+
+	if c.JiraBaseURL != "" {
+		if err := checkHTTPURL(c.JiraBaseURL); err != nil {
+			bad("JIRA_BASE_URL", err.Error())
+		}
+	}
+	if c.JiraEmail != "" && !looksLikeEmail(c.JiraEmail) {
+		bad("JIRA_EMAIL", fmt.Sprintf("%q is not an email address", c.JiraEmail))
+	}
+	if c.JiraPAT != "" && (c.JiraEmail != "" || c.JiraAPIToken != "") {
+		bad("JIRA_PAT", "set either JIRA_PAT (Data Center) or JIRA_EMAIL with JIRA_API_TOKEN (Cloud), not both")
+	} else if (c.JiraEmail == "") != (c.JiraAPIToken == "") {
+		if c.JiraEmail == "" {
+			bad("JIRA_EMAIL", "required when JIRA_API_TOKEN is set (Jira Cloud signs in with email and API token)")
+		} else {
+			bad("JIRA_API_TOKEN", "required when JIRA_EMAIL is set (Jira Cloud signs in with email and API token)")
+		}
+	}
+
+	switch strings.ToLower(strings.TrimSpace(r.DryRun)) {
+	case "", "false", "0", "no":
+	case "true", "1", "yes":
+		c.DryRun = true
+	default:
+		bad("AFTERMATH_DRY_RUN", fmt.Sprintf("%q is not true or false", r.DryRun))
+	}
+
+	return c, errors.Join(errs...)
+}
+
+// ValidateServe checks what `aftermath serve` needs beyond Load's checks.
+func (c Config) ValidateServe() error {
+	if len(c.WebhookSecrets) == 0 {
+		return &VarError{Var: "PAGERDUTY_WEBHOOK_SECRETS", Problem: "required by serve: the comma-separated signing secrets of your PagerDuty webhook subscriptions"}
+	}
+	return nil
+}
+
+// VarErrors flattens an error returned by Load or ValidateServe into its
+// per-variable problems, in the order they were found.
+func VarErrors(err error) []*VarError {
+	var out []*VarError
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		var ve *VarError
+		if errors.As(e, &ve) {
+			out = append(out, ve)
+		}
+	}
+	walk(err)
+	return out
+}
+
+func splitSecrets(s string) []Secret {
+	var out []Secret
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, Secret(p))
+		}
+	}
+	return out
+}
+
+// checkHTTPURL checks an API base URL. A value that may hold credentials
+// (anything with an @) is never quoted back.
+func checkHTTPURL(s string) error {
+	if strings.Contains(s, "@") {
+		return errors.New("must not carry credentials in the URL (the value is not shown); use the token variables")
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("%q is not an http:// or https:// URL", s)
+	}
+	return nil
+}
+
+func looksLikeEmail(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t<>")
+}

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ListenAddr != ":8080" || c.RedisPrefix != "aftermath" || c.PagerDutyAPIURL != DefaultPagerDutyAPIURL ||
+		c.RedisURL != "" || c.RulesPath != "" || c.DryRun || c.AdminToken != "" || len(c.WebhookSecrets) != 0 {
+		t.Fatalf("defaults = %#v", c)
+	}
+	if err := c.ValidateServe(); err == nil || !strings.HasPrefix(err.Error(), "PAGERDUTY_WEBHOOK_SECRETS: required by serve") {
+		t.Fatalf("serve without secrets: %v", err)
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	c, err := Load(map[string]string{
+		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:9000",
+		"AFTERMATH_RULES":           "/etc/aftermath/rules.yaml",
+		"REDIS_URL":                 "rediss://:pw@redis.internal:6380/2",
+		"AFTERMATH_REDIS_PREFIX":    "am-prod",
+		"PAGERDUTY_WEBHOOK_SECRETS": " old-secret , new-secret ,",
+		"PAGERDUTY_API_TOKEN":       "pd-token",
+		"PAGERDUTY_API_URL":         "https://api.eu.pagerduty.com/",
+		"PAGERDUTY_FROM_EMAIL":      "aftermath@example.com",
+		"JIRA_BASE_URL":             "https://example.atlassian.net",
+		"JIRA_EMAIL":                "bot@example.com",
+		"JIRA_API_TOKEN":            "jira-token",
+		"AFTERMATH_ADMIN_TOKEN":     "admin",
+		"AFTERMATH_DRY_RUN":         "TRUE",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ValidateServe(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.WebhookSecrets) != 2 || c.WebhookSecrets[0].Reveal() != "old-secret" || c.WebhookSecrets[1].Reveal() != "new-secret" {
+		t.Fatalf("secrets = %v", c.WebhookSecrets)
+	}
+	if c.PagerDutyAPIURL != "https://api.eu.pagerduty.com" || !c.DryRun || c.RedisURL.Reveal() != "rediss://:pw@redis.internal:6380/2" {
+		t.Fatalf("config = %#v", c)
+	}
+}
+
+func TestLoadErrorsNameTheVariable(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"AFTERMATH_LISTEN_ADDR": "8080"}, "AFTERMATH_LISTEN_ADDR: \"8080\" is not host:port"},
+		{map[string]string{"AFTERMATH_LISTEN_ADDR": ":http-alt"}, "AFTERMATH_LISTEN_ADDR: port \"http-alt\" is not a number"},
+		{map[string]string{"AFTERMATH_LISTEN_ADDR": ":70000"}, "AFTERMATH_LISTEN_ADDR: port \"70000\" is not a number from 0 to 65535"},
+		{map[string]string{"REDIS_URL": "localhost:6379"}, "REDIS_URL: not a valid redis:// or rediss:// URL"},
+		{map[string]string{"AFTERMATH_REDIS_PREFIX": " "}, "AFTERMATH_REDIS_PREFIX: must not be empty"},
+		{map[string]string{"AFTERMATH_REDIS_PREFIX": "a{b}"}, "AFTERMATH_REDIS_PREFIX: \"a{b}\" must not contain"},
+		{map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": " , ,"}, "PAGERDUTY_WEBHOOK_SECRETS: holds only commas and spaces"},
+		{map[string]string{"PAGERDUTY_API_URL": "api.pagerduty.com"}, "PAGERDUTY_API_URL: \"api.pagerduty.com\" is not an http:// or https:// URL"},
+		{map[string]string{"PAGERDUTY_API_URL": "https://u:p@api.pagerduty.com"}, "PAGERDUTY_API_URL: must not carry credentials"},
+		{map[string]string{"PAGERDUTY_FROM_EMAIL": "aftermath"}, "PAGERDUTY_FROM_EMAIL: \"aftermath\" is not an email address"},
+		{map[string]string{"JIRA_BASE_URL": "ftp://jira"}, "JIRA_BASE_URL: \"ftp://jira\" is not an http:// or https:// URL"},
+		{map[string]string{"JIRA_EMAIL": "bot@example.com"}, "JIRA_API_TOKEN: required when JIRA_EMAIL is set"},
+		{map[string]string{"JIRA_API_TOKEN": "t"}, "JIRA_EMAIL: required when JIRA_API_TOKEN is set"},
+		{map[string]string{"JIRA_PAT": "p", "JIRA_EMAIL": "a@b.c", "JIRA_API_TOKEN": "t"}, "JIRA_PAT: set either JIRA_PAT"},
+		{map[string]string{"AFTERMATH_DRY_RUN": "maybe"}, "AFTERMATH_DRY_RUN: \"maybe\" is not true or false"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want[:strings.IndexByte(tc.want, ':')], func(t *testing.T) {
+			_, err := Load(tc.env)
+			ves := VarErrors(err)
+			if len(ves) != 1 {
+				t.Fatalf("got %d problems (%v), want 1", len(ves), err)
+			}
+			if got := ves[0].Error(); !strings.HasPrefix(got, tc.want) {
+				t.Fatalf("got %q, want it to start with %q", got, tc.want)
+			}
+			if strings.Contains(ves[0].Error(), "\n") {
+				t.Fatalf("a problem must fit on one line: %q", ves[0])
+			}
+		})
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	_, err := Load(map[string]string{"AFTERMATH_LISTEN_ADDR": "x", "AFTERMATH_DRY_RUN": "x", "REDIS_URL": "x"})
+	var names []string
+	for _, ve := range VarErrors(err) {
+		names = append(names, ve.Var)
+	}
+	if got := strings.Join(names, ","); got != "AFTERMATH_LISTEN_ADDR,REDIS_URL,AFTERMATH_DRY_RUN" {
+		t.Fatalf("problems = %s", got)
+	}
+}
+
+// No secret value may appear in an error, a log line, fmt output or JSON.
+func TestSecretsNeverShown(t *testing.T) {
+	const (
+		redisPW   = "redis-password-XYZZY"
+		whSecret  = "webhook-secret-PLUGH"
+		pdToken   = "pd-token-FROTZ"
+		jiraToken = "jira-token-GNUSTO"
+		admin     = "admin-token-REZROV"
+	)
+	env := map[string]string{
+		"REDIS_URL":                 "redis://:" + redisPW + "@127.0.0.1:6379/0",
+		"PAGERDUTY_WEBHOOK_SECRETS": whSecret + ",second-" + whSecret,
+		"PAGERDUTY_API_TOKEN":       pdToken,
+		"JIRA_EMAIL":                "bot@example.com",
+		"JIRA_API_TOKEN":            jiraToken,
+		"AFTERMATH_ADMIN_TOKEN":     admin,
+	}
+	c, err := Load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	log.Info("config", "config", c, "token", c.PagerDutyAPIToken, "secrets", c.WebhookSecrets)
+	log.Info("text", slog.Any("admin", c.AdminToken))
+	js, _ := json.Marshal(c)
+	out := strings.Join([]string{
+		logs.String(), string(js),
+		fmt.Sprintf("%v %+v %#v %s", c, c, c, c.JiraAPIToken),
+	}, "\n")
+
+	// URLs with credentials, well-formed or not, are refused without being echoed.
+	for _, v := range []string{"JIRA_BASE_URL", "PAGERDUTY_API_URL"} {
+		for _, u := range []string{"jira://bot:" + jiraToken + "@x", "https://bot:" + jiraToken + "@x/%zz", "https://bot:" + jiraToken + "@jira.example.com"} {
+			_, err := Load(map[string]string{v: u})
+			if err == nil {
+				t.Fatalf("%s=%s was accepted", v, u)
+			}
+			out += "\n" + err.Error()
+		}
+	}
+
+	// A malformed URL holding a password must not echo it either.
+	_, err = Load(map[string]string{"REDIS_URL": "redis://:" + redisPW + "@[::1"})
+	if err == nil {
+		t.Fatal("a malformed REDIS_URL must fail")
+	}
+	out += "\n" + err.Error()
+
+	for _, s := range []string{redisPW, whSecret, pdToken, jiraToken, admin} {
+		if strings.Contains(out, s) {
+			t.Errorf("secret %q appears in output:\n%s", s, out)
+		}
+	}
+	if !strings.Contains(out, "[redacted]") {
+		t.Fatalf("expected redaction markers in:\n%s", out)
+	}
+	if Secret("").String() != "" {
+		t.Fatal("an empty secret prints as empty")
+	}
+}
