@@ -1,0 +1,54 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collector exposes the queue's gauges, read from Redis at scrape time so that
+// every replica reports the shared queue's real state.
+type Collector struct {
+	s       *Store
+	timeout time.Duration
+	length  *prometheus.Desc
+	pending *prometheus.Desc
+	dead    *prometheus.Desc
+	up      *prometheus.Desc
+}
+
+// NewCollector returns a Collector for s.
+func NewCollector(s *Store) *Collector {
+	return &Collector{
+		s:       s,
+		timeout: 2 * time.Second,
+		length:  prometheus.NewDesc("aftermath_queue_length", "Entries in the event stream: waiting or being processed.", nil, nil),
+		pending: prometheus.NewDesc("aftermath_queue_pending", "Entries delivered to a worker and not yet acknowledged.", nil, nil),
+		dead:    prometheus.NewDesc("aftermath_queue_dead_letters", "Entries parked in the dead-letter stream.", nil, nil),
+		up:      prometheus.NewDesc("aftermath_redis_up", "1 when Redis answered the last scrape's queue query, else 0.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.length
+	ch <- c.pending
+	ch <- c.dead
+	ch <- c.up
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	st, err := c.s.Stats(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(st.Length))
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(st.Dead))
+}
