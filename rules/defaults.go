@@ -1,0 +1,94 @@
+package rules
+
+import "time"
+
+// Defaults, in one place. A key the file does not write takes its default; a
+// key written empty is a problem where a value is required.
+var (
+	defaultSeverities = []Severity{
+		{Name: "SEV-1", Priorities: []string{"P1"}, MeetingDue: Due{Days: 3}, JiraPriority: "Highest"},
+		{Name: "SEV-2", Priorities: []string{"P2"}, MeetingDue: Due{Days: 5, Business: true}, JiraPriority: "High"},
+	}
+	defaultStatusMap = map[string]string{
+		"To Do":       StatusDraft,
+		"Open":        StatusDraft,
+		"In Progress": StatusDraft,
+		"In Review":   StatusInReview,
+		"Reviewed":    StatusReviewed,
+		"Done":        StatusClosed,
+		"Closed":      StatusClosed,
+	}
+	defaultMarkers = []string{"TODO", "FOLLOWUP", "FOLLOW-UP", "ACTION ITEM"}
+)
+
+// applyDefaults fills every key the file did not write. given reports whether
+// the file wrote a key (with a non-empty value).
+func applyDefaults(r *Rules, given func(path string) bool) {
+	if !given("version") {
+		r.Version = 1
+	}
+	if !given("timezone") {
+		r.Timezone = "UTC"
+	}
+	if !given("severities") {
+		r.Severities = append([]Severity(nil), defaultSeverities...)
+		for i := range r.Severities {
+			r.Severities[i].Priorities = append([]string(nil), defaultSeverities[i].Priorities...)
+		}
+	}
+	if !given("process") {
+		r.Process = nil
+		seen := map[string]bool{}
+		for _, s := range r.Severities {
+			if s.Name != "" && !seen[s.Name] {
+				r.Process = append(r.Process, s.Name)
+				seen[s.Name] = true
+			}
+		}
+	}
+	if !given("grouping.window") {
+		r.Grouping.Window = Duration(30 * time.Minute)
+	}
+	if !given("grouping.resolve_open_members") {
+		r.Grouping.ResolveOpenMembers = true
+	}
+	if !given("owner.from") {
+		r.Owner.From = []string{SourceOverride, SourceResolver, SourceLastAssignee}
+	}
+	if !given("jira.deployment") {
+		r.Jira.Deployment = DeploymentAuto
+	}
+	if !given("jira.project") {
+		r.Jira.Project = "PM"
+	}
+	if !given("jira.epic_issue_type") {
+		r.Jira.EpicIssueType = "Epic"
+	}
+	if !given("jira.followup_issue_type") {
+		r.Jira.FollowupIssueType = "Task"
+	}
+	if !given("jira.labels") {
+		r.Jira.Labels = []string{"postmortem"}
+	}
+	if !given("followups.from_notes") {
+		r.Followups.FromNotes = true
+	}
+	if !given("followups.markers") {
+		r.Followups.Markers = append([]string(nil), defaultMarkers...)
+	}
+	if !given("followups.max") {
+		r.Followups.Max = 10
+	}
+	if !given("reminders.review_before_meeting") {
+		r.Reminders.ReviewBeforeMeeting = Duration(24 * time.Hour)
+	}
+	if !given("reminders.repeat_overdue_every") {
+		r.Reminders.RepeatOverdueEvery = Duration(24 * time.Hour)
+	}
+	if !given("status_map") {
+		r.StatusMap = make(map[string]string, len(defaultStatusMap))
+		for k, v := range defaultStatusMap {
+			r.StatusMap[k] = v
+		}
+	}
+}
