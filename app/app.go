@@ -1,0 +1,313 @@
+// Package app wires aftermath's parts into a running process and owns its
+// lifecycle: Start, Stop, and Serve for the `aftermath serve` command.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/aftermath-dev/aftermath/config"
+	"github.com/aftermath-dev/aftermath/handlers"
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/webhook"
+	"github.com/aftermath-dev/aftermath/internal/embedredis"
+	"github.com/aftermath-dev/aftermath/rules"
+	"github.com/aftermath-dev/aftermath/store"
+	"github.com/aftermath-dev/aftermath/workflow"
+)
+
+// Version is set at build time with -ldflags "-X .../app.Version=...".
+var Version = "dev"
+
+// Options are the process's settings that do not come from the environment.
+type Options struct {
+	// Ingest serves the HTTP routes; Worker consumes the queue. Serve runs both
+	// unless told otherwise.
+	Ingest, Worker bool
+	WorkerConfig   workflow.Config
+	// Processor replaces the default processing (tests).
+	Processor workflow.Processor
+	Logger    *slog.Logger
+	// HTTPShutdownTimeout bounds how long in-flight requests may finish.
+	HTTPShutdownTimeout time.Duration
+}
+
+// App is one aftermath process.
+type App struct {
+	cfg  config.Config
+	opts Options
+	log  *slog.Logger
+
+	mini  *embedredis.Server
+	rdb   *redis.Client // ingest, admin API, metrics
+	wrdb  *redis.Client // workers: their blocking reads never starve ingest of connections
+	store *store.Store
+	reg   *prometheus.Registry
+	rules *rules.Manager
+
+	srv      *http.Server
+	listener net.Listener
+	worker   *workflow.Worker
+
+	stopWorker context.CancelFunc
+	done       sync.WaitGroup
+	serveErr   chan error
+}
+
+// New builds the process from a validated configuration. Without REDIS_URL it
+// starts an embedded in-memory Redis and warns that state is lost on exit.
+func New(cfg config.Config, opts Options) (*App, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.HTTPShutdownTimeout <= 0 {
+		opts.HTTPShutdownTimeout = 10 * time.Second
+	}
+	a := &App{cfg: cfg, opts: opts, log: opts.Logger, reg: prometheus.NewRegistry(), serveErr: make(chan error, 1)}
+
+	// Rules first: a process must not start on rules it cannot read.
+	var err error
+	if a.rules, err = rules.NewManager(cfg.RulesPath, a.log, a.reg); err != nil {
+		return nil, err
+	}
+	a.log.Info("rules loaded", "summary", a.rules.Current().Summary())
+
+	var ropts *redis.Options
+	if cfg.RedisURL == "" {
+		mini, err := embedredis.Start()
+		if err != nil {
+			return nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		a.mini = mini
+		ropts = &redis.Options{Addr: mini.Addr()}
+		a.log.Warn("REDIS_URL is not set: using embedded in-memory Redis; queued events, dedupe keys and incident records are lost when the process exits. Set REDIS_URL in production.")
+	} else {
+		var err error
+		if ropts, err = redis.ParseURL(cfg.RedisURL.Reveal()); err != nil {
+			// config.Load has checked it; never print the URL, it may hold a password.
+			return nil, errors.New("REDIS_URL: not a valid redis:// or rediss:// URL")
+		}
+	}
+	ropts.DialTimeout = 2 * time.Second
+	ropts.ReadTimeout = 2 * time.Second
+	ropts.WriteTimeout = 2 * time.Second
+	redisLoggerOnce.Do(func() { redis.SetLogger(redisLogger{a.log}) }) // process-wide in go-redis
+	a.rdb = redis.NewClient(ropts)
+	a.store = store.New(a.rdb, cfg.RedisPrefix)
+
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(store.NewCollector(a.store))
+
+	// Every role serves health and metrics; only ingest takes webhooks and
+	// serves the admin API.
+	// Every role also reloads its rules on POST /-/reload (the workers are
+	// what use them).
+	hopts := handlers.Options{
+		Ready: a.ready, Reloader: a, AdminToken: cfg.AdminToken.Reveal(),
+		Registerer: a.reg, Gatherer: a.reg, Logger: a.log,
+	}
+	if opts.Ingest {
+		secrets := make([]string, len(cfg.WebhookSecrets))
+		for i, s := range cfg.WebhookSecrets {
+			secrets[i] = s.Reveal()
+		}
+		hopts.Verifier = webhook.NewVerifier(secrets)
+		hopts.Queue, hopts.Records = a.store, a.store
+	}
+	{
+		e := handlers.New(hopts)
+		a.srv = &http.Server{
+			Addr:              cfg.ListenAddr,
+			Handler:           e,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       15 * time.Second,
+			WriteTimeout:      15 * time.Second,
+			IdleTimeout:       90 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		}
+	}
+	if opts.Worker {
+		wcfg := opts.WorkerConfig
+		wcfg.Rules = a.rules.Current
+		wopts := *ropts
+		// One connection per slot blocked in XREADGROUP, one for its
+		// heartbeat, and some for the rest.
+		wopts.PoolSize = 2*max(wcfg.Concurrency, 4) + 4
+		a.wrdb = redis.NewClient(&wopts)
+		wstore := store.New(a.wrdb, cfg.RedisPrefix)
+		proc := opts.Processor
+		if proc == nil {
+			proc = &workflow.Recorder{Store: wstore}
+		}
+		a.worker = workflow.NewWorker(wcfg, wstore, proc, a.log, workflow.NewMetrics(a.reg))
+	}
+	return a, nil
+}
+
+// Store returns the process's store.
+func (a *App) Store() *store.Store { return a.store }
+
+// Addr returns the address the HTTP server listens on, once started.
+func (a *App) Addr() string {
+	if a.listener == nil {
+		return ""
+	}
+	return a.listener.Addr().String()
+}
+
+func (a *App) ready(ctx context.Context) error {
+	if a.rules.Current() == nil {
+		return errors.New("rules are not loaded")
+	}
+	if err := a.store.Ping(ctx); err != nil {
+		return errors.New("redis does not answer")
+	}
+	return nil
+}
+
+// Rules returns the rules in force.
+func (a *App) Rules() *rules.Rules { return a.rules.Current() }
+
+// ReloadRules reloads the rules file (SIGHUP, POST /-/reload). A file that
+// does not load leaves the rules in force and returns every problem.
+func (a *App) ReloadRules() (summary string, problems []string, err error) {
+	r, err := a.rules.Reload()
+	if err != nil {
+		var re *rules.Error
+		if errors.As(err, &re) {
+			for _, p := range re.Problems {
+				problems = append(problems, p.String())
+			}
+		}
+		return "", problems, err
+	}
+	return r.Summary(), nil, nil
+}
+
+// Start listens and starts the worker; it returns once both run.
+func (a *App) Start(ctx context.Context) error {
+	if a.srv != nil {
+		ln, err := net.Listen("tcp", a.srv.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", a.srv.Addr, err)
+		}
+		a.listener = ln
+		a.done.Add(1)
+		go func() {
+			defer a.done.Done()
+			if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.serveErr <- err
+			}
+		}()
+		a.log.Info("listening", "addr", ln.Addr().String(), "version", Version)
+	}
+	if a.worker != nil {
+		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopWorker = cancel
+		a.done.Add(1)
+		go func() {
+			defer a.done.Done()
+			if err := a.worker.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error("worker stopped", "err", err)
+			}
+		}()
+		a.log.Info("worker started", "consumer", a.worker.Consumer())
+	}
+	return nil
+}
+
+// Failed delivers an error when the HTTP server stops by itself.
+func (a *App) Failed() <-chan error { return a.serveErr }
+
+// Stop stops accepting webhooks, lets in-flight requests finish, stops the
+// worker (in-flight entries finish within its shutdown timeout or are released
+// for another replica), then closes Redis. ctx bounds the whole stop.
+func (a *App) Stop(ctx context.Context) error {
+	var errs []error
+	// The workers stop taking entries while the server drains its requests.
+	if a.stopWorker != nil {
+		a.stopWorker()
+	}
+	if a.srv != nil {
+		hctx, cancel := context.WithTimeout(ctx, a.opts.HTTPShutdownTimeout)
+		if err := a.srv.Shutdown(hctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop http server: %w", err))
+		}
+		cancel()
+	}
+	waited := make(chan struct{})
+	go func() { a.done.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("stop: %w", ctx.Err()))
+	}
+	for _, c := range []*redis.Client{a.rdb, a.wrdb} {
+		if c == nil {
+			continue
+		}
+		if err := c.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close redis client: %w", err))
+		}
+	}
+	if a.mini != nil {
+		a.mini.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Serve runs the process until ctx is cancelled (SIGTERM, SIGINT), then stops
+// gracefully within stopTimeout. Each value on reload (SIGHUP) reloads the
+// rules.
+func Serve(ctx context.Context, cfg config.Config, opts Options, reload <-chan os.Signal, stopTimeout time.Duration) error {
+	a, err := New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		_ = a.Stop(context.Background())
+		return err
+	}
+	var runErr error
+wait:
+	for {
+		select {
+		case <-reload:
+			_, _, _ = a.ReloadRules() // logs the outcome itself
+		case <-ctx.Done():
+			a.log.Info("shutting down")
+			break wait
+		case runErr = <-a.Failed():
+			a.log.Error("http server failed", "err", runErr)
+			break wait
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := a.Stop(sctx); err != nil {
+		runErr = errors.Join(runErr, err)
+	}
+	a.log.Info("stopped")
+	return runErr
+}
+
+var redisLoggerOnce sync.Once
+
+// redisLogger sends go-redis's own messages (pool dial failures, ...) to the
+// process's JSON log instead of plain text on stderr.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+}

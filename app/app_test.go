@@ -1,0 +1,290 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/config"
+	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/internal/testspecs"
+	"github.com/aftermath-dev/aftermath/internal/testutil"
+	"github.com/aftermath-dev/aftermath/workflow"
+)
+
+const (
+	sampleSecret = "HvPtlQNKMPpHSSqJpCdndXfo7HnGXa1pnH6w5axpxLFn9aRBNBGh4e8/HlonK5mz"
+	sampleHeader = "v1=60a745384fb05b03acfc592b157b05e105e498da2f72f53c437c9d7c8d9aa879"
+	adminToken   = "admin-token-FOR-TESTS"
+)
+
+func loadConfig(t *testing.T, env map[string]string) config.Config {
+	t.Helper()
+	c, err := config.Load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func startApp(t *testing.T, env map[string]string) (*App, *testutil.Buffer) {
+	t.Helper()
+	return startAppWith(t, env, Options{Ingest: true, Worker: true})
+}
+
+// startAppWith starts an App with opts (a JSON logger into the returned
+// buffer unless opts has one) and stops it when the test ends.
+func startAppWith(t *testing.T, env map[string]string, opts Options) (*App, *testutil.Buffer) {
+	t.Helper()
+	logs := &testutil.Buffer{}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	a, err := New(loadConfig(t, env), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	return a, logs
+}
+
+// do sends one request and returns the status and body.
+func do(t *testing.T, method, url string, body []byte, hdr map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func post(t *testing.T, url string, body []byte, hdr map[string]string) (int, string) {
+	t.Helper()
+	return do(t, http.MethodPost, url, body, hdr)
+}
+
+// get sends a GET, with the admin token when token is set.
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	var hdr map[string]string
+	if token != "" {
+		hdr = map[string]string{"Authorization": "Bearer " + token}
+	}
+	return do(t, http.MethodGet, url, nil, hdr)
+}
+
+// The whole path in one process: a signed webhook is queued, processed by the
+// worker and visible in the admin API; stop is clean.
+func TestAppEndToEnd(t *testing.T) {
+	r := redistest.New(t)
+	a, logs := startApp(t, map[string]string{
+		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
+		"REDIS_URL":                 r.URL,
+		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
+		"PAGERDUTY_WEBHOOK_SECRETS": "rotated-out," + sampleSecret,
+		"AFTERMATH_ADMIN_TOKEN":     adminToken,
+	})
+	base := "http://" + a.Addr()
+	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+
+	code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader, "X-Webhook-Id": "W1"})
+	if code != http.StatusAccepted {
+		t.Fatalf("webhook: %d %s", code, out)
+	}
+	var rec struct {
+		Events   []map[string]any `json:"events"`
+		Attempts []map[string]any `json:"attempts"`
+		Steps    []map[string]any `json:"steps"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, out = get(t, base+"/api/v1/incidents/Q2CKYRLH85UNN4", adminToken)
+		if code == http.StatusOK {
+			if err := json.Unmarshal([]byte(out), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.Attempts) > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("incident record never showed the processed event: %d %s", code, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(rec.Events) != 1 || rec.Events[0]["event_id"] != "01FKZSYE5HCMM576S6JUVIGLQT" || rec.Attempts[0]["outcome"] != "done" {
+		t.Fatalf("record = %+v", rec)
+	}
+	if code, _ := get(t, base+"/readyz", ""); code != http.StatusOK {
+		t.Fatalf("readyz = %d", code)
+	}
+	code, out = get(t, base+"/metrics", "")
+	if code != http.StatusOK || !strings.Contains(out, `aftermath_processing_total{outcome="done"} 1`) || !strings.Contains(out, "process_resident_memory_bytes") {
+		t.Fatalf("metrics: %d, missing the processing outcome or process metrics", code)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("the server still answers after Stop")
+	}
+	if strings.Contains(logs.String(), sampleSecret) || strings.Contains(logs.String(), adminToken) {
+		t.Fatal("a secret reached the logs")
+	}
+}
+
+func TestAppEmbeddedRedisWarns(t *testing.T) {
+	a, logs := startApp(t, map[string]string{
+		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
+		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
+	})
+	defer a.Stop(context.Background())
+	if !strings.Contains(logs.String(), "REDIS_URL is not set: using embedded in-memory Redis") ||
+		!strings.Contains(logs.String(), "lost when the process exits") {
+		t.Fatalf("no warning about embedded Redis in:\n%s", logs)
+	}
+	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+	if code, out := post(t, "http://"+a.Addr()+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader}); code != http.StatusAccepted {
+		t.Fatalf("webhook on embedded Redis: %d %s", code, out)
+	}
+}
+
+// With Redis unreachable every webhook gets 503 and the Redis password, the
+// webhook secret and the admin token never reach a log line or an answer.
+func TestAppRedisDownAnswers503WithoutLeakingSecrets(t *testing.T) {
+	const redisPW = "redis-pw-SHOULD-NOT-LEAK"
+	a, logs := startApp(t, map[string]string{
+		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
+		"REDIS_URL":                 "redis://:" + redisPW + "@127.0.0.1:1/0",
+		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
+		"AFTERMATH_ADMIN_TOKEN":     adminToken,
+	})
+	base := "http://" + a.Addr()
+	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+	var answers []string
+	code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader})
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("webhook with Redis down: %d %s", code, out)
+	}
+	answers = append(answers, out)
+	_, out = post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": "v1=00"})
+	answers = append(answers, out)
+	code, out = get(t, base+"/api/v1/incidents/Q1", adminToken)
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("admin API with Redis down: %d %s", code, out)
+	}
+	answers = append(answers, out)
+	code, out = get(t, base+"/readyz", "")
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with Redis down: %d", code)
+	}
+	answers = append(answers, out)
+	time.Sleep(300 * time.Millisecond) // let the worker log its read failures
+	_ = a.Stop(context.Background())
+
+	all := logs.String() + strings.Join(answers, "\n")
+	if !strings.Contains(all, "webhook not stored") {
+		t.Fatalf("expected the failure to be logged:\n%s", all)
+	}
+	for _, s := range []string{redisPW, sampleSecret, adminToken} {
+		if strings.Contains(all, s) {
+			t.Errorf("secret %q leaked into logs or answers:\n%s", s, all)
+		}
+	}
+}
+
+// A worker-only replica serves health and metrics (processing outcomes must
+// be scrapeable everywhere) but takes no webhooks and has no admin API.
+func TestWorkerOnlyRoleServesHealthAndMetrics(t *testing.T) {
+	r := redistest.New(t)
+	a, _ := startAppWith(t, map[string]string{
+		"AFTERMATH_LISTEN_ADDR":  "127.0.0.1:0",
+		"REDIS_URL":              r.URL,
+		"AFTERMATH_REDIS_PREFIX": r.Prefix,
+		"AFTERMATH_ADMIN_TOKEN":  adminToken,
+	}, Options{Worker: true})
+	base := "http://" + a.Addr()
+	if code, _ := get(t, base+"/healthz", ""); code != http.StatusOK {
+		t.Fatalf("healthz: %d", code)
+	}
+	if code, _ := get(t, base+"/readyz", ""); code != http.StatusOK {
+		t.Fatalf("readyz: %d", code)
+	}
+	if code, out := get(t, base+"/metrics", ""); code != http.StatusOK || !strings.Contains(out, "aftermath_processing_total") {
+		t.Fatalf("metrics: %d", code)
+	}
+	if code, _ := post(t, base+"/webhooks/pagerduty", []byte("{}"), nil); code != http.StatusNotFound {
+		t.Fatalf("a worker-only replica must not take webhooks: %d", code)
+	}
+	if code, _ := get(t, base+"/api/v1/incidents/Q1", adminToken); code != http.StatusNotFound {
+		t.Fatalf("a worker-only replica has no admin API: %d", code)
+	}
+	// But it reloads its rules: the workers are what use them.
+	if code, out := post(t, base+"/-/reload", nil, map[string]string{"Authorization": "Bearer " + adminToken}); code != http.StatusOK {
+		t.Fatalf("reload on a worker-only replica: %d %s", code, out)
+	}
+}
+
+// An event that cannot be processed is parked and visible where ops look:
+// the dead-letter API, the incident's record, and the metrics.
+func TestDeadLetterIsVisible(t *testing.T) {
+	r := redistest.New(t)
+	a, _ := startAppWith(t, map[string]string{
+		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
+		"REDIS_URL":                 r.URL,
+		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
+		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
+		"AFTERMATH_ADMIN_TOKEN":     adminToken,
+	}, Options{
+		Ingest: true, Worker: true,
+		Processor: workflow.ProcessorFunc(func(ctx context.Context, j workflow.Job) error {
+			return workflow.Permanent(errors.New("incident Q2CKYRLH85UNN4 no longer exists in PagerDuty"))
+		}),
+	})
+	base := "http://" + a.Addr()
+	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+	if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader}); code != http.StatusAccepted {
+		t.Fatalf("webhook: %d %s", code, out)
+	}
+	var list struct {
+		DeadLetters []map[string]any `json:"dead_letters"`
+	}
+	testutil.Eventually(t, "the dead letter listed", func() bool {
+		code, out := get(t, base+"/api/v1/dead-letters", adminToken)
+		return code == http.StatusOK && json.Unmarshal([]byte(out), &list) == nil && len(list.DeadLetters) == 1
+	})
+	dl := list.DeadLetters[0]
+	if dl["event_id"] != "01FKZSYE5HCMM576S6JUVIGLQT" || dl["incident_id"] != "Q2CKYRLH85UNN4" || dl["reason"] != "incident Q2CKYRLH85UNN4 no longer exists in PagerDuty" || dl["attempts"] != float64(1) {
+		t.Fatalf("dead letter = %v", dl)
+	}
+	_, out := get(t, base+"/api/v1/incidents/Q2CKYRLH85UNN4", adminToken)
+	if !strings.Contains(out, `"outcome":"dead_lettered"`) || !strings.Contains(out, fmt.Sprintf(`"dead_letter_id":%q`, dl["id"])) {
+		t.Fatalf("incident record does not show the dead letter: %s", out)
+	}
+	_, out = get(t, base+"/metrics", "")
+	for _, want := range []string{"aftermath_queue_dead_letters 1", `aftermath_processing_total{outcome="dead_lettered"} 1`, "aftermath_queue_length 0"} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

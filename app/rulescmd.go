@@ -1,0 +1,217 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/rules"
+)
+
+// loadRules loads path, or the built-in rules when path is empty.
+func loadRules(path string) (*rules.Rules, error) {
+	if path == "" {
+		return rules.Builtin(), nil
+	}
+	return rules.LoadFile(path)
+}
+
+// RulesCheck validates a rules file (the built-in rules when path is empty)
+// and prints every problem as FILE:LINE:COL: message, or a one-line summary.
+// It returns the exit code: 0 valid, 1 invalid.
+func RulesCheck(path string, stdout io.Writer) int {
+	r, err := loadRules(path)
+	if err != nil {
+		var re *rules.Error
+		if errors.As(err, &re) {
+			for _, p := range re.Problems {
+				fmt.Fprintln(stdout, p.String())
+			}
+			fmt.Fprintf(stdout, "%s: %d problem%s\n", path, len(re.Problems), plural(len(re.Problems)))
+		} else {
+			fmt.Fprintf(stdout, "%s:1:1: %v\n", path, err)
+		}
+		return 1
+	}
+	fmt.Fprintln(stdout, r.Summary())
+	return 0
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// apiIncident is the part of PagerDuty's incident object (GET /incidents/{id})
+// that the rules look at.
+type apiIncident struct {
+	ID                 string     `json:"id"`
+	IncidentNumber     int        `json:"incident_number"`
+	Title              string     `json:"title"`
+	Status             string     `json:"status"`
+	CreatedAt          time.Time  `json:"created_at"`
+	ResolvedAt         *time.Time `json:"resolved_at"`
+	LastStatusChangeAt *time.Time `json:"last_status_change_at"`
+	Service            *struct {
+		ID      string `json:"id"`
+		Summary string `json:"summary"`
+	} `json:"service"`
+	Priority *struct {
+		Summary string `json:"summary"`
+		Name    string `json:"name"`
+	} `json:"priority"`
+}
+
+func readIncident(path string) (*apiIncident, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read incident: %w", err)
+	}
+	// Accept the API's answer ({"incident": {...}}) or the bare object.
+	var wrapped struct {
+		Incident *apiIncident `json:"incident"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&wrapped); err != nil {
+		return nil, fmt.Errorf("%s is not PagerDuty incident JSON: %w", path, err)
+	}
+	inc := wrapped.Incident
+	if inc == nil {
+		inc = &apiIncident{}
+		if err := json.Unmarshal(b, inc); err != nil {
+			return nil, fmt.Errorf("%s is not PagerDuty incident JSON: %w", path, err)
+		}
+	}
+	if inc.ID == "" {
+		return nil, fmt.Errorf("%s: no incident id (want GET /incidents/{id}'s answer or its incident object)", path)
+	}
+	return inc, nil
+}
+
+// RulesExplain prints what the rules give one incident, and why. now stands
+// in for the resolve time of an incident that is not resolved yet.
+func RulesExplain(rulesPath, incidentPath string, now time.Time, stdout io.Writer) error {
+	r, err := loadRules(rulesPath)
+	if err != nil {
+		return err
+	}
+	inc, err := readIncident(incidentPath)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	line := func(label, format string, args ...any) {
+		if label != "" {
+			label += ":"
+		}
+		fmt.Fprintf(&b, "%-16s %s\n", label, fmt.Sprintf(format, args...))
+	}
+	serviceID, serviceName, priority := "", "", ""
+	if inc.Service != nil {
+		serviceID, serviceName = inc.Service.ID, inc.Service.Summary
+	}
+	if inc.Priority != nil {
+		priority = inc.Priority.Summary
+		if priority == "" {
+			priority = inc.Priority.Name
+		}
+	}
+	line("rules", "%s", r.Source())
+	line("incident", "%s #%d %q (service %s %s, priority %s, %s)", inc.ID, inc.IncidentNumber, inc.Title, serviceID, serviceName, orNone(priority), inc.Status)
+
+	sev, why, ok := r.SeverityFor(priority)
+	if !ok {
+		line("severity", "none: %s", why)
+		line("process", "skipped: no severity, so nothing would be written anywhere")
+		_, err := io.WriteString(stdout, b.String())
+		return err
+	}
+	line("severity", "%s (%s)", sev.Name, why)
+	if !r.InProcess(sev.Name) {
+		line("process", "skipped: %s is not in process (%s); nothing would be written anywhere", sev.Name, strings.Join(r.Process, ", "))
+		_, err := io.WriteString(stdout, b.String())
+		return err
+	}
+	line("process", "yes: %s is in process (%s)", sev.Name, strings.Join(r.Process, ", "))
+
+	if sc := r.ScopeOf(serviceID); sc != nil {
+		line("grouping", "scope %q (services %s): incidents triggered within %s of this one's lifetime are related", sc.Name, strings.Join(sc.Services, ", "), r.Grouping.Window)
+	} else {
+		line("grouping", "service %s is in no scope: grouped with nothing from the rules' scopes", orNone(serviceID))
+	}
+	line("", "resolve open members: %s; merge while open: %s; related-incidents API: %s",
+		yesNo(r.Grouping.ResolveOpenMembers), yesNo(r.Grouping.MergeWhileOpen), yesNo(r.Grouping.RelatedIncidentsAPI))
+
+	var owners []string
+	for i, c := range r.OwnerCandidates(serviceID) {
+		s := fmt.Sprintf("%d. %s", i+1, c.Source)
+		if c.Email != "" {
+			s += " " + c.Email
+		}
+		owners = append(owners, s)
+	}
+	if len(owners) == 0 {
+		owners = []string{"none: the epic would be created unassigned, with a comment saying why"}
+	}
+	line("owner", "first that maps to a Jira user by email: %s", strings.Join(owners, "; "))
+
+	project, routed := r.JiraProject(serviceID)
+	how := "the default project"
+	if routed {
+		how = "a route for service " + serviceID
+	}
+	line("jira project", "%s (%s); epic type %s, follow-up type %s", project, how, r.Jira.EpicIssueType, r.Jira.FollowupIssueType)
+	line("labels", "%s", strings.Join(r.Labels(sev.Name, inc.CreatedAt), ", "))
+	if sev.JiraPriority != "" {
+		line("jira priority", "%s", sev.JiraPriority)
+	}
+
+	if r.Followups.FromNotes {
+		line("follow-ups", "one per note line starting with %s; at most %d tickets", strings.Join(r.Followups.Markers, ", "), r.Followups.Max)
+	} else {
+		line("follow-ups", "none from notes; at most %d tickets", r.Followups.Max)
+	}
+	for _, f := range r.StandardFollowups(sev.Name) {
+		line("", "standard: %s", f.Summary)
+	}
+
+	resolved, note := now, "not resolved yet: counted from now"
+	switch {
+	case inc.ResolvedAt != nil:
+		resolved, note = *inc.ResolvedAt, "resolved"
+	case inc.Status == "resolved" && inc.LastStatusChangeAt != nil:
+		resolved, note = *inc.LastStatusChangeAt, "resolved (last status change)"
+	}
+	meeting, err := r.MeetingDeadline(sev.Name, resolved)
+	if err != nil {
+		return err
+	}
+	const layout = "Mon 2006-01-02 15:04 MST"
+	loc := r.Location()
+	line("meeting due", "%s (%s after %s %s)", meeting.Format(layout), sev.MeetingDue, note, resolved.In(loc).Format(layout))
+	line("review due", "%s (%s before the meeting)", r.ReviewDeadline(meeting).In(loc).Format(layout), r.Reminders.ReviewBeforeMeeting)
+	line("reminders", "to the owner when a deadline passes, then every %s until the post-mortem is Reviewed or Closed", r.Reminders.RepeatOverdueEvery)
+	_, err = io.WriteString(stdout, b.String())
+	return err
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

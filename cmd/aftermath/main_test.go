@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/internal/testspecs"
+	"github.com/aftermath-dev/aftermath/internal/testutil"
+)
+
+// TestMain lets a test start this binary as the real command: with
+// AFTERMATH_TEST_MAIN set, the test binary runs main's run() instead of tests.
+func TestMain(m *testing.M) {
+	if args := os.Getenv("AFTERMATH_TEST_MAIN"); args != "" {
+		os.Exit(run(strings.Fields(args), environ(), os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func TestConfigErrorsExit2WithOneLine(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no secrets", map[string]string{}, "aftermath: PAGERDUTY_WEBHOOK_SECRETS: required by serve"},
+		{"bad listen address", map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "AFTERMATH_LISTEN_ADDR": "nope"}, "aftermath: AFTERMATH_LISTEN_ADDR: \"nope\" is not host:port"},
+		{"bad redis url with password", map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "REDIS_URL": "redis://:hunter2@[oops"}, "aftermath: REDIS_URL: not a valid"},
+		{"bad dry run", map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "AFTERMATH_DRY_RUN": "sometimes"}, "aftermath: AFTERMATH_DRY_RUN: \"sometimes\" is not true or false"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"serve"}, tc.env, &stdout, &stderr); code != 2 {
+				t.Fatalf("exit code %d, want 2 (stderr %q)", code, stderr.String())
+			}
+			lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
+				t.Fatalf("stderr = %q, want one line starting %q", stderr.String(), tc.want)
+			}
+			if strings.Contains(stderr.String(), "hunter2") {
+				t.Fatal("the Redis password was printed")
+			}
+		})
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"serve", "--roles", "cook"}, {"serve", "--workers", "0"}, {"serve", "--log-level", "loud"}, {"serve", "--nope"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s"}, &stdout, &stderr); code != 2 || stderr.Len() == 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a message", args, code, stderr.String())
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"version"}, nil, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "aftermath ") {
+		t.Fatalf("version: %d %q", code, stdout.String())
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// The real process: serve, accept a webhook, then SIGTERM: it stops accepting,
+// finishes, exits 0, and its log holds no secret.
+func TestServeProcessStopsOnSIGTERM(t *testing.T) {
+	r := redistest.New(t)
+	const secret = "HvPtlQNKMPpHSSqJpCdndXfo7HnGXa1pnH6w5axpxLFn9aRBNBGh4e8/HlonK5mz"
+	const admin = "admin-token-NOT-IN-LOGS"
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(),
+		"AFTERMATH_TEST_MAIN=serve --stop-timeout 10s",
+		"AFTERMATH_LISTEN_ADDR="+addr,
+		"REDIS_URL="+r.URL,
+		"AFTERMATH_REDIS_PREFIX="+r.Prefix,
+		"PAGERDUTY_WEBHOOK_SECRETS="+secret,
+		"AFTERMATH_ADMIN_TOKEN="+admin,
+	)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	base := "http://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server never became ready: %v\n%s", err, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/pagerduty", bytes.NewReader(body))
+	req.Header.Set("X-PagerDuty-Signature", "v1=60a745384fb05b03acfc592b157b05e105e498da2f72f53c437c9d7c8d9aa879")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("webhook: %d", resp.StatusCode)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("still running 15s after SIGTERM\n%s", logs.String())
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("still accepting connections after exit")
+	}
+	out := logs.String()
+	for _, want := range []string{`"msg":"shutting down"`, `"msg":"stopped"`, `"msg":"event processed"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+	for _, s := range []string{secret, admin} {
+		if strings.Contains(out, s) {
+			t.Errorf("secret leaked into the log")
+		}
+	}
+	if n := r.Client.XLen(t.Context(), fmt.Sprintf("%s:{queue}:events", r.Prefix)).Val(); n != 0 {
+		t.Errorf("%d entries left in the queue after a graceful stop", n)
+	}
+}
+
+func TestServeWithBadRulesExits2(t *testing.T) {
+	path := t.TempDir() + "/rules.yaml"
+	if err := os.WriteFile(path, []byte("version: 1\ntimezone: Mars/Base\njira:\n  projekt: PM\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"serve"}, map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "AFTERMATH_RULES": path, "AFTERMATH_LISTEN_ADDR": "127.0.0.1:0"}, &stdout, &stderr)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stderr:\n%s", code, stderr.String())
+	}
+	for _, want := range []string{
+		"aftermath: AFTERMATH_RULES: " + path + ":2:11: unknown time zone \"Mars/Base\"",
+		"aftermath: AFTERMATH_RULES: " + path + ":4:3: unknown key \"projekt\" in jira",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+func TestServeWithMissingRulesFileExits2(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"serve"}, map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "AFTERMATH_RULES": "/nonexistent/rules.yaml", "AFTERMATH_LISTEN_ADDR": "127.0.0.1:0"}, &stdout, &stderr)
+	if code != 2 || strings.TrimSpace(stderr.String()) != "aftermath: AFTERMATH_RULES: rules file /nonexistent/rules.yaml does not exist" {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func TestRulesCommands(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"rules", "check", "../../config/rules.example.yaml"}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), ": OK: ") {
+		t.Fatalf("check example: %d %q %q", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	bad := "../../rules/testdata/invalid/tabs.yaml"
+	if code := run([]string{"rules", "check"}, map[string]string{"AFTERMATH_RULES": bad}, &stdout, &stderr); code != 1 || !strings.HasPrefix(stdout.String(), bad+":3:1: ") {
+		t.Fatalf("check $AFTERMATH_RULES: %d %q", code, stdout.String())
+	}
+	for _, args := range [][]string{{"rules"}, {"rules", "lint"}, {"rules", "check", "a", "b"}, {"rules", "explain"}} {
+		if code := run(args, nil, &stdout, &stderr); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+// SIGHUP reloads the rules of a running process; a bad file keeps the old
+// rules and the process keeps serving.
+func TestServeProcessReloadsOnSIGHUP(t *testing.T) {
+	r := redistest.New(t)
+	dir := t.TempDir()
+	rulesPath := dir + "/rules.yaml"
+	if err := os.WriteFile(rulesPath, []byte("jira:\n  project: AAA\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(),
+		"AFTERMATH_TEST_MAIN=serve",
+		"AFTERMATH_LISTEN_ADDR="+addr,
+		"REDIS_URL="+r.URL,
+		"AFTERMATH_REDIS_PREFIX="+r.Prefix,
+		"AFTERMATH_RULES="+rulesPath,
+		"PAGERDUTY_WEBHOOK_SECRETS=s",
+	)
+	logs := &testutil.Buffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	testutil.Eventually(t, "ready", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	os.WriteFile(rulesPath, []byte("jira:\n  project: BBB\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	testutil.Eventually(t, "reload logged", func() bool { return strings.Contains(logs.String(), `"msg":"rules reloaded"`) })
+
+	os.WriteFile(rulesPath, []byte("jira:\n  project: bad key\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	testutil.Eventually(t, "failed reload logged", func() bool {
+		return strings.Contains(logs.String(), rulesPath+`:2:12: \"bad key\" is not a Jira project key`)
+	})
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "aftermath_rules_last_reload_success 0") {
+		t.Fatal("the reload gauge should show the failed reload")
+	}
+	if resp, err := http.Get("http://" + addr + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("still ready on the previous rules: %v", err)
+	}
+}
