@@ -1,0 +1,497 @@
+// Command bench-ingest measures aftermath's webhook ingest against a same-run
+// baseline: a bare Echo server that only reads the body and answers 202. Both
+// run as child processes on this machine, take the same signed PagerDuty V3
+// bodies, and are driven in turn at maximum rate (closed loop) and at a fixed
+// rate (open loop). The figures that matter are the ratios to the baseline,
+// which cancel out most of what the machine itself contributes.
+//
+//	make bench-ingest [BENCH_FLAGS='-duration 15s -conns 32 -rate 1000']
+//
+// It needs a Redis (REDIS_URL or -redis, default redis://127.0.0.1:6379/0).
+// It works under a key prefix of its own, bench-<random>, and deletes only
+// the keys under that prefix when it ends; it never flushes the server.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Targets.
+const (
+	targetThroughputRatio = 0.50                 // aftermath/baseline at max rate, at least
+	targetP99             = 5 * time.Millisecond // at the fixed rate, below
+	targetRSS             = 60_000_000           // bytes (60 MB) of peak RSS, below
+)
+
+type config struct {
+	redisURL string
+	conns    int
+	duration time.Duration
+	warmup   time.Duration
+	rate     float64
+	rateCap  float64
+	drain    time.Duration
+	keep     bool
+	serveArg string
+}
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	var cfg config
+	flag.StringVar(&cfg.redisURL, "redis", "", "Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379/0)")
+	flag.IntVar(&cfg.conns, "conns", 32, "concurrent closed-loop clients in max-rate mode")
+	flag.DurationVar(&cfg.duration, "duration", 15*time.Second, "measured time of each mode on each server")
+	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each measured phase")
+	flag.Float64Var(&cfg.rate, "rate", 1000, "requests per second in fixed-rate mode")
+	flag.Float64Var(&cfg.rateCap, "max-rate-cap", 15000, "aftermath requests/s the pre-generated bodies cover in max-rate mode (more are generated on the fly, and reported)")
+	flag.DurationVar(&cfg.drain, "drain", 5*time.Second, "after each aftermath phase, wait up to this long for the worker to drain the queue")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (binary and server logs)")
+	flag.StringVar(&cfg.serveArg, "serve-args", "", "diagnosis only: extra arguments for 'aftermath serve', space-separated (for example '--roles ingest'); the benchmark proper runs it with none")
+	baselineAddr := flag.String("baseline-server", "", "internal: serve the baseline on this address")
+	flag.Usage = func() {
+		out := flag.CommandLine.Output()
+		fmt.Fprintf(out, "Usage: go run ./tools/bench-ingest [flags]   (or: make bench-ingest BENCH_FLAGS='...')\n\n")
+		flag.VisitAll(func(f *flag.Flag) {
+			if f.Name == "baseline-server" {
+				return
+			}
+			fmt.Fprintf(out, "  %s\n    \t%s", strings.TrimSpace("-"+f.Name+" "+flagType(f)), f.Usage)
+			if f.DefValue != "" && f.DefValue != "false" {
+				fmt.Fprintf(out, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(out)
+		})
+	}
+	flag.Parse()
+	if *baselineAddr != "" {
+		return serveBaseline(*baselineAddr)
+	}
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "bench-ingest: unexpected arguments %q\n", flag.Args())
+		return 2
+	}
+	if cfg.redisURL == "" {
+		cfg.redisURL = os.Getenv("REDIS_URL")
+	}
+	if cfg.redisURL == "" {
+		cfg.redisURL = "redis://127.0.0.1:6379/0"
+	}
+	switch {
+	case cfg.conns < 1:
+		fmt.Fprintln(os.Stderr, "bench-ingest: -conns must be at least 1")
+		return 2
+	case cfg.duration < time.Second:
+		fmt.Fprintln(os.Stderr, "bench-ingest: -duration must be at least 1s")
+		return 2
+	case cfg.warmup < 0 || cfg.drain < 0:
+		fmt.Fprintln(os.Stderr, "bench-ingest: -warmup and -drain must not be negative")
+		return 2
+	case cfg.rate < 1 || cfg.rate > 100_000:
+		fmt.Fprintln(os.Stderr, "bench-ingest: -rate must be from 1 to 100000")
+		return 2
+	case cfg.rateCap < 0:
+		fmt.Fprintln(os.Stderr, "bench-ingest: -max-rate-cap must not be negative")
+		return 2
+	}
+	code, err := bench(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench-ingest: %v\n", err)
+	}
+	return code
+}
+
+func flagType(f *flag.Flag) string {
+	name, _ := flag.UnquoteUsage(f)
+	return name
+}
+
+// run state shared by the phases and the report.
+type state struct {
+	cfg      config
+	rdb      *redis.Client
+	prefix   string
+	machine  machineInfo
+	results  []*result
+	queue    []string
+	sentAft  int64
+	lazyAft  int64
+	pregen   int
+	genTime  time.Duration
+	rssAft   map[string]int64
+	rssBase  map[string]int64
+	rssSelf  map[string]int64
+	metrics  []string
+	logStats logStats
+	notes    []string
+
+	keysDeleted        int
+	loadStart, loadEnd string
+}
+
+func bench(cfg config) (int, error) {
+	started := time.Now()
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// The run stops by itself: every phase is bounded, and so is the whole.
+	bound := 4*(cfg.warmup+cfg.duration) + 2*cfg.drain + 2*time.Minute
+	ctx, cancel := context.WithTimeout(sigCtx, bound)
+	defer cancel()
+	cleanupCtx := context.WithoutCancel(ctx)
+
+	st := &state{cfg: cfg, loadStart: loadAvg()}
+	st.machine = readMachineInfo(ctx)
+	printHeader(os.Stdout, st)
+
+	rdb, addr, err := redisConnect(ctx, cfg.redisURL)
+	if err != nil {
+		return 2, err
+	}
+	defer rdb.Close()
+	st.rdb = rdb
+	st.machine.redis = addr
+	if info, err := rdb.InfoMap(ctx, "server").Result(); err == nil {
+		st.machine.redis += " (Redis " + info["Server"]["redis_version"] + ")"
+	}
+
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return 2, err
+	}
+	tmp, err := os.MkdirTemp("", "bench-ingest-")
+	if err != nil {
+		return 2, err
+	}
+	defer func() {
+		if cfg.keep {
+			fmt.Printf("kept %s (binary and server logs)\n", tmp)
+			return
+		}
+		_ = os.RemoveAll(tmp)
+	}()
+
+	t0 := time.Now()
+	st.machine.tree = treeVersion(ctx, root)
+	bin, err := buildAftermath(ctx, root, tmp)
+	if err != nil {
+		return 2, err
+	}
+	progress("built ./cmd/aftermath (tree %s) in %s", st.machine.tree, time.Since(t0).Round(10*time.Millisecond))
+
+	random := make([]byte, 12+6+32)
+	_, _ = rand.Read(random)
+	st.prefix = "bench-" + hex.EncodeToString(random[12:18])
+	secret := hex.EncodeToString(random[18:])
+	gen := newGenerator(secret, random[:12])
+
+	// Every aftermath request is a new event: pre-generate enough bodies for
+	// the fixed-rate phases and for max-rate phases up to -max-rate-cap.
+	perPhase := (cfg.warmup + cfg.duration).Seconds()
+	st.pregen = int(cfg.rate*perPhase) + int(cfg.rateCap*perPhase) + 1000
+	t0 = time.Now()
+	pre := gen.pregenerate(st.pregen)
+	st.genTime = time.Since(t0)
+	progress("signed %d distinct bodies (%d bytes each) in %s", len(pre), len(pre[0].body), st.genTime.Round(10*time.Millisecond))
+
+	// aftermath, with its default roles: HTTP ingest and queue worker.
+	aftAddr, err := freeAddr()
+	if err != nil {
+		return 2, err
+	}
+	aft, err := startChild("aftermath", aftAddr, filepath.Join(tmp, "aftermath.log"), childEnv(
+		"REDIS_URL="+cfg.redisURL,
+		"AFTERMATH_REDIS_PREFIX="+st.prefix,
+		"PAGERDUTY_WEBHOOK_SECRETS="+secret,
+		"AFTERMATH_LISTEN_ADDR="+aftAddr,
+	), bin, append([]string{"serve"}, strings.Fields(cfg.serveArg)...)...)
+	if aft != nil {
+		defer func() {
+			if aft.alive() {
+				_ = aft.stop(35 * time.Second)
+			}
+			if n, err := deletePrefix(cleanupCtx, rdb, st.prefix); err != nil {
+				fmt.Fprintf(os.Stderr, "bench-ingest: deleting keys under %s: %v (delete them by hand)\n", st.prefix, err)
+			} else if n > 0 {
+				progress("deleted %d keys matching %s:*", n, st.prefix)
+			}
+		}()
+	}
+	if err != nil {
+		return 2, err
+	}
+	progress("aftermath serve ready on %s (prefix %s)", aftAddr, st.prefix)
+
+	self, err := os.Executable()
+	if err != nil {
+		return 2, err
+	}
+	baseAddr, err := freeAddr()
+	if err != nil {
+		return 2, err
+	}
+	base, err := startChild("baseline", baseAddr, filepath.Join(tmp, "baseline.log"), childEnv(), self, "-baseline-server", baseAddr)
+	if base != nil {
+		defer func() {
+			if base.alive() {
+				_ = base.stop(10 * time.Second)
+			}
+		}()
+	}
+	if err != nil {
+		return 2, err
+	}
+	progress("baseline ready on %s", baseAddr)
+
+	client := &http.Client{Transport: newTransport(cfg.conns), Timeout: 10 * time.Second}
+	baseT := &target{name: "baseline", url: "http://" + baseAddr + "/webhooks/pagerduty", expect: http.StatusAccepted, bodies: newBodySource(gen, pre, true)}
+	aftT := &target{name: "aftermath", url: "http://" + aftAddr + "/webhooks/pagerduty", expect: http.StatusAccepted, bodies: newBodySource(gen, pre, false)}
+
+	pidOf := func(t *target) int {
+		if t == aftT {
+			return aft.cmd.Process.Pid
+		}
+		return base.cmd.Process.Pid
+	}
+	checkAlive := func() error {
+		for _, c := range []*child{aft, base} {
+			if !c.alive() {
+				how := fmt.Sprint(c.waitErr)
+				if c.waitErr == nil {
+					how = "exit status 0, i.e. it was sent SIGTERM or SIGINT by something outside bench-ingest"
+				}
+				return fmt.Errorf("%s exited during the run (%s); its log:\n%s", c.name, how, c.logTail(20))
+			}
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("stopped early: %v", context.Cause(ctx))
+		}
+		return nil
+	}
+
+	// Fixed rate first, so that aftermath's worker starts it with an empty
+	// queue; then max rate. Baseline before aftermath in each mode, so that
+	// aftermath's worker draining its backlog never runs during the baseline.
+	modes := []struct {
+		name, queueNote string
+		run             func(context.Context, *http.Client, *target, time.Duration) *result
+	}{
+		{fmt.Sprintf("fixed rate %.0f/s", cfg.rate), "after fixed rate: ",
+			func(ctx context.Context, c *http.Client, t *target, d time.Duration) *result {
+				return openLoop(ctx, c, t, cfg.rate, d)
+			}},
+		{fmt.Sprintf("max rate, %d connections", cfg.conns), "after max rate: ",
+			func(ctx context.Context, c *http.Client, t *target, d time.Duration) *result {
+				return closedLoop(ctx, c, t, cfg.conns, d)
+			}},
+	}
+	for _, mode := range modes {
+		for _, t := range []*target{baseT, aftT} {
+			if err := checkAlive(); err != nil {
+				return 1, err
+			}
+			if cfg.warmup > 0 {
+				progress("%s: %s, warm-up %s", t.name, mode.name, cfg.warmup)
+				mode.run(ctx, client, t, cfg.warmup)
+			}
+			progress("%s: %s, measuring %s", t.name, mode.name, cfg.duration)
+			m := startCPU(ctx, rdb, pidOf(t))
+			r := mode.run(ctx, client, t, cfg.duration)
+			r.cpu = m.stop()
+			st.results = append(st.results, r)
+			if t == aftT {
+				st.queue = append(st.queue, mode.queueNote+waitDrain(ctx, rdb, st.prefix, cfg.drain))
+			}
+		}
+	}
+	if err := checkAlive(); err != nil {
+		return 1, err
+	}
+	client.CloseIdleConnections()
+	st.sentAft = aftT.bodies.next.Load()
+	st.lazyAft = aftT.bodies.lazy.Load()
+
+	// Peak RSS just before stopping; aftermath's own counters as a cross-check.
+	st.rssAft = procStatus(aft.cmd.Process.Pid, "VmHWM", "VmRSS")
+	st.rssBase = procStatus(base.cmd.Process.Pid, "VmHWM", "VmRSS")
+	st.rssSelf = procStatus(os.Getpid(), "VmHWM")
+	st.metrics = scrapeMetrics(aftAddr)
+	st.loadEnd = loadAvg()
+
+	if err := base.stop(10 * time.Second); err != nil {
+		st.notes = append(st.notes, err.Error())
+	}
+	t0 = time.Now()
+	if err := aft.stop(35 * time.Second); err != nil {
+		st.notes = append(st.notes, err.Error())
+	}
+	progress("both servers stopped (aftermath took %s after SIGTERM)", time.Since(t0).Round(time.Millisecond))
+	st.queue = append(st.queue, "after aftermath stopped: "+queueState(cleanupCtx, rdb, st.prefix))
+	if n, err := deletePrefix(cleanupCtx, rdb, st.prefix); err != nil {
+		st.notes = append(st.notes, fmt.Sprintf("deleting keys under %s: %v (delete them by hand)", st.prefix, err))
+	} else {
+		st.keysDeleted = n
+	}
+	st.logStats = readLogStats(aft.logPath)
+
+	fmt.Println()
+	failed := report(os.Stdout, st)
+	fmt.Printf("\ntotal run time %s\n", time.Since(started).Round(100*time.Millisecond))
+	if ctx.Err() != nil {
+		return 1, fmt.Errorf("run cut short: %w", context.Cause(ctx))
+	}
+	if failed {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+func progress(format string, args ...any) {
+	fmt.Printf("[%s] %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}
+
+// queueState describes the queue under prefix: entries in the stream (waiting
+// or in progress), pending (delivered, not acknowledged), dead-lettered.
+func queueState(ctx context.Context, rdb *redis.Client, prefix string) string {
+	n, p, d, err := queueCounts(ctx, rdb, prefix)
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	return fmt.Sprintf("XLEN %d (pending %d, dead-lettered %d)", n, p, d)
+}
+
+func queueCounts(ctx context.Context, rdb *redis.Client, prefix string) (length, pending, dead int64, err error) {
+	stream := prefix + ":{queue}:events"
+	if length, err = rdb.XLen(ctx, stream).Result(); err != nil {
+		return
+	}
+	if dead, err = rdb.XLen(ctx, prefix+":{queue}:dead").Result(); err != nil {
+		return
+	}
+	if x, perr := rdb.XPending(ctx, stream, "workers").Result(); perr == nil {
+		pending = x.Count
+	}
+	return
+}
+
+// waitDrain reports the queue now, then waits up to max for the worker to
+// empty it and reports how far it got.
+func waitDrain(ctx context.Context, rdb *redis.Client, prefix string, max time.Duration) string {
+	first, _, _, err := queueCounts(ctx, rdb, prefix)
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	s := fmt.Sprintf("XLEN %d", first)
+	if first == 0 || max <= 0 {
+		return s
+	}
+	start := time.Now()
+	last := first
+	for time.Since(start) < max && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		if last, _, _, err = queueCounts(ctx, rdb, prefix); err != nil || last == 0 {
+			break
+		}
+	}
+	el := time.Since(start)
+	rate := float64(first-last) / el.Seconds()
+	s += fmt.Sprintf(", %s later XLEN %d (worker drained %.0f entries/s with no traffic", el.Round(100*time.Millisecond), last, rate)
+	if last > 0 && rate > 0 {
+		s += fmt.Sprintf("; about %.0fs more to empty", float64(last)/rate)
+	}
+	return s + ")"
+}
+
+// scrapeMetrics returns aftermath's non-zero webhook and processing counters.
+func scrapeMetrics(addr string) []string {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	resp, err := c.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return []string{"GET /metrics: " + err.Error()}
+	}
+	defer resp.Body.Close()
+	var out []string
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
+	for sc.Scan() {
+		line := sc.Text()
+		if (strings.HasPrefix(line, "aftermath_webhooks_total{") || strings.HasPrefix(line, "aftermath_processing_total{") ||
+			strings.HasPrefix(line, "aftermath_processing_panics_total") || strings.HasPrefix(line, "aftermath_queue_reclaimed_total")) &&
+			!strings.HasSuffix(line, " 0") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+type machineInfo struct {
+	nproc   int
+	cpu     string
+	memory  string
+	kernel  string
+	goVer   string
+	redis   string
+	tree    string
+	command string
+	date    string
+}
+
+func readMachineInfo(ctx context.Context) machineInfo {
+	m := machineInfo{nproc: runtime.NumCPU(), cpu: "unknown", memory: "unknown", date: time.Now().Format(time.RFC3339)}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				var kb int64
+				if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+					m.memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	if out, err := exec.CommandContext(ctx, "go", "version").Output(); err == nil {
+		m.goVer = strings.TrimPrefix(strings.TrimSpace(string(out)), "go version ")
+	} else {
+		m.goVer = runtime.Version() + " (bench-ingest's own)"
+	}
+	m.command = "go run ./tools/bench-ingest"
+	for _, a := range os.Args[1:] {
+		m.command += " " + shellQuote(a)
+	}
+	if os.Getenv("MAKELEVEL") != "" {
+		m.command += "   (via make bench-ingest)"
+	}
+	return m
+}
+
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`;&|<>*?()[]{}!#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

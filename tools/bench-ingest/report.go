@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+func printHeader(w io.Writer, st *state) {
+	m, c := st.machine, st.cfg
+	fmt.Fprintln(w, "== bench-ingest: aftermath webhook ingest against a bare Echo baseline, same run ==")
+	fmt.Fprintf(w, "command:  %s\n", m.command)
+	fmt.Fprintf(w, "settings: -conns %d -duration %s -warmup %s -rate %.0f -max-rate-cap %.0f -drain %s\n",
+		c.conns, c.duration, c.warmup, c.rate, c.rateCap, c.drain)
+	if c.serveArg != "" {
+		fmt.Fprintf(w, "DIAGNOSTIC RUN: aftermath serve %s (not the production defaults)\n", c.serveArg)
+	}
+	fmt.Fprintf(w, "machine:  nproc %d, %s, %s RAM, %s\n", m.nproc, m.cpu, m.memory, m.kernel)
+	fmt.Fprintf(w, "go:       %s\n", m.goVer)
+	fmt.Fprintf(w, "date:     %s\n", m.date)
+}
+
+func (st *state) find(target, mode string) *result {
+	for _, r := range st.results {
+		if r.target == target && r.mode == mode {
+			return r
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
+
+func mb(b int64) string {
+	return fmt.Sprintf("%.1f MB (%.1f MiB)", float64(b)/1e6, float64(b)/(1<<20))
+}
+
+// report prints the results and the verdicts; it returns true when a target
+// was missed or a request failed.
+func report(w io.Writer, st *state) bool {
+	c := st.cfg
+	fmt.Fprintln(w, "== results ==")
+	fmt.Fprintf(w, "tree:     %s (git describe --tags --always --dirty)\n", st.machine.tree)
+	fmt.Fprintf(w, "redis:    %s, key prefix %s\n", st.machine.redis, st.prefix)
+	fmt.Fprintf(w, "bodies:   %d pre-signed; aftermath got %d requests, every one a new event.id and X-Webhook-Id", st.pregen, st.sentAft)
+	if st.lazyAft > 0 {
+		fmt.Fprintf(w, "; %d of them were signed on the fly (raise -max-rate-cap)", st.lazyAft)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w)
+
+	fmt.Fprintf(w, "%-22s %-10s %9s %7s %10s %10s %10s %10s %10s\n", "mode", "server", "requests", "errors", "req/s", "p50", "p99", "p99.9", "max")
+	for _, r := range st.results {
+		mode := modeLabel(r, c)
+		worst := time.Duration(0)
+		if n := len(r.rec.lat); n > 0 {
+			worst = r.rec.lat[n-1]
+		}
+		fmt.Fprintf(w, "%-22s %-10s %9d %7d %10.0f %10s %10s %10s %10s\n", mode, r.target, r.requests(), r.rec.bad,
+			r.throughput(), ms(r.pct(50)), ms(r.pct(99)), ms(r.pct(99.9)), ms(worst))
+	}
+	fmt.Fprintln(w, "(latency: max rate from send to end of response; fixed rate from the scheduled send time)")
+
+	fmt.Fprintf(w, "\n%-22s %-10s %24s %24s %24s %11s %11s %11s\n", "CPU during the phase", "server", "server process", "redis-server", "bench-ingest", "irq+softirq", "other procs", "steal")
+	for _, r := range st.results {
+		mode := modeLabel(r, c)
+		fmt.Fprintf(w, "%-22s %-10s %24s %24s %24s %11s %11s %11s\n", mode, r.target, cpuCell(r, r.cpu.server), cpuCell(r, r.cpu.redis), cpuCell(r, r.cpu.generator),
+			cores(r, r.cpu.irq), cores(r, r.cpu.others()), cores(r, r.cpu.steal))
+	}
+	fmt.Fprintf(w, "(cores = CPU seconds / wall seconds, of %d; us/req = CPU per answered request. aftermath's CPU includes its queue worker;\n"+
+		" redis-server's includes any other client of that Redis; irq+softirq is mostly loopback TCP; other procs = everything else on the machine)\n", st.machine.nproc)
+	fmt.Fprintf(w, "load average: %s at start, %s at the end\n", st.loadStart, st.loadEnd)
+
+	anyErrors := false
+	for _, r := range st.results {
+		if r.rec.bad > 0 {
+			anyErrors = true
+			fmt.Fprintf(w, "errors, %s %s:\n", r.target, r.mode)
+			for _, l := range errorLines(r) {
+				fmt.Fprintf(w, "  %s\n", l)
+			}
+		}
+	}
+
+	bMax, aMax := st.find("baseline", "max-rate"), st.find("aftermath", "max-rate")
+	bFix, aFix := st.find("baseline", "fixed-rate"), st.find("aftermath", "fixed-rate")
+	fmt.Fprintln(w)
+	var tputRatio float64
+	if bMax != nil && aMax != nil && bMax.throughput() > 0 {
+		tputRatio = aMax.throughput() / bMax.throughput()
+		fmt.Fprintf(w, "aftermath/baseline: throughput at max rate %.2f; p99 at max rate %.2fx", tputRatio, ratio(aMax.pct(99), bMax.pct(99)))
+	}
+	if bFix != nil && aFix != nil {
+		fmt.Fprintf(w, "; p99 at %.0f req/s %.2fx", c.rate, ratio(aFix.pct(99), bFix.pct(99)))
+	}
+	fmt.Fprintln(w)
+	for _, r := range []*result{bFix, aFix} {
+		if r != nil && len(r.lag) > 0 {
+			fmt.Fprintf(w, "fixed-rate generator, %s run: send lag behind schedule p50 %s, p99 %s, max %s; at most %d requests in flight\n",
+				r.target, ms(percentile(r.lag, 50)), ms(percentile(r.lag, 99)), ms(r.lag[len(r.lag)-1]), r.inflight)
+		}
+	}
+
+	fmt.Fprintf(w, "peak RSS (VmHWM, read before SIGTERM): aftermath %s, baseline %s; bench-ingest itself %s\n",
+		mb(st.rssAft["VmHWM"]), mb(st.rssBase["VmHWM"]), mb(st.rssSelf["VmHWM"]))
+	for _, q := range st.queue {
+		fmt.Fprintf(w, "queue %s:{queue}:events %s\n", st.prefix, q)
+	}
+	ls := st.logStats
+	var levels []string
+	for _, l := range []string{"DEBUG", "INFO", "WARN", "ERROR"} {
+		if n := ls.levels[l]; n > 0 {
+			levels = append(levels, fmt.Sprintf("%s %d", l, n))
+		}
+	}
+	fmt.Fprintf(w, "aftermath log: %d lines, %.1f MB (%s)\n", ls.lines, float64(ls.bytes)/1e6, strings.Join(levels, ", "))
+	for _, e := range ls.errors {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+	if len(st.metrics) > 0 {
+		fmt.Fprintf(w, "aftermath counters: %s\n", strings.Join(st.metrics, "; "))
+	}
+	fmt.Fprintf(w, "cleanup: deleted the run's %d keys (SCAN MATCH %s:* + DEL); nothing else was touched\n", st.keysDeleted, st.prefix)
+	for _, n := range st.notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+
+	fmt.Fprintln(w)
+	failed := false
+	verdict := func(ok bool, format string, args ...any) {
+		word := "PASS"
+		if !ok {
+			word, failed = "FAIL", true
+		}
+		fmt.Fprintf(w, "%s  %s\n", word, fmt.Sprintf(format, args...))
+	}
+	if bMax != nil && aMax != nil {
+		verdict(tputRatio >= targetThroughputRatio, "throughput at max rate >= %.0f%% of baseline: %.1f%% (aftermath %.0f req/s, baseline %.0f req/s)",
+			targetThroughputRatio*100, tputRatio*100, aMax.throughput(), bMax.throughput())
+	}
+	if aFix != nil {
+		p99 := aFix.pct(99)
+		verdict(p99 < targetP99 && aFix.rec.ok > 0, "p99 < %s at %.0f req/s: %s (p99.9 %s)", targetP99, c.rate, ms(p99), ms(aFix.pct(99.9)))
+	}
+	hwm := st.rssAft["VmHWM"]
+	verdict(hwm > 0 && hwm < targetRSS, "aftermath peak RSS < 60 MB: %s", mb(hwm))
+	verdict(!anyErrors, "every request answered 202, no duplicates, no errors")
+	return failed
+}
+
+func modeLabel(r *result, c config) string {
+	if r.mode == "fixed-rate" {
+		return fmt.Sprintf("fixed %.0f req/s", r.offered)
+	}
+	return fmt.Sprintf("max rate, %d conns", c.conns)
+}
+
+func cpuCell(r *result, d time.Duration) string {
+	if r.elapsed <= 0 || r.requests() == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f cores %6.1f us/req", d.Seconds()/r.elapsed.Seconds(), float64(d.Microseconds())/float64(r.requests()))
+}
+
+func cores(r *result, d time.Duration) string {
+	if r.elapsed <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f cores", d.Seconds()/r.elapsed.Seconds())
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
