@@ -1,0 +1,175 @@
+package pagerduty
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"golang.org/x/time/rate"
+)
+
+// TransportConfig tunes the HTTP client under the PagerDuty client. Zero
+// values take the defaults in parentheses.
+type TransportConfig struct {
+	// RequestsPerMinute paces every request, retries included (900: under
+	// PagerDuty's 960 per minute per key, leaving room for other tools).
+	RequestsPerMinute int
+	Burst             int           // requests allowed at once before pacing applies (10)
+	MaxRetries        int           // retries of one request (4)
+	MinBackoff        time.Duration // first wait after a 5xx or a timeout (500ms)
+	MaxBackoff        time.Duration // longest wait, also the cap on Retry-After (60s)
+	AttemptTimeout    time.Duration // one HTTP attempt (30s)
+}
+
+func (c TransportConfig) withDefaults() TransportConfig {
+	if c.RequestsPerMinute <= 0 {
+		c.RequestsPerMinute = 900
+	}
+	if c.Burst <= 0 {
+		c.Burst = 10
+	}
+	if c.MaxRetries <= 0 {
+		c.MaxRetries = 4
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 500 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 60 * time.Second
+	}
+	if c.AttemptTimeout <= 0 {
+		c.AttemptTimeout = 30 * time.Second
+	}
+	return c
+}
+
+// NewHTTPClient returns the http.Client the PagerDuty client should use: it
+// paces requests under PagerDuty's rate limit, waits out a 429 as long as
+// Retry-After or ratelimit-reset say, and backs off on 5xx answers and
+// transport errors. A 429 is retried for every method, because PagerDuty did
+// not act on the request; a write that failed otherwise is never retried here,
+// because it may have taken effect: the workflow looks it up first.
+//
+// base is the transport underneath (nil: a fresh pooled transport).
+func NewHTTPClient(cfg TransportConfig, base http.RoundTripper, log *slog.Logger) *http.Client {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	paced := &pacedTransport{
+		limiter: rate.NewLimiter(rate.Limit(float64(cfg.RequestsPerMinute)/60), cfg.Burst),
+		base:    base,
+	}
+	inner := &http.Client{Transport: paced, Timeout: cfg.AttemptTimeout}
+	mk := func(policy retryablehttp.CheckRetry) http.RoundTripper {
+		rc := retryablehttp.NewClient()
+		rc.HTTPClient = inner
+		rc.Logger = nil // its messages carry whole URLs; ours below carry what is useful
+		rc.RetryMax = cfg.MaxRetries
+		rc.RetryWaitMin = cfg.MinBackoff
+		rc.RetryWaitMax = cfg.MaxBackoff
+		rc.CheckRetry = policy
+		rc.Backoff = backoff
+		// Hand the last answer back rather than a generic "giving up"
+		// error, so go-pagerduty reports PagerDuty's own status and message.
+		rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+		rc.RequestLogHook = func(_ retryablehttp.Logger, r *http.Request, n int) {
+			if n > 0 {
+				log.Warn("retrying PagerDuty request", "method", r.Method, "path", r.URL.Path, "retry", n)
+			}
+		}
+		return &retryablehttp.RoundTripper{Client: rc}
+	}
+	return &http.Client{Transport: &byMethod{
+		read:  mk(readPolicy),
+		write: mk(writePolicy),
+	}}
+}
+
+// byMethod sends reads and writes through different retry policies.
+type byMethod struct{ read, write http.RoundTripper }
+
+func (b *byMethod) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return b.read.RoundTrip(r)
+	}
+	return b.write.RoundTrip(r)
+}
+
+// readPolicy retries a read on 429, 5xx and transport errors.
+func readPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		return !errors.Is(err, context.Canceled), nil
+	}
+	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500, nil
+}
+
+// writePolicy retries a write only when PagerDuty said it did not act on it.
+func writePolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil || resp == nil {
+		return false, nil
+	}
+	return resp.StatusCode == http.StatusTooManyRequests, nil
+}
+
+// backoff waits as long as a 429 or 503 asks (Retry-After in seconds or as a
+// date, or PagerDuty's ratelimit-reset in seconds), else exponentially with
+// full jitter, never longer than max.
+func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if d, ok := serverWait(resp.Header, time.Now()); ok {
+			return min(d, maxWait)
+		}
+	}
+	d := minWait << min(attempt, 20)
+	if d <= 0 || d > maxWait {
+		d = maxWait
+	}
+	return minWait/2 + rand.N(d-minWait/2+1)
+}
+
+// serverWait reads how long the server asked us to wait.
+func serverWait(h http.Header, now time.Time) (time.Duration, bool) {
+	if v := h.Get("Retry-After"); v != "" {
+		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+			return time.Duration(s) * time.Second, true
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(now), 0), true
+		}
+	}
+	if v := h.Get("ratelimit-reset"); v != "" {
+		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+			return time.Duration(s * float64(time.Second)), true
+		}
+	}
+	return 0, false
+}
+
+// pacedTransport waits for the rate limiter before every attempt.
+type pacedTransport struct {
+	limiter *rate.Limiter
+	base    http.RoundTripper
+}
+
+func (p *pacedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := p.limiter.Wait(r.Context()); err != nil {
+		return nil, err
+	}
+	return p.base.RoundTrip(r)
+}

@@ -1,0 +1,217 @@
+// Package pagerduty is aftermath's PagerDuty REST client, built on
+// go-pagerduty with an HTTP client that paces requests and retries what is
+// safe to retry. It returns its own small types with parsed times, so that the
+// workflow does not depend on go-pagerduty's wire structs.
+package pagerduty
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	pd "github.com/PagerDuty/go-pagerduty"
+)
+
+// Incident statuses.
+const (
+	StatusTriggered    = "triggered"
+	StatusAcknowledged = "acknowledged"
+	StatusResolved     = "resolved"
+)
+
+// Ref points at a PagerDuty object.
+type Ref struct {
+	ID      string `json:"id"`
+	Type    string `json:"type,omitempty"`
+	Summary string `json:"summary,omitempty"`
+	HTMLURL string `json:"html_url,omitempty"`
+}
+
+// Incident is what aftermath reads of an incident.
+type Incident struct {
+	ID        string    `json:"id"`
+	Number    int       `json:"number"`
+	Title     string    `json:"title"`
+	Status    string    `json:"status"`
+	Urgency   string    `json:"urgency,omitempty"`
+	HTMLURL   string    `json:"html_url,omitempty"`
+	Service   Ref       `json:"service"`
+	Priority  *Priority `json:"priority,omitempty"` // nil: no priority set
+	CreatedAt time.Time `json:"created_at"`
+	// ResolvedAt is when it resolved (zero while open); from resolved_at
+	// or, failing that, the last status change of a resolved incident.
+	ResolvedAt         time.Time `json:"resolved_at,omitzero"`
+	LastStatusChangeBy Ref       `json:"last_status_change_by,omitzero"`
+	Assignees          []Ref     `json:"assignees,omitempty"`
+	// MergedInto is the incident this one was merged into, if it was.
+	MergedInto string `json:"merged_into,omitempty"`
+}
+
+// Open reports whether the incident is not resolved.
+func (i Incident) Open() bool { return i.Status != StatusResolved }
+
+// PriorityName is the priority's name, or "" when none is set.
+func (i Incident) PriorityName() string {
+	if i.Priority == nil {
+		return ""
+	}
+	return i.Priority.Name
+}
+
+// Priority is one of the account's incident priorities.
+type Priority struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// LogEntry is one entry of an incident's log.
+type LogEntry struct {
+	ID         string    `json:"id"`
+	Type       string    `json:"type"` // e.g. "acknowledge_log_entry"
+	CreatedAt  time.Time `json:"created_at"`
+	Summary    string    `json:"summary,omitempty"`
+	HTMLURL    string    `json:"html_url,omitempty"`
+	IncidentID string    `json:"incident_id"`
+	Agent      Ref       `json:"agent,omitzero"`
+	Assignees  []Ref     `json:"assignees,omitempty"`
+	Channel    string    `json:"channel,omitempty"`
+	// Note is the note's text, on an annotate entry whose channel carries it.
+	Note string `json:"note,omitempty"`
+}
+
+// Note is a note on an incident.
+type Note struct {
+	ID        string    `json:"id"`
+	Content   string    `json:"content"`
+	User      Ref       `json:"user,omitzero"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// User is a PagerDuty user.
+type User struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Email   string `json:"email"`
+	HTMLURL string `json:"html_url,omitempty"`
+}
+
+// Error is a failed PagerDuty call. Retryable says whether the same call may
+// succeed later (429, 5xx, transport errors); a 4xx other than 429 will not.
+type Error struct {
+	Op        string // what was being done, e.g. "get incident Q1"
+	Status    int    // HTTP status; 0 for a transport error
+	Message   string // PagerDuty's message and errors, or the transport error
+	Retryable bool
+}
+
+func (e *Error) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("pagerduty: %s: %s", e.Op, e.Message)
+	}
+	return fmt.Sprintf("pagerduty: %s: HTTP %d: %s", e.Op, e.Status, e.Message)
+}
+
+// ErrUnavailable says an optional API is not available on this account (402).
+var ErrUnavailable = errors.New("not available on this PagerDuty account")
+
+// IsNotFound reports whether err is PagerDuty answering 404.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+// IsRetryable reports whether err may go away on a later attempt.
+func IsRetryable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Retryable
+	}
+	return true
+}
+
+// StatusOf returns the HTTP status of a PagerDuty error, or 0.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae pd.APIError
+	if errors.As(err, &ae) {
+		msg := ae.Error()
+		if ae.APIError.Valid {
+			o := ae.APIError.ErrorObject
+			msg = o.Message
+			for _, e := range o.Errors {
+				msg += "; " + e
+			}
+		}
+		return &Error{Op: op, Status: ae.StatusCode, Message: msg, Retryable: ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode >= 500}
+	}
+	return &Error{Op: op, Message: err.Error(), Retryable: true}
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+func ref(o pd.APIObject) Ref {
+	return Ref{ID: o.ID, Type: o.Type, Summary: o.Summary, HTMLURL: o.HTMLURL}
+}
+
+func fromIncident(in pd.Incident) Incident {
+	out := Incident{
+		ID: in.ID, Number: int(in.IncidentNumber), Title: in.Title, Status: in.Status, Urgency: in.Urgency,
+		HTMLURL: in.HTMLURL, Service: ref(in.Service), CreatedAt: parseTime(in.CreatedAt),
+		ResolvedAt: parseTime(in.ResolvedAt), LastStatusChangeBy: ref(in.LastStatusChangeBy),
+	}
+	if in.Priority != nil && in.Priority.ID != "" {
+		name := in.Priority.Name
+		if name == "" {
+			name = in.Priority.Summary
+		}
+		out.Priority = &Priority{ID: in.Priority.ID, Name: name}
+	}
+	if out.ResolvedAt.IsZero() && in.Status == StatusResolved {
+		out.ResolvedAt = parseTime(in.LastStatusChangeAt)
+	}
+	for _, a := range in.Assignments {
+		out.Assignees = append(out.Assignees, ref(a.Assignee))
+	}
+	if in.ResolveReason.Type == "merge_resolve_reason" {
+		out.MergedInto = in.ResolveReason.Incident.ID
+	}
+	return out
+}
+
+func fromLogEntry(incidentID string, e pd.LogEntry) LogEntry {
+	out := LogEntry{
+		ID: e.ID, Type: e.Type, CreatedAt: parseTime(e.CreatedAt), Summary: e.Summary, HTMLURL: e.HTMLURL,
+		IncidentID: incidentID, Agent: ref(pd.APIObject(e.Agent)), Channel: e.Channel.Type,
+	}
+	if e.Incident.ID != "" {
+		out.IncidentID = e.Incident.ID
+	}
+	for _, a := range e.Assignees {
+		out.Assignees = append(out.Assignees, ref(a))
+	}
+	if s, ok := e.Channel.Raw["summary"].(string); ok && e.Type == "annotate_log_entry" {
+		out.Note = s
+	}
+	return out
+}
+
+func fromNote(n pd.IncidentNote) Note {
+	return Note{ID: n.ID, Content: n.Content, User: ref(n.User), CreatedAt: parseTime(n.CreatedAt)}
+}
