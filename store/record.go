@@ -48,17 +48,26 @@ type AttemptRecord struct {
 
 // Step statuses.
 const (
+	// StepStarted: the intent of an outside write is recorded and its result
+	// is not. A later attempt must look the effect up before writing again.
+	StepStarted = "started"
 	StepDone    = "done"
 	StepSkipped = "skipped"
 	StepFailed  = "failed"
+	// StepPlanned: what a dry run would have done.
+	StepPlanned = "planned"
 )
 
 // StepRecord is the latest result of one processing step for an incident.
 type StepRecord struct {
-	Name      string    `json:"name"`
-	Status    string    `json:"status"`
-	Detail    string    `json:"detail,omitempty"`
-	Error     string    `json:"error,omitempty"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// Intent is the outside write the step is about to make or made.
+	Intent string `json:"intent,omitempty"`
+	// Result identifies what the write produced (a note ID, an issue key).
+	Result    string    `json:"result,omitempty"`
 	EventID   string    `json:"event_id,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -93,6 +102,23 @@ func (s *Store) RecordStep(ctx context.Context, incidentID string, st StepRecord
 	return s.writeRecord(ctx, incidentID, "steps", func(p redis.Pipeliner, key string, b []byte) {
 		p.HSet(ctx, key, st.Name, b)
 	}, st)
+}
+
+// Steps reads an incident's step records, by name.
+func (s *Store) Steps(ctx context.Context, incidentID string) (map[string]StepRecord, error) {
+	raw, err := s.rdb.HGetAll(ctx, s.incidentKey(incidentID, "steps")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read steps of incident %s: %w", incidentID, err)
+	}
+	out := make(map[string]StepRecord, len(raw))
+	for name, b := range raw {
+		var st StepRecord
+		if err := json.Unmarshal([]byte(b), &st); err != nil {
+			return nil, fmt.Errorf("decode step %s of incident %s: %w", name, incidentID, err)
+		}
+		out[name] = st
+	}
+	return out, nil
 }
 
 func (s *Store) writeRecord(ctx context.Context, incidentID, what string, write func(redis.Pipeliner, string, []byte), v any) error {
