@@ -1,0 +1,779 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/rules"
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+const testRules = `version: 1
+timezone: America/New_York
+severities:
+  - name: SEV-1
+    priorities: [P1]
+    meeting_due: 3 calendar days
+  - name: SEV-2
+    priorities: [P2]
+    meeting_due: 5 business days
+  - name: SEV-3
+    priorities: [P3]
+    meeting_due: 10 business days
+process: [SEV-1, SEV-2]
+grouping:
+  window: 30m
+  scopes:
+    - name: checkout
+      services: [PSVC001, PSVC002]
+  resolve_open_members: true
+  merge_while_open: true
+owner:
+  from: [resolver, last_assignee]
+  fallback: sre-lead@example.com
+jira:
+  project: PM
+followups:
+  from_notes: true
+  markers: [TODO, FOLLOWUP]
+  max: 10
+`
+
+// t0 is when the test outages start.
+var t0 = time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+
+const fromEmail = "aftermath-bot@example.com"
+
+// fakePostmortems stands in for the Jira post-mortem maker (the next
+// release): one post-mortem per primary, found again when asked again.
+type fakePostmortems struct {
+	mu      sync.Mutex
+	made    map[string]PostmortemRef
+	ensures int
+	got     []Postmortem
+	fail    int // answer this many calls with an error first
+}
+
+func (f *fakePostmortems) Ensure(_ context.Context, pm Postmortem) (PostmortemRef, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ensures++
+	if f.fail > 0 {
+		f.fail--
+		return PostmortemRef{}, errors.New("jira: 503 service unavailable")
+	}
+	f.got = append(f.got, pm)
+	if ref, ok := f.made[pm.Primary.ID]; ok {
+		return ref, nil
+	}
+	key := fmt.Sprintf("PM-%d", len(f.made)+1)
+	ref := PostmortemRef{Key: key, URL: "https://jira.example.com/browse/" + key, Owner: pm.Owner.Email, MeetingDue: pm.MeetingDue}
+	f.made[pm.Primary.ID] = ref
+	return ref, nil
+}
+
+func (f *fakePostmortems) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.made)
+}
+
+type pdEnv struct {
+	t     *testing.T
+	sim   *pagerdutytest.Server
+	pd    *pagerduty.Client
+	store *store.Store
+	r     *redistest.Redis
+	rules *rules.Rules
+	pms   *fakePostmortems
+	res   *Resolution
+	seq   atomic.Int64
+}
+
+func newPDEnv(t *testing.T, rulesYAML string) *pdEnv {
+	t.Helper()
+	sim := pagerdutytest.New(t)
+	for _, u := range []pagerdutytest.User{
+		{ID: "PUSER01", Name: "Alice Ng", Email: "alice@example.com"},
+		{ID: "PUSER02", Name: "Bob Stone", Email: "bob@example.com"},
+		{ID: "PUSER03", Name: "Carol Diaz", Email: "carol@example.com"},
+		{ID: "PBOT", Name: "aftermath", Email: fromEmail},
+	} {
+		sim.AddUser(u)
+	}
+	for _, s := range []pagerdutytest.Service{
+		{ID: "PSVC001", Name: "checkout-api"}, {ID: "PSVC002", Name: "payments"}, {ID: "PSVC009", Name: "search"},
+	} {
+		sim.AddService(s)
+	}
+	rl, err := rules.Load("test-rules.yaml", []byte(rulesYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	pd := pagerduty.New(pagerduty.Config{APIURL: sim.URL(), Token: sim.Token(), From: fromEmail}, log,
+		pagerduty.NewHTTPClient(pagerduty.TransportConfig{RequestsPerMinute: 60000, Burst: 100, MinBackoff: 5 * time.Millisecond, MaxBackoff: 1500 * time.Millisecond}, nil, log))
+	r := redistest.New(t)
+	st := store.New(r.Client, r.Prefix)
+	pms := &fakePostmortems{made: map[string]PostmortemRef{}}
+	e := &pdEnv{t: t, sim: sim, pd: pd, store: st, r: r, rules: rl, pms: pms}
+	e.res = &Resolution{PagerDuty: pd, Store: st, Postmortems: pms, Log: log, MemberLockWait: 5 * time.Second}
+	return e
+}
+
+// incident seeds an incident with a realistic log: triggered, assigned,
+// acknowledged, a note, and resolved (unless resolveAfter is 0).
+func (e *pdEnv) incident(id, service, priority string, created time.Time, resolveAfter time.Duration) {
+	e.t.Helper()
+	e.sim.AddIncident(pagerdutytest.NewIncident{ID: id, Title: "Checkout errors " + id, ServiceID: service, Priority: priority, CreatedAt: created})
+	e.sim.Assign(id, "PUSER01", created.Add(time.Minute))
+	e.sim.Acknowledge(id, "PUSER01", created.Add(2*time.Minute))
+	if resolveAfter > 0 {
+		e.sim.Resolve(id, "PUSER02", created.Add(resolveAfter))
+	}
+}
+
+func (e *pdEnv) job(eventType, incidentID string) Job {
+	n := e.seq.Add(1)
+	return Job{
+		EntryID: fmt.Sprintf("0-%d", n), Attempt: 1, Rules: e.rules,
+		Delivery: store.Delivery{EventID: fmt.Sprintf("EV%d-%s", n, incidentID), EventType: eventType, IncidentID: incidentID, OccurredAt: t0, ReceivedAt: t0},
+	}
+}
+
+func (e *pdEnv) process(eventType, incidentID string) error {
+	e.t.Helper()
+	return e.res.Process(context.Background(), e.job(eventType, incidentID))
+}
+
+func (e *pdEnv) mustProcess(eventType, incidentID string) {
+	e.t.Helper()
+	if err := e.process(eventType, incidentID); err != nil {
+		e.t.Fatalf("process %s %s: %v", eventType, incidentID, err)
+	}
+}
+
+func (e *pdEnv) steps(incidentID string) map[string]store.StepRecord {
+	e.t.Helper()
+	st, err := e.store.Steps(context.Background(), incidentID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return st
+}
+
+func (e *pdEnv) step(incidentID, name string) store.StepRecord {
+	e.t.Helper()
+	st, ok := e.steps(incidentID)[name]
+	if !ok {
+		e.t.Fatalf("incident %s has no step %s; steps: %+v", incidentID, name, e.steps(incidentID))
+	}
+	return st
+}
+
+// ourNotes returns the notes aftermath wrote on an incident.
+func (e *pdEnv) ourNotes(incidentID string) []pagerdutytest.Note {
+	var out []pagerdutytest.Note
+	for _, n := range e.sim.Notes(incidentID) {
+		if strings.Contains(n.Content, "[aftermath:") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// writes lists the non-GET calls that PagerDuty answered 2xx.
+func (e *pdEnv) writes() []pagerdutytest.Call {
+	var out []pagerdutytest.Call
+	for _, c := range e.sim.Calls() {
+		if c.Method != "GET" && c.Status >= 200 && c.Status < 300 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (e *pdEnv) wantNotes(incidentID string, n int) {
+	e.t.Helper()
+	if got := e.ourNotes(incidentID); len(got) != n {
+		e.t.Fatalf("incident %s has %d aftermath notes, want %d: %+v", incidentID, len(got), n, got)
+	}
+}
+
+func TestResolutionSEV1WithLongLog(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.sim.AddIncident(pagerdutytest.NewIncident{ID: "PINC001", Title: "Checkout down", ServiceID: "PSVC001", Priority: "P1", CreatedAt: t0})
+	e.sim.Assign("PINC001", "PUSER01", t0.Add(time.Minute))
+	e.sim.AddNotifyEntries("PINC001", 120, t0.Add(90*time.Second))
+	e.sim.Acknowledge("PINC001", "PUSER01", t0.Add(3*time.Minute))
+	e.sim.Escalate("PINC001", "PUSER03", t0.Add(10*time.Minute))
+	e.sim.Annotate("PINC001", "PUSER03", "Rolled back deploy 4411.\nTODO: alert on checkout 5xx rate\n- FOLLOWUP: load test the new pool", t0.Add(20*time.Minute))
+	e.sim.Annotate("PINC001", "PUSER01", "Root cause: connection pool exhausted after deploy 4411.", t0.Add(40*time.Minute))
+	e.sim.Resolve("PINC001", "PUSER01", t0.Add(45*time.Minute))
+	if n := len(e.sim.LogEntries("PINC001")); n <= 100 {
+		t.Fatalf("seeded %d log entries, want over 100 (two pages)", n)
+	}
+	e.sim.ResetCalls()
+
+	e.mustProcess(EventResolved, "PINC001")
+
+	if n := e.sim.Count("GET /incidents/{id}/log_entries"); n != 2 {
+		t.Fatalf("log entries read in %d requests, want 2 pages", n)
+	}
+	if len(e.pms.got) != 1 {
+		t.Fatalf("post-mortem asked for %d times, want 1", len(e.pms.got))
+	}
+	pm := e.pms.got[0]
+	if pm.Severity != "SEV-1" || pm.Primary.ID != "PINC001" || len(pm.Members) != 0 {
+		t.Fatalf("post-mortem input: severity %s primary %s members %d", pm.Severity, pm.Primary.ID, len(pm.Members))
+	}
+	var kinds []string
+	for i, ev := range pm.Timeline.Events {
+		kinds = append(kinds, ev.Kind)
+		if i > 0 && ev.At.Before(pm.Timeline.Events[i-1].At) {
+			t.Fatalf("timeline out of order at %d: %+v", i, pm.Timeline.Events)
+		}
+		if ev.Link == "" {
+			t.Fatalf("event without a source link: %+v", ev)
+		}
+	}
+	want := []string{KindTriggered, KindReassigned, KindAcknowledged, KindEscalated, KindAnnotated, KindAnnotated, KindResolved}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("timeline kinds = %v, want %v", kinds, want)
+	}
+	if pm.Timeline.Events[2].Actor != "Alice Ng" {
+		t.Fatalf("acknowledged by %q, want Alice Ng", pm.Timeline.Events[2].Actor)
+	}
+	var names []string
+	for _, r := range pm.Timeline.Responders {
+		names = append(names, r.Name)
+	}
+	if !slices.Equal(names, []string{"Alice Ng", "Carol Diaz"}) {
+		t.Fatalf("responders = %v", names)
+	}
+	var todos []string
+	for _, td := range pm.Timeline.TODOs {
+		todos = append(todos, td.Text)
+	}
+	if !slices.Equal(todos, []string{"alert on checkout 5xx rate", "load test the new pool"}) {
+		t.Fatalf("TODOs = %q", todos)
+	}
+	if r := pm.Timeline.Resolution; r == nil || !strings.HasPrefix(r.Content, "Root cause:") || r.Author != "Alice Ng" {
+		t.Fatalf("resolution note = %+v", r)
+	}
+	if pm.Owner.Email != "alice@example.com" || pm.Owner.Source != rules.SourceResolver {
+		t.Fatalf("owner = %+v", pm.Owner)
+	}
+	// SEV-1 is 3 calendar days after the resolve, same wall-clock time.
+	if wantDue := t0.Add(45*time.Minute).AddDate(0, 0, 3); !pm.MeetingDue.Equal(wantDue) {
+		t.Fatalf("meeting due %s, want %s", pm.MeetingDue, wantDue)
+	}
+
+	// The only write: the link-back note, with URL, owner and deadline.
+	w := e.writes()
+	if len(w) != 1 || w[0].Route != "POST /incidents/{id}/notes" || w[0].From != fromEmail {
+		t.Fatalf("writes = %+v", w)
+	}
+	notes := e.ourNotes("PINC001")
+	if len(notes) != 1 {
+		t.Fatalf("notes = %+v", notes)
+	}
+	for _, s := range []string{"https://jira.example.com/browse/PM-1", "alice@example.com", "Mon 23 Nov 2026 09:45 EST"} {
+		if !strings.Contains(notes[0].Content, s) {
+			t.Fatalf("link-back note lacks %q:\n%s", s, notes[0].Content)
+		}
+	}
+	for name, status := range map[string]string{
+		StepSeverity: store.StepDone, StepGroup: store.StepDone, StepFinalSeverity: store.StepDone,
+		StepResolveMembers: store.StepSkipped, StepTimeline: store.StepDone, StepOwner: store.StepDone,
+		StepPostmortem: store.StepDone, StepMemberNotes: store.StepDone, StepLinkBack: store.StepDone,
+	} {
+		if got := e.step("PINC001", name); got.Status != status {
+			t.Errorf("step %s = %s (%s), want %s", name, got.Status, got.Detail, status)
+		}
+	}
+
+	// Processing the same incident again writes nothing more.
+	e.sim.ResetCalls()
+	e.mustProcess(EventResolved, "PINC001")
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("a second run wrote: %+v", w)
+	}
+	e.wantNotes("PINC001", 1)
+	if e.pms.count() != 1 {
+		t.Fatalf("%d post-mortems", e.pms.count())
+	}
+}
+
+// TestResolutionRequestBudget measures the PagerDuty requests of one SEV-1
+// incident with no members, per route, with cold and with warm caches.
+func TestResolutionRequestBudget(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PINC010", "PSVC001", "P1", t0, 40*time.Minute)
+	e.sim.ResetCalls()
+	e.mustProcess(EventResolved, "PINC010")
+	cold := e.sim.Count("")
+	for _, c := range e.sim.Calls() {
+		t.Logf("cold: %s %s -> %d", c.Method, c.Route, c.Status)
+	}
+	if cold > 8 {
+		t.Fatalf("one SEV-1 incident took %d PagerDuty requests, budget 8", cold)
+	}
+	e.incident("PINC011", "PSVC001", "P1", t0.Add(3*time.Hour), 40*time.Minute)
+	e.sim.ResetCalls()
+	e.mustProcess(EventResolved, "PINC011")
+	warm := e.sim.Count("")
+	t.Logf("requests for one SEV-1 incident with no members: %d cold, %d with users cached", cold, warm)
+	if warm >= cold {
+		t.Fatalf("the user cache saved nothing: %d cold, %d warm", cold, warm)
+	}
+}
+
+func TestResolutionSEV3WritesNothing(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PINC020", "PSVC001", "P3", t0, 30*time.Minute)
+	e.sim.ResetCalls()
+	e.mustProcess(EventResolved, "PINC020")
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("a SEV-3 wrote to PagerDuty: %+v", w)
+	}
+	if e.pms.count() != 0 || len(e.pms.got) != 0 {
+		t.Fatal("a SEV-3 got a post-mortem")
+	}
+	st := e.step("PINC020", StepSeverity)
+	if st.Status != store.StepSkipped || !strings.Contains(st.Detail, "priority P3 maps to SEV-3, which is not in process") {
+		t.Fatalf("severity step = %+v", st)
+	}
+	if _, ok, _ := e.store.GroupOf(context.Background(), "PINC020"); ok {
+		t.Fatal("a skipped incident was put in a group")
+	}
+	if n := e.sim.Count(""); n != 1 {
+		t.Fatalf("a SEV-3 took %d requests, want 1 (the incident)", n)
+	}
+}
+
+// groupScenario seeds a SEV-2 primary with an open SEV-1 member on another
+// service of its scope, a resolved SEV-3 member, an incident on a service of
+// no scope inside the window, and one of its own service outside the window.
+func groupScenario(e *pdEnv) {
+	e.incident("PPRIM", "PSVC001", "P2", t0, 60*time.Minute)
+	e.incident("PMOPEN", "PSVC002", "P1", t0.Add(10*time.Minute), 0)
+	e.incident("PMDONE", "PSVC001", "P3", t0.Add(20*time.Minute), 10*time.Minute)
+	e.incident("PUNREL", "PSVC009", "P1", t0.Add(5*time.Minute), 20*time.Minute)
+	e.incident("POLD", "PSVC001", "P2", t0.Add(-3*time.Hour), 10*time.Minute)
+}
+
+func TestResolutionGroupsRelatedIncidents(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	groupScenario(e)
+	e.sim.ResetCalls()
+	e.mustProcess(EventResolved, "PPRIM")
+
+	g, ok, err := e.store.GroupOf(context.Background(), "PMOPEN")
+	if err != nil || !ok || g.Primary != "PPRIM" || !slices.Equal(g.Members, []string{"PMDONE", "PMOPEN", "PPRIM"}) {
+		t.Fatalf("group = %+v %v %v", g, ok, err)
+	}
+	for _, id := range []string{"PUNREL", "POLD"} {
+		if _, ok, _ := e.store.GroupOf(context.Background(), id); ok {
+			t.Fatalf("%s was grouped", id)
+		}
+	}
+	// Final severity: the open member is SEV-1, so the primary becomes P1.
+	if in, _ := e.sim.Incident("PPRIM"); in.Priority != "P1" {
+		t.Fatalf("primary priority = %s, want P1", in.Priority)
+	}
+	if in, _ := e.sim.Incident("PMOPEN"); in.Status != pagerdutytest.StatusResolved {
+		t.Fatalf("open member is %s, want resolved", in.Status)
+	}
+	e.wantNotes("PPRIM", 1)
+	e.wantNotes("PMOPEN", 1)
+	e.wantNotes("PMDONE", 1)
+	e.wantNotes("PUNREL", 0)
+	e.wantNotes("POLD", 0)
+	if !strings.Contains(e.ourNotes("PMOPEN")[0].Content, "https://jira.example.com/browse/PM-1") {
+		t.Fatalf("member note: %s", e.ourNotes("PMOPEN")[0].Content)
+	}
+	if !strings.Contains(e.ourNotes("PPRIM")[0].Content, "Related incidents grouped under this one: #") {
+		t.Fatalf("link-back note: %s", e.ourNotes("PPRIM")[0].Content)
+	}
+	for _, c := range e.writes() {
+		if strings.Contains(c.Path, "PUNREL") || strings.Contains(c.Path, "POLD") || strings.Contains(string(c.Body), "PUNREL") || strings.Contains(string(c.Body), "POLD") {
+			t.Fatalf("an unrelated incident was touched: %+v", c)
+		}
+	}
+	pm := e.pms.got[0]
+	if pm.Severity != "SEV-1" || len(pm.Members) != 2 {
+		t.Fatalf("post-mortem: severity %s, %d members", pm.Severity, len(pm.Members))
+	}
+	// The members' timelines are folded in.
+	seen := map[string]bool{}
+	for _, ev := range pm.Timeline.Events {
+		seen[ev.IncidentID] = true
+	}
+	if !seen["PMOPEN"] || !seen["PMDONE"] || seen["PUNREL"] {
+		t.Fatalf("timeline incidents = %v", seen)
+	}
+
+	// The open member's own resolution (we resolved it) attaches it: no new
+	// post-mortem, no new note.
+	e.sim.ResetCalls()
+	e.mustProcess(EventResolved, "PMOPEN")
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("the member's resolution wrote: %+v", w)
+	}
+	if e.pms.count() != 1 || len(e.pms.got) != 1 {
+		t.Fatalf("post-mortems made %d, asked %d; want 1 and 1", e.pms.count(), len(e.pms.got))
+	}
+	if st := e.step("PMOPEN", StepGroup); !strings.Contains(st.Detail, "member of the group of PPRIM; attached") {
+		t.Fatalf("member group step = %+v", st)
+	}
+	e.wantNotes("PMOPEN", 1)
+}
+
+func TestResolutionMemberResolvesFirst(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PFIRST", "PSVC001", "P2", t0, 0) // the primary, still open
+	e.incident("PLATER", "PSVC002", "P1", t0.Add(5*time.Minute), 20*time.Minute)
+	e.sim.ResetCalls()
+	e.mustProcess(EventResolved, "PLATER")
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("a member resolving first wrote: %+v", w)
+	}
+	if len(e.pms.got) != 0 {
+		t.Fatal("a member resolving first started a post-mortem")
+	}
+	if st := e.step("PLATER", StepGroup); !strings.Contains(st.Detail, "member of the group of PFIRST; its post-mortem will include") {
+		t.Fatalf("group step = %+v", st)
+	}
+
+	e.sim.Resolve("PFIRST", "PUSER02", t0.Add(50*time.Minute))
+	e.mustProcess(EventResolved, "PFIRST")
+	if len(e.pms.got) != 1 || len(e.pms.got[0].Members) != 1 || e.pms.got[0].Members[0].Incident.ID != "PLATER" || e.pms.got[0].Severity != "SEV-1" {
+		t.Fatalf("post-mortem = %+v", e.pms.got)
+	}
+	e.wantNotes("PLATER", 1)
+	e.wantNotes("PFIRST", 1)
+	// And the member's event again (a PagerDuty retry) changes nothing.
+	e.sim.ResetCalls()
+	e.mustProcess(EventResolved, "PLATER")
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("wrote: %+v", w)
+	}
+}
+
+// A member that joins after the primary's process finished gets its note
+// from its own resolution.
+func TestResolutionLateMemberGetsItsNote(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PEARLY", "PSVC001", "P1", t0, 30*time.Minute)
+	e.mustProcess(EventResolved, "PEARLY")
+	// Triggered 20 minutes after the primary resolved: inside the window,
+	// unknown to the primary's process.
+	e.incident("PTARDY", "PSVC002", "P2", t0.Add(50*time.Minute), 10*time.Minute)
+	e.mustProcess(EventResolved, "PTARDY")
+	if e.pms.count() != 1 {
+		t.Fatalf("%d post-mortems, want 1", e.pms.count())
+	}
+	e.wantNotes("PTARDY", 1)
+	if st := e.step("PTARDY", StepGroup); !strings.Contains(st.Detail, "attached to its post-mortem") {
+		t.Fatalf("group step = %+v", st)
+	}
+}
+
+// failingSteps fails recording one step's result once: a crash after the
+// outside write and before its result is saved.
+type failingSteps struct {
+	*store.Store
+	mu     sync.Mutex
+	step   string
+	status string
+	left   int
+}
+
+func (f *failingSteps) RecordStep(ctx context.Context, id string, st store.StepRecord) error {
+	f.mu.Lock()
+	hit := st.Name == f.step && st.Status == f.status && f.left > 0
+	if hit {
+		f.left--
+	}
+	f.mu.Unlock()
+	if hit {
+		return errors.New("redis: connection reset (injected)")
+	}
+	return f.Store.RecordStep(ctx, id, st)
+}
+
+func TestResolutionCrashBetweenNoteAndResult(t *testing.T) {
+	for _, step := range []string{StepLinkBack, StepMemberNote} {
+		t.Run(step, func(t *testing.T) {
+			e := newPDEnv(t, testRules)
+			groupScenario(e)
+			e.res.Store = &failingSteps{Store: e.store, step: step, status: store.StepDone, left: 1}
+			if err := e.process(EventResolved, "PPRIM"); err == nil {
+				t.Fatal("the injected failure did not fail the attempt")
+			}
+			e.mustProcess(EventResolved, "PPRIM")
+			e.mustProcess(EventResolved, "PPRIM")
+			e.wantNotes("PPRIM", 1)
+			e.wantNotes("PMOPEN", 1)
+			e.wantNotes("PMDONE", 1)
+			found := false
+			for _, id := range []string{"PPRIM", "PMOPEN", "PMDONE"} {
+				if st := e.steps(id)[step]; strings.Contains(st.Detail, "found, written by an earlier attempt") {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("no step says it found the earlier write")
+			}
+		})
+	}
+}
+
+func TestResolutionLostAnswerToAWrite(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PINC030", "PSVC001", "P1", t0, 30*time.Minute)
+	// PagerDuty writes the note but the answer is lost (502 from a proxy).
+	e.sim.Inject("POST /incidents/{id}/notes", pagerdutytest.Fault{Status: 502, AfterApply: true})
+	if err := e.process(EventResolved, "PINC030"); err == nil {
+		t.Fatal("want the attempt to fail")
+	}
+	if st := e.step("PINC030", StepLinkBack); st.Status != store.StepFailed || st.Intent == "" {
+		t.Fatalf("link-back step = %+v", st)
+	}
+	e.mustProcess(EventResolved, "PINC030")
+	e.wantNotes("PINC030", 1)
+	if n := e.sim.Count("POST /incidents/{id}/notes"); n != 1 {
+		t.Fatalf("%d note writes, want 1 (the retry looked first)", n)
+	}
+}
+
+func TestResolutionRateLimitsAndServerErrors(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	groupScenario(e)
+	e.sim.Inject("GET /incidents/{id}", pagerdutytest.Fault{Status: 429, RetryAfter: "1", Times: 1})
+	e.sim.Inject("GET /incidents", pagerdutytest.Fault{Status: 503, Times: 3})
+	e.sim.Inject("GET /incidents/{id}/log_entries", pagerdutytest.Fault{Status: 429, RateLimitReset: "1", Times: 2})
+	e.sim.Inject("GET /incidents/{id}/notes", pagerdutytest.Fault{Status: 500, Times: 2})
+	e.sim.Inject("PUT /incidents", pagerdutytest.Fault{Status: 429, RetryAfter: "0", Times: 1})
+	e.sim.Inject("POST /incidents/{id}/notes", pagerdutytest.Fault{Status: 429, RetryAfter: "0", Times: 2})
+	start := time.Now()
+	e.mustProcess(EventResolved, "PPRIM")
+	if d := time.Since(start); d < time.Second {
+		t.Fatalf("finished in %s: Retry-After: 1 was not honoured", d)
+	}
+	e.wantNotes("PPRIM", 1)
+	e.wantNotes("PMOPEN", 1)
+	e.wantNotes("PMDONE", 1)
+	if in, _ := e.sim.Incident("PPRIM"); in.Priority != "P1" {
+		t.Fatalf("priority = %s", in.Priority)
+	}
+
+	// A 5xx on a write is not retried blindly: the attempt fails, and the
+	// next one looks before writing.
+	e2 := newPDEnv(t, testRules)
+	e2.incident("PINC040", "PSVC001", "P1", t0, 30*time.Minute)
+	e2.sim.Inject("POST /incidents/{id}/notes", pagerdutytest.Fault{Status: 500, Times: 1})
+	if err := e2.process(EventResolved, "PINC040"); err == nil || !pagerduty.IsRetryable(err) {
+		t.Fatalf("err = %v, want a retryable failure", err)
+	}
+	if n := e2.sim.Count("POST /incidents/{id}/notes"); n != 1 {
+		t.Fatalf("a 500 on a note was retried in place: %d requests", n)
+	}
+	e2.mustProcess(EventResolved, "PINC040")
+	e2.wantNotes("PINC040", 1)
+}
+
+func TestResolutionPriorityRefusedGoesOn(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	groupScenario(e)
+	e.sim.RefusePriorityOnResolved(true)
+	e.mustProcess(EventResolved, "PPRIM")
+	st := e.step("PPRIM", StepFinalSeverity)
+	if st.Status != store.StepFailed || !strings.Contains(st.Detail, "not retried") || st.Error == "" {
+		t.Fatalf("final severity step = %+v", st)
+	}
+	if in, _ := e.sim.Incident("PPRIM"); in.Priority != "P2" {
+		t.Fatalf("priority = %s", in.Priority)
+	}
+	if e.pms.count() != 1 || e.pms.got[0].Severity != "SEV-1" {
+		t.Fatal("the process did not go on with the final severity")
+	}
+	e.wantNotes("PPRIM", 1)
+}
+
+func TestResolutionVanishedIncident(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	err := e.process(EventResolved, "PGONE")
+	if !IsPermanent(err) || !pagerduty.IsNotFound(err) {
+		t.Fatalf("err = %v, want a permanent not-found", err)
+	}
+	if st := e.step("PGONE", StepSeverity); st.Status != store.StepFailed || !strings.Contains(st.Detail, "no longer exists") {
+		t.Fatalf("step = %+v", st)
+	}
+}
+
+func TestResolutionMergeWhileOpen(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PBIG", "PSVC001", "P1", t0, 0)
+	e.sim.AddIncident(pagerdutytest.NewIncident{ID: "PNEW", Title: "payments 5xx", ServiceID: "PSVC002", Priority: "P3", CreatedAt: t0.Add(5 * time.Minute)})
+	e.mustProcess(EventTriggered, "PNEW")
+	in, _ := e.sim.Incident("PNEW")
+	if in.Status != pagerdutytest.StatusResolved || in.ResolveReason == nil || in.ResolveReason.IncidentID != "PBIG" {
+		t.Fatalf("PNEW = %s %+v, want merged into PBIG", in.Status, in.ResolveReason)
+	}
+	if n := e.sim.Count("PUT /incidents/{id}/merge"); n != 1 {
+		t.Fatalf("%d merges", n)
+	}
+	// Again (a duplicate delivery): no second merge.
+	e.mustProcess(EventTriggered, "PNEW")
+	if n := e.sim.Count("PUT /incidents/{id}/merge"); n != 1 {
+		t.Fatalf("%d merges after a repeat", n)
+	}
+	// Its resolution by the merge attaches it to PBIG's group.
+	e.mustProcess(EventResolved, "PNEW")
+	if st := e.step("PNEW", StepGroup); !strings.Contains(st.Detail, "member of the group of PBIG") {
+		t.Fatalf("group step = %+v", st)
+	}
+}
+
+func TestResolutionMergeRefusedForResolvedTarget(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PBIG2", "PSVC001", "P1", t0, 0)
+	e.sim.AddIncident(pagerdutytest.NewIncident{ID: "PNEW2", Title: "payments 5xx", ServiceID: "PSVC002", Priority: "P3", CreatedAt: t0.Add(5 * time.Minute)})
+	// The first attempt's merge fails; before the retry the primary resolves.
+	e.sim.Inject("PUT /incidents/{id}/merge", pagerdutytest.Fault{Status: 500})
+	if err := e.process(EventTriggered, "PNEW2"); err == nil {
+		t.Fatal("want the first attempt to fail")
+	}
+	e.sim.Resolve("PBIG2", "PUSER01", t0.Add(20*time.Minute))
+	e.mustProcess(EventTriggered, "PNEW2")
+	st := e.step("PNEW2", StepMerge)
+	if st.Status != store.StepFailed || !strings.Contains(st.Error, "must be open") {
+		t.Fatalf("merge step = %+v", st)
+	}
+	if in, _ := e.sim.Incident("PNEW2"); in.Status == pagerdutytest.StatusResolved {
+		t.Fatal("the refused merge resolved the source")
+	}
+	// It stays grouped: the primary's process includes it.
+	e.mustProcess(EventResolved, "PBIG2")
+	if len(e.pms.got) != 1 || len(e.pms.got[0].Members) != 1 || e.pms.got[0].Members[0].Incident.ID != "PNEW2" {
+		t.Fatalf("post-mortem members = %+v", e.pms.got)
+	}
+}
+
+func TestResolutionDryRunWritesNothing(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	groupScenario(e)
+	e.res.Mode = DryRun
+	e.sim.ResetCalls()
+	e.mustProcess(EventResolved, "PPRIM")
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("a dry run wrote to PagerDuty: %+v", w)
+	}
+	if len(e.pms.got) != 0 {
+		t.Fatal("a dry run made a post-mortem")
+	}
+	if _, ok, _ := e.store.GroupOf(context.Background(), "PPRIM"); ok {
+		t.Fatal("a dry run claimed a group")
+	}
+	for _, name := range []string{StepFinalSeverity, StepResolveMembers, StepPostmortem} {
+		if st := e.step("PPRIM", name); st.Status != store.StepPlanned || !strings.HasPrefix(st.Detail, "would ") {
+			t.Errorf("step %s = %+v, want planned", name, st)
+		}
+	}
+	// A live run afterwards does everything once.
+	e.res.Mode = Live
+	e.mustProcess(EventResolved, "PPRIM")
+	e.wantNotes("PPRIM", 1)
+	e.wantNotes("PMOPEN", 1)
+}
+
+func TestResolutionPlan(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	groupScenario(e)
+	e.sim.Annotate("PPRIM", "PUSER01", "TODO: page the payments team earlier", t0.Add(30*time.Minute))
+	keys := e.r.Keys(t)
+	e.sim.ResetCalls()
+	plan, err := e.res.Plan(context.Background(), "PPRIM", e.rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("plan wrote to PagerDuty: %+v", w)
+	}
+	if after := e.r.Keys(t); !slices.Equal(keys, after) {
+		t.Fatalf("plan wrote to Redis: %v -> %v", keys, after)
+	}
+	var b strings.Builder
+	if err := plan.Render(&b, e.rules.Location()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, s := range []string{
+		"severity:  SEV-2 (priority P2 maps to SEV-2)",
+		"Group: primary PPRIM with 2 members",
+		"PMOPEN \"Checkout errors PMOPEN\" (payments, SEV-1, acknowledged): resolved if the rules say so",
+		"Final severity: SEV-1 (priority P2 → P1)",
+		"Owner: bob@example.com (resolver)",
+		"TODO items (1):\n  - page the payments team earlier (Alice Ng)",
+		"final_severity   planned  would set the priority of #",
+		"postmortem       planned  would create the SEV-1 post-mortem",
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("plan lacks %q:\n%s", s, out)
+		}
+	}
+}
+
+// Two replicas: the primary's and the member's resolutions processed at the
+// same time by two workers, several rounds.
+func TestResolutionReplicasRacePrimaryAndMember(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	w := &env{t: t, r: e.r, store: e.store, q: e.store}
+	for i := range 2 {
+		cfg := fast(fmt.Sprintf("replica-%d", i))
+		cfg.Rules = func() *rules.Rules { return e.rules }
+		w.start(cfg, e.res)
+	}
+	const rounds = 4
+	for i := range rounds {
+		start := t0.Add(time.Duration(i) * 6 * time.Hour)
+		p, m := fmt.Sprintf("PRACEP%d", i), fmt.Sprintf("PRACEM%d", i)
+		e.incident(p, "PSVC001", "P1", start, 30*time.Minute)
+		e.incident(m, "PSVC002", "P2", start.Add(5*time.Minute), 20*time.Minute)
+		d1, d2 := resolved("E"+p, p), resolved("E"+m, m)
+		w.enqueue(d2, d1)
+	}
+	eventually(t, "both replicas drained the queue", func() bool {
+		st := w.stats()
+		return st.Length == 0 && st.Pending == 0
+	})
+	if st := w.stats(); st.Dead != 0 {
+		dl, _ := e.store.DeadLetters(context.Background(), 10)
+		t.Fatalf("dead letters: %+v", dl)
+	}
+	for i := range rounds {
+		p, m := fmt.Sprintf("PRACEP%d", i), fmt.Sprintf("PRACEM%d", i)
+		e.wantNotes(p, 1)
+		e.wantNotes(m, 1)
+		g, _, _ := e.store.GroupOf(context.Background(), m)
+		if g.Primary != p {
+			t.Fatalf("round %d: %s grouped under %q", i, m, g.Primary)
+		}
+	}
+	if n := e.pms.count(); n != rounds {
+		t.Fatalf("%d post-mortems for %d groups", n, rounds)
+	}
+}

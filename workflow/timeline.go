@@ -1,0 +1,235 @@
+package workflow
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+)
+
+// Timeline event kinds, in the words of the post-mortem page.
+const (
+	KindTriggered       = "triggered"
+	KindAcknowledged    = "acknowledged"
+	KindEscalated       = "escalated"
+	KindReassigned      = "reassigned"
+	KindAnnotated       = "annotated"
+	KindPriorityChanged = "priority changed"
+	KindResolved        = "resolved"
+	KindMerged          = "merged"
+)
+
+// Timeline is what the incidents' logs and notes say happened: the data the
+// post-mortem page is pre-filled with.
+type Timeline struct {
+	Events     []TimelineEvent `json:"events"`
+	Responders []Responder     `json:"responders"`
+	// Resolution is the primary's resolution note: the last note written
+	// on it before it resolved; nil when there is none.
+	Resolution *NoteRef `json:"resolution,omitempty"`
+	TODOs      []TODO   `json:"todos"`
+}
+
+// TimelineEvent is one key event of one incident.
+type TimelineEvent struct {
+	At             time.Time `json:"at"`
+	IncidentID     string    `json:"incident_id"`
+	IncidentNumber int       `json:"incident_number"`
+	Kind           string    `json:"kind"`
+	Actor          string    `json:"actor,omitempty"` // who did it: a user's or a service's name
+	ActorID        string    `json:"actor_id,omitempty"`
+	Summary        string    `json:"summary"`
+	Link           string    `json:"link"` // the log entry (or incident) the event was read from
+}
+
+// Responder is a person who took part, with what they did.
+type Responder struct {
+	UserID  string    `json:"user_id"`
+	Name    string    `json:"name"`
+	Actions []string  `json:"actions"` // e.g. "acknowledged #42", in the order they first did them
+	First   time.Time `json:"first"`   // their first action
+}
+
+// NoteRef is a note and where it was written.
+type NoteRef struct {
+	IncidentID string    `json:"incident_id"`
+	Author     string    `json:"author,omitempty"`
+	At         time.Time `json:"at"`
+	Content    string    `json:"content"`
+	Link       string    `json:"link"`
+}
+
+// TODO is a follow-up item found in a note.
+type TODO struct {
+	Text string `json:"text"`
+	NoteRef
+}
+
+// incidentLog is one incident with what was read of it.
+type incidentLog struct {
+	Incident pagerduty.Incident
+	Entries  []pagerduty.LogEntry
+	Notes    []pagerduty.Note
+}
+
+// buildTimeline folds the primary's and the members' logs into one timeline.
+// markers are the prefixes that make a note line a TODO item (e.g. "TODO:").
+// Notes aftermath wrote itself are left out.
+func buildTimeline(primary incidentLog, members []incidentLog, markers []string) Timeline {
+	tl := Timeline{Events: []TimelineEvent{}, Responders: []Responder{}, TODOs: []TODO{}}
+	responders := map[string]*Responder{}
+	act := func(ref pagerduty.Ref, at time.Time, what string) {
+		if ref.ID == "" || !isUser(ref) {
+			return
+		}
+		r, ok := responders[ref.ID]
+		if !ok {
+			r = &Responder{UserID: ref.ID, Name: ref.Summary, First: at}
+			responders[ref.ID] = r
+		}
+		if at.Before(r.First) {
+			r.First = at
+		}
+		if !slices.Contains(r.Actions, what) {
+			r.Actions = append(r.Actions, what)
+		}
+	}
+	all := append([]incidentLog{primary}, members...)
+	for _, il := range all {
+		in := il.Incident
+		num := "#" + strconv.Itoa(in.Number)
+		for _, e := range il.Entries {
+			kind, ok := eventKind(e, in)
+			if !ok {
+				continue
+			}
+			link := e.HTMLURL
+			if link == "" {
+				link = in.HTMLURL
+			}
+			tl.Events = append(tl.Events, TimelineEvent{
+				At: e.CreatedAt, IncidentID: in.ID, IncidentNumber: in.Number, Kind: kind,
+				Actor: e.Agent.Summary, ActorID: e.Agent.ID, Summary: e.Summary, Link: link,
+			})
+			switch kind {
+			case KindAcknowledged:
+				act(e.Agent, e.CreatedAt, "acknowledged "+num)
+			case KindEscalated, KindReassigned:
+				for _, a := range e.Assignees {
+					act(a, e.CreatedAt, "was assigned "+num)
+				}
+				if len(e.Assignees) > 0 {
+					act(e.Agent, e.CreatedAt, "reassigned "+num)
+				}
+			case KindAnnotated:
+				act(e.Agent, e.CreatedAt, "added notes to "+num)
+			case KindResolved, KindMerged:
+				act(e.Agent, e.CreatedAt, "resolved "+num)
+			case KindPriorityChanged:
+				act(e.Agent, e.CreatedAt, "changed the priority of "+num)
+			}
+		}
+		for _, a := range in.Assignees {
+			act(a, in.CreatedAt, "was assigned "+num)
+		}
+		for _, n := range il.Notes {
+			if isOurNote(n.Content) {
+				continue
+			}
+			act(n.User, n.CreatedAt, "added notes to "+num)
+			ref := NoteRef{IncidentID: in.ID, Author: n.User.Summary, At: n.CreatedAt, Content: n.Content, Link: in.HTMLURL}
+			for _, t := range findTODOs(n.Content, markers) {
+				tl.TODOs = append(tl.TODOs, TODO{Text: t, NoteRef: ref})
+			}
+		}
+	}
+	slices.SortStableFunc(tl.Events, func(a, b TimelineEvent) int { return a.At.Compare(b.At) })
+	for _, r := range responders {
+		tl.Responders = append(tl.Responders, *r)
+	}
+	slices.SortFunc(tl.Responders, func(a, b Responder) int {
+		return cmp.Or(a.First.Compare(b.First), cmp.Compare(a.UserID, b.UserID))
+	})
+	tl.Resolution = resolutionNote(primary)
+	return tl
+}
+
+// eventKind maps a log entry to a timeline kind; ok is false for entries the
+// timeline leaves out (notifications and the like).
+func eventKind(e pagerduty.LogEntry, in pagerduty.Incident) (string, bool) {
+	switch e.Type {
+	case "trigger_log_entry":
+		return KindTriggered, true
+	case "acknowledge_log_entry":
+		return KindAcknowledged, true
+	case "escalate_log_entry":
+		return KindEscalated, true
+	case "assign_log_entry", "delegate_log_entry":
+		return KindReassigned, true
+	case "annotate_log_entry":
+		if isOurNote(e.Note) {
+			return "", false
+		}
+		return KindAnnotated, true
+	case "priority_change_log_entry":
+		return KindPriorityChanged, true
+	case "merge_log_entry":
+		return KindMerged, true
+	case "resolve_log_entry":
+		if in.MergedInto != "" || strings.Contains(strings.ToLower(e.Summary), "merge") {
+			return KindMerged, true
+		}
+		return KindResolved, true
+	}
+	if strings.Contains(e.Type, "priority") {
+		return KindPriorityChanged, true
+	}
+	return "", false
+}
+
+// resolutionNote is the last note written on the primary before it
+// resolved (or the last note at all when the resolve time is unknown).
+func resolutionNote(primary incidentLog) *NoteRef {
+	var best *pagerduty.Note
+	for i, n := range primary.Notes {
+		if isOurNote(n.Content) {
+			continue
+		}
+		if !primary.Incident.ResolvedAt.IsZero() && n.CreatedAt.After(primary.Incident.ResolvedAt) {
+			continue
+		}
+		if best == nil || !n.CreatedAt.Before(best.CreatedAt) {
+			best = &primary.Notes[i]
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return &NoteRef{IncidentID: primary.Incident.ID, Author: best.User.Summary, At: best.CreatedAt, Content: best.Content, Link: primary.Incident.HTMLURL}
+}
+
+// findTODOs returns the text after a marker on each line that starts with
+// one (ignoring leading spaces, list bullets and case), e.g. "- TODO: add an
+// alert" gives "add an alert".
+func findTODOs(content string, markers []string) []string {
+	var out []string
+	for line := range strings.SplitSeq(content, "\n") {
+		l := strings.TrimLeft(strings.TrimSpace(line), "-*• ")
+		for _, m := range markers {
+			if len(l) >= len(m) && strings.EqualFold(l[:len(m)], m) {
+				if t := strings.TrimSpace(strings.TrimLeft(l[len(m):], ":- ")); t != "" {
+					out = append(out, t)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+func isUser(r pagerduty.Ref) bool {
+	return r.Type == "" || strings.HasPrefix(r.Type, "user")
+}
