@@ -19,6 +19,7 @@ import (
 
 	"github.com/aftermath-dev/aftermath/config"
 	"github.com/aftermath-dev/aftermath/handlers"
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/webhook"
 	"github.com/aftermath-dev/aftermath/internal/embedredis"
 	"github.com/aftermath-dev/aftermath/rules"
@@ -123,6 +124,11 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		}
 		hopts.Verifier = webhook.NewVerifier(secrets)
 		hopts.Queue, hopts.Records = a.store, a.store
+		// incident.triggered matters only for merging into an open
+		// primary; the rules in force decide, reloads included.
+		hopts.QueueEvent = func(t string) bool {
+			return t == workflow.EventResolved || t == workflow.EventTriggered && a.rules.Current().Grouping.MergeWhileOpen
+		}
 	}
 	{
 		e := handlers.New(hopts)
@@ -148,11 +154,39 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		wstore := store.New(a.wrdb, cfg.RedisPrefix)
 		proc := opts.Processor
 		if proc == nil {
-			proc = &workflow.Recorder{Store: wstore}
+			proc = a.resolution(wstore)
 		}
 		a.worker = workflow.NewWorker(wcfg, wstore, proc, a.log, workflow.NewMetrics(a.reg))
 	}
 	return a, nil
+}
+
+// resolution is the workers' processing: the resolution workflow when
+// PagerDuty is configured; otherwise every event is dead-lettered with the
+// reason, where the admin API shows it and from where it can be replayed.
+func (a *App) resolution(st *store.Store) workflow.Processor {
+	if a.cfg.PagerDutyAPIToken == "" {
+		a.log.Warn("PAGERDUTY_API_TOKEN is not set: webhooks are accepted and queued, but each event is dead-lettered instead of processed. Set it to run the resolution workflow.")
+		return workflow.ProcessorFunc(func(context.Context, workflow.Job) error {
+			return workflow.Permanent(errors.New("PAGERDUTY_API_TOKEN is not set: the resolution workflow cannot read PagerDuty"))
+		})
+	}
+	if a.cfg.PagerDutyFromEmail == "" && !a.cfg.DryRun {
+		a.log.Warn("PAGERDUTY_FROM_EMAIL is not set: PagerDuty refuses notes, priority changes and merges without it; those steps will fail")
+	}
+	mode := workflow.Live
+	if a.cfg.DryRun {
+		mode = workflow.DryRun
+		a.log.Warn("AFTERMATH_DRY_RUN is on: events are planned and the plan recorded; nothing is written to PagerDuty or Jira")
+	}
+	return &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log), Store: st, Mode: mode, Log: a.log}
+}
+
+// NewPagerDuty returns the PagerDuty client the configuration describes.
+func NewPagerDuty(cfg config.Config, log *slog.Logger) *pagerduty.Client {
+	return pagerduty.New(pagerduty.Config{
+		APIURL: cfg.PagerDutyAPIURL, Token: cfg.PagerDutyAPIToken.Reveal(), From: cfg.PagerDutyFromEmail,
+	}, log, pagerduty.NewHTTPClient(pagerduty.TransportConfig{}, nil, log))
 }
 
 // Store returns the process's store.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aftermath-dev/aftermath/config"
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/internal/testspecs"
 	"github.com/aftermath-dev/aftermath/internal/testutil"
@@ -25,6 +26,37 @@ const (
 	sampleHeader = "v1=60a745384fb05b03acfc592b157b05e105e498da2f72f53c437c9d7c8d9aa879"
 	adminToken   = "admin-token-FOR-TESTS"
 )
+
+// pagerDuty starts a PagerDuty simulator holding the incident of the signed
+// webhook samples (resolved, P1: a SEV-1 under the built-in rules) and
+// returns the environment that points aftermath at it.
+func pagerDuty(t *testing.T) (*pagerdutytest.Server, map[string]string) {
+	t.Helper()
+	sim := pagerdutytest.New(t)
+	sim.AddUser(pagerdutytest.User{ID: "PBEN", Name: "Ben", Email: "ben@example.com"})
+	sim.AddUser(pagerdutytest.User{ID: "PBOT", Name: "aftermath", Email: "aftermath@example.com"})
+	sim.AddService(pagerdutytest.Service{ID: "PNE3JZM", Name: "Webhook Tester"})
+	created := time.Date(2025, 4, 7, 3, 47, 13, 0, time.UTC)
+	sim.AddIncident(pagerdutytest.NewIncident{ID: "Q2CKYRLH85UNN4", Number: 37, Title: "Test", ServiceID: "PNE3JZM", Priority: "P1", CreatedAt: created})
+	sim.Acknowledge("Q2CKYRLH85UNN4", "PBEN", created.Add(time.Minute))
+	sim.Resolve("Q2CKYRLH85UNN4", "PBEN", created.Add(2*time.Minute))
+	return sim, map[string]string{
+		"PAGERDUTY_API_URL":    sim.URL(),
+		"PAGERDUTY_API_TOKEN":  sim.Token(),
+		"PAGERDUTY_FROM_EMAIL": "aftermath@example.com",
+	}
+}
+
+func with(env map[string]string, more map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range env {
+		out[k] = v
+	}
+	for k, v := range more {
+		out[k] = v
+	}
+	return out
+}
 
 func loadConfig(t *testing.T, env map[string]string) config.Config {
 	t.Helper()
@@ -91,16 +123,18 @@ func get(t *testing.T, url, token string) (int, string) {
 }
 
 // The whole path in one process: a signed webhook is queued, processed by the
-// worker and visible in the admin API; stop is clean.
+// resolution workflow against the PagerDuty simulator and visible in the
+// admin API; stop is clean.
 func TestAppEndToEnd(t *testing.T) {
 	r := redistest.New(t)
-	a, logs := startApp(t, map[string]string{
+	sim, pdEnv := pagerDuty(t)
+	a, logs := startApp(t, with(pdEnv, map[string]string{
 		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
 		"REDIS_URL":                 r.URL,
 		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
 		"PAGERDUTY_WEBHOOK_SECRETS": "rotated-out," + sampleSecret,
 		"AFTERMATH_ADMIN_TOKEN":     adminToken,
-	})
+	}))
 	base := "http://" + a.Addr()
 	body := testspecs.Read(t, "webhooks/incident.resolved.json")
 
@@ -131,6 +165,25 @@ func TestAppEndToEnd(t *testing.T) {
 	}
 	if len(rec.Events) != 1 || rec.Events[0]["event_id"] != "01FKZSYE5HCMM576S6JUVIGLQT" || rec.Attempts[0]["outcome"] != "done" {
 		t.Fatalf("record = %+v", rec)
+	}
+	steps := map[string]string{}
+	for _, s := range rec.Steps {
+		steps[s["name"].(string)] = s["status"].(string) + ": " + fmt.Sprint(s["detail"])
+	}
+	for name, want := range map[string]string{
+		"severity":   "done: priority P1 maps to SEV-1",
+		"group":      "done: no related incidents",
+		"timeline":   "done: 3 key events",
+		"owner":      "done: resolver: Ben <ben@example.com>",
+		"postmortem": "skipped: no post-mortem maker is configured",
+		"link_back":  "skipped: no post-mortem exists yet",
+	} {
+		if !strings.HasPrefix(steps[name], want) {
+			t.Errorf("step %s = %q, want %q...", name, steps[name], want)
+		}
+	}
+	if n := sim.Count("GET /incidents/{id}"); n != 1 {
+		t.Errorf("incident read %d times", n)
 	}
 	if code, _ := get(t, base+"/readyz", ""); code != http.StatusOK {
 		t.Fatalf("readyz = %d", code)

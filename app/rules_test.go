@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 )
 
@@ -35,14 +36,21 @@ func TestReloadDoesNotDropWebhooks(t *testing.T) {
 	if err := os.WriteFile(path, []byte(good("AAA")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, logs := startApp(t, map[string]string{
+	// Q0..Q6 exist in PagerDuty with no priority: each is read and skipped.
+	sim, pdEnv := pagerDuty(t)
+	for i := range 7 {
+		id := fmt.Sprintf("Q%d", i)
+		sim.AddIncident(pagerdutytest.NewIncident{ID: id, Title: id, ServiceID: "PNE3JZM", CreatedAt: time.Now().Add(-time.Hour)})
+		sim.Resolve(id, "PBEN", time.Now().Add(-time.Minute))
+	}
+	a, logs := startApp(t, with(pdEnv, map[string]string{
 		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
 		"REDIS_URL":                 r.URL,
 		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
 		"AFTERMATH_RULES":           path,
 		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
 		"AFTERMATH_ADMIN_TOKEN":     adminToken,
-	})
+	}))
 	defer a.Stop(context.Background())
 	base := "http://" + a.Addr()
 

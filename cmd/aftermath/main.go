@@ -27,6 +27,7 @@ Usage:
   aftermath serve [flags]                     HTTP server and queue workers (configured from the environment)
   aftermath rules check [FILE]                validate a rules file (default: $AFTERMATH_RULES, else the built-in rules)
   aftermath rules explain --incident-json F   what the rules give one incident (PagerDuty's GET /incidents/{id} JSON), and why
+  aftermath plan --incident ID [--json]       what resolving an incident would do under the rules; nothing is written
   aftermath version                           print the version
 
 Run "aftermath serve -h" for the serve flags; see README.md for the environment.
@@ -47,6 +48,8 @@ func run(args []string, env map[string]string, stdout, stderr io.Writer) int {
 		return serve(args[1:], env, stderr)
 	case "rules":
 		return rulesCmd(args[1:], env, stdout, stderr)
+	case "plan":
+		return plan(args[1:], env, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "aftermath %s (%s)\n", app.Version, runtime.Version())
 		return 0
@@ -135,6 +138,56 @@ func serve(args []string, env map[string]string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func plan(args []string, env map[string]string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	incident := fs.String("incident", "", "PagerDuty incident ID, e.g. Q1ABCDEF")
+	asJSON := fs.Bool("json", false, "print the plan as JSON")
+	level := fs.String("log-level", "warn", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *incident == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: aftermath plan --incident ID [--json]")
+		return 2
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "aftermath: --log-level: %q is not debug, info, warn or error\n", *level)
+		return 2
+	}
+	cfg, err := config.Load(env)
+	if err != nil {
+		for _, ve := range config.VarErrors(err) {
+			fmt.Fprintf(stderr, "aftermath: %s\n", ve)
+		}
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	err = app.Plan(ctx, cfg, *incident, *asJSON, stdout, log)
+	var re *rules.Error
+	var rerr *rules.ReadError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, app.ErrNoPagerDutyToken):
+		fmt.Fprintf(stderr, "aftermath: %v\n", err)
+		return 2
+	case errors.As(err, &re):
+		for _, p := range re.Problems {
+			fmt.Fprintf(stderr, "aftermath: AFTERMATH_RULES: %s\n", p)
+		}
+		return 2
+	case errors.As(err, &rerr):
+		fmt.Fprintf(stderr, "aftermath: AFTERMATH_RULES: %v\n", rerr)
+		return 2
+	}
+	fmt.Fprintf(stderr, "aftermath: %v\n", err)
+	return 1
 }
 
 func rulesCmd(args []string, env map[string]string, stdout, stderr io.Writer) int {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/internal/testspecs"
 	"github.com/aftermath-dev/aftermath/internal/testutil"
@@ -71,6 +72,20 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// samplePagerDuty is a PagerDuty simulator holding the incident of the signed
+// webhook samples, resolved, at P1.
+func samplePagerDuty(t *testing.T) *pagerdutytest.Server {
+	t.Helper()
+	sim := pagerdutytest.New(t)
+	sim.AddUser(pagerdutytest.User{ID: "PBEN", Name: "Ben", Email: "ben@example.com"})
+	sim.AddUser(pagerdutytest.User{ID: "PBOT", Name: "aftermath", Email: "aftermath@example.com"})
+	sim.AddService(pagerdutytest.Service{ID: "PNE3JZM", Name: "Webhook Tester"})
+	created := time.Date(2025, 4, 7, 3, 47, 13, 0, time.UTC)
+	sim.AddIncident(pagerdutytest.NewIncident{ID: "Q2CKYRLH85UNN4", Number: 37, Title: "Test", ServiceID: "PNE3JZM", Priority: "P1", CreatedAt: created})
+	sim.Resolve("Q2CKYRLH85UNN4", "PBEN", created.Add(2*time.Minute))
+	return sim
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -88,9 +103,13 @@ func TestServeProcessStopsOnSIGTERM(t *testing.T) {
 	const secret = "HvPtlQNKMPpHSSqJpCdndXfo7HnGXa1pnH6w5axpxLFn9aRBNBGh4e8/HlonK5mz"
 	const admin = "admin-token-NOT-IN-LOGS"
 	addr := freeAddr(t)
+	sim := samplePagerDuty(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(),
 		"AFTERMATH_TEST_MAIN=serve --stop-timeout 10s",
+		"PAGERDUTY_API_URL="+sim.URL(),
+		"PAGERDUTY_API_TOKEN="+sim.Token(),
+		"PAGERDUTY_FROM_EMAIL=aftermath@example.com",
 		"AFTERMATH_LISTEN_ADDR="+addr,
 		"REDIS_URL="+r.URL,
 		"AFTERMATH_REDIS_PREFIX="+r.Prefix,
@@ -155,7 +174,10 @@ func TestServeProcessStopsOnSIGTERM(t *testing.T) {
 			t.Errorf("log lacks %s:\n%s", want, out)
 		}
 	}
-	for _, s := range []string{secret, admin} {
+	if n := sim.Count("GET /incidents/{id}"); n != 1 {
+		t.Errorf("the worker read the incident %d times, want 1", n)
+	}
+	for _, s := range []string{secret, admin, sim.Token()} {
 		if strings.Contains(out, s) {
 			t.Errorf("secret leaked into the log")
 		}

@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/aftermath-dev/aftermath/config"
+	"github.com/aftermath-dev/aftermath/internal/embedredis"
+	"github.com/aftermath-dev/aftermath/store"
+	"github.com/aftermath-dev/aftermath/workflow"
+)
+
+// ErrNoPagerDutyToken says a command that reads PagerDuty has no token.
+var ErrNoPagerDutyToken = errors.New("PAGERDUTY_API_TOKEN is not set: this command reads the incident from PagerDuty")
+
+// Plan prints what processing an incident's resolution would do under the
+// rules at cfg.RulesPath: severity, group members and what each gets, final
+// severity, owner, timeline and TODO items. It reads PagerDuty and Redis
+// (for groups earlier processing recorded; without REDIS_URL there are none)
+// and writes nothing anywhere.
+func Plan(ctx context.Context, cfg config.Config, incidentID string, asJSON bool, stdout io.Writer, log *slog.Logger) error {
+	if cfg.PagerDutyAPIToken == "" {
+		return ErrNoPagerDutyToken
+	}
+	rl, err := loadRules(cfg.RulesPath)
+	if err != nil {
+		return err
+	}
+	var ropts *redis.Options
+	if cfg.RedisURL == "" {
+		mini, err := embedredis.Start()
+		if err != nil {
+			return fmt.Errorf("start embedded redis: %w", err)
+		}
+		defer mini.Close()
+		ropts = &redis.Options{Addr: mini.Addr()}
+	} else if ropts, err = redis.ParseURL(cfg.RedisURL.Reveal()); err != nil {
+		return errors.New("REDIS_URL: not a valid redis:// or rediss:// URL")
+	}
+	ropts.DialTimeout, ropts.ReadTimeout = 2*time.Second, 5*time.Second
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+
+	res := &workflow.Resolution{
+		PagerDuty: NewPagerDuty(cfg, log),
+		Store:     store.New(rdb, cfg.RedisPrefix),
+		Log:       log,
+	}
+	plan, err := res.Plan(ctx, incidentID, rl)
+	if err != nil {
+		return fmt.Errorf("plan incident %s: %w", incidentID, err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(plan)
+	}
+	fmt.Fprintf(stdout, "Plan under %s (nothing was written)\n\n", rl.Source())
+	return plan.Render(stdout, rl.Location())
+}
