@@ -470,3 +470,29 @@ func TestKeyPart(t *testing.T) {
 		}
 	}
 }
+
+func TestStepsKeepIntentAndResult(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	if st, err := s.Steps(ctx, "Q1"); err != nil || len(st) != 0 {
+		t.Fatalf("steps of an unknown incident = %v %v", st, err)
+	}
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	if err := s.RecordStep(ctx, "Q1", StepRecord{Name: "link_back", Status: StepStarted, Intent: "add the note", UpdatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordStep(ctx, "Q1", StepRecord{Name: "link_back", Status: StepDone, Intent: "add the note", Result: "PNOTE1", UpdatedAt: at.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Steps(ctx, "Q1")
+	if err != nil || len(st) != 1 {
+		t.Fatalf("steps = %v %v", st, err)
+	}
+	if got := st["link_back"]; got.Status != StepDone || got.Intent != "add the note" || got.Result != "PNOTE1" || !got.UpdatedAt.Equal(at.Add(time.Second)) {
+		t.Fatalf("step = %+v", got)
+	}
+	rec, _, err := s.IncidentRecord(ctx, "Q1")
+	if err != nil || len(rec.Steps) != 1 || rec.Steps[0].Result != "PNOTE1" {
+		t.Fatalf("record = %+v %v", rec, err)
+	}
+}
