@@ -252,6 +252,9 @@ func TestResolutionSEV1WithLongLog(t *testing.T) {
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("timeline kinds = %v, want %v", kinds, want)
 	}
+	if got := pm.Timeline.Events[4].Summary; got != "Note: Rolled back deploy 4411. …" {
+		t.Fatalf("annotated summary = %q", got)
+	}
 	if pm.Timeline.Events[2].Actor != "Alice Ng" {
 		t.Fatalf("acknowledged by %q, want Alice Ng", pm.Timeline.Events[2].Actor)
 	}
@@ -313,6 +316,14 @@ func TestResolutionSEV1WithLongLog(t *testing.T) {
 	e.wantNotes("PINC001", 1)
 	if e.pms.count() != 1 {
 		t.Fatalf("%d post-mortems", e.pms.count())
+	}
+	// aftermath's own note is not part of the timeline.
+	plan, err := e.res.Plan(context.Background(), "PINC001", e.rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(plan.Timeline.Events); n != len(want) {
+		t.Fatalf("after the link-back the timeline has %d events, want %d: %+v", n, len(want), plan.Timeline.Events)
 	}
 }
 

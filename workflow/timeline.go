@@ -106,13 +106,28 @@ func buildTimeline(primary incidentLog, members []incidentLog, markers []string)
 			if !ok {
 				continue
 			}
+			summary := e.Summary
+			if kind == KindAnnotated {
+				// go-pagerduty does not decode a log entry's note: the
+				// note itself, written at the same moment, says it.
+				content := e.Note
+				if n, ok := noteAt(il.Notes, e); ok {
+					content = n.Content
+				}
+				if isOurNote(content) {
+					continue
+				}
+				if content != "" {
+					summary = "Note: " + firstLine(content)
+				}
+			}
 			link := e.HTMLURL
 			if link == "" {
 				link = in.HTMLURL
 			}
 			tl.Events = append(tl.Events, TimelineEvent{
 				At: e.CreatedAt, IncidentID: in.ID, IncidentNumber: in.Number, Kind: kind,
-				Actor: e.Agent.Summary, ActorID: e.Agent.ID, Summary: e.Summary, Link: link,
+				Actor: e.Agent.Summary, ActorID: e.Agent.ID, Summary: summary, Link: link,
 			})
 			switch kind {
 			case KindAcknowledged:
@@ -170,9 +185,6 @@ func eventKind(e pagerduty.LogEntry, in pagerduty.Incident) (string, bool) {
 	case "assign_log_entry", "delegate_log_entry":
 		return KindReassigned, true
 	case "annotate_log_entry":
-		if isOurNote(e.Note) {
-			return "", false
-		}
 		return KindAnnotated, true
 	case "priority_change_log_entry":
 		return KindPriorityChanged, true
@@ -188,6 +200,21 @@ func eventKind(e pagerduty.LogEntry, in pagerduty.Incident) (string, bool) {
 		return KindPriorityChanged, true
 	}
 	return "", false
+}
+
+// noteAt finds the note an annotate entry logged: written by the same user
+// within two seconds of it.
+func noteAt(notes []pagerduty.Note, e pagerduty.LogEntry) (pagerduty.Note, bool) {
+	for _, n := range notes {
+		d := n.CreatedAt.Sub(e.CreatedAt)
+		if d < 0 {
+			d = -d
+		}
+		if d <= 2*time.Second && (e.Agent.ID == "" || n.User.ID == "" || n.User.ID == e.Agent.ID) {
+			return n, true
+		}
+	}
+	return pagerduty.Note{}, false
 }
 
 // resolutionNote is the last note written on the primary before it
