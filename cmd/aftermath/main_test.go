@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -286,5 +287,67 @@ func TestServeProcessReloadsOnSIGHUP(t *testing.T) {
 	}
 	if resp, err := http.Get("http://" + addr + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("still ready on the previous rules: %v", err)
+	}
+}
+
+func TestPlanCommand(t *testing.T) {
+	sim := samplePagerDuty(t)
+	env := map[string]string{"PAGERDUTY_API_URL": sim.URL(), "PAGERDUTY_API_TOKEN": sim.Token()}
+
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"plan", "--incident", "Q2CKYRLH85UNN4"}, env, &stdout, &stderr); code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, stderr.String())
+	}
+	for _, want := range []string{
+		"Plan under built-in rules (nothing was written)",
+		`Incident Q2CKYRLH85UNN4 #37 "Test"`,
+		"severity:  SEV-1 (priority P1 maps to SEV-1)",
+		"Final severity: SEV-1 (unchanged)",
+		"Timeline (2 key events):",
+		"TODO items (0):",
+		"postmortem       skipped",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	for _, c := range sim.Calls() {
+		if c.Method != "GET" {
+			t.Fatalf("plan wrote to PagerDuty: %s %s", c.Method, c.Path)
+		}
+	}
+
+	stdout.Reset()
+	if code := run([]string{"plan", "--incident", "Q2CKYRLH85UNN4", "--json"}, env, &stdout, &stderr); code != 0 {
+		t.Fatalf("plan --json: exit %d", code)
+	}
+	var p struct {
+		Severity string `json:"severity"`
+		Steps    []any  `json:"steps"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &p); err != nil || p.Severity != "SEV-1" || len(p.Steps) == 0 {
+		t.Fatalf("plan --json = %+v %v\n%s", p, err, stdout.String())
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{"no token", []string{"plan", "--incident", "Q1"}, map[string]string{}, 2, "aftermath: PAGERDUTY_API_TOKEN is not set"},
+		{"no incident", []string{"plan"}, env, 2, "usage: aftermath plan --incident ID"},
+		{"unknown incident", []string{"plan", "--incident", "QNOPE"}, env, 1, "aftermath: plan incident QNOPE: pagerduty: get incident QNOPE: HTTP 404"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(tc.args, tc.env, &stdout, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tc.code, tc.want)
+			}
+			if strings.Contains(stderr.String(), sim.Token()) {
+				t.Fatal("the token leaked")
+			}
+		})
 	}
 }

@@ -1,0 +1,166 @@
+package app
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/internal/testspecs"
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+// waitRecord polls the admin API until the incident's record satisfies ok.
+func waitRecord(t *testing.T, base, incident string, ok func(store.IncidentRecord) bool) store.IncidentRecord {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, out := get(t, base+"/api/v1/incidents/"+incident, adminToken)
+		var rec store.IncidentRecord
+		if code == http.StatusOK && json.Unmarshal([]byte(out), &rec) == nil && ok(rec) {
+			return rec
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("incident %s: record never got there: %d %s", incident, code, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func stepOf(rec store.IncidentRecord, name string) (store.StepRecord, bool) {
+	for _, s := range rec.Steps {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return store.StepRecord{}, false
+}
+
+// Without PAGERDUTY_API_TOKEN a webhook is still accepted, and its event is
+// parked in the dead-letter stream with the reason instead of being lost or
+// silently acknowledged.
+func TestAppWithoutPagerDutyTokenDeadLettersWithReason(t *testing.T) {
+	r := redistest.New(t)
+	a, logs := startApp(t, map[string]string{
+		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
+		"REDIS_URL":                 r.URL,
+		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
+		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
+		"AFTERMATH_ADMIN_TOKEN":     adminToken,
+	})
+	base := "http://" + a.Addr()
+	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+	if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader}); code != http.StatusAccepted {
+		t.Fatalf("webhook: %d %s", code, out)
+	}
+	waitRecord(t, base, "Q2CKYRLH85UNN4", func(rec store.IncidentRecord) bool {
+		return len(rec.Attempts) == 1 && rec.Attempts[0].Outcome == store.OutcomeDeadLettered &&
+			strings.Contains(rec.Attempts[0].Error, "PAGERDUTY_API_TOKEN is not set")
+	})
+	_, out := get(t, base+"/api/v1/dead-letters", adminToken)
+	if !strings.Contains(out, "PAGERDUTY_API_TOKEN is not set") {
+		t.Fatalf("dead letters: %s", out)
+	}
+	if !strings.Contains(logs.String(), "PAGERDUTY_API_TOKEN is not set: webhooks are accepted and queued") {
+		t.Fatal("no start-up warning about the missing token")
+	}
+}
+
+// AFTERMATH_DRY_RUN: the workflow reads PagerDuty, writes nothing there, and
+// records its plan.
+func TestAppDryRunRecordsThePlan(t *testing.T) {
+	r := redistest.New(t)
+	sim, pdEnv := pagerDuty(t)
+	// Raise the final severity: a P2 primary with a P1 incident on the
+	// same service, in a scope.
+	sim.SetPriority("Q2CKYRLH85UNN4", "P2", "PBEN", time.Date(2025, 4, 7, 3, 47, 30, 0, time.UTC))
+	sim.AddIncident(pagerdutytest.NewIncident{ID: "QSIBLING", Title: "Also broken", ServiceID: "PNE3JZM", Priority: "P1",
+		CreatedAt: time.Date(2025, 4, 7, 3, 48, 0, 0, time.UTC)})
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	rulesYAML := "grouping:\n  scopes:\n    - name: tester\n      services: [PNE3JZM]\n"
+	if err := os.WriteFile(path, []byte(rulesYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, logs := startApp(t, with(pdEnv, map[string]string{
+		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
+		"REDIS_URL":                 r.URL,
+		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
+		"AFTERMATH_RULES":           path,
+		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
+		"AFTERMATH_ADMIN_TOKEN":     adminToken,
+		"AFTERMATH_DRY_RUN":         "true",
+	}))
+	base := "http://" + a.Addr()
+	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+	if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader}); code != http.StatusAccepted {
+		t.Fatalf("webhook: %d %s", code, out)
+	}
+	rec := waitRecord(t, base, "Q2CKYRLH85UNN4", func(rec store.IncidentRecord) bool { return len(rec.Attempts) == 1 })
+	if rec.Attempts[0].Outcome != store.OutcomeDone {
+		t.Fatalf("attempt = %+v", rec.Attempts[0])
+	}
+	for _, name := range []string{"final_severity", "resolve_members"} {
+		st, ok := stepOf(rec, name)
+		if !ok || st.Status != store.StepPlanned || !strings.HasPrefix(st.Detail, "would ") {
+			t.Errorf("step %s = %+v, want planned", name, st)
+		}
+	}
+	if st, _ := stepOf(rec, "severity"); !strings.HasPrefix(st.Detail, "dry run: ") {
+		t.Errorf("severity step = %+v", st)
+	}
+	for _, c := range sim.Calls() {
+		if c.Method != http.MethodGet {
+			t.Fatalf("dry run wrote to PagerDuty: %s %s", c.Method, c.Path)
+		}
+	}
+	if in, _ := sim.Incident("QSIBLING"); in.Status == pagerdutytest.StatusResolved {
+		t.Fatal("dry run resolved the open member")
+	}
+	if !strings.Contains(logs.String(), "AFTERMATH_DRY_RUN is on") {
+		t.Fatal("no dry-run warning at start")
+	}
+}
+
+// incident.triggered is queued only while the rules merge into open
+// primaries; the decision follows a reload.
+func TestAppQueuesTriggeredOnlyForMergeWhileOpen(t *testing.T) {
+	r := redistest.New(t)
+	_, pdEnv := pagerDuty(t)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte("grouping:\n  merge_while_open: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := startApp(t, with(pdEnv, map[string]string{
+		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
+		"REDIS_URL":                 r.URL,
+		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
+		"AFTERMATH_RULES":           path,
+		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
+		"AFTERMATH_ADMIN_TOKEN":     adminToken,
+	}))
+	base := "http://" + a.Addr()
+	body := testspecs.Read(t, "webhooks/incident.triggered.json")
+	hdr := map[string]string{"X-PagerDuty-Signature": sign(sampleSecret, body)}
+	if code, out := post(t, base+"/webhooks/pagerduty", body, hdr); code != http.StatusOK || !strings.Contains(out, "ignored") {
+		t.Fatalf("triggered with merge_while_open off: %d %s", code, out)
+	}
+	if err := os.WriteFile(path, []byte("grouping:\n  merge_while_open: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.ReloadRules(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := post(t, base+"/webhooks/pagerduty", body, hdr); code != http.StatusAccepted {
+		t.Fatalf("triggered with merge_while_open on: %d %s", code, out)
+	}
+	// The incident is resolved in the simulator: the merge step says so.
+	rec := waitRecord(t, base, "Q2CKYRLH85UNN4", func(rec store.IncidentRecord) bool { _, ok := stepOf(rec, "merge"); return ok })
+	if st, _ := stepOf(rec, "merge"); st.Status != store.StepSkipped {
+		t.Fatalf("merge step = %+v", st)
+	}
+}
