@@ -529,7 +529,11 @@ func (x *run) setPriority(ctx context.Context, in pagerduty.Incident, final stri
 		return x.record(ctx, x.id, StepFinalSeverity, store.StepSkipped, "severity "+final+" names no PagerDuty priority", "")
 	}
 	if slices.Contains(sev.Priorities, in.PriorityName()) {
-		return x.record(ctx, x.id, StepFinalSeverity, store.StepDone, fmt.Sprintf("%s; priority %s already matches", final, in.PriorityName()), "")
+		detail := fmt.Sprintf("%s; priority %s already matches", final, in.PriorityName())
+		if x.earlierIntent(ctx, StepFinalSeverity) {
+			detail = fmt.Sprintf("%s; priority set to %s by an earlier attempt", final, in.PriorityName())
+		}
+		return x.record(ctx, x.id, StepFinalSeverity, store.StepDone, detail, "")
 	}
 	want := sev.Priorities[0]
 	x.plan.PriorityChange = fmt.Sprintf("%s → %s", orNone(in.PriorityName()), want)
@@ -565,6 +569,8 @@ func (x *run) resolveMembers(ctx context.Context, members []Member) error {
 		}
 	}
 	switch {
+	case len(open) == 0 && x.earlierIntent(ctx, StepResolveMembers):
+		return x.record(ctx, x.id, StepResolveMembers, store.StepDone, "open members resolved by an earlier attempt", "")
 	case len(open) == 0:
 		return x.record(ctx, x.id, StepResolveMembers, store.StepSkipped, "no open members", "")
 	case !x.rules.Grouping.ResolveOpenMembers:
@@ -740,7 +746,7 @@ func (x *run) lockedMemberNote(ctx context.Context, primary, m pagerduty.Inciden
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		lock, err := x.r.Store.LockIncident(ctx, m.ID, time.Minute)
+		lock, err := x.r.Store.LockIncident(ctx, m.ID, 30*time.Second)
 		if err == nil {
 			err = x.memberNote(ctx, primary, m, ref)
 			_ = lock.Release(context.WithoutCancel(ctx))
@@ -1020,6 +1026,17 @@ func (x *run) recordFull(ctx context.Context, incident string, st store.StepReco
 		m[st.Name] = st
 	}
 	return nil
+}
+
+// earlierIntent reports whether an earlier attempt recorded the intent of
+// this incident's step without its result.
+func (x *run) earlierIntent(ctx context.Context, name string) bool {
+	steps, err := x.stepsOf(ctx, x.id)
+	if err != nil {
+		return false
+	}
+	st, ok := steps[name]
+	return ok && (st.Status == store.StepStarted || st.Status == store.StepFailed) && st.Intent != ""
 }
 
 func (x *run) stepsOf(ctx context.Context, incident string) (map[string]store.StepRecord, error) {

@@ -788,3 +788,119 @@ func TestResolutionReplicasRacePrimaryAndMember(t *testing.T) {
 		t.Fatalf("%d post-mortems for %d groups", n, rounds)
 	}
 }
+
+// crashingSteps fails the n-th RecordStep call (counting from 1): the
+// process dies at that point, before or after an outside write.
+type crashingSteps struct {
+	*store.Store
+	mu    sync.Mutex
+	n     int
+	calls int
+}
+
+func (c *crashingSteps) RecordStep(ctx context.Context, id string, st store.StepRecord) error {
+	c.mu.Lock()
+	c.calls++
+	hit := c.calls == c.n
+	c.mu.Unlock()
+	if hit {
+		return fmt.Errorf("crash at step record %d (%s %s)", c.n, st.Name, st.Status)
+	}
+	return c.Store.RecordStep(ctx, id, st)
+}
+
+// Whatever point the process dies at, running it again until it succeeds
+// gives exactly the expected PagerDuty writes, each once.
+func TestResolutionCrashAtEveryPoint(t *testing.T) {
+	// Every write request that reached PagerDuty, whatever it answered.
+	writesOf := func(e *pdEnv) map[string]int {
+		out := map[string]int{}
+		for _, c := range e.sim.Calls() {
+			if c.Method != "GET" {
+				out[c.Route]++
+			}
+		}
+		return out
+	}
+	check := func(t *testing.T, e *pdEnv) {
+		t.Helper()
+		e.wantNotes("PPRIM", 1)
+		e.wantNotes("PMOPEN", 1)
+		e.wantNotes("PMDONE", 1)
+		if got := writesOf(e); got["POST /incidents/{id}/notes"] != 3 || got["PUT /incidents"] != 2 || len(got) != 2 {
+			t.Fatalf("writes = %v, want 3 notes and 2 updates (priority, resolve)", got)
+		}
+		if in, _ := e.sim.Incident("PPRIM"); in.Priority != "P1" {
+			t.Fatalf("priority = %s", in.Priority)
+		}
+		if e.pms.count() != 1 {
+			t.Fatalf("%d post-mortems", e.pms.count())
+		}
+	}
+	// A clean run counts the step records.
+	clean := newPDEnv(t, testRules)
+	groupScenario(clean)
+	counter := &crashingSteps{Store: clean.store}
+	clean.res.Store = counter
+	clean.sim.ResetCalls()
+	clean.mustProcess(EventResolved, "PPRIM")
+	check(t, clean)
+	total := counter.calls
+	if total < 10 {
+		t.Fatalf("only %d step records in a full run", total)
+	}
+	for n := 1; n <= total; n++ {
+		t.Run(fmt.Sprintf("crash at record %d of %d", n, total), func(t *testing.T) {
+			e := newPDEnv(t, testRules)
+			groupScenario(e)
+			e.res.Store = &crashingSteps{Store: e.store, n: n}
+			e.sim.ResetCalls()
+			if err := e.process(EventResolved, "PPRIM"); err == nil {
+				t.Fatal("the crash did not stop the attempt")
+			}
+			e.mustProcess(EventResolved, "PPRIM")
+			check(t, e)
+		})
+	}
+	// And the answer to each write lost after PagerDuty applied it.
+	for _, route := range []string{"POST /incidents/{id}/notes", "PUT /incidents"} {
+		t.Run("lost answer to "+route, func(t *testing.T) {
+			e := newPDEnv(t, testRules)
+			groupScenario(e)
+			e.sim.ResetCalls()
+			e.sim.Inject(route, pagerdutytest.Fault{Status: 504, AfterApply: true})
+			if err := e.process(EventResolved, "PPRIM"); err == nil {
+				t.Fatal("want the attempt to fail")
+			}
+			e.mustProcess(EventResolved, "PPRIM")
+			check(t, e)
+		})
+	}
+}
+
+func TestResolutionRelatedIncidentsAPI(t *testing.T) {
+	withAPI := strings.Replace(testRules, "  merge_while_open: true\n", "  merge_while_open: true\n  related_incidents_api: true\n", 1)
+	t.Run("related incidents join the group", func(t *testing.T) {
+		e := newPDEnv(t, withAPI)
+		groupScenario(e)
+		e.sim.SetRelated("PPRIM", "PUNREL")
+		e.mustProcess(EventResolved, "PPRIM")
+		g, _, _ := e.store.GroupOf(context.Background(), "PUNREL")
+		if g.Primary != "PPRIM" {
+			t.Fatalf("PUNREL grouped under %q, want PPRIM", g.Primary)
+		}
+		e.wantNotes("PUNREL", 1)
+		e.wantNotes("POLD", 0)
+	})
+	t.Run("an account without the API", func(t *testing.T) {
+		e := newPDEnv(t, withAPI)
+		groupScenario(e)
+		e.sim.DisableRelatedIncidents()
+		e.mustProcess(EventResolved, "PPRIM")
+		if st := e.step("PPRIM", StepGroup); !strings.Contains(st.Detail, "related incidents are not available on this account") {
+			t.Fatalf("group step = %+v", st)
+		}
+		e.wantNotes("PPRIM", 1)
+		e.wantNotes("PMOPEN", 1)
+	})
+}
