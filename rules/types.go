@@ -68,7 +68,7 @@ type Severity struct {
 
 // Grouping configures how related incidents are found and grouped.
 type Grouping struct {
-	Window              Duration `yaml:"window" doc:"Incidents in one scope triggered within this long before the primary triggered or before it resolved are related. Go duration, e.g. 30m."`
+	Window              Duration `yaml:"window" doc:"Incidents in one scope are related when one triggered within this long of the other's lifetime (from this long before it triggered to this long after it resolved). Go duration, e.g. 30m."`
 	Scopes              []Scope  `yaml:"scopes" doc:"Sets of PagerDuty services whose incidents are related to each other. A service is in at most one scope."`
 	ResolveOpenMembers  bool     `yaml:"resolve_open_members" doc:"Resolve related incidents still open when the primary resolves."`
 	MergeWhileOpen      bool     `yaml:"merge_while_open" doc:"Merge an incident that triggers while a related SEV primary is still open into that primary (PagerDuty merge)."`
