@@ -984,7 +984,13 @@ func (x *run) fail(ctx context.Context, w write, err error) error {
 	if rerr := x.recordFull(rctx, w.incident, st); rerr != nil {
 		x.log.Warn("recording a failed step failed", "step", w.name, "err", rerr)
 	}
-	return fmt.Errorf("%s: %w", w.name, err)
+	err = fmt.Errorf("%s: %w", w.name, err)
+	if !pagerduty.IsRetryable(err) {
+		// PagerDuty refused the request as such (a 4xx): the same request
+		// later would be refused again.
+		return Permanent(err)
+	}
+	return err
 }
 
 // failRead records a failed read and returns the error, permanent when the

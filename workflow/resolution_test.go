@@ -904,3 +904,22 @@ func TestResolutionRelatedIncidentsAPI(t *testing.T) {
 		e.wantNotes("PMOPEN", 1)
 	})
 }
+
+// A write PagerDuty refuses as such is not retried: the entry is
+// dead-lettered at once with the reason.
+func TestResolutionRefusedWriteIsPermanent(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PINC050", "PSVC001", "P1", t0, 30*time.Minute)
+	log := slog.New(slog.DiscardHandler)
+	e.res.PagerDuty = pagerduty.New(pagerduty.Config{APIURL: e.sim.URL(), Token: e.sim.Token()}, log, nil)
+	err := e.process(EventResolved, "PINC050")
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "PAGERDUTY_FROM_EMAIL is not set") {
+		t.Fatalf("err = %v, want a permanent error naming PAGERDUTY_FROM_EMAIL", err)
+	}
+	if st := e.step("PINC050", StepLinkBack); st.Status != store.StepFailed || !strings.Contains(st.Detail, "not retried") {
+		t.Fatalf("link-back step = %+v", st)
+	}
+	if n := e.sim.Count("POST /incidents/{id}/notes"); n != 0 {
+		t.Fatalf("%d note requests without a From user", n)
+	}
+}
