@@ -208,9 +208,16 @@ func (x *run) resolved(ctx context.Context) error {
 	}
 	x.plan.Incident = in
 	if in.Open() {
-		// A webhook says resolved but PagerDuty says open: a delivery out
-		// of order or a very stale replay. Nothing to do yet.
-		return x.record(ctx, x.id, StepSeverity, store.StepSkipped, "the incident is "+in.Status+" in PagerDuty, not resolved", "")
+		// The webhook says resolved and PagerDuty says open: its API has
+		// not caught up yet, or the incident was reopened. Retried with
+		// backoff, then dead-lettered with this reason; never skipped.
+		err := fmt.Errorf("PagerDuty shows incident %s %s, not resolved; will look again", x.id, in.Status)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if rerr := x.recordFull(rctx, x.id, store.StepRecord{Name: StepSeverity, Status: store.StepFailed, Error: err.Error()}); rerr != nil {
+			return rerr
+		}
+		return err
 	}
 
 	sev, why, ok := x.rules.SeverityFor(in.PriorityName())

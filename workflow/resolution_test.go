@@ -955,3 +955,20 @@ func TestResolutionRefusedWriteIsPermanent(t *testing.T) {
 		t.Fatalf("%d note requests without a From user", n)
 	}
 }
+
+// PagerDuty still showing the incident open is retried, not skipped: its API
+// may not have caught up with the webhook.
+func TestResolutionIncidentStillOpenIsRetried(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PINC060", "PSVC001", "P1", t0, 0)
+	err := e.process(EventResolved, "PINC060")
+	if err == nil || IsPermanent(err) || !strings.Contains(err.Error(), "not resolved") {
+		t.Fatalf("err = %v, want a retryable error", err)
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("wrote: %+v", w)
+	}
+	e.sim.Resolve("PINC060", "PUSER01", t0.Add(time.Hour))
+	e.mustProcess(EventResolved, "PINC060")
+	e.wantNotes("PINC060", 1)
+}
