@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -81,7 +82,7 @@ func (c *Client) From() string { return c.cfg.From }
 func (c *Client) Incident(ctx context.Context, id string) (Incident, error) {
 	in, err := c.api.GetIncidentWithContext(ctx, url.PathEscape(id))
 	if err != nil {
-		return Incident{}, wrap("get incident "+id, err)
+		return Incident{}, wrap(ctx, "get incident "+id, err)
 	}
 	return fromIncident(*in), nil
 }
@@ -99,7 +100,7 @@ func (c *Client) Incidents(ctx context.Context, serviceIDs []string, since, unti
 			SortBy:   "created_at:asc",
 		})
 		if err != nil {
-			return nil, wrap(op, err)
+			return nil, wrap(ctx, op, err)
 		}
 		for _, in := range res.Incidents {
 			out = append(out, fromIncident(in))
@@ -113,15 +114,24 @@ func (c *Client) Incidents(ctx context.Context, serviceIDs []string, since, unti
 
 // LogEntries lists every entry of an incident's log, oldest first. overview
 // asks PagerDuty for the key entries only.
+//
+// The request is made here rather than through go-pagerduty, whose LogEntry
+// drops the entry's note (the text of an annotate entry).
 func (c *Client) LogEntries(ctx context.Context, incidentID string, overview bool) ([]LogEntry, error) {
 	op := "list log entries of incident " + incidentID
+	path := "/incidents/" + url.PathEscape(incidentID) + "/log_entries"
 	var out []LogEntry
 	for page := 0; page < maxPages; page++ {
-		res, err := c.api.ListIncidentLogEntriesWithContext(ctx, url.PathEscape(incidentID), pd.ListIncidentLogEntriesOptions{
-			Limit: PageSize, Offset: uint(page * PageSize), IsOverview: overview, TimeZone: "UTC",
-		})
-		if err != nil {
-			return nil, wrap(op, err)
+		q := url.Values{
+			"limit": {strconv.Itoa(PageSize)}, "offset": {strconv.Itoa(page * PageSize)},
+			"is_overview": {strconv.FormatBool(overview)}, "time_zone": {"UTC"},
+		}
+		var res struct {
+			LogEntries []logEntryWire `json:"log_entries"`
+			More       bool           `json:"more"`
+		}
+		if err := c.getJSON(ctx, op, path, q, &res); err != nil {
+			return nil, err
 		}
 		for _, e := range res.LogEntries {
 			out = append(out, fromLogEntry(incidentID, e))
@@ -138,7 +148,7 @@ func (c *Client) LogEntries(ctx context.Context, incidentID string, overview boo
 func (c *Client) Notes(ctx context.Context, incidentID string) ([]Note, error) {
 	ns, err := c.api.ListIncidentNotesWithContext(ctx, url.PathEscape(incidentID))
 	if err != nil {
-		return nil, wrap("list notes of incident "+incidentID, err)
+		return nil, wrap(ctx, "list notes of incident "+incidentID, err)
 	}
 	out := make([]Note, 0, len(ns))
 	for _, n := range ns {
@@ -160,7 +170,7 @@ func (c *Client) AddNote(ctx context.Context, incidentID, content string) (Note,
 		Content: content, User: pd.APIObject{Summary: c.cfg.From},
 	})
 	if err != nil {
-		return Note{}, wrap(op, err)
+		return Note{}, wrap(ctx, op, err)
 	}
 	return fromNote(*n), nil
 }
@@ -174,7 +184,7 @@ func (c *Client) SetPriority(ctx context.Context, incidentID, priorityID string)
 	_, err := c.api.ManageIncidentsWithContext(ctx, c.cfg.From, []pd.ManageIncidentsOptions{{
 		ID: incidentID, Priority: &pd.APIReference{ID: priorityID, Type: "priority_reference"},
 	}})
-	return wrap(op, err)
+	return wrap(ctx, op, err)
 }
 
 // Resolve resolves incidents in one bulk update.
@@ -191,7 +201,7 @@ func (c *Client) Resolve(ctx context.Context, incidentIDs []string) error {
 		opts = append(opts, pd.ManageIncidentsOptions{ID: id, Status: StatusResolved})
 	}
 	_, err := c.api.ManageIncidentsWithContext(ctx, c.cfg.From, opts)
-	return wrap(op, err)
+	return wrap(ctx, op, err)
 }
 
 // Merge merges the sources into the target, which must be open.
@@ -206,7 +216,7 @@ func (c *Client) Merge(ctx context.Context, targetID string, sourceIDs []string)
 	}
 	in, err := c.api.MergeIncidentsWithContext(ctx, c.cfg.From, url.PathEscape(targetID), src)
 	if err != nil {
-		return Incident{}, wrap(op, err)
+		return Incident{}, wrap(ctx, op, err)
 	}
 	return fromIncident(*in), nil
 }
@@ -216,14 +226,15 @@ func (c *Client) Merge(ctx context.Context, targetID string, sourceIDs []string)
 func (c *Client) Priorities(ctx context.Context) ([]Priority, error) {
 	c.mu.Lock()
 	if c.priorities != nil && c.cfg.Now().Sub(c.prioritiesT) < c.cfg.PriorityTTL {
-		p := c.priorities
+		// A copy: a caller changing its slice must not change the cache.
+		p := slices.Clone(c.priorities)
 		c.mu.Unlock()
 		return p, nil
 	}
 	c.mu.Unlock()
 	res, err := c.api.ListPrioritiesWithContext(ctx, pd.ListPrioritiesOptions{Limit: PageSize})
 	if err != nil {
-		return nil, wrap("list priorities", err)
+		return nil, wrap(ctx, "list priorities", err)
 	}
 	out := make([]Priority, 0, len(res.Priorities))
 	for _, p := range res.Priorities {
@@ -232,7 +243,7 @@ func (c *Client) Priorities(ctx context.Context) ([]Priority, error) {
 	c.mu.Lock()
 	c.priorities, c.prioritiesT = out, c.cfg.Now()
 	c.mu.Unlock()
-	return out, nil
+	return slices.Clone(out), nil
 }
 
 // PriorityByName finds a priority by its name (case-insensitive).
@@ -259,7 +270,7 @@ func (c *Client) User(ctx context.Context, id string) (User, error) {
 	}
 	pu, err := c.api.GetUserWithContext(ctx, url.PathEscape(id), pd.GetUserOptions{})
 	if err != nil {
-		return User{}, wrap("get user "+id, err)
+		return User{}, wrap(ctx, "get user "+id, err)
 	}
 	u = User{ID: pu.ID, Name: pu.Name, Email: pu.Email, HTMLURL: pu.HTMLURL}
 	c.mu.Lock()
@@ -273,40 +284,19 @@ func (c *Client) User(ctx context.Context, id string) (User, error) {
 // returns ErrUnavailable on accounts whose plan does not include it (402).
 func (c *Client) Related(ctx context.Context, incidentID string) ([]string, error) {
 	op := "list related incidents of " + incidentID
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.APIURL+"/incidents/"+url.PathEscape(incidentID)+"/related_incidents", nil)
-	if err != nil {
-		return nil, &Error{Op: op, Message: err.Error()}
-	}
-	req.Header.Set("Accept", "application/vnd.pagerduty+json;version=2")
-	resp, err := c.api.Do(req, true)
-	if err != nil {
-		return nil, &Error{Op: op, Message: err.Error(), Retryable: true}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return nil, &Error{Op: op, Status: resp.StatusCode, Message: err.Error(), Retryable: true}
-	}
-	switch {
-	case resp.StatusCode == http.StatusPaymentRequired:
-		return nil, fmt.Errorf("pagerduty: %s: %w", op, ErrUnavailable)
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		var e struct {
-			Error pd.APIErrorObject `json:"error"`
-		}
-		msg := http.StatusText(resp.StatusCode)
-		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-			msg = e.Error.Message
-		}
-		return nil, &Error{Op: op, Status: resp.StatusCode, Message: msg, Retryable: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500}
-	}
 	var res struct {
 		RelatedIncidents []struct {
 			Incident pd.APIObject `json:"incident"`
 		} `json:"related_incidents"`
 	}
-	if err := json.Unmarshal(body, &res); err != nil {
-		return nil, &Error{Op: op, Status: resp.StatusCode, Message: "decode answer: " + err.Error()}
+	err := c.getJSON(ctx, op, "/incidents/"+url.PathEscape(incidentID)+"/related_incidents", nil, &res)
+	if StatusOf(err) == http.StatusPaymentRequired {
+		// Both: errors.Is finds ErrUnavailable, and the *Error says a
+		// retry is pointless.
+		return nil, fmt.Errorf("%w: %w", err, ErrUnavailable)
+	}
+	if err != nil {
+		return nil, err
 	}
 	var ids []string
 	for _, r := range res.RelatedIncidents {
@@ -315,6 +305,43 @@ func (c *Client) Related(ctx context.Context, incidentID string) ([]string, erro
 		}
 	}
 	return ids, nil
+}
+
+// getJSON GETs path through the same paced, retrying HTTP client as
+// go-pagerduty's calls and decodes a 2xx answer into out. Errors are those
+// wrap returns.
+func (c *Client) getJSON(ctx context.Context, op, path string, q url.Values, out any) error {
+	u := c.cfg.APIURL + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return &Error{Op: op, Message: err.Error()}
+	}
+	resp, err := c.api.Do(req, true) // sets the token, Accept and User-Agent
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		msg := http.StatusText(resp.StatusCode)
+		var e struct {
+			Error *pd.APIErrorObject `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error != nil && e.Error.Message != "" {
+			msg = errorText(*e.Error)
+		}
+		return &Error{Op: op, Status: resp.StatusCode, Message: msg, Retryable: retryableStatus(resp.StatusCode)}
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return &Error{Op: op, Status: resp.StatusCode, Message: "decode answer: " + err.Error()}
+	}
+	return nil
 }
 
 var errNoFrom = errors.New("PAGERDUTY_FROM_EMAIL is not set: PagerDuty requires a From user for writes")
@@ -326,8 +353,13 @@ func (c *Client) needFrom(op string) error {
 	return nil
 }
 
-// sortEntries orders entries by time; entries with equal times keep
-// PagerDuty's order.
+// sortEntries orders entries by time, oldest first. PagerDuty lists newest
+// first, so the list is reversed before the stable sort: entries written in
+// the same second (a trigger, its assignment and notifications) then keep
+// the order they were written in instead of coming out backwards.
 func sortEntries(es []LogEntry) {
+	if len(es) > 1 && !es[0].CreatedAt.Before(es[len(es)-1].CreatedAt) {
+		slices.Reverse(es)
+	}
 	slices.SortStableFunc(es, func(a, b LogEntry) int { return a.CreatedAt.Compare(b.CreatedAt) })
 }

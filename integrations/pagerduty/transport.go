@@ -3,6 +3,7 @@ package pagerduty
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -23,7 +24,7 @@ type TransportConfig struct {
 	MaxRetries        int           // retries of one request (4)
 	MinBackoff        time.Duration // first wait after a 5xx or a timeout (500ms)
 	MaxBackoff        time.Duration // longest wait, also the cap on Retry-After (60s)
-	AttemptTimeout    time.Duration // one HTTP attempt (30s)
+	AttemptTimeout    time.Duration // one HTTP attempt, answer read included, pacing wait excluded (30s)
 }
 
 func (c TransportConfig) withDefaults() TransportConfig {
@@ -64,11 +65,13 @@ func NewHTTPClient(cfg TransportConfig, base http.RoundTripper, log *slog.Logger
 	if base == nil {
 		base = http.DefaultTransport.(*http.Transport).Clone()
 	}
+	// The attempt timeout sits under the pacing: a request waiting its turn
+	// is not failed for waiting longer than one attempt may take.
 	paced := &pacedTransport{
 		limiter: rate.NewLimiter(rate.Limit(float64(cfg.RequestsPerMinute)/60), cfg.Burst),
-		base:    base,
+		base:    &attemptTimeout{d: cfg.AttemptTimeout, base: base},
 	}
-	inner := &http.Client{Transport: paced, Timeout: cfg.AttemptTimeout}
+	inner := &http.Client{Transport: paced}
 	mk := func(policy retryablehttp.CheckRetry) http.RoundTripper {
 		rc := retryablehttp.NewClient()
 		rc.HTTPClient = inner
@@ -78,9 +81,7 @@ func NewHTTPClient(cfg TransportConfig, base http.RoundTripper, log *slog.Logger
 		rc.RetryWaitMax = cfg.MaxBackoff
 		rc.CheckRetry = policy
 		rc.Backoff = backoff
-		// Hand the last answer back rather than a generic "giving up"
-		// error, so go-pagerduty reports PagerDuty's own status and message.
-		rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+		rc.ErrorHandler = lastAnswer
 		rc.RequestLogHook = func(_ retryablehttp.Logger, r *http.Request, n int) {
 			if n > 0 {
 				log.Warn("retrying PagerDuty request", "method", r.Method, "path", r.URL.Path, "retry", n)
@@ -92,6 +93,20 @@ func NewHTTPClient(cfg TransportConfig, base http.RoundTripper, log *slog.Logger
 		read:  mk(readPolicy),
 		write: mk(writePolicy),
 	}}
+}
+
+// lastAnswer hands the last answer back rather than a generic "giving up"
+// error, so go-pagerduty reports PagerDuty's own status and message. With an
+// error (the context ended) it closes the answer it drops: http.Client
+// ignores a response that comes with an error, without closing its body.
+func lastAnswer(resp *http.Response, err error, _ int) (*http.Response, error) {
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, err
+	}
+	return resp, nil
 }
 
 // byMethod sends reads and writes through different retry policies.
@@ -131,6 +146,7 @@ func writePolicy(ctx context.Context, resp *http.Response, err error) (bool, err
 // date, or PagerDuty's ratelimit-reset in seconds), else exponentially with
 // full jitter, never longer than max.
 func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	minWait = min(minWait, maxWait) // else the jitter range below is empty
 	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		if d, ok := serverWait(resp.Header, time.Now()); ok {
 			return min(d, maxWait)
@@ -143,19 +159,23 @@ func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) t
 	return minWait/2 + rand.N(d-minWait/2+1)
 }
 
+// longestServerWait bounds what serverWait returns, far above any sensible
+// MaxBackoff, so that a huge value cannot overflow into a negative wait.
+const longestServerWait = 24 * time.Hour
+
 // serverWait reads how long the server asked us to wait.
 func serverWait(h http.Header, now time.Time) (time.Duration, bool) {
 	if v := h.Get("Retry-After"); v != "" {
 		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-			return time.Duration(s) * time.Second, true
+			return time.Duration(min(s, int(longestServerWait/time.Second))) * time.Second, true
 		}
 		if t, err := http.ParseTime(v); err == nil {
 			return max(t.Sub(now), 0), true
 		}
 	}
 	if v := h.Get("ratelimit-reset"); v != "" {
-		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-			return time.Duration(s * float64(time.Second)), true
+		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 { // NaN fails s >= 0
+			return time.Duration(min(s, longestServerWait.Seconds()) * float64(time.Second)), true
 		}
 	}
 	return 0, false
@@ -172,4 +192,34 @@ func (p *pacedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return p.base.RoundTrip(r)
+}
+
+// attemptTimeout bounds one attempt, from sending the request to closing
+// the answer's body, as http.Client.Timeout would.
+type attemptTimeout struct {
+	d    time.Duration
+	base http.RoundTripper
+}
+
+func (a *attemptTimeout) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.d)
+	resp, err := a.base.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose releases the attempt's context with the body.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }

@@ -5,6 +5,7 @@
 package pagerduty
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -76,7 +77,7 @@ type LogEntry struct {
 	Agent      Ref       `json:"agent,omitzero"`
 	Assignees  []Ref     `json:"assignees,omitempty"`
 	Channel    string    `json:"channel,omitempty"`
-	// Note is the note's text, on an annotate entry whose channel carries it.
+	// Note is the note's text, on an annotate entry.
 	Note string `json:"note,omitempty"`
 }
 
@@ -139,7 +140,11 @@ func StatusOf(err error) int {
 	return 0
 }
 
-func wrap(op string, err error) error {
+// wrap turns an error of go-pagerduty or of the HTTP client into an *Error,
+// except when ctx ended: that error wraps ctx.Err(), so errors.Is finds
+// context.Canceled (go-pagerduty formats transport errors with %v, which
+// loses it).
+func wrap(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -147,15 +152,27 @@ func wrap(op string, err error) error {
 	if errors.As(err, &ae) {
 		msg := ae.Error()
 		if ae.APIError.Valid {
-			o := ae.APIError.ErrorObject
-			msg = o.Message
-			for _, e := range o.Errors {
-				msg += "; " + e
-			}
+			msg = errorText(ae.APIError.ErrorObject)
 		}
-		return &Error{Op: op, Status: ae.StatusCode, Message: msg, Retryable: ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode >= 500}
+		return &Error{Op: op, Status: ae.StatusCode, Message: msg, Retryable: retryableStatus(ae.StatusCode)}
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("pagerduty: %s: %w", op, cerr)
 	}
 	return &Error{Op: op, Message: err.Error(), Retryable: true}
+}
+
+// errorText is PagerDuty's message followed by its list of errors.
+func errorText(o pd.APIErrorObject) string {
+	msg := o.Message
+	for _, e := range o.Errors {
+		msg += "; " + e
+	}
+	return msg
+}
+
+func retryableStatus(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500
 }
 
 func parseTime(s string) time.Time {
@@ -195,19 +212,40 @@ func fromIncident(in pd.Incident) Incident {
 	return out
 }
 
-func fromLogEntry(incidentID string, e pd.LogEntry) LogEntry {
+// logEntryWire is a log entry as the API sends it. go-pagerduty's LogEntry
+// has no note field, so log entries are decoded here.
+type logEntryWire struct {
+	ID        string         `json:"id"`
+	Type      string         `json:"type"`
+	Summary   string         `json:"summary"`
+	HTMLURL   string         `json:"html_url"`
+	CreatedAt string         `json:"created_at"`
+	Agent     pd.APIObject   `json:"agent"`
+	Channel   map[string]any `json:"channel"`
+	Incident  pd.APIObject   `json:"incident"`
+	Assignees []pd.APIObject `json:"assignees"`
+	Note      string         `json:"note"`
+}
+
+func fromLogEntry(incidentID string, e logEntryWire) LogEntry {
 	out := LogEntry{
 		ID: e.ID, Type: e.Type, CreatedAt: parseTime(e.CreatedAt), Summary: e.Summary, HTMLURL: e.HTMLURL,
-		IncidentID: incidentID, Agent: ref(pd.APIObject(e.Agent)), Channel: e.Channel.Type,
+		IncidentID: incidentID, Agent: ref(e.Agent),
 	}
+	out.Channel, _ = e.Channel["type"].(string)
 	if e.Incident.ID != "" {
 		out.IncidentID = e.Incident.ID
 	}
 	for _, a := range e.Assignees {
 		out.Assignees = append(out.Assignees, ref(a))
 	}
-	if s, ok := e.Channel.Raw["summary"].(string); ok && e.Type == "annotate_log_entry" {
-		out.Note = s
+	if e.Type == "annotate_log_entry" {
+		// The spec puts the text in the entry's note; some answers carry
+		// it in the channel's summary instead.
+		out.Note = e.Note
+		if s, ok := e.Channel["summary"].(string); ok && out.Note == "" {
+			out.Note = s
+		}
 	}
 	return out
 }
