@@ -33,13 +33,7 @@ const (
 func pagerDuty(t *testing.T) (*pagerdutytest.Server, map[string]string) {
 	t.Helper()
 	sim := pagerdutytest.New(t)
-	sim.AddUser(pagerdutytest.User{ID: "PBEN", Name: "Ben", Email: "ben@example.com"})
-	sim.AddUser(pagerdutytest.User{ID: "PBOT", Name: "aftermath", Email: "aftermath@example.com"})
-	sim.AddService(pagerdutytest.Service{ID: "PNE3JZM", Name: "Webhook Tester"})
-	created := time.Date(2025, 4, 7, 3, 47, 13, 0, time.UTC)
-	sim.AddIncident(pagerdutytest.NewIncident{ID: "Q2CKYRLH85UNN4", Number: 37, Title: "Test", ServiceID: "PNE3JZM", Priority: "P1", CreatedAt: created})
-	sim.Acknowledge("Q2CKYRLH85UNN4", "PBEN", created.Add(time.Minute))
-	sim.Resolve("Q2CKYRLH85UNN4", "PBEN", created.Add(2*time.Minute))
+	sim.SeedWebhookSample("aftermath@example.com")
 	return sim, map[string]string{
 		"PAGERDUTY_API_URL":    sim.URL(),
 		"PAGERDUTY_API_TOKEN":  sim.Token(),

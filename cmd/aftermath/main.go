@@ -88,9 +88,8 @@ func serve(args []string, env map[string]string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "aftermath: --workers: must be at least 1")
 		return 2
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(stderr, "aftermath: --log-level: %q is not debug, info, warn or error\n", *level)
+	lvl, ok := logLevel(*level, stderr)
+	if !ok {
 		return 2
 	}
 
@@ -99,13 +98,7 @@ func serve(args []string, env map[string]string, stderr io.Writer) int {
 		err = cfg.ValidateServe()
 	}
 	if err != nil {
-		for _, ve := range config.VarErrors(err) {
-			fmt.Fprintf(stderr, "aftermath: %s\n", ve)
-		}
-		if len(config.VarErrors(err)) == 0 {
-			fmt.Fprintf(stderr, "aftermath: %v\n", err)
-		}
-		return 2
+		return configErrors(err, stderr)
 	}
 	opts.WorkerConfig.Concurrency = *workers
 	// The stop timeout bounds the whole stop: in-flight work gets most of it,
@@ -120,18 +113,7 @@ func serve(args []string, env map[string]string, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	if err := app.Serve(ctx, cfg, opts, hup, *stopTimeout); err != nil && !errors.Is(err, context.Canceled) {
-		// A rules file that does not load is a configuration error, like a
-		// bad variable: every problem, one per line, exit 2.
-		var re *rules.Error
-		var rerr *rules.ReadError
-		switch {
-		case errors.As(err, &re):
-			for _, p := range re.Problems {
-				fmt.Fprintf(stderr, "aftermath: AFTERMATH_RULES: %s\n", p)
-			}
-			return 2
-		case errors.As(err, &rerr):
-			fmt.Fprintf(stderr, "aftermath: AFTERMATH_RULES: %v\n", rerr)
+		if rulesErrors(err, stderr) {
 			return 2
 		}
 		opts.Logger.Error("serve failed", "err", err)
@@ -153,41 +135,68 @@ func plan(args []string, env map[string]string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: aftermath plan --incident ID [--json]")
 		return 2
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(stderr, "aftermath: --log-level: %q is not debug, info, warn or error\n", *level)
+	lvl, ok := logLevel(*level, stderr)
+	if !ok {
 		return 2
 	}
 	cfg, err := config.Load(env)
 	if err != nil {
-		for _, ve := range config.VarErrors(err) {
-			fmt.Fprintf(stderr, "aftermath: %s\n", ve)
-		}
-		return 2
+		return configErrors(err, stderr)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	err = app.Plan(ctx, cfg, *incident, *asJSON, stdout, log)
-	var re *rules.Error
-	var rerr *rules.ReadError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, app.ErrNoPagerDutyToken):
 		fmt.Fprintf(stderr, "aftermath: %v\n", err)
 		return 2
-	case errors.As(err, &re):
-		for _, p := range re.Problems {
-			fmt.Fprintf(stderr, "aftermath: AFTERMATH_RULES: %s\n", p)
-		}
-		return 2
-	case errors.As(err, &rerr):
-		fmt.Fprintf(stderr, "aftermath: AFTERMATH_RULES: %v\n", rerr)
+	case rulesErrors(err, stderr):
 		return 2
 	}
 	fmt.Fprintf(stderr, "aftermath: %v\n", err)
 	return 1
+}
+
+func logLevel(s string, stderr io.Writer) (slog.Level, bool) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(s)); err != nil {
+		fmt.Fprintf(stderr, "aftermath: --log-level: %q is not debug, info, warn or error\n", s)
+		return lvl, false
+	}
+	return lvl, true
+}
+
+// configErrors prints one line per bad variable and returns exit code 2.
+func configErrors(err error, stderr io.Writer) int {
+	for _, ve := range config.VarErrors(err) {
+		fmt.Fprintf(stderr, "aftermath: %s\n", ve)
+	}
+	if len(config.VarErrors(err)) == 0 {
+		fmt.Fprintf(stderr, "aftermath: %v\n", err)
+	}
+	return 2
+}
+
+// rulesErrors prints a rules file that does not load as a configuration
+// error, like a bad variable: every problem, one per line. It reports
+// whether err was one.
+func rulesErrors(err error, stderr io.Writer) bool {
+	var re *rules.Error
+	var rerr *rules.ReadError
+	switch {
+	case errors.As(err, &re):
+		for _, p := range re.Problems {
+			fmt.Fprintf(stderr, "aftermath: AFTERMATH_RULES: %s\n", p)
+		}
+		return true
+	case errors.As(err, &rerr):
+		fmt.Fprintf(stderr, "aftermath: AFTERMATH_RULES: %v\n", rerr)
+		return true
+	}
+	return false
 }
 
 func rulesCmd(args []string, env map[string]string, stdout, stderr io.Writer) int {

@@ -78,12 +78,7 @@ func TestVersion(t *testing.T) {
 func samplePagerDuty(t *testing.T) *pagerdutytest.Server {
 	t.Helper()
 	sim := pagerdutytest.New(t)
-	sim.AddUser(pagerdutytest.User{ID: "PBEN", Name: "Ben", Email: "ben@example.com"})
-	sim.AddUser(pagerdutytest.User{ID: "PBOT", Name: "aftermath", Email: "aftermath@example.com"})
-	sim.AddService(pagerdutytest.Service{ID: "PNE3JZM", Name: "Webhook Tester"})
-	created := time.Date(2025, 4, 7, 3, 47, 13, 0, time.UTC)
-	sim.AddIncident(pagerdutytest.NewIncident{ID: "Q2CKYRLH85UNN4", Number: 37, Title: "Test", ServiceID: "PNE3JZM", Priority: "P1", CreatedAt: created})
-	sim.Resolve("Q2CKYRLH85UNN4", "PBEN", created.Add(2*time.Minute))
+	sim.SeedWebhookSample("aftermath@example.com")
 	return sim
 }
 
@@ -303,7 +298,7 @@ func TestPlanCommand(t *testing.T) {
 		`Incident Q2CKYRLH85UNN4 #37 "Test"`,
 		"severity:  SEV-1 (priority P1 maps to SEV-1)",
 		"Final severity: SEV-1 (unchanged)",
-		"Timeline (2 key events):",
+		"Timeline (3 key events):",
 		"TODO items (0):",
 		"postmortem       skipped",
 	} {
