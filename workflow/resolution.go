@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -207,7 +208,9 @@ func (x *run) resolved(ctx context.Context) error {
 		return x.failRead(ctx, StepSeverity, err)
 	}
 	x.plan.Incident = in
-	if in.Open() {
+	if in.Open() && x.r.Mode == PlanOnly {
+		x.plan.add(x.id, StepSeverity, "note", "the incident is still "+in.Status+": planned as if it resolved now")
+	} else if in.Open() {
 		// The webhook says resolved and PagerDuty says open: its API has
 		// not caught up yet, or the incident was reopened. Retried with
 		// backoff, then dead-lettered with this reason; never skipped.
@@ -306,7 +309,11 @@ func (x *run) group(ctx context.Context, in pagerduty.Incident) (members []Membe
 	if err != nil {
 		return nil, false, err
 	}
-	primary := choosePrimary(x.rules, append([]pagerduty.Incident{in}, cands...))
+	eligible, err := x.eligiblePrimaries(ctx, in, cands)
+	if err != nil {
+		return nil, false, err
+	}
+	primary := choosePrimary(x.rules, eligible)
 	ids := []string{in.ID}
 	for _, c := range cands {
 		ids = append(ids, c.ID)
@@ -314,14 +321,23 @@ func (x *run) group(ctx context.Context, in pagerduty.Incident) (members []Membe
 	var g store.IncidentGroup
 	if x.r.Mode == Live {
 		g, err = x.r.Store.ClaimGroup(ctx, primary.ID, ids)
-		if err != nil {
-			return nil, false, err
-		}
 	} else {
 		g, err = x.wouldClaim(ctx, primary.ID, ids)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if !slices.Contains(g.Members, in.ID) {
+		// This incident already holds a group of its own (claimed by a
+		// member that resolved first): that group is its truth.
+		own, ok, err := x.groupOf(ctx, in.ID)
 		if err != nil {
 			return nil, false, err
 		}
+		if !ok {
+			own = store.IncidentGroup{Primary: in.ID, Members: []string{in.ID}}
+		}
+		g = own
 	}
 	if g.Primary != in.ID {
 		return nil, true, x.attach(ctx, in, g)
@@ -401,9 +417,11 @@ func (x *run) candidates(ctx context.Context, in pagerduty.Incident) (cands []pa
 	}
 	if x.rules.Grouping.RelatedIncidentsAPI {
 		ids, err := pd.Related(ctx, in.ID)
-		switch {
-		case errors.Is(err, pagerduty.ErrUnavailable):
-			notes = append(notes, "PagerDuty's related incidents are not available on this account")
+		switch st := pagerduty.StatusOf(err); {
+		case errors.Is(err, pagerduty.ErrUnavailable) || st == http.StatusForbidden || st == http.StatusNotFound:
+			// 402: not on this plan; 403: not for this token; 404: not
+			// for this incident. Grouping goes on without it.
+			notes = append(notes, "PagerDuty's related incidents are not available on this account ("+err.Error()+")")
 		case err != nil:
 			return nil, nil, x.failRead(ctx, StepGroup, err)
 		}
@@ -419,7 +437,9 @@ func (x *run) candidates(ctx context.Context, in pagerduty.Incident) (cands []pa
 			if err != nil {
 				return nil, nil, x.failRead(ctx, StepGroup, err)
 			}
-			if c.MergedInto == "" {
+			// PagerDuty relates incidents across any time; an old one
+			// is history, not part of this outage.
+			if c.MergedInto == "" && x.related(in, c, x.rules.Window()) {
 				cands = append(cands, c)
 			}
 		}
@@ -441,6 +461,36 @@ func (x *run) candidates(ctx context.Context, in pagerduty.Incident) (cands []pa
 		}
 	}
 	return cands, notes, nil
+}
+
+// eligiblePrimaries are the incidents that may lead in's group: in itself,
+// and the candidates whose own processing runs or ran as a primary: one still
+// open whose severity is in process (its resolution will run the process), or
+// one that already holds a group. A resolved candidate that holds none (it
+// was skipped, dead-lettered, or resolved before aftermath saw it) may join
+// the group but never lead it: nothing would ever run its process. When in
+// already holds a group of its own, it stays its primary.
+func (x *run) eligiblePrimaries(ctx context.Context, in pagerduty.Incident, cands []pagerduty.Incident) ([]pagerduty.Incident, error) {
+	out := []pagerduty.Incident{in}
+	if g, ok, err := x.groupOf(ctx, in.ID); err != nil {
+		return nil, err
+	} else if ok && g.Primary == in.ID {
+		return out, nil
+	}
+	for _, c := range cands {
+		if c.Open() {
+			if sev := severityName(x.rules, c); sev != "" && x.rules.InProcess(sev) {
+				out = append(out, c)
+			}
+			continue
+		}
+		if g, ok, err := x.groupOf(ctx, c.ID); err != nil {
+			return nil, err
+		} else if ok && g.Primary == c.ID {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // lookback is how long before an incident triggered a related incident may
@@ -515,7 +565,17 @@ func (x *run) attach(ctx context.Context, in pagerduty.Incident, g store.Inciden
 		return x.failRead(ctx, StepMemberNote, err)
 	}
 	// This run holds in's lock already.
-	return x.memberNote(ctx, primary, in, ref)
+	if err := x.memberNote(ctx, primary, in, ref); err != nil && !refused(err) {
+		return err
+	}
+	return nil
+}
+
+// refused reports whether PagerDuty refused a write as such (a 4xx other
+// than 429): the failure is recorded on its step, and asking again would
+// not help.
+func refused(err error) bool {
+	return err != nil && !pagerduty.IsRetryable(err)
 }
 
 // finalSeverity is the highest severity in the group.
@@ -555,7 +615,7 @@ func (x *run) setPriority(ctx context.Context, in pagerduty.Incident, final stri
 			return p.ID, x.r.PagerDuty.SetPriority(ctx, in.ID, p.ID)
 		},
 	})
-	if err != nil && !pagerduty.IsRetryable(err) {
+	if refused(err) {
 		// PagerDuty refused (for instance a priority change on a resolved
 		// incident on some accounts): that is recorded, and the process
 		// goes on with the final severity it computed.
@@ -589,6 +649,11 @@ func (x *run) resolveMembers(ctx context.Context, members []Member) error {
 			return strings.Join(open, ","), x.r.PagerDuty.Resolve(ctx, open)
 		},
 	})
+	if refused(err) {
+		// Recorded; the members stay open and still get their notes.
+		x.log.Warn("PagerDuty refused to resolve the open members; going on", "err", err)
+		return nil
+	}
 	return err
 }
 
@@ -657,8 +722,8 @@ func (x *run) owner(ctx context.Context, in pagerduty.Incident, logs map[string]
 			continue
 		}
 		u, err := x.r.PagerDuty.User(ctx, user.ID)
-		if pagerduty.IsNotFound(err) {
-			tried = append(tried, c.Source+": user "+user.ID+" no longer exists")
+		if refused(err) {
+			tried = append(tried, c.Source+": user "+user.ID+" cannot be read ("+err.Error()+")")
 			continue
 		}
 		if err != nil {
@@ -713,6 +778,7 @@ func (x *run) memberNotes(ctx context.Context, primary pagerduty.Incident, ref P
 		return err
 	}
 	n := 0
+	var failed []string
 	for _, id := range g.Members {
 		if id == x.id {
 			continue
@@ -725,9 +791,21 @@ func (x *run) memberNotes(ctx context.Context, primary pagerduty.Incident, ref P
 			return x.failRead(ctx, StepMemberNotes, err)
 		}
 		if err := x.lockedMemberNote(ctx, primary, m, ref); err != nil {
-			return err
+			if !refused(err) {
+				return err
+			}
+			// PagerDuty refuses this member's note (another team's
+			// service, a full note list): recorded on the member, and
+			// the others and the link-back still get written.
+			x.log.Warn("PagerDuty refused a member's note; going on", "member", id, "err", err)
+			failed = append(failed, "#"+strconv.Itoa(m.Number))
+			continue
 		}
 		n++
+	}
+	if len(failed) > 0 {
+		return x.record(ctx, x.id, StepMemberNotes, store.StepFailed,
+			fmt.Sprintf("%d member notes in place; PagerDuty refused the notes of %s (see their records)", n, strings.Join(failed, ", ")), "")
 	}
 	return x.record(ctx, x.id, StepMemberNotes, store.StepDone, fmt.Sprintf("%d member notes in place", n), "")
 }
@@ -753,11 +831,9 @@ func (x *run) lockedMemberNote(ctx context.Context, primary, m pagerduty.Inciden
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		lock, err := x.r.Store.LockIncident(ctx, m.ID, 30*time.Second)
+		lock, err := x.r.Store.LockIncident(ctx, m.ID, memberLockTTL)
 		if err == nil {
-			err = x.memberNote(ctx, primary, m, ref)
-			_ = lock.Release(context.WithoutCancel(ctx))
-			return err
+			return x.holding(ctx, lock, func(ctx context.Context) error { return x.memberNote(ctx, primary, m, ref) })
 		}
 		if !errors.Is(err, store.ErrLocked) {
 			return err
@@ -771,6 +847,39 @@ func (x *run) lockedMemberNote(ctx context.Context, primary, m pagerduty.Inciden
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// memberLockTTL is the member lock's lifetime; it is refreshed every third
+// of it while the note is written, however long PagerDuty makes us wait.
+const memberLockTTL = 30 * time.Second
+
+// holding runs f while keeping lock alive, then releases it. If the lock
+// cannot be refreshed, f's context is cancelled: another process may take
+// the member over.
+func (x *run) holding(ctx context.Context, lock *store.Lock, f func(context.Context) error) error {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(memberLockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := lock.Refresh(fctx, memberLockTTL); err != nil {
+					x.log.Warn("lost a member's lock while writing its note", "err", err)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err := f(fctx)
+	close(done)
+	_ = lock.Release(context.WithoutCancel(ctx))
+	return err
 }
 
 // memberNote writes one member's note, once; the checkpoint is in the
@@ -876,14 +985,15 @@ func (x *run) triggered(ctx context.Context) error {
 		if scope == nil {
 			return x.record(ctx, x.id, StepMerge, store.StepSkipped, "service "+in.Service.ID+" is in no grouping scope", "")
 		}
-		list, err := pd.Incidents(ctx, scope.Services, in.CreatedAt.Add(-x.rules.Window()), in.CreatedAt.Add(time.Second))
+		w := x.rules.Window()
+		list, err := pd.Incidents(ctx, scope.Services, in.CreatedAt.Add(-w-lookback), in.CreatedAt.Add(time.Second))
 		if err != nil {
 			return x.failRead(ctx, StepMerge, err)
 		}
 		var open []pagerduty.Incident
 		for _, c := range list {
 			sev := severityName(x.rules, c)
-			if c.ID != in.ID && c.Open() && c.MergedInto == "" && !c.CreatedAt.After(in.CreatedAt) && sev != "" && x.rules.InProcess(sev) {
+			if c.ID != in.ID && c.Open() && c.MergedInto == "" && !c.CreatedAt.After(in.CreatedAt) && sev != "" && x.rules.InProcess(sev) && x.related(in, c, w) {
 				open = append(open, c)
 			}
 		}
@@ -896,7 +1006,13 @@ func (x *run) triggered(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if g.Primary == x.id {
+			if !slices.Contains(g.Members, x.id) {
+				// Another replica grouped it elsewhere meanwhile.
+				if g, _, err = x.groupOf(ctx, x.id); err != nil {
+					return err
+				}
+			}
+			if g.Primary == x.id || g.Primary == "" {
 				return x.record(ctx, x.id, StepMerge, store.StepSkipped, "the incident is the primary of its own group", "")
 			}
 			if g.Primary != target.ID {
@@ -957,6 +1073,12 @@ func (x *run) write(ctx context.Context, w write) (string, error) {
 		return prev.Result, nil
 	}
 	if x.r.Mode != Live {
+		if seen && prev.Status != store.StepPlanned {
+			// A live attempt's intent must survive a dry run: the next
+			// live run looks its effect up.
+			x.plan.add(w.incident, w.name, store.StepPlanned, "would "+w.intent+" (an earlier live attempt left it "+prev.Status+")")
+			return "", nil
+		}
 		return "", x.record(ctx, w.incident, w.name, store.StepPlanned, "would "+w.intent, "")
 	}
 	if seen && (prev.Status == store.StepStarted || prev.Status == store.StepFailed) && w.lookup != nil {

@@ -809,11 +809,15 @@ func TestResolutionReplicasRacePrimaryAndMember(t *testing.T) {
 	}
 	for i := range rounds {
 		p, m := fmt.Sprintf("PRACEP%d", i), fmt.Sprintf("PRACEM%d", i)
+		// Whichever claimed first leads (usually the earlier one); the
+		// other is its member. Each gets exactly one note: the link-back
+		// or the member note.
 		e.wantNotes(p, 1)
 		e.wantNotes(m, 1)
-		g, _, _ := e.store.GroupOf(context.Background(), m)
-		if g.Primary != p {
-			t.Fatalf("round %d: %s grouped under %q", i, m, g.Primary)
+		gp, _, _ := e.store.GroupOf(context.Background(), p)
+		gm, _, _ := e.store.GroupOf(context.Background(), m)
+		if gp.Primary == "" || gp.Primary != gm.Primary || len(gp.Members) != 2 {
+			t.Fatalf("round %d: groups %+v and %+v, want one group of both", i, gp, gm)
 		}
 	}
 	if n := e.pms.count(); n != rounds {
@@ -971,4 +975,198 @@ func TestResolutionIncidentStillOpenIsRetried(t *testing.T) {
 	e.sim.Resolve("PINC060", "PUSER01", t0.Add(time.Hour))
 	e.mustProcess(EventResolved, "PINC060")
 	e.wantNotes("PINC060", 1)
+}
+
+// An incident that already holds a group (a member resolved first and waits
+// for it) stays its primary even when an earlier group turns up in its
+// search.
+func TestResolutionPrimaryKeepsItsGroup(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PC", "PSVC001", "P2", t0.Add(-30*time.Minute), 20*time.Minute)
+	e.mustProcess(EventResolved, "PC")
+	e.incident("PP", "PSVC001", "P1", t0, 0)
+	e.incident("PM", "PSVC002", "P2", t0.Add(50*time.Minute), 10*time.Minute)
+	e.mustProcess(EventResolved, "PM") // joins PP's group and waits for it
+	e.sim.Resolve("PP", "PUSER02", t0.Add(90*time.Minute))
+	e.mustProcess(EventResolved, "PP")
+	if e.pms.count() != 2 {
+		t.Fatalf("%d post-mortems, want 2 (PC's and PP's)", e.pms.count())
+	}
+	g, _, _ := e.store.GroupOf(context.Background(), "PP")
+	if g.Primary != "PP" || !slices.Equal(g.Members, []string{"PM", "PP"}) {
+		t.Fatalf("PP's group = %+v", g)
+	}
+	e.wantNotes("PM", 1)
+	e.wantNotes("PP", 1)
+}
+
+// A resolved incident that holds no group (skipped, or never seen) may join
+// a group but never lead it: nothing would run its process.
+func TestResolutionSkippedIncidentNeverLeads(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PC", "PSVC001", "P3", t0, 20*time.Minute)
+	e.mustProcess(EventResolved, "PC") // SEV-3: skipped
+	e.sim.SetPriority("PC", "P2", "PUSER01", t0.Add(2*time.Hour))
+	e.incident("PI", "PSVC002", "P1", t0.Add(30*time.Minute), 30*time.Minute)
+	e.mustProcess(EventResolved, "PI")
+	if e.pms.count() != 1 || e.pms.got[0].Primary.ID != "PI" {
+		t.Fatalf("post-mortems: %d, want PI's", e.pms.count())
+	}
+	if g, _, _ := e.store.GroupOf(context.Background(), "PC"); g.Primary != "PI" {
+		t.Fatalf("PC's group = %+v, want PI's", g)
+	}
+	e.wantNotes("PC", 1)
+}
+
+// PagerDuty may relate an incident from weeks ago: history, not part of
+// this outage.
+func TestResolutionRelatedAPIIgnoresOldIncidents(t *testing.T) {
+	withAPI := strings.Replace(testRules, "  merge_while_open: true\n", "  merge_while_open: true\n  related_incidents_api: true\n", 1)
+	e := newPDEnv(t, withAPI)
+	e.incident("POLDC", "PSVC009", "P2", t0.Add(-10*24*time.Hour), 30*time.Minute)
+	e.mustProcess(EventResolved, "POLDC")
+	e.incident("PNOW", "PSVC001", "P1", t0, 30*time.Minute)
+	e.sim.SetRelated("PNOW", "POLDC")
+	e.mustProcess(EventResolved, "PNOW")
+	if e.pms.count() != 2 {
+		t.Fatalf("%d post-mortems; PNOW: %q", e.pms.count(), e.step("PNOW", StepGroup).Detail)
+	}
+	e.wantNotes("POLDC", 1) // its own link-back only
+}
+
+func TestResolutionMergeIntoLongOpenPrimary(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PBIG", "PSVC001", "P1", t0, 0)
+	e.incident("PNEW", "PSVC002", "P3", t0.Add(2*time.Hour), 0)
+	e.mustProcess(EventTriggered, "PNEW")
+	if n := e.sim.Count("PUT /incidents/{id}/merge"); n != 1 {
+		t.Fatalf("%d merges, want 1: %+v", n, e.step("PNEW", StepMerge))
+	}
+}
+
+// A dry run after a crashed live attempt keeps the live intent, so the next
+// live run looks the note up instead of writing it again.
+func TestResolutionDryRunKeepsLiveIntent(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PINC", "PSVC001", "P1", t0, 30*time.Minute)
+	e.res.Store = &failingSteps{Store: e.store, step: StepLinkBack, status: store.StepDone, left: 1}
+	if err := e.process(EventResolved, "PINC"); err == nil {
+		t.Fatal("want the injected failure")
+	}
+	e.res.Store, e.res.Mode = e.store, DryRun
+	e.mustProcess(EventResolved, "PINC")
+	if st := e.step("PINC", StepLinkBack); st.Status != store.StepStarted {
+		t.Fatalf("after the dry run the link-back step is %+v, want still started", st)
+	}
+	e.res.Mode = Live
+	e.mustProcess(EventResolved, "PINC")
+	e.wantNotes("PINC", 1)
+}
+
+// The member's own processing holds its lock while the primary's process
+// wants to write its note: the primary waits, and the note is written once.
+func TestResolutionMemberNoteWaitsForMemberLock(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	groupScenario(e)
+	lock, err := e.store.LockIncident(context.Background(), "PMDONE", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		released <- time.Now()
+		_ = lock.Release(context.Background())
+	}()
+	e.mustProcess(EventResolved, "PPRIM")
+	at := <-released
+	var noteAt time.Time
+	for _, c := range e.sim.Calls() {
+		if c.Route == "POST /incidents/{id}/notes" && c.Path == "/incidents/PMDONE/notes" {
+			noteAt = c.At
+		}
+	}
+	if noteAt.Before(at) {
+		t.Fatalf("the member's note was written at %s, before its lock was released at %s", noteAt, at)
+	}
+	e.wantNotes("PMDONE", 1)
+
+	// A lock that is never released: the attempt fails, retryably.
+	e2 := newPDEnv(t, testRules)
+	groupScenario(e2)
+	e2.res.MemberLockWait = 300 * time.Millisecond
+	if _, err := e2.store.LockIncident(context.Background(), "PMDONE", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	err = e2.process(EventResolved, "PPRIM")
+	if err == nil || IsPermanent(err) || !strings.Contains(err.Error(), "stays locked") {
+		t.Fatalf("err = %v, want a retryable lock error", err)
+	}
+	e2.wantNotes("PMDONE", 0)
+}
+
+// PagerDuty refusing one part (a member's note, resolving members, reading
+// a user, the related-incidents API) is recorded, and the rest goes on.
+func TestResolutionRefusalsAreRecordedAndTheRestGoesOn(t *testing.T) {
+	t.Run("member note", func(t *testing.T) {
+		e := newPDEnv(t, testRules)
+		groupScenario(e)
+		// Notes are written members first (PMDONE, PMOPEN), then the
+		// link-back: refuse the first.
+		e.sim.Inject("POST /incidents/{id}/notes", pagerdutytest.Fault{Status: 403})
+		e.mustProcess(EventResolved, "PPRIM")
+		st := e.step("PPRIM", StepMemberNotes)
+		if st.Status != store.StepFailed || !strings.Contains(st.Detail, "PagerDuty refused the notes of #3") {
+			t.Fatalf("member_notes = %+v", st)
+		}
+		e.wantNotes("PMDONE", 0)
+		e.wantNotes("PMOPEN", 1)
+		e.wantNotes("PPRIM", 1)
+	})
+	t.Run("resolve members", func(t *testing.T) {
+		e := newPDEnv(t, testRules)
+		groupScenario(e)
+		e.sim.Inject("PUT /incidents", pagerdutytest.Fault{Status: 403, Times: 2})
+		e.mustProcess(EventResolved, "PPRIM")
+		if st := e.step("PPRIM", StepResolveMembers); st.Status != store.StepFailed {
+			t.Fatalf("resolve_members = %+v", st)
+		}
+		if in, _ := e.sim.Incident("PMOPEN"); in.Status == pagerdutytest.StatusResolved {
+			t.Fatal("resolved despite the refusal")
+		}
+		e.wantNotes("PMOPEN", 1)
+		e.wantNotes("PPRIM", 1)
+	})
+	t.Run("owner user", func(t *testing.T) {
+		e := newPDEnv(t, testRules)
+		e.incident("PINC070", "PSVC001", "P1", t0, 30*time.Minute)
+		e.sim.Inject("GET /users/{id}", pagerdutytest.Fault{Status: 403, Times: 2})
+		e.mustProcess(EventResolved, "PINC070")
+		if st := e.step("PINC070", StepOwner); !strings.HasPrefix(st.Detail, "fallback: sre-lead@example.com") {
+			t.Fatalf("owner = %+v", st)
+		}
+	})
+	t.Run("related incidents API", func(t *testing.T) {
+		withAPI := strings.Replace(testRules, "  merge_while_open: true\n", "  merge_while_open: true\n  related_incidents_api: true\n", 1)
+		e := newPDEnv(t, withAPI)
+		e.incident("PINC071", "PSVC001", "P1", t0, 30*time.Minute)
+		e.sim.Inject("GET /incidents/{id}/related_incidents", pagerdutytest.Fault{Status: 403})
+		e.mustProcess(EventResolved, "PINC071")
+		if st := e.step("PINC071", StepGroup); !strings.Contains(st.Detail, "related incidents are not available") {
+			t.Fatalf("group = %+v", st)
+		}
+		e.wantNotes("PINC071", 1)
+	})
+}
+
+func TestResolutionPlanForAnOpenIncident(t *testing.T) {
+	e := newPDEnv(t, testRules)
+	e.incident("PSTILL", "PSVC001", "P1", t0, 0)
+	plan, err := e.res.Plan(context.Background(), "PSTILL", e.rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Severity != "SEV-1" || plan.Steps[0].Detail != "the incident is still acknowledged: planned as if it resolved now" {
+		t.Fatalf("plan = %+v", plan.Steps)
+	}
 }
