@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"io"
 	"regexp"
 	"sort"
 	"strconv"
@@ -32,6 +33,8 @@ import (
 	"github.com/rickar/cal/v2/se"
 	"github.com/rickar/cal/v2/us"
 	"github.com/rickar/cal/v2/za"
+
+	"github.com/aftermath-dev/aftermath/render"
 )
 
 // HolidayCalendars are the built-in public holiday calendars, by the country
@@ -414,24 +417,41 @@ func (d *decoder) template(path, src string) *template.Template {
 	if src == "" {
 		return nil
 	}
-	t, err := template.New(path).Option("missingkey=error").Parse(src)
+	t, err := template.New(path).Funcs(render.Funcs).Option("missingkey=error").Parse(src)
 	if err != nil {
-		msg := err.Error()
-		// "template: NAME:LINE: message": say which line of the file that is.
-		if rest, ok := strings.CutPrefix(msg, "template: "+path+":"); ok {
-			tl, text, _ := strings.Cut(rest, ": ")
-			if n, err := strconv.Atoi(tl); err == nil {
-				line := d.at[path].line + n - 1
-				if d.literal[path] {
-					line++ // a block scalar's text starts on the next line
-				}
-				msg = fmt.Sprintf("line %d of the file (line %d of the template): %s", line, n, text)
-			}
-		}
-		d.problem(path, "invalid template at %s", msg)
+		d.problem(path, "invalid template at %s", d.templateLine(path, err))
+		return nil
+	}
+	// A template that parses may still name a value a page does not have:
+	// try it on a sample page now rather than on the next SEV-1.
+	if err := t.Execute(io.Discard, render.Sample()); err != nil {
+		d.problem(path, "template fails on a sample post-mortem at %s (docs/rules.md lists the values a template can use)", d.templateLine(path, err))
 		return nil
 	}
 	return t
+}
+
+// templateLine turns "template: NAME:LINE[:COL]: message" into the line of
+// the file it is on.
+func (d *decoder) templateLine(path string, err error) string {
+	msg := err.Error()
+	rest, ok := strings.CutPrefix(msg, "template: "+path+":")
+	if !ok {
+		return strings.TrimPrefix(msg, "template: ")
+	}
+	pos, text, _ := strings.Cut(rest, ": ")
+	tl, _, _ := strings.Cut(pos, ":")
+	n, convErr := strconv.Atoi(tl)
+	if convErr != nil {
+		return strings.TrimPrefix(msg, "template: ")
+	}
+	line := d.at[path].line + n - 1
+	if d.literal[path] {
+		line++ // a block scalar's text starts on the next line
+	}
+	// Execution errors repeat the template's name: drop it.
+	text = strings.TrimPrefix(text, "executing \""+path+"\" ")
+	return fmt.Sprintf("line %d of the file (line %d of the template): %s", line, n, text)
 }
 
 // required reports a required key that is missing or written empty. Keys

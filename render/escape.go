@@ -1,0 +1,89 @@
+package render
+
+import (
+	"net/url"
+	"strings"
+)
+
+// wikiSpecial are the characters Jira wiki markup gives a meaning to inside
+// a line; each is escaped with a backslash.
+const wikiSpecial = "\\*_-+^~?{}[]|!#"
+
+// Text escapes text from outside (PagerDuty titles, notes, names) for Jira
+// wiki markup: every markup character is backslash-escaped, so that nothing
+// in it can open a link, a macro, a table cell or a heading, or end the
+// page's own markup. Line breaks are kept as line breaks; blank lines
+// collapse, so text cannot end a table or a quote.
+func Text(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var lines []string
+	for line := range strings.SplitSeq(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		lines = append(lines, escapeLine(line))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Cell escapes text for one table cell or one line: as Text, with every line
+// break turned into a space.
+func Cell(s string) string {
+	return strings.Join(strings.Fields(Text(s)), " ")
+}
+
+func escapeLine(line string) string {
+	var b strings.Builder
+	rs := []rune(line)
+	for i, r := range rs {
+		switch {
+		case r == '-' && i > 0 && i < len(rs)-1 && isWord(rs[i-1]) && isWord(rs[i+1]):
+			// Inside a word (PM-1, 2026-11-20) a dash never strikes
+			// through: kept as it is, for legible text.
+			b.WriteRune(r)
+		case strings.ContainsRune(wikiSpecial, r):
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < ' ' && r != '\t':
+			// control characters: dropped
+		default:
+			b.WriteRune(r)
+		}
+	}
+	out := b.String()
+	// "h1." to "h6.", "bq." at the start of a line make headings and quotes.
+	if len(out) >= 3 && out[2] == '.' && (out[0] == 'h' && out[1] >= '1' && out[1] <= '6' || out[:2] == "bq") {
+		out = "\\" + out
+	}
+	return out
+}
+
+// Link is a wiki link [text|url] when url is an http(s) URL, else the
+// escaped text alone: an outside URL cannot inject markup.
+func Link(text, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Cell(text)
+	}
+	// Characters that would end the link are percent-encoded.
+	safe := strings.NewReplacer("|", "%7C", "]", "%5D", "[", "%5B", " ", "%20", "{", "%7B", "}", "%7D").Replace(u.String())
+	if text == "" {
+		return "[" + safe + "]"
+	}
+	return "[" + Cell(text) + "|" + safe + "]"
+}
+
+// Line makes text safe as one line of plain text (a Jira summary): line
+// breaks become spaces and it is cut to max runes.
+func Line(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max-1]) + "…"
+	}
+	return s
+}
+
+func isWord(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}

@@ -1,0 +1,193 @@
+// Package render turns a post-mortem into Jira text: the epic's summary and
+// its description (the post-mortem page, in Jira wiki markup), and the
+// follow-up tickets' descriptions. The page comes from Go text/template,
+// built in or overridden from the rules; every value from PagerDuty goes
+// through an escaping function, so that no incident title or note can break
+// the markup.
+package render
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+)
+
+//go:embed templates/*.tmpl
+var files embed.FS
+
+// Funcs are the functions every template can use; the rules parse their
+// templates with the same set.
+var Funcs = template.FuncMap{
+	"text": Text, // escaped text, line breaks kept
+	"cell": Cell, // escaped text on one line (a table cell)
+	"link": Link, // [text|url], or the escaped text when the URL is not http(s)
+	"join": strings.Join,
+}
+
+var (
+	defaultSummary     = mustParse("summary.tmpl")
+	defaultDescription = mustParse("description.tmpl")
+	followupTemplate   = mustParse("followup.tmpl")
+)
+
+func mustParse(name string) *template.Template {
+	b, err := files.ReadFile("templates/" + name)
+	if err != nil {
+		panic(err)
+	}
+	return template.Must(template.New(name).Funcs(Funcs).Option("missingkey=error").Parse(string(b)))
+}
+
+// Page is what a post-mortem page is rendered from. Times are already in the
+// rules' zone and formatted; text fields hold raw text from PagerDuty, to be
+// escaped by the template (text, cell, link).
+type Page struct {
+	Severity  string // e.g. "SEV-1"
+	Title     string
+	Number    int
+	URL       string // the primary incident
+	Services  []string
+	Started   string
+	Resolved  string
+	Duration  string
+	Zone      string // the zone times are shown in, e.g. "America/New_York"
+	Status    string // the post-mortem's status: Draft
+	Owner     Person
+	OwnerNote string // why there is no owner, when there is none
+
+	MeetingDue string
+	ReviewDue  string
+
+	Incidents  []Incident // the primary first, then the members
+	Timeline   []Event
+	Responders []Responder
+	Resolution *Note
+	Actions    []Action // the follow-up tickets
+	Overflow   []string // TODO items beyond the rules' max: listed, not ticketed
+}
+
+// Person is someone, with their Jira user when known.
+type Person struct {
+	Name   string
+	Email  string
+	JiraID string // accountId (Cloud) or name (Data Center); "" when no Jira user matched
+}
+
+// Incident is one incident of the group.
+type Incident struct {
+	Number   int
+	Title    string
+	URL      string
+	Service  string
+	Severity string
+	Status   string
+	Role     string // "primary" or "member"
+}
+
+// Event is one timeline row.
+type Event struct {
+	At       string
+	Incident string // "#42"
+	Actor    string
+	Kind     string
+	Summary  string
+	Link     string
+}
+
+// Responder is a person who took part.
+type Responder struct {
+	Name    string
+	Role    string // "Incident commander", "Scribe", or ""
+	Actions string
+}
+
+// Note is a note quoted from PagerDuty.
+type Note struct {
+	Author string
+	At     string
+	Text   string
+	Link   string
+}
+
+// Action is a follow-up ticket.
+type Action struct {
+	Key     string
+	URL     string
+	Summary string
+}
+
+// Followup is what a follow-up ticket's description is rendered from.
+type Followup struct {
+	Item     string // the TODO item
+	Note     *Note  // the note it came from; nil for a standard task
+	Detail   string // a standard task's description from the rules
+	Incident string // "#42 Checkout errors"
+	IncURL   string
+}
+
+// Summary renders the epic's summary with t (nil: the built-in one), as one
+// line of at most 255 characters.
+func Summary(t *template.Template, p Page) (string, error) {
+	if t == nil {
+		t = defaultSummary
+	}
+	s, err := execute(t, p)
+	if err != nil {
+		return "", err
+	}
+	return Line(s, 255), nil
+}
+
+// Description renders the post-mortem page with t (nil: the built-in one).
+func Description(t *template.Template, p Page) (string, error) {
+	if t == nil {
+		t = defaultDescription
+	}
+	return execute(t, p)
+}
+
+// FollowupDescription renders a follow-up ticket's description.
+func FollowupDescription(f Followup) (string, error) {
+	return execute(followupTemplate, f)
+}
+
+func execute(t *template.Template, data any) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("render %s: %w", t.Name(), err)
+	}
+	return strings.TrimSpace(b.String()) + "\n", nil
+}
+
+// Duration says how long an incident lasted, for people: "1 h 25 min".
+func Duration(d time.Duration) string {
+	d = d.Round(time.Minute)
+	h, m := int(d.Hours()), int(d.Minutes())%60
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%d min", m)
+	case m == 0:
+		return fmt.Sprintf("%d h", h)
+	}
+	return fmt.Sprintf("%d h %d min", h, m)
+}
+
+// Sample is a page with every field set, for checking a template before it
+// is used: the rules execute theirs against it when they load.
+func Sample() Page {
+	return Page{
+		Severity: "SEV-1", Title: "Checkout errors", Number: 42, URL: "https://example.pagerduty.com/incidents/Q1",
+		Services: []string{"checkout-api"}, Started: "2026-11-20 09:00", Resolved: "2026-11-20 10:25", Duration: "1 h 25 min",
+		Zone: "UTC", Status: "Draft", Owner: Person{Name: "Alice", Email: "alice@example.com", JiraID: "a1"},
+		MeetingDue: "Mon 23 Nov 2026 10:25", ReviewDue: "Sun 22 Nov 2026 10:25",
+		Incidents:  []Incident{{Number: 42, Title: "Checkout errors", URL: "https://example.pagerduty.com/incidents/Q1", Service: "checkout-api", Severity: "SEV-1", Status: "resolved", Role: "primary"}},
+		Timeline:   []Event{{At: "09:00:00", Incident: "#42", Actor: "checkout-api", Kind: "triggered", Summary: "Triggered", Link: "https://example.pagerduty.com/incidents/Q1"}},
+		Responders: []Responder{{Name: "Alice", Role: "Incident commander", Actions: "acknowledged #42"}},
+		Resolution: &Note{Author: "Alice", At: "10:20", Text: "Rolled back.", Link: "https://example.pagerduty.com/incidents/Q1"},
+		Actions:    []Action{{Key: "PM-2", URL: "https://example.atlassian.net/browse/PM-2", Summary: "Add an alert"}},
+		Overflow:   []string{"Review the runbook"},
+	}
+}
