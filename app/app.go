@@ -19,7 +19,9 @@ import (
 
 	"github.com/aftermath-dev/aftermath/config"
 	"github.com/aftermath-dev/aftermath/handlers"
+	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/internal/outbound"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/webhook"
 	"github.com/aftermath-dev/aftermath/internal/embedredis"
 	"github.com/aftermath-dev/aftermath/rules"
@@ -179,7 +181,30 @@ func (a *App) resolution(st *store.Store) workflow.Processor {
 		mode = workflow.DryRun
 		a.log.Warn("AFTERMATH_DRY_RUN is on: events are planned and the plan recorded; nothing is written to PagerDuty or Jira")
 	}
-	return &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log), Store: st, Mode: mode, Log: a.log}
+	res := &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log), Store: st, Mode: mode, Log: a.log}
+	if a.cfg.JiraBaseURL == "" {
+		a.log.Warn("JIRA_BASE_URL is not set: post-mortems are not made; the other steps run and the post-mortem step is recorded as skipped")
+		return res
+	}
+	jc, err := NewJira(a.cfg, a.rules.Current(), a.log)
+	if err != nil {
+		a.log.Error("Jira is not usable; post-mortems are not made", "err", err)
+		return res
+	}
+	res.Jira = jc
+	return res
+}
+
+// NewJira returns the Jira client the configuration describes; the rules
+// say the deployment and, on Data Center, the epic fields, when they know.
+func NewJira(cfg config.Config, rl *rules.Rules, log *slog.Logger) (*jira.Client, error) {
+	jcfg := jira.Config{
+		BaseURL: cfg.JiraBaseURL, Email: cfg.JiraEmail, APIToken: cfg.JiraAPIToken.Reveal(), PAT: cfg.JiraPAT.Reveal(),
+	}
+	if rl != nil {
+		jcfg.Deployment, jcfg.EpicLinkField, jcfg.EpicNameField = rl.Jira.Deployment, rl.Jira.EpicLinkField, rl.Jira.EpicNameField
+	}
+	return jira.New(jcfg, log, jira.NewHTTPClient(outbound.Config{}, nil, log))
 }
 
 // NewPagerDuty returns the PagerDuty client the configuration describes.

@@ -169,7 +169,7 @@ func TestAppEndToEnd(t *testing.T) {
 		"group":      "done: no related incidents",
 		"timeline":   "done: 3 key events",
 		"owner":      "done: resolver: Ben <ben@example.com>",
-		"postmortem": "skipped: no post-mortem maker is configured",
+		"postmortem": "skipped: Jira is not configured",
 		"link_back":  "skipped: no post-mortem exists yet",
 	} {
 		if !strings.HasPrefix(steps[name], want) {

@@ -53,6 +53,14 @@ func Plan(ctx context.Context, cfg config.Config, incidentID string, asJSON bool
 		Store:     store.New(rdb, cfg.RedisPrefix),
 		Log:       log,
 	}
+	if cfg.JiraBaseURL != "" {
+		// Read-only too: the owner's Jira user is looked up, nothing created.
+		if jc, err := NewJira(cfg, rl, log); err == nil {
+			res.Jira = jc
+		} else {
+			log.Warn("Jira is not usable; the plan leaves the post-mortem out", "err", err)
+		}
+	}
 	plan, err := res.Plan(ctx, incidentID, rl)
 	if err != nil {
 		return fmt.Errorf("plan incident %s: %w", incidentID, err)

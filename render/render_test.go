@@ -2,6 +2,8 @@ package render
 
 import (
 	"flag"
+	"net/url"
+	"regexp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +77,85 @@ func TestSampleRendersWithEveryTemplate(t *testing.T) {
 	}
 	if _, err := FollowupDescription(Followup{Item: "x", Note: p.Resolution, Incident: "#42 x", IncURL: p.URL}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// shape is a page's structure: its headings, table rows, macros and links.
+func shape(page string) map[string]int {
+	out := map[string]int{}
+	for _, line := range strings.Split(page, "\n") {
+		switch {
+		case strings.HasPrefix(line, "h2.") || strings.HasPrefix(line, "h3."):
+			out["heading "+line]++
+		case strings.HasPrefix(line, "||"):
+			out["header row"]++
+		case strings.HasPrefix(line, "|"):
+			out["row"]++
+		case strings.HasPrefix(line, "{quote}") || strings.HasPrefix(line, "{panel"):
+			out["macro "+line]++
+		}
+	}
+	// Unescaped markup anywhere: cells (|), links ([), macros ({).
+	out["cells"] = strings.Count(page, "|") - strings.Count(page, `\|`)
+	out["links"] = strings.Count(page, "[") - strings.Count(page, `\[`)
+	out["macros"] = strings.Count(page, "{") - strings.Count(page, `\{`)
+	return out
+}
+
+// Text from PagerDuty that tries to break out of its place changes nothing
+// in the page's structure.
+func TestMarkupInjectionKeepsThePageShape(t *testing.T) {
+	evil := []string{
+		"x|y||z", "[click me|javascript:alert(1)]", "{code}\n{quote}\nh1. Owned\n----", "bq. quoted\n* bullet\n# number",
+		"{panel:title=fake}", "!http://evil.example/pixel.png!", "[~admin]", "\\|\\[\\{", "*bold* _it_ -strike- +under+ ^sup^ ~sub~ ??cite??",
+		"line\n\n|| Time || Incident ||\n| 00:00 | #1 |",
+	}
+	build := func(s string) Page {
+		p := Sample()
+		p.Title, p.Services, p.OwnerNote = s, []string{s}, s
+		p.Owner = Person{Name: s, Email: s}
+		p.Timeline = []Event{{At: "09:00", Incident: "#42", Actor: s, Kind: "annotated", Summary: s, Link: "https://x.example/" + url.PathEscape(s)}}
+		p.Responders = []Responder{{Name: s, Actions: s}}
+		p.Resolution = &Note{Author: s, At: "10:00", Text: s, Link: s}
+		p.Actions = []Action{{Key: "PM-2", URL: "https://j.example/browse/PM-2", Summary: s}}
+		p.Overflow = []string{s}
+		p.Incidents = append(p.Incidents, Incident{Number: 43, Title: s, URL: "https://x.example/" + url.PathEscape(s), Role: "member"})
+		return p
+	}
+	benign, err := Description(nil, build("plain words"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := shape(benign)
+	for _, s := range evil {
+		got, err := Description(nil, build(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs := shape(got)
+		for k, v := range want {
+			if gs[k] != v {
+				t.Errorf("with %q, %s = %d, want %d:\n%s", s, k, gs[k], v, got)
+			}
+		}
+		for k := range gs {
+			if _, ok := want[k]; !ok {
+				t.Errorf("with %q the page grew %q:\n%s", s, k, got)
+			}
+		}
+		if regexp.MustCompile(`[^\\]\|javascript:`).MatchString(got) {
+			t.Errorf("a javascript: link survived:\n%s", got)
+		}
+		f, err := FollowupDescription(Followup{Item: s, Note: &Note{Author: s, At: "10:00", Text: s, Link: s}, Incident: s, IncURL: "https://x.example/q"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(f, "{quote}"); n != 2 {
+			t.Errorf("with %q the follow-up has %d quote macros:\n%s", s, n, f)
+		}
+	}
+	// The summary is plain text on one line.
+	if s, _ := Summary(nil, build("a\nb|c")); s != "[SEV-1] Post-mortem: a b|c (#42)" {
+		t.Errorf("summary = %q", s)
 	}
 }

@@ -64,8 +64,11 @@ type StepRecord struct {
 	Status string `json:"status"`
 	Detail string `json:"detail,omitempty"`
 	Error  string `json:"error,omitempty"`
-	// Intent is the outside write the step is about to make or made.
-	Intent string `json:"intent,omitempty"`
+	// Intent is the outside write the step is about to make or made, and
+	// IntentAt when that intent was first recorded (kept across failed
+	// attempts, so a retry knows how old an unanswered write is).
+	Intent   string    `json:"intent,omitempty"`
+	IntentAt time.Time `json:"intent_at,omitzero"`
 	// Result identifies what the write produced (a note ID, an issue key).
 	Result    string    `json:"result,omitempty"`
 	EventID   string    `json:"event_id,omitempty"`

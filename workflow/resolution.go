@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
@@ -69,6 +70,8 @@ type PostmortemRef struct {
 	URL        string    `json:"url"`
 	Owner      string    `json:"owner,omitempty"` // the owner's email
 	MeetingDue time.Time `json:"meeting_due,omitzero"`
+	// Incidents are the group's incidents the post-mortem was made with.
+	Incidents []string `json:"incidents,omitempty"`
 }
 
 // Postmortem is what is known of a group when its post-mortem is made: the
@@ -79,6 +82,7 @@ type Postmortem struct {
 	Severity   string             `json:"severity"` // the group's final severity
 	Timeline   Timeline           `json:"timeline"`
 	Owner      Owner              `json:"owner"`
+	OwnerNote  string             `json:"owner_note,omitempty"` // why there is no owner
 	MeetingDue time.Time          `json:"meeting_due,omitzero"`
 	ReviewDue  time.Time          `json:"review_due,omitzero"`
 }
@@ -95,6 +99,7 @@ type Owner struct {
 	Name   string `json:"name,omitempty"`
 	UserID string `json:"user_id,omitempty"` // the PagerDuty user, when the owner is one
 	Source string `json:"source,omitempty"`  // override, resolver, last_assignee or fallback
+	JiraID string `json:"jira_id,omitempty"` // the Jira user (accountId or name), when Jira matched one
 }
 
 // Checkpoints is what the workflow needs of the store.
@@ -127,9 +132,13 @@ const (
 // retry, a second replica or a restart after a crash resumes where the last
 // attempt stopped and never writes twice.
 type Resolution struct {
-	PagerDuty   PagerDuty
-	Store       Checkpoints
-	Postmortems Postmortems // nil until Jira is configured: the post-mortem, member notes and link-back are skipped
+	PagerDuty PagerDuty
+	Store     Checkpoints
+	// Jira makes the post-mortem (epic, page, follow-ups). Postmortems is
+	// the seam tests use instead; with neither, the post-mortem, member
+	// notes and link-back are skipped.
+	Jira        Jira
+	Postmortems Postmortems
 	Mode        Mode
 	Log         *slog.Logger
 	Now         func() time.Time
@@ -274,12 +283,16 @@ func (x *run) resolved(ctx context.Context) error {
 		return err
 	}
 	x.plan.Timeline = &tl
-	owner, err := x.owner(ctx, in, logs)
+	var accept func(context.Context, *Owner) (bool, error)
+	if x.r.Jira != nil {
+		accept = x.jiraUser
+	}
+	owner, ownerNote, err := x.owner(ctx, in, logs, accept)
 	if err != nil {
 		return err
 	}
 	x.plan.Owner = owner
-	pm := Postmortem{Primary: in, Members: members, Severity: final, Timeline: tl, Owner: owner}
+	pm := Postmortem{Primary: in, Members: members, Severity: final, Timeline: tl, Owner: owner, OwnerNote: ownerNote}
 	if due, err := x.rules.MeetingDeadline(final, x.resolvedAt(in)); err == nil {
 		pm.MeetingDue = due
 		pm.ReviewDue = x.rules.ReviewDeadline(due)
@@ -568,6 +581,13 @@ func (x *run) attach(ctx context.Context, in pagerduty.Incident, g store.Inciden
 	if err := x.memberNote(ctx, primary, in, ref); err != nil && !refused(err) {
 		return err
 	}
+	if x.r.Jira != nil && !slices.Contains(ref.Incidents, in.ID) {
+		// It joined after the post-mortem was made: the epic gets its
+		// label and a comment.
+		if err := x.attachToEpic(ctx, primary, in, ref); err != nil && !refused(err) {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -575,7 +595,21 @@ func (x *run) attach(ctx context.Context, in pagerduty.Incident, g store.Inciden
 // than 429): the failure is recorded on its step, and asking again would
 // not help.
 func refused(err error) bool {
-	return err != nil && !pagerduty.IsRetryable(err)
+	return err != nil && !retryable(err)
+}
+
+// retryable reports whether err may go away on a later attempt: what the
+// PagerDuty or Jira client says, and yes for anything else (Redis, time).
+func retryable(err error) bool {
+	var pe *pagerduty.Error
+	if errors.As(err, &pe) {
+		return pe.Retryable
+	}
+	var je *jira.Error
+	if errors.As(err, &je) {
+		return je.Retryable
+	}
+	return true
 }
 
 // finalSeverity is the highest severity in the group.
@@ -702,48 +736,75 @@ func (x *run) timeline(ctx context.Context, in pagerduty.Incident, members []Mem
 	return logs, tl, x.record(ctx, x.id, StepTimeline, store.StepDone, detail, "")
 }
 
-// owner picks the post-mortem's owner from the rules' sources in order.
-func (x *run) owner(ctx context.Context, in pagerduty.Incident, logs map[string]incidentLog) (Owner, error) {
+// owner picks the post-mortem's owner: the first of the rules' sources, in
+// order, that gives an email and that accept takes (with Jira: a Jira user
+// has that email; nil takes the first). Every source tried is said in the
+// step's record. No owner is not an error: the post-mortem is then made
+// unassigned, with the reason.
+func (x *run) owner(ctx context.Context, in pagerduty.Incident, logs map[string]incidentLog, accept func(context.Context, *Owner) (bool, error)) (Owner, string, error) {
 	var tried []string
 	for _, c := range x.rules.OwnerCandidates(in.Service.ID) {
-		if c.Email != "" {
-			o := Owner{Email: c.Email, Source: c.Source}
-			return o, x.record(ctx, x.id, StepOwner, store.StepDone, c.Source+": "+c.Email, "")
+		o := Owner{Email: c.Email, Source: c.Source}
+		if o.Email == "" {
+			var user pagerduty.Ref
+			switch c.Source {
+			case rules.SourceResolver:
+				user = resolver(in, logs[in.ID].Entries)
+			case rules.SourceLastAssignee:
+				user = lastAssignee(in, logs[in.ID].Entries)
+			}
+			if user.ID == "" || !isUser(user) {
+				tried = append(tried, c.Source+": nobody")
+				continue
+			}
+			u, err := x.r.PagerDuty.User(ctx, user.ID)
+			if refused(err) {
+				tried = append(tried, c.Source+": PagerDuty user "+user.ID+" cannot be read ("+err.Error()+")")
+				continue
+			}
+			if err != nil {
+				return Owner{}, "", x.failRead(ctx, StepOwner, err)
+			}
+			if u.Email == "" {
+				tried = append(tried, c.Source+": "+u.Name+" has no email")
+				continue
+			}
+			o = Owner{Email: u.Email, Name: u.Name, UserID: u.ID, Source: c.Source}
 		}
-		var user pagerduty.Ref
-		switch c.Source {
-		case rules.SourceResolver:
-			user = resolver(in, logs[in.ID].Entries)
-		case rules.SourceLastAssignee:
-			user = lastAssignee(in, logs[in.ID].Entries)
+		if accept != nil {
+			ok, err := accept(ctx, &o)
+			if err != nil {
+				return Owner{}, "", x.failRead(ctx, StepOwner, err)
+			}
+			if !ok {
+				tried = append(tried, c.Source+": no Jira user has the email "+o.Email)
+				continue
+			}
 		}
-		if user.ID == "" || !isUser(user) {
-			tried = append(tried, c.Source+": none")
-			continue
+		who := o.Email
+		if o.Name != "" {
+			who = o.Name + " <" + o.Email + ">"
 		}
-		u, err := x.r.PagerDuty.User(ctx, user.ID)
-		if refused(err) {
-			tried = append(tried, c.Source+": user "+user.ID+" cannot be read ("+err.Error()+")")
-			continue
+		detail := c.Source + ": " + who
+		if len(tried) > 0 {
+			detail += " (after " + strings.Join(tried, "; ") + ")"
 		}
-		if err != nil {
-			return Owner{}, x.failRead(ctx, StepOwner, err)
-		}
-		if u.Email == "" {
-			tried = append(tried, c.Source+": "+u.Name+" has no email")
-			continue
-		}
-		o := Owner{Email: u.Email, Name: u.Name, UserID: u.ID, Source: c.Source}
-		return o, x.record(ctx, x.id, StepOwner, store.StepDone, fmt.Sprintf("%s: %s <%s>", c.Source, u.Name, u.Email), "")
+		return o, "", x.record(ctx, x.id, StepOwner, store.StepDone, detail, "")
 	}
-	why := "no owner found (" + strings.Join(tried, "; ") + ") and the rules have no fallback"
-	return Owner{}, x.record(ctx, x.id, StepOwner, store.StepFailed, why, "")
+	why := "no owner: " + strings.Join(tried, "; ")
+	if len(tried) == 0 {
+		why = "no owner: the rules name no owner source"
+	}
+	return Owner{}, why, x.record(ctx, x.id, StepOwner, store.StepDone, why+"; the post-mortem is made unassigned", "")
 }
 
 // postmortem makes the group's post-mortem once.
 func (x *run) postmortem(ctx context.Context, pm Postmortem) (PostmortemRef, bool, error) {
+	if x.r.Jira != nil {
+		return x.jiraPostmortem(ctx, pm)
+	}
 	if x.r.Postmortems == nil {
-		return PostmortemRef{}, false, x.record(ctx, x.id, StepPostmortem, store.StepSkipped, "no post-mortem maker is configured (Jira)", "")
+		return PostmortemRef{}, false, x.record(ctx, x.id, StepPostmortem, store.StepSkipped, "Jira is not configured (JIRA_BASE_URL and credentials)", "")
 	}
 	res, err := x.write(ctx, write{
 		incident: x.id, name: StepPostmortem,
@@ -1038,7 +1099,7 @@ func (x *run) triggered(ctx context.Context) error {
 			return target.ID, err
 		},
 	})
-	if err != nil && !pagerduty.IsRetryable(err) && pagerduty.StatusOf(err) == 400 {
+	if refused(err) && pagerduty.StatusOf(err) == 400 {
 		// Typically the target resolved meanwhile ("The target incident
 		// must be open"): the incident stays grouped under it, and its own
 		// resolution attaches it to the primary's post-mortem.
@@ -1058,6 +1119,8 @@ type write struct {
 	// itself, like setting a priority or Postmortems.Ensure).
 	lookup func(ctx context.Context) (result string, found bool, err error)
 	do     func(ctx context.Context) (result string, err error)
+	// intentAt is when the intent still in force was first recorded.
+	intentAt time.Time
 }
 
 // write runs w once across attempts: done steps are not repeated, the intent
@@ -1081,6 +1144,9 @@ func (x *run) write(ctx context.Context, w write) (string, error) {
 		}
 		return "", x.record(ctx, w.incident, w.name, store.StepPlanned, "would "+w.intent, "")
 	}
+	if seen && (prev.Status == store.StepStarted || prev.Status == store.StepFailed) && !prev.IntentAt.IsZero() {
+		w.intentAt = prev.IntentAt
+	}
 	if seen && (prev.Status == store.StepStarted || prev.Status == store.StepFailed) && w.lookup != nil {
 		res, found, err := w.lookup(ctx)
 		if err != nil {
@@ -1092,7 +1158,8 @@ func (x *run) write(ctx context.Context, w write) (string, error) {
 				Detail: w.intent + " (found, written by an earlier attempt)"})
 		}
 	}
-	if err := x.recordFull(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepStarted, Intent: w.intent, Detail: w.intent}); err != nil {
+	w.intentAt = x.r.now()
+	if err := x.recordFull(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepStarted, Intent: w.intent, IntentAt: w.intentAt, Detail: w.intent}); err != nil {
 		return "", err
 	}
 	res, err := w.do(ctx)
@@ -1103,8 +1170,8 @@ func (x *run) write(ctx context.Context, w write) (string, error) {
 }
 
 func (x *run) fail(ctx context.Context, w write, err error) error {
-	st := store.StepRecord{Name: w.name, Status: store.StepFailed, Intent: w.intent, Detail: w.intent, Error: err.Error()}
-	if !pagerduty.IsRetryable(err) {
+	st := store.StepRecord{Name: w.name, Status: store.StepFailed, Intent: w.intent, IntentAt: w.intentAt, Detail: w.intent, Error: err.Error()}
+	if !retryable(err) {
 		st.Detail += " (not retried)"
 	}
 	// Recorded even when the attempt's context is done.
@@ -1114,7 +1181,7 @@ func (x *run) fail(ctx context.Context, w write, err error) error {
 		x.log.Warn("recording a failed step failed", "step", w.name, "err", rerr)
 	}
 	err = fmt.Errorf("%s: %w", w.name, err)
-	if !pagerduty.IsRetryable(err) {
+	if !retryable(err) {
 		// PagerDuty refused the request as such (a 4xx): the same request
 		// later would be refused again.
 		return Permanent(err)
@@ -1134,7 +1201,7 @@ func (x *run) failRead(ctx context.Context, step string, err error) error {
 	if rerr := x.recordFull(rctx, x.id, st); rerr != nil {
 		x.log.Warn("recording a failed step failed", "step", step, "err", rerr)
 	}
-	if pagerduty.IsNotFound(err) || !pagerduty.IsRetryable(err) {
+	if pagerduty.IsNotFound(err) || !retryable(err) {
 		return Permanent(err)
 	}
 	return err

@@ -49,8 +49,9 @@ type TimelineEvent struct {
 type Responder struct {
 	UserID  string    `json:"user_id"`
 	Name    string    `json:"name"`
-	Actions []string  `json:"actions"` // e.g. "acknowledged #42", in the order they first did them
-	First   time.Time `json:"first"`   // their first action
+	Role    string    `json:"role,omitempty"` // "Incident commander" or "Scribe", when a note says so
+	Actions []string  `json:"actions"`        // e.g. "acknowledged #42", in the order they first did them
+	First   time.Time `json:"first"`          // their first action
 }
 
 // NoteRef is a note and where it was written.
@@ -165,6 +166,22 @@ func buildTimeline(primary incidentLog, members []incidentLog, markers []string)
 	for _, r := range responders {
 		tl.Responders = append(tl.Responders, *r)
 	}
+	// Roles: a note line such as "IC: Alice Ng" or "Scribe: Bob" marks them.
+	for _, il := range all {
+		for _, n := range il.Notes {
+			if isOurNote(n.Content) {
+				continue
+			}
+			for role, name := range findRoles(n.Content) {
+				i := slices.IndexFunc(tl.Responders, func(r Responder) bool { return strings.EqualFold(r.Name, name) })
+				if i < 0 {
+					tl.Responders = append(tl.Responders, Responder{Name: name, First: n.CreatedAt})
+					i = len(tl.Responders) - 1
+				}
+				tl.Responders[i].Role = role
+			}
+		}
+	}
 	slices.SortFunc(tl.Responders, func(a, b Responder) int {
 		return cmp.Or(a.First.Compare(b.First), cmp.Compare(a.UserID, b.UserID))
 	})
@@ -236,6 +253,30 @@ func resolutionNote(primary incidentLog) *NoteRef {
 		return nil
 	}
 	return &NoteRef{IncidentID: primary.Incident.ID, Author: best.User.Summary, At: best.CreatedAt, Content: best.Content, Link: primary.Incident.HTMLURL}
+}
+
+// roleMarkers are the note-line prefixes that name the incident's roles.
+var roleMarkers = []struct{ prefix, role string }{
+	{"incident commander:", "Incident commander"},
+	{"ic:", "Incident commander"},
+	{"scribe:", "Scribe"},
+}
+
+// findRoles reads "IC: Alice Ng" and "Scribe: Bob" lines of a note.
+func findRoles(content string) map[string]string {
+	out := map[string]string{}
+	for line := range strings.SplitSeq(content, "\n") {
+		l := strings.TrimLeft(strings.TrimSpace(line), "-*• ")
+		for _, m := range roleMarkers {
+			if len(l) > len(m.prefix) && strings.EqualFold(l[:len(m.prefix)], m.prefix) {
+				if name := strings.TrimSpace(l[len(m.prefix):]); name != "" && len(name) <= 100 {
+					out[m.role] = name
+				}
+				break
+			}
+		}
+	}
+	return out
 }
 
 // findTODOs returns the text after a marker on each line that starts with

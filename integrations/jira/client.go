@@ -1,0 +1,546 @@
+package jira
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	gojira "github.com/andygrunwald/go-jira"
+
+	"github.com/aftermath-dev/aftermath/internal/outbound"
+)
+
+// BulkLimit is the most issues Jira creates in one bulk request.
+const BulkLimit = 50
+
+// Config is what the client needs to reach Jira.
+type Config struct {
+	BaseURL string
+	// Cloud: basic auth with an account's email and API token.
+	Email, APIToken string
+	// Data Center: a personal access token (bearer), instead.
+	PAT string
+	// Deployment is "cloud" or "datacenter"; "" or "auto" asks
+	// GET /rest/api/2/serverInfo once.
+	Deployment string
+	// Data Center's Epic Link and Epic Name field IDs; "" looks them up in
+	// GET /rest/api/2/field once.
+	EpicLinkField, EpicNameField string
+	// UserTTL is how long an email's user (or the absence of one) is
+	// cached (1h).
+	UserTTL time.Duration
+	Now     func() time.Time
+}
+
+// Client talks to Jira. It is safe for concurrent use.
+type Client struct {
+	api  *gojira.Client
+	http *http.Client
+	cfg  Config
+	log  *slog.Logger
+
+	mu         sync.Mutex
+	deployment string
+	epicLink   string
+	epicName   string
+	users      map[string]cachedUser
+}
+
+type cachedUser struct {
+	u     User
+	found bool
+	at    time.Time
+}
+
+// NewHTTPClient returns the paced, retrying http.Client for Jira (see
+// outbound.NewClient).
+func NewHTTPClient(cfg outbound.Config, base http.RoundTripper, log *slog.Logger) *http.Client {
+	return outbound.NewClient("Jira", cfg, base, log)
+}
+
+// New returns a client; httpClient should come from NewHTTPClient (nil makes
+// one). Credentials go on every request through go-jira's auth transports
+// and are never logged.
+func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if httpClient == nil {
+		httpClient = NewHTTPClient(outbound.Config{}, nil, log)
+	}
+	if cfg.UserTTL <= 0 {
+		cfg.UserTTL = time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	var auth http.RoundTripper
+	switch {
+	case cfg.PAT != "":
+		auth = &gojira.PATAuthTransport{Token: cfg.PAT, Transport: httpClient.Transport}
+	case cfg.Email != "" || cfg.APIToken != "":
+		auth = &gojira.BasicAuthTransport{Username: cfg.Email, Password: cfg.APIToken, Transport: httpClient.Transport}
+	default:
+		return nil, errors.New("jira: no credentials: set JIRA_EMAIL and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center)")
+	}
+	hc := &http.Client{Transport: auth}
+	api, err := gojira.NewClient(hc, cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("jira: base URL: %w", err)
+	}
+	c := &Client{api: api, http: hc, cfg: cfg, log: log, users: map[string]cachedUser{}}
+	switch strings.ToLower(cfg.Deployment) {
+	case Cloud:
+		c.deployment = Cloud
+	case DataCenter, "server":
+		c.deployment = DataCenter
+	default:
+		// Every Jira Cloud site is served under atlassian.net: no need to
+		// ask. Anything else is asked once.
+		if u, err := url.Parse(cfg.BaseURL); err == nil && strings.HasSuffix(strings.ToLower(u.Hostname()), ".atlassian.net") {
+			c.deployment = Cloud
+		}
+	}
+	c.epicLink, c.epicName = cfg.EpicLinkField, cfg.EpicNameField
+	return c, nil
+}
+
+// BrowseURL is where people open an issue.
+func (c *Client) BrowseURL(key string) string { return c.cfg.BaseURL + "/browse/" + key }
+
+// Deployment returns "cloud" or "datacenter", asking the server once when the
+// configuration does not say.
+func (c *Client) Deployment(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	d := c.deployment
+	c.mu.Unlock()
+	if d != "" {
+		return d, nil
+	}
+	var info struct {
+		DeploymentType string `json:"deploymentType"`
+	}
+	if err := c.do(ctx, "read server info", http.MethodGet, "rest/api/2/serverInfo", nil, &info); err != nil {
+		return "", err
+	}
+	d = DataCenter
+	if strings.EqualFold(info.DeploymentType, "cloud") {
+		d = Cloud
+	}
+	c.mu.Lock()
+	c.deployment = d
+	c.mu.Unlock()
+	return d, nil
+}
+
+// epicFields returns Data Center's Epic Link and Epic Name field IDs.
+func (c *Client) epicFields(ctx context.Context) (link, name string, err error) {
+	c.mu.Lock()
+	link, name = c.epicLink, c.epicName
+	c.mu.Unlock()
+	if link != "" && name != "" {
+		return link, name, nil
+	}
+	var fields []struct {
+		ID     string `json:"id"`
+		Name   string `json:"name"`
+		Schema struct {
+			Custom string `json:"custom"`
+		} `json:"schema"`
+	}
+	if err := c.do(ctx, "list fields", http.MethodGet, "rest/api/2/field", nil, &fields); err != nil {
+		return "", "", err
+	}
+	for _, f := range fields {
+		switch {
+		case link == "" && (f.Schema.Custom == "com.pyxis.greenhopper.jira:gh-epic-link" || f.Name == "Epic Link"):
+			link = f.ID
+		case name == "" && (f.Schema.Custom == "com.pyxis.greenhopper.jira:gh-epic-label" || f.Name == "Epic Name"):
+			name = f.ID
+		}
+	}
+	if link == "" || name == "" {
+		return "", "", &Error{Op: "find the Epic Link and Epic Name fields", Message: "this Jira has no such fields; name them in the rules (jira.epic_link_field, jira.epic_name_field)"}
+	}
+	c.mu.Lock()
+	c.epicLink, c.epicName = link, name
+	c.mu.Unlock()
+	return link, name, nil
+}
+
+// UserByEmail finds the Jira user with this email; found is false when there
+// is none. Answers are cached for UserTTL.
+func (c *Client) UserByEmail(ctx context.Context, email string) (User, bool, error) {
+	key := strings.ToLower(strings.TrimSpace(email))
+	c.mu.Lock()
+	cu, ok := c.users[key]
+	c.mu.Unlock()
+	if ok && c.cfg.Now().Sub(cu.at) < c.cfg.UserTTL {
+		return cu.u, cu.found, nil
+	}
+	d, err := c.Deployment(ctx)
+	if err != nil {
+		return User{}, false, err
+	}
+	q := url.Values{}
+	if d == Cloud {
+		q.Set("query", email)
+	} else {
+		q.Set("username", email)
+	}
+	var users []struct {
+		AccountID    string `json:"accountId"`
+		Name         string `json:"name"`
+		EmailAddress string `json:"emailAddress"`
+		DisplayName  string `json:"displayName"`
+		Active       bool   `json:"active"`
+	}
+	if err := c.do(ctx, "find the user of an email", http.MethodGet, "rest/api/2/user/search?"+q.Encode(), nil, &users); err != nil {
+		return User{}, false, err
+	}
+	var u User
+	found := false
+	for _, ju := range users {
+		if !ju.Active || !strings.EqualFold(ju.EmailAddress, email) {
+			continue
+		}
+		id := ju.AccountID
+		if d != Cloud {
+			id = ju.Name
+		}
+		u, found = User{ID: id, DisplayName: ju.DisplayName, Email: ju.EmailAddress}, true
+		break
+	}
+	c.mu.Lock()
+	c.users[key] = cachedUser{u: u, found: found, at: c.cfg.Now()}
+	c.mu.Unlock()
+	return u, found, nil
+}
+
+// fields builds the fields of an issue to create.
+func (c *Client) fields(ctx context.Context, spec IssueSpec) (map[string]any, error) {
+	d, err := c.Deployment(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f := map[string]any{
+		"project":   map[string]string{"key": spec.Project},
+		"issuetype": map[string]string{"name": spec.IssueType},
+		"summary":   spec.Summary,
+	}
+	if spec.Description != "" {
+		f["description"] = spec.Description
+	}
+	if len(spec.Labels) > 0 {
+		f["labels"] = spec.Labels
+	}
+	if spec.Assignee != "" {
+		if d == Cloud {
+			f["assignee"] = map[string]string{"accountId": spec.Assignee}
+		} else {
+			f["assignee"] = map[string]string{"name": spec.Assignee}
+		}
+	}
+	if !spec.DueDate.IsZero() {
+		f["duedate"] = spec.DueDate.Format(time.DateOnly)
+	}
+	if spec.Priority != "" {
+		f["priority"] = map[string]string{"name": spec.Priority}
+	}
+	if spec.Epic != "" || spec.EpicName != "" {
+		if d == Cloud {
+			if spec.Epic != "" {
+				f["parent"] = map[string]string{"key": spec.Epic}
+			}
+		} else {
+			link, name, err := c.epicFields(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if spec.Epic != "" {
+				f[link] = spec.Epic
+			}
+			if spec.EpicName != "" {
+				f[name] = spec.EpicName
+			}
+		}
+	}
+	return f, nil
+}
+
+// CreateIssue creates one issue. It is not retried when the answer is lost:
+// the caller searches for it (by its unique label) before creating again.
+func (c *Client) CreateIssue(ctx context.Context, spec IssueSpec) (string, error) {
+	op := "create " + spec.IssueType + " in " + spec.Project
+	f, err := c.fields(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Key string `json:"key"`
+	}
+	if err := c.do(ctx, op, http.MethodPost, "rest/api/2/issue", map[string]any{"fields": f}, &out); err != nil {
+		return "", err
+	}
+	return out.Key, nil
+}
+
+// CreateIssues creates issues with bulk requests of at most 50. Jira creates
+// what it can and refuses the rest item by item: every spec gets a result.
+// err is set only when a whole request failed; the results of the requests
+// before it stand.
+func (c *Client) CreateIssues(ctx context.Context, specs []IssueSpec) ([]BulkResult, error) {
+	var out []BulkResult
+	for start := 0; start < len(specs); start += BulkLimit {
+		chunk := specs[start:min(start+BulkLimit, len(specs))]
+		res, err := c.bulk(ctx, start, chunk)
+		out = append(out, res...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func (c *Client) bulk(ctx context.Context, offset int, specs []IssueSpec) ([]BulkResult, error) {
+	op := fmt.Sprintf("bulk-create %d issues", len(specs))
+	updates := make([]map[string]any, 0, len(specs))
+	for _, s := range specs {
+		f, err := c.fields(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		updates = append(updates, map[string]any{"fields": f})
+	}
+	status, body, err := c.raw(ctx, op, http.MethodPost, "rest/api/2/issue/bulk", map[string]any{"issueUpdates": updates})
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Issues []struct {
+			Key string `json:"key"`
+		} `json:"issues"`
+		Errors []struct {
+			Status        int      `json:"status"`
+			ElementErrors apiError `json:"elementErrors"`
+			FailedElement int      `json:"failedElementNumber"`
+		} `json:"errors"`
+		apiError
+	}
+	if jerr := json.Unmarshal(body, &res); jerr != nil && status < 300 {
+		return nil, &Error{Op: op, Status: status, Message: "decode answer: " + jerr.Error()}
+	}
+	if status >= 300 && len(res.Errors) == 0 {
+		return nil, statusError(op, status, res.apiError)
+	}
+	// Jira lists the created issues in request order, skipping the failed
+	// elements, which it numbers from 0.
+	failed := map[int]error{}
+	for _, e := range res.Errors {
+		failed[e.FailedElement] = statusError(op+": item "+fmt.Sprint(e.FailedElement), max(e.Status, 400), e.ElementErrors)
+	}
+	out := make([]BulkResult, 0, len(specs))
+	next := 0
+	for i := range specs {
+		r := BulkResult{Index: offset + i}
+		if ferr, ok := failed[i]; ok {
+			r.Err = ferr
+		} else if next < len(res.Issues) {
+			r.Key = res.Issues[next].Key
+			next++
+		} else {
+			r.Err = &Error{Op: op, Status: status, Message: "Jira neither created nor refused this item"}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Search returns the issues that match jql (at most max), with the fields
+// aftermath reads. Cloud uses the enhanced search (SearchV2JQL), because it
+// answers 410 to /rest/api/2/search; Data Center uses /rest/api/2/search.
+func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, error) {
+	op := "search " + jql
+	d, err := c.Deployment(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fields := []string{"summary", "issuetype", "status", "labels", "parent"}
+	link := ""
+	if d != Cloud {
+		if link, _, err = c.epicFields(ctx); err == nil {
+			fields = append(fields, link)
+		}
+	}
+	var issues []gojira.Issue
+	var resp *gojira.Response
+	if d == Cloud {
+		issues, resp, err = c.api.Issue.SearchV2JQLWithContext(ctx, jql, &gojira.SearchOptionsV2{MaxResults: limit, Fields: fields})
+	} else {
+		issues, resp, err = c.api.Issue.SearchWithContext(ctx, jql, &gojira.SearchOptions{MaxResults: limit, Fields: fields})
+	}
+	if err != nil {
+		return nil, goJiraError(ctx, op, resp, err)
+	}
+	out := make([]Issue, 0, len(issues))
+	for _, is := range issues {
+		i := Issue{ID: is.ID, Key: is.Key}
+		if f := is.Fields; f != nil {
+			i.Summary, i.Labels = f.Summary, f.Labels
+			i.IssueType = f.Type.Name
+			if f.Status != nil {
+				i.Status = f.Status.Name
+			}
+			if f.Parent != nil {
+				i.Epic = f.Parent.Key
+			}
+			if v, ok := f.Unknowns[link].(string); ok && link != "" {
+				i.Epic = v
+			}
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}
+
+// AddComment comments on an issue.
+func (c *Client) AddComment(ctx context.Context, key, body string) error {
+	return c.do(ctx, "comment on "+key, http.MethodPost, "rest/api/2/issue/"+url.PathEscape(key)+"/comment", map[string]string{"body": body}, nil)
+}
+
+// UpdateDescription replaces an issue's description.
+func (c *Client) UpdateDescription(ctx context.Context, key, description string) error {
+	return c.do(ctx, "update the description of "+key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key),
+		map[string]any{"fields": map[string]string{"description": description}}, nil)
+}
+
+// Comments returns the bodies of an issue's comments (the latest 1000).
+func (c *Client) Comments(ctx context.Context, key string) ([]string, error) {
+	var out struct {
+		Comments []struct {
+			Body string `json:"body"`
+		} `json:"comments"`
+	}
+	if err := c.do(ctx, "read the comments of "+key, http.MethodGet, "rest/api/2/issue/"+url.PathEscape(key)+"/comment?maxResults=1000&orderBy=-created", nil, &out); err != nil {
+		return nil, err
+	}
+	bodies := make([]string, 0, len(out.Comments))
+	for _, c := range out.Comments {
+		bodies = append(bodies, c.Body)
+	}
+	return bodies, nil
+}
+
+// AddLabels adds labels to an issue (those it has stay).
+func (c *Client) AddLabels(ctx context.Context, key string, labels []string) error {
+	ops := make([]map[string]string, 0, len(labels))
+	for _, l := range labels {
+		ops = append(ops, map[string]string{"add": l})
+	}
+	return c.do(ctx, "label "+key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key), map[string]any{"update": map[string]any{"labels": ops}}, nil)
+}
+
+// Status returns the name of an issue's status.
+func (c *Client) Status(ctx context.Context, key string) (string, error) {
+	var out struct {
+		Fields struct {
+			Status struct {
+				Name string `json:"name"`
+			} `json:"status"`
+		} `json:"fields"`
+	}
+	if err := c.do(ctx, "read the status of "+key, http.MethodGet, "rest/api/2/issue/"+url.PathEscape(key)+"?fields=status", nil, &out); err != nil {
+		return "", err
+	}
+	return out.Fields.Status.Name, nil
+}
+
+// Transition moves an issue to the named status, through the transition
+// that leads there.
+func (c *Client) Transition(ctx context.Context, key, status string) error {
+	var out struct {
+		Transitions []struct {
+			ID string `json:"id"`
+			To struct {
+				Name string `json:"name"`
+			} `json:"to"`
+		} `json:"transitions"`
+	}
+	path := "rest/api/2/issue/" + url.PathEscape(key) + "/transitions"
+	if err := c.do(ctx, "list transitions of "+key, http.MethodGet, path, nil, &out); err != nil {
+		return err
+	}
+	for _, t := range out.Transitions {
+		if strings.EqualFold(t.To.Name, status) {
+			return c.do(ctx, "move "+key+" to "+status, http.MethodPost, path, map[string]any{"transition": map[string]string{"id": t.ID}}, nil)
+		}
+	}
+	return &Error{Op: "move " + key + " to " + status, Message: "no transition leads there"}
+}
+
+// do sends a request and decodes a 2xx answer into out.
+func (c *Client) do(ctx context.Context, op, method, path string, body, out any) error {
+	status, b, err := c.raw(ctx, op, method, path, body)
+	if err != nil {
+		return err
+	}
+	if status >= 300 {
+		var ae apiError
+		_ = json.Unmarshal(b, &ae)
+		return statusError(op, status, ae)
+	}
+	if out != nil && len(bytes.TrimSpace(b)) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return &Error{Op: op, Status: status, Message: "decode answer: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+// raw sends a request built by go-jira and returns the status and body.
+func (c *Client) raw(ctx context.Context, op, method, path string, body any) (int, []byte, error) {
+	req, err := c.api.NewRequestWithContext(ctx, method, path, body)
+	if err != nil {
+		return 0, nil, &Error{Op: op, Message: err.Error()}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, transportError(ctx, op, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return resp.StatusCode, nil, transportError(ctx, op, err)
+	}
+	return resp.StatusCode, b, nil
+}
+
+func transportError(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("jira: %s: %w", op, ctx.Err())
+	}
+	return &Error{Op: op, Message: err.Error(), Retryable: true}
+}
+
+// goJiraError turns what go-jira's search returns into an *Error.
+func goJiraError(ctx context.Context, op string, resp *gojira.Response, err error) error {
+	if resp == nil {
+		return transportError(ctx, op, err)
+	}
+	msg := err.Error()
+	var je *gojira.Error
+	if errors.As(err, &je) {
+		msg = apiError{ErrorMessages: je.ErrorMessages, Errors: je.Errors}.String()
+	}
+	return &Error{Op: op, Status: resp.StatusCode, Message: msg, Retryable: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500}
+}

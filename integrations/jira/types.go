@@ -1,0 +1,120 @@
+// Package jira is aftermath's Jira client, built on go-jira (REST API v2,
+// which Jira Cloud and Data Center both serve), over the same paced,
+// retrying HTTP client as the PagerDuty client.
+package jira
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Deployments.
+const (
+	Cloud      = "cloud"
+	DataCenter = "datacenter"
+)
+
+// IssueSpec is an issue to create.
+type IssueSpec struct {
+	Project     string
+	IssueType   string
+	Summary     string
+	Description string // Jira wiki markup
+	Labels      []string
+	Assignee    string // the user's ID (Cloud accountId, Data Center name); "" unassigned
+	DueDate     time.Time
+	Priority    string // Jira priority name; "" Jira's default
+	Epic        string // the epic's key, for a child issue
+	EpicName    string // Data Center epics need one
+}
+
+// Issue is what aftermath reads of an issue.
+type Issue struct {
+	ID        string
+	Key       string
+	Summary   string
+	IssueType string
+	Status    string
+	Labels    []string
+	Epic      string // parent (Cloud) or Epic Link (Data Center)
+}
+
+// User is a Jira user.
+type User struct {
+	ID          string // accountId on Cloud, name on Data Center: what an assignee takes
+	DisplayName string
+	Email       string
+}
+
+// BulkResult is one item of a bulk create: the issue, or why Jira refused it.
+type BulkResult struct {
+	Index int // position in the request
+	Key   string
+	Err   error
+}
+
+// Error is a failed Jira call. Retryable says whether the same call may
+// succeed later (429, 5xx, transport errors).
+type Error struct {
+	Op        string
+	Status    int // 0 for a transport error
+	Message   string
+	Retryable bool
+}
+
+func (e *Error) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("jira: %s: %s", e.Op, e.Message)
+	}
+	return fmt.Sprintf("jira: %s: HTTP %d: %s", e.Op, e.Status, e.Message)
+}
+
+// IsRetryable reports whether err may go away on a later attempt. Errors
+// that are not *Error (Redis, context) count as retryable.
+func IsRetryable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Retryable
+	}
+	return true
+}
+
+// StatusOf returns the HTTP status of a Jira error, or 0.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+// apiError is Jira's error body.
+type apiError struct {
+	ErrorMessages []string          `json:"errorMessages"`
+	Errors        map[string]string `json:"errors"`
+}
+
+func (a apiError) String() string {
+	parts := append([]string(nil), a.ErrorMessages...)
+	keys := make([]string, 0, len(a.Errors))
+	for k := range a.Errors {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, k+": "+a.Errors[k])
+	}
+	return strings.Join(parts, "; ")
+}
+
+func statusError(op string, status int, body apiError) *Error {
+	msg := body.String()
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	return &Error{Op: op, Status: status, Message: msg, Retryable: status == http.StatusTooManyRequests || status >= 500}
+}
