@@ -3,9 +3,9 @@ package render
 import (
 	"flag"
 	"net/url"
-	"regexp"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
