@@ -26,7 +26,7 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		start := time.Now()
 		r, err := Load("fuzz.yaml", src)
-		if d := time.Since(start); d > 2*time.Second {
+		if d := time.Since(start); d > 20*time.Second { // runaway work only; see TestLoaderBoundsHostileInput
 			t.Fatalf("Load took %v", d)
 		}
 		if err != nil {

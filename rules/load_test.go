@@ -223,9 +223,12 @@ func TestLoaderBoundsHostileInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// The bound catches runaway (quadratic or exponential) work,
+			// which takes minutes; it is loose so a busy CI machine under
+			// -race never trips it.
 			start := time.Now()
 			_, err := Load("hostile.yaml", []byte(tc.src))
-			if d := time.Since(start); d > 2*time.Second {
+			if d := time.Since(start); d > 20*time.Second {
 				t.Fatalf("took %v", d)
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -240,7 +243,7 @@ func TestLoaderBoundsHostileInput(t *testing.T) {
 	}
 	start := time.Now()
 	_, err := Load("wide.yaml", []byte(b.String()))
-	if d := time.Since(start); d > 3*time.Second || err == nil {
+	if d := time.Since(start); d > 30*time.Second || err == nil {
 		t.Fatalf("wide file: %v after %v", err, d)
 	}
 }
