@@ -1,0 +1,143 @@
+package jiratest
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Mode is the Jira deployment the server imitates.
+type Mode string
+
+// The two deployments. They share REST API v2 but differ in authentication,
+// user identity (accountId against username), epics (parent against the
+// Epic Link custom field) and search (/search/jql against /search).
+const (
+	Cloud      Mode = "cloud"
+	DataCenter Mode = "datacenter"
+)
+
+// Workflow statuses, in workflow order. Every issue starts in StatusToDo.
+const (
+	StatusToDo       = "To Do"
+	StatusInProgress = "In Progress"
+	StatusInReview   = "In Review"
+	StatusReviewed   = "Reviewed"
+	StatusDone       = "Done"
+)
+
+// Data Center's epic custom fields (Jira Software's defaults on a fresh
+// instance); Cloud has neither and links an issue to its epic with parent.
+const (
+	EpicLinkField = "customfield_10014"
+	EpicNameField = "customfield_10011"
+)
+
+// The user every request authenticates as ("myself"), seeded by NewServer:
+// its email is Options.Email.
+const (
+	BotAccountID   = "557058:00000000-0000-4000-8000-0000000000b0"
+	BotName        = "aftermath-bot"
+	BotKey         = "JIRAUSER10000"
+	BotDisplayName = "Aftermath Bot"
+)
+
+// Options configures a Server.
+type Options struct {
+	// Mode is the deployment imitated; default Cloud.
+	Mode Mode
+	// Email and APIToken are the Cloud basic-auth credentials; defaults
+	// "bot@example.com" and "jira-api-token".
+	Email    string
+	APIToken string
+	// PAT is the Data Center personal access token, sent as
+	// "Authorization: Bearer <PAT>"; default "jira-pat".
+	PAT string
+	// Validate, when set, sees every authenticated request with its body.
+	// A non-nil error is recorded as a violation and answered 400.
+	Validate func(r *http.Request, body []byte) error
+	// Now is the clock for writes made through the API and for SearchLag;
+	// default time.Now.
+	Now func() time.Time
+	// SearchLag is how long after a change search results reflect it: until
+	// then a new issue is missing from them and a changed one is found (and
+	// shown) as it was. 0 means at once.
+	SearchLag time.Duration
+}
+
+// Project is a Jira project. IssueTypes defaults to Epic, Task, Story, Bug.
+type Project struct {
+	Key        string
+	Name       string
+	IssueTypes []string
+}
+
+// User is a Jira user. Cloud identifies users by AccountID, Data Center by
+// Name (the username) and Key.
+type User struct {
+	AccountID   string
+	Name        string
+	Key         string
+	Email       string
+	DisplayName string
+	Active      bool
+}
+
+// Issue is a snapshot of an issue's state.
+type Issue struct {
+	ID        string
+	Key       string
+	Project   string // project key
+	IssueType string // issue type name
+	Summary   string
+	// Description and Environment are the wiki-markup strings of API v2.
+	Description string
+	Environment string
+	Labels      []string // sorted, without duplicates, as Jira keeps them
+	// Assignee and Reporter are accountIds on Cloud and usernames on Data
+	// Center; "" is unassigned.
+	Assignee string
+	Reporter string
+	DueDate  string // YYYY-MM-DD or ""
+	Priority string // priority name
+	Status   string // one of the Status* constants
+	// Parent is the key of the issue's epic: parent on Cloud, the Epic Link
+	// field on Data Center.
+	Parent string
+	// EpicName is the Epic Name field of a Data Center epic.
+	EpicName string
+	Comments []Comment
+	Created  time.Time
+	Updated  time.Time
+	// ResolutionDate is when the issue last entered Done; zero otherwise.
+	ResolutionDate time.Time
+}
+
+// Comment is a comment on an issue. Author is an accountId on Cloud and a
+// username on Data Center.
+type Comment struct {
+	ID      string
+	Author  string
+	Body    string
+	Created time.Time
+}
+
+// Call is one request the server received.
+type Call struct {
+	Method string
+	Route  string // "METHOD /rest/api/2/template", or "METHOD /raw/path" when no route matched
+	Path   string
+	Query  url.Values
+	Body   []byte
+	Status int // status answered; 0 if the client went away first
+	At     time.Time
+}
+
+// Fault makes the server misbehave on a route; see Server.Inject.
+type Fault struct {
+	Status     int           // e.g. 429, 500, 503; 0 = answer normally (after Latency)
+	Times      int           // how many matching requests get the fault (0 = 1)
+	RetryAfter string        // Retry-After header value, if set
+	Latency    time.Duration // delay before answering
+	AfterApply bool          // perform the request's effect first, then answer with Status
+}
