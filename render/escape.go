@@ -7,7 +7,7 @@ import (
 
 // wikiSpecial are the characters Jira wiki markup gives a meaning to inside
 // a line; each is escaped with a backslash.
-const wikiSpecial = "\\*_-+^~?{}[]|!#"
+const wikiSpecial = "\\*_-+^~?{}[]|!"
 
 // Text escapes text from outside (PagerDuty titles, notes, names) for Jira
 // wiki markup: every markup character is backslash-escaped, so that nothing
@@ -42,7 +42,11 @@ func escapeLine(line string) string {
 			// Inside a word (PM-1, 2026-11-20) a dash never strikes
 			// through: kept as it is, for legible text.
 			b.WriteRune(r)
-		case strings.ContainsRune(wikiSpecial, r):
+		case r == '#' && i > 0:
+			// Only a line's first # makes a numbered list: "#4211" inside
+			// a line stays legible.
+			b.WriteRune(r)
+		case strings.ContainsRune(wikiSpecial, r) || r == '#':
 			b.WriteByte('\\')
 			b.WriteRune(r)
 		case r < ' ' && r != '\t':

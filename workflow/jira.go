@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
@@ -381,10 +382,20 @@ func (x *run) followups(pm Postmortem, project string, labels []string) ([]follo
 		for _, t := range pm.Timeline.TODOs {
 			note := &render.Note{Author: t.Author, At: x.at(t.At), Text: t.Content, Link: t.Link}
 			d, _ := render.FollowupDescription(render.Followup{Item: t.Text, Note: note, Incident: incident, IncURL: in.HTMLURL})
-			add(t.Text, d)
+			add(sentence(t.Text), d)
 		}
 	}
 	return out, overflow
+}
+
+// sentence capitalises an item's first letter: "alert on x" becomes a
+// ticket summary "Alert on x".
+func sentence(s string) string {
+	r := []rune(s)
+	if len(r) > 0 && unicode.IsLower(r[0]) {
+		r[0] = unicode.ToUpper(r[0])
+	}
+	return string(r)
 }
 
 // at formats a time for people, in the rules' zone.

@@ -1,0 +1,533 @@
+package workflow
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/integrations/jira"
+	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/internal/outbound"
+	"github.com/aftermath-dev/aftermath/rules"
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+const jiraRules = testRules + `
+jira:
+  deployment: %s
+  project: PM
+  epic_issue_type: Epic
+  followup_issue_type: Task
+  labels: [postmortem]
+  routes:
+    - services: [PSVC002]
+      project: PAY
+followups:
+  from_notes: true
+  markers: [TODO, FOLLOWUP]
+  max: %d
+  standard:
+    - summary: Schedule the post-mortem meeting
+    - summary: Write and send the external message
+      description: Say "incident" or "service degradation", not "outage", unless it was a full outage.
+      severities: [SEV-1]
+`
+
+// jiraEnv is a pdEnv with a Jira simulator behind the workflow.
+type jiraEnv struct {
+	*pdEnv
+	jsim *jiratest.Server
+	jc   *jira.Client
+}
+
+func newJiraEnv(t *testing.T, mode jiratest.Mode, max int) *jiraEnv {
+	t.Helper()
+	src := strings.Replace(testRules, "jira:\n  project: PM\nfollowups:\n  from_notes: true\n  markers: [TODO, FOLLOWUP]\n  max: 10\n", "", 1)
+	e := newPDEnv(t, fmt.Sprintf(src+jiraRules[len(testRules):], mode, max))
+	js := jiratest.New(t, mode)
+	js.AddProject(jiratest.Project{Key: "PM", Name: "Post-mortems"})
+	js.AddProject(jiratest.Project{Key: "PAY", Name: "Payments"})
+	for _, u := range []struct{ id, name, email string }{
+		{"acc-alice", "alice", "alice@example.com"},
+		{"acc-carol", "carol", "carol@example.com"},
+		{"acc-sre", "sre-lead", "sre-lead@example.com"},
+	} {
+		js.AddUser(jiratest.User{AccountID: u.id, Name: u.name, Key: u.name, Email: u.email, DisplayName: strings.ToUpper(u.name[:1]) + u.name[1:], Active: true})
+	}
+	log := slog.New(slog.DiscardHandler)
+	cfg := jira.Config{BaseURL: js.URL(), Deployment: string(mode)}
+	if mode == jiratest.Cloud {
+		cfg.Email, cfg.APIToken = js.Email(), js.APIToken()
+	} else {
+		cfg.PAT = js.PAT()
+	}
+	jc, err := jira.New(cfg, log, jira.NewHTTPClient(outbound.Config{RequestsPerMinute: 60000, Burst: 100, MinBackoff: 5 * time.Millisecond, MaxBackoff: 1500 * time.Millisecond}, nil, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.res.Jira, e.res.Postmortems = jc, nil
+	return &jiraEnv{pdEnv: e, jsim: js, jc: jc}
+}
+
+// stable replaces the simulators' addresses (a new port each run) for the
+// golden files.
+func (e *jiraEnv) stable(s string) string {
+	return strings.NewReplacer(e.sim.URL(), "https://acme.pagerduty.com", e.jsim.URL(), "https://acme.atlassian.net").Replace(s)
+}
+
+func (e *jiraEnv) epics() []jiratest.Issue {
+	var out []jiratest.Issue
+	for _, is := range e.jsim.Issues() {
+		if is.IssueType == "Epic" {
+			out = append(out, is)
+		}
+	}
+	return out
+}
+
+func (e *jiraEnv) children(epic string) []jiratest.Issue {
+	var out []jiratest.Issue
+	for _, is := range e.jsim.Issues() {
+		if is.Parent == epic {
+			out = append(out, is)
+		}
+	}
+	return out
+}
+
+func (e *jiraEnv) wantOneEpic() jiratest.Issue {
+	e.t.Helper()
+	eps := e.epics()
+	if len(eps) != 1 {
+		e.t.Fatalf("%d epics, want 1: %+v", len(eps), eps)
+	}
+	return eps[0]
+}
+
+// realisticSEV1 seeds an outage: a SEV-1 on checkout with 30+ key events,
+// three responders (one named incident commander), two TODO items, a
+// resolution note, and a related SEV-2 on payments.
+func realisticSEV1(e *pdEnv) {
+	s := e.sim
+	s.AddIncident(pagerdutytest.NewIncident{ID: "PCHK1", Number: 4211, Title: "Checkout API returning 502 for 38% of requests", ServiceID: "PSVC001", Priority: "P1", CreatedAt: t0})
+	s.Assign("PCHK1", "PUSER01", t0.Add(30*time.Second))
+	s.AddNotifyEntries("PCHK1", 12, t0.Add(40*time.Second))
+	s.Acknowledge("PCHK1", "PUSER01", t0.Add(3*time.Minute))
+	s.Annotate("PCHK1", "PUSER01", "IC: Alice Ng\nScribe: Carol Diaz\nOpened #inc-4211 in chat.", t0.Add(4*time.Minute))
+	s.Escalate("PCHK1", "PUSER03", t0.Add(6*time.Minute))
+	s.Acknowledge("PCHK1", "PUSER03", t0.Add(7*time.Minute))
+	for i := range 15 {
+		at := t0.Add(time.Duration(9+2*i) * time.Minute)
+		s.Annotate("PCHK1", []string{"PUSER01", "PUSER03", "PUSER02"}[i%3], fmt.Sprintf("Update %d: error rate %d%%, pool saturation at %d%%.", i+1, 38-2*i, 99-i), at)
+	}
+	s.Assign("PCHK1", "PUSER02", t0.Add(40*time.Minute))
+	s.Acknowledge("PCHK1", "PUSER02", t0.Add(41*time.Minute))
+	s.Annotate("PCHK1", "PUSER02", "Rolled back deploy 7781.\nTODO: alert on connection pool saturation above 90%\n- FOLLOWUP: load test checkout with the new driver before the next rollout", t0.Add(55*time.Minute))
+	s.Annotate("PCHK1", "PUSER01", "Error rate back to baseline; the rollback of deploy 7781 fixed it. Root cause: the new DB driver leaked connections under retries.", t0.Add(70*time.Minute))
+	s.AddIncident(pagerdutytest.NewIncident{ID: "PPAY1", Number: 4212, Title: "Payments authorisations timing out", ServiceID: "PSVC002", Priority: "P2", CreatedAt: t0.Add(8 * time.Minute)})
+	s.Acknowledge("PPAY1", "PUSER02", t0.Add(10*time.Minute))
+	s.Annotate("PPAY1", "PUSER02", "Payments timeouts follow checkout: same DB pool.", t0.Add(20*time.Minute))
+	s.Resolve("PPAY1", "PUSER02", t0.Add(65*time.Minute))
+	s.Resolve("PCHK1", "PUSER01", t0.Add(72*time.Minute))
+}
+
+func goldenFile(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./workflow -run %s -update writes it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file; go test ./workflow -run %s -update rewrites it. Got:\n%s", path, t.Name(), got)
+	}
+}
+
+func TestJiraPostmortemSEV1(t *testing.T) {
+	for _, mode := range []jiratest.Mode{jiratest.Cloud, jiratest.DataCenter} {
+		t.Run(string(mode), func(t *testing.T) {
+			e := newJiraEnv(t, mode, 10)
+			realisticSEV1(e.pdEnv)
+			e.sim.ResetCalls()
+			e.mustProcess(EventResolved, "PCHK1")
+
+			epic := e.wantOneEpic()
+			if epic.Summary != "[SEV-1] Post-mortem: Checkout API returning 502 for 38% of requests (#4211)" {
+				t.Errorf("summary = %q", epic.Summary)
+			}
+			if epic.Project != "PM" {
+				t.Errorf("project %s", epic.Project)
+			}
+			wantLabels := []string{"incident-2026-11-20", "pagerduty-PCHK1", "pagerduty-PPAY1", "postmortem", "sev-1"} // Jira sorts them
+			if !slices.Equal(epic.Labels, wantLabels) {
+				t.Errorf("labels = %v, want %v", epic.Labels, wantLabels)
+			}
+			wantAssignee := "acc-alice"
+			if mode == jiratest.DataCenter {
+				wantAssignee = "alice"
+			}
+			if epic.Assignee != wantAssignee {
+				t.Errorf("assignee = %q, want %q (the resolver)", epic.Assignee, wantAssignee)
+			}
+			if epic.DueDate != "2026-11-23" {
+				t.Errorf("due date = %q, want the meeting deadline 2026-11-23", epic.DueDate)
+			}
+			if mode == jiratest.DataCenter && epic.EpicName == "" {
+				t.Error("a Data Center epic without an Epic Name")
+			}
+			kids := e.children(epic.Key)
+			var sums []string
+			for _, k := range kids {
+				sums = append(sums, k.Summary)
+				if !slices.Equal(k.Labels, []string{"incident-2026-11-20", "pagerduty-PCHK1", "postmortem", "sev-1"}) || k.IssueType != "Task" {
+					t.Errorf("follow-up %s: type %s labels %v", k.Key, k.IssueType, k.Labels)
+				}
+			}
+			wantSums := []string{
+				"Schedule the post-mortem meeting", "Write and send the external message",
+				"Alert on connection pool saturation above 90%", "Load test checkout with the new driver before the next rollout",
+			}
+			if !slices.Equal(sums, wantSums) {
+				t.Errorf("follow-ups = %q, want %q", sums, wantSums)
+			}
+			for _, k := range kids {
+				if !strings.Contains(epic.Description, "|["+k.Key+"|") {
+					t.Errorf("the page does not list %s", k.Key)
+				}
+			}
+			if n := strings.Count(epic.Description, "[log entry|"); n < 30 {
+				t.Errorf("%d timeline rows, want 30 or more", n)
+			}
+			if mode == jiratest.Cloud {
+				goldenFile(t, "sev1-page.jira", e.stable(epic.Description))
+				if k := kids[2]; !strings.Contains(k.Description, "{quote}\nRolled back deploy 7781.") {
+					t.Errorf("a TODO ticket does not quote its note:\n%s", k.Description)
+				}
+			}
+			// The link-back note carries the epic's URL.
+			notes := e.ourNotes("PCHK1")
+			if len(notes) != 1 || !strings.Contains(notes[0].Content, e.jsim.URL()+"/browse/"+epic.Key) {
+				t.Errorf("link-back = %+v", notes)
+			}
+			e.wantNotes("PPAY1", 1)
+
+			// Again: nothing more anywhere.
+			e.jsim.ResetCalls()
+			e.sim.ResetCalls()
+			e.mustProcess(EventResolved, "PCHK1")
+			e.mustProcess(EventResolved, "PPAY1")
+			for _, c := range e.jsim.Calls() {
+				if c.Method != "GET" {
+					t.Errorf("a repeat wrote to Jira: %s %s", c.Method, c.Path)
+				}
+			}
+			if w := e.writes(); len(w) != 0 {
+				t.Errorf("a repeat wrote to PagerDuty: %+v", w)
+			}
+		})
+	}
+}
+
+func TestJiraPostmortemSEV2Page(t *testing.T) {
+	e := newJiraEnv(t, jiratest.Cloud, 10)
+	e.sim.AddIncident(pagerdutytest.NewIncident{ID: "PSEV2", Number: 88, Title: "Search results stale by up to 20 minutes", ServiceID: "PSVC001", Priority: "P2", CreatedAt: t0})
+	e.sim.Acknowledge("PSEV2", "PUSER03", t0.Add(5*time.Minute))
+	e.sim.Resolve("PSEV2", "PUSER03", t0.Add(50*time.Minute))
+	e.mustProcess(EventResolved, "PSEV2")
+	epic := e.wantOneEpic()
+	goldenFile(t, "sev2-page.jira", e.stable(epic.Description))
+	// SEV-2: 5 business days from Friday 20 November is Friday 27 November.
+	if epic.DueDate != "2026-11-27" {
+		t.Errorf("due date = %s", epic.DueDate)
+	}
+	if n := len(e.children(epic.Key)); n != 1 {
+		t.Errorf("%d follow-ups, want 1 (the SEV-2 standard task)", n)
+	}
+}
+
+// The owner: resolver, then last assignee, then the fallback, each mapped to
+// a Jira user by email; with no match at all the epic is unassigned and
+// says why.
+func TestJiraOwnerFallbackChain(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		resolver string // PagerDuty user who resolves
+		drop     []string
+		want     string // Jira accountId, "" unassigned
+	}{
+		{"resolver", "PUSER01", nil, "acc-alice"},
+		{"resolver not in Jira: last assignee", "PUSER02", nil, "acc-carol"},
+		{"neither: fallback", "PUSER02", []string{"carol"}, "acc-sre"},
+		{"nobody", "PUSER02", []string{"carol", "sre"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newJiraEnv(t, jiratest.Cloud, 10)
+			// A user who left: still in Jira, inactive.
+			emails := map[string]string{"carol": "carol@example.com", "sre": "sre-lead@example.com"}
+			for _, u := range tc.drop {
+				e.jsim.AddUser(jiratest.User{AccountID: "acc-" + u, Name: u, Key: u, Email: emails[u], DisplayName: u, Active: false})
+			}
+			e.sim.AddIncident(pagerdutytest.NewIncident{ID: "POWN", Title: "Owner test", ServiceID: "PSVC001", Priority: "P1", CreatedAt: t0})
+			e.sim.Assign("POWN", "PUSER03", t0.Add(time.Minute))
+			e.sim.Resolve("POWN", tc.resolver, t0.Add(time.Hour))
+			e.mustProcess(EventResolved, "POWN")
+			epic := e.wantOneEpic()
+			if epic.Assignee != tc.want {
+				t.Fatalf("assignee = %q, want %q; owner step: %+v", epic.Assignee, tc.want, e.step("POWN", StepOwner))
+			}
+			if tc.want == "" {
+				if len(epic.Comments) != 1 || !strings.Contains(epic.Comments[0].Body, "no Jira user has the email sre-lead@example.com") {
+					t.Fatalf("comments = %+v", epic.Comments)
+				}
+				if !strings.Contains(epic.Description, "nobody yet") {
+					t.Error("the page does not say there is no owner")
+				}
+			}
+		})
+	}
+}
+
+func TestJiraBulkCreateWithOneItemRejected(t *testing.T) {
+	e := newJiraEnv(t, jiratest.Cloud, 10)
+	realisticSEV1(e.pdEnv)
+	e.jsim.RejectBulkItem("Load test checkout")
+	e.mustProcess(EventResolved, "PCHK1")
+	epic := e.wantOneEpic()
+	if n := len(e.children(epic.Key)); n != 3 {
+		t.Fatalf("%d follow-ups, want 3 (one refused)", n)
+	}
+	st := e.step("PCHK1", StepFollowups)
+	if st.Status != store.StepFailed || !strings.Contains(st.Detail, `Jira refused "Load test checkout`) {
+		t.Fatalf("followups step = %+v", st)
+	}
+	// The process went on: the link-back is there, and a retry makes nothing twice.
+	e.wantNotes("PCHK1", 1)
+	e.mustProcess(EventResolved, "PCHK1")
+	if n := len(e.jsim.Issues()); n != 4 {
+		t.Fatalf("%d issues after a repeat, want 4", n)
+	}
+}
+
+// A crash after Jira created the epic and before its key was recorded: the
+// retry finds it by its label instead of creating a second, also when
+// Jira's search lags behind.
+func TestJiraCrashAfterEpicCreate(t *testing.T) {
+	for _, lag := range []time.Duration{0, 300 * time.Millisecond} {
+		t.Run(fmt.Sprintf("search lag %s", lag), func(t *testing.T) {
+			e := newJiraEnv(t, jiratest.Cloud, 10)
+			e.jsim.SetSearchLag(lag)
+			realisticSEV1(e.pdEnv)
+			e.res.Store = &failingSteps{Store: e.store, step: StepEpic, status: store.StepDone, left: 1}
+			if err := e.process(EventResolved, "PCHK1"); err == nil {
+				t.Fatal("want the crash")
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				err := e.process(EventResolved, "PCHK1")
+				if err == nil {
+					break
+				}
+				if !strings.Contains(err.Error(), "search may not show it yet") || time.Now().After(deadline) {
+					t.Fatal(err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			epic := e.wantOneEpic()
+			if n := len(e.children(epic.Key)); n != 4 {
+				t.Fatalf("%d follow-ups", n)
+			}
+			if st := e.step("PCHK1", StepEpic); !strings.Contains(st.Detail, "found, written by an earlier attempt") {
+				t.Fatalf("epic step = %+v", st)
+			}
+		})
+	}
+}
+
+// Whatever record the process dies at, running it again gives one epic, its
+// four tickets and the notes, once.
+func TestJiraCrashAtEveryPoint(t *testing.T) {
+	check := func(t *testing.T, e *jiraEnv) {
+		t.Helper()
+		epic := e.wantOneEpic()
+		if n := len(e.children(epic.Key)); n != 4 {
+			t.Fatalf("%d follow-ups, want 4", n)
+		}
+		if n := len(e.jsim.Issues()); n != 5 {
+			t.Fatalf("%d issues, want 5", n)
+		}
+		e.wantNotes("PCHK1", 1)
+		e.wantNotes("PPAY1", 1)
+	}
+	clean := newJiraEnv(t, jiratest.Cloud, 10)
+	realisticSEV1(clean.pdEnv)
+	counter := &crashingSteps{Store: clean.store}
+	clean.res.Store = counter
+	clean.mustProcess(EventResolved, "PCHK1")
+	check(t, clean)
+	for n := 1; n <= counter.calls; n++ {
+		t.Run(fmt.Sprintf("crash at record %d of %d", n, counter.calls), func(t *testing.T) {
+			e := newJiraEnv(t, jiratest.Cloud, 10)
+			realisticSEV1(e.pdEnv)
+			e.res.Store = &crashingSteps{Store: e.store, n: n}
+			if err := e.process(EventResolved, "PCHK1"); err == nil {
+				t.Fatal("the crash did not stop the attempt")
+			}
+			e.mustProcess(EventResolved, "PCHK1")
+			check(t, e)
+		})
+	}
+	for _, route := range []string{"POST /rest/api/2/issue", "POST /rest/api/2/issue/bulk", "PUT /rest/api/2/issue/{issueIdOrKey}"} {
+		t.Run("lost answer to "+route, func(t *testing.T) {
+			e := newJiraEnv(t, jiratest.Cloud, 10)
+			realisticSEV1(e.pdEnv)
+			e.jsim.Inject(route, jiratest.Fault{Status: 504, AfterApply: true})
+			if err := e.process(EventResolved, "PCHK1"); err == nil {
+				t.Fatal("want the attempt to fail")
+			}
+			e.mustProcess(EventResolved, "PCHK1")
+			check(t, e)
+		})
+	}
+}
+
+func TestJiraRateLimitsAndServerErrors(t *testing.T) {
+	e := newJiraEnv(t, jiratest.Cloud, 10)
+	realisticSEV1(e.pdEnv)
+	e.jsim.Inject("GET /rest/api/2/user/search", jiratest.Fault{Status: 429, RetryAfter: "1"})
+	e.jsim.Inject("POST /rest/api/2/issue", jiratest.Fault{Status: 429, RetryAfter: "0", Times: 2})
+	e.jsim.Inject("POST /rest/api/2/issue/bulk", jiratest.Fault{Status: 503, Times: 1})
+	e.jsim.Inject("PUT /rest/api/2/issue/{issueIdOrKey}", jiratest.Fault{Status: 500, Times: 1})
+	var err error
+	for range 5 {
+		if err = e.process(EventResolved, "PCHK1"); err == nil {
+			break
+		}
+		if !retryable(err) {
+			t.Fatalf("a 5xx made a permanent error: %v", err)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	epic := e.wantOneEpic()
+	if n := len(e.children(epic.Key)); n != 4 {
+		t.Fatalf("%d follow-ups", n)
+	}
+	if n := len(e.jsim.Issues()); n != 5 {
+		t.Fatalf("%d issues", n)
+	}
+}
+
+// Text from PagerDuty that tries to break the page's markup stays text.
+func TestJiraMarkupInjection(t *testing.T) {
+	e := newJiraEnv(t, jiratest.Cloud, 10)
+	title := "Checkout |down| [click|javascript:alert(1)] {code}"
+	e.sim.AddIncident(pagerdutytest.NewIncident{ID: "PEVIL", Number: 666, Title: title, ServiceID: "PSVC001", Priority: "P1", CreatedAt: t0})
+	e.sim.Annotate("PEVIL", "PUSER01", "h1. Owned\n|| fake || table ||\n{panel}\nTODO: fix [this|http://evil.example] *now*", t0.Add(10*time.Minute))
+	e.sim.Resolve("PEVIL", "PUSER01", t0.Add(20*time.Minute))
+	e.mustProcess(EventResolved, "PEVIL")
+	epic := e.wantOneEpic()
+	d := epic.Description
+	for _, bad := range []string{"\nh1. Owned", "\n|| fake", "[this|http://evil.example]"} {
+		if strings.Contains(d, bad) {
+			t.Errorf("the page contains %q unescaped:\n%s", bad, d)
+		}
+	}
+	if regexp.MustCompile(`[^\\]\|javascript:`).MatchString(d) {
+		t.Errorf("a javascript: link target survived:\n%s", d)
+	}
+	// Only aftermath's own panel: opened once, closed once.
+	if n := strings.Count(d, "{panel") - strings.Count(d, `\{panel`); n != 2 {
+		t.Errorf("%d unescaped panel macros, want 2:\n%s", n, d)
+	}
+	if !strings.Contains(d, `Checkout \|down\| \[click\|javascript:alert(1)\] \{code\}`) {
+		t.Errorf("the title is not escaped in the page:\n%s", d)
+	}
+	if epic.Summary != "[SEV-1] Post-mortem: "+title+" (#666)" {
+		t.Errorf("summary = %q", epic.Summary)
+	}
+	for _, k := range e.children(epic.Key) {
+		if strings.Contains(k.Description, "[this|http://evil.example]") {
+			t.Errorf("follow-up %s carries the link unescaped:\n%s", k.Key, k.Description)
+		}
+	}
+}
+
+// A member that resolves after the post-mortem was made is added to the
+// epic (label and comment), not given its own.
+func TestJiraLateMemberJoinsTheEpic(t *testing.T) {
+	e := newJiraEnv(t, jiratest.Cloud, 10)
+	e.incident("PEARLY", "PSVC001", "P1", t0, 30*time.Minute)
+	e.mustProcess(EventResolved, "PEARLY")
+	e.incident("PTARDY", "PSVC002", "P2", t0.Add(50*time.Minute), 10*time.Minute)
+	e.mustProcess(EventResolved, "PTARDY")
+	e.mustProcess(EventResolved, "PTARDY")
+	epic := e.wantOneEpic()
+	if !slices.Contains(epic.Labels, "pagerduty-PTARDY") {
+		t.Fatalf("labels = %v", epic.Labels)
+	}
+	n := 0
+	for _, c := range epic.Comments {
+		if strings.Contains(c.Body, "joined this post-mortem") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d join comments, want 1: %+v", n, epic.Comments)
+	}
+	e.wantNotes("PTARDY", 1)
+}
+
+// The budget: one SEV-1 with 2 TODO items and 2 standard tasks takes at most
+// 4 Jira requests and 10 PagerDuty requests.
+func TestJiraRequestBudget(t *testing.T) {
+	e := newJiraEnv(t, jiratest.Cloud, 10)
+	e.sim.AddIncident(pagerdutytest.NewIncident{ID: "PBUD", Number: 7, Title: "Budget", ServiceID: "PSVC001", Priority: "P1", CreatedAt: t0})
+	e.sim.Acknowledge("PBUD", "PUSER01", t0.Add(time.Minute))
+	e.sim.Annotate("PBUD", "PUSER01", "TODO: first\nTODO: second", t0.Add(5*time.Minute))
+	e.sim.Resolve("PBUD", "PUSER01", t0.Add(30*time.Minute))
+	e.sim.ResetCalls()
+	e.jsim.ResetCalls()
+	e.mustProcess(EventResolved, "PBUD")
+	epic := e.wantOneEpic()
+	if n := len(e.children(epic.Key)); n != 4 {
+		t.Fatalf("%d follow-ups, want 4", n)
+	}
+	var jr, pr []string
+	for _, c := range e.jsim.Calls() {
+		jr = append(jr, c.Method+" "+c.Route)
+	}
+	for _, c := range e.sim.Calls() {
+		pr = append(pr, c.Method+" "+c.Route)
+	}
+	t.Logf("Jira %d: %s", len(jr), strings.Join(jr, "; "))
+	t.Logf("PagerDuty %d: %s", len(pr), strings.Join(pr, "; "))
+	if len(jr) > 4 || len(pr) > 10 {
+		t.Fatalf("%d Jira and %d PagerDuty requests; budget 4 and 10", len(jr), len(pr))
+	}
+}
+
+// rules.Labels and IncidentLabel are what the idempotency search depends on.
+func TestIncidentLabelIsAJiraLabel(t *testing.T) {
+	if _, err := rules.Load("x.yaml", []byte("jira:\n  labels: ["+IncidentLabel("Q2CKYRLH85UNN4")+"]\n")); err != nil {
+		t.Fatal(err)
+	}
+}
