@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/internal/testspecs"
@@ -162,5 +163,71 @@ func TestAppQueuesTriggeredOnlyForMergeWhileOpen(t *testing.T) {
 	rec := waitRecord(t, base, "Q2CKYRLH85UNN4", func(rec store.IncidentRecord) bool { _, ok := stepOf(rec, "merge"); return ok })
 	if st, _ := stepOf(rec, "merge"); st.Status != store.StepSkipped {
 		t.Fatalf("merge step = %+v", st)
+	}
+}
+
+// The whole path against both simulators: a signed webhook becomes a Jira
+// epic with its page, owner and follow-up, the link-back note, once, even
+// when PagerDuty delivers it twice.
+func TestAppEndToEndWithJira(t *testing.T) {
+	r := redistest.New(t)
+	sim, pdEnv := pagerDuty(t)
+	sim.Annotate(pagerdutytest.SampleIncidentID, "PBEN", "TODO: add a synthetic check for the webhook tester", time.Date(2025, 4, 7, 3, 48, 30, 0, time.UTC))
+	js := jiratest.New(t, jiratest.Cloud)
+	js.AddProject(jiratest.Project{Key: "PM", Name: "Post-mortems"})
+	js.AddUser(jiratest.User{AccountID: "acc-ben", Name: "ben", Key: "ben", Email: "ben@example.com", DisplayName: "Ben", Active: true})
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte("jira:\n  deployment: cloud\n  project: PM\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, logs := startApp(t, with(pdEnv, map[string]string{
+		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
+		"REDIS_URL":                 r.URL,
+		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
+		"AFTERMATH_RULES":           path,
+		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
+		"AFTERMATH_ADMIN_TOKEN":     adminToken,
+		"JIRA_BASE_URL":             js.URL(),
+		"JIRA_EMAIL":                js.Email(),
+		"JIRA_API_TOKEN":            js.APIToken(),
+	}))
+	base := "http://" + a.Addr()
+	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+	for _, wid := range []string{"W1", "W2"} { // a redelivery with a new webhook ID
+		if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader, "X-Webhook-Id": wid}); code != http.StatusAccepted && code != http.StatusOK {
+			t.Fatalf("webhook: %d %s", code, out)
+		}
+	}
+	rec := waitRecord(t, base, pagerdutytest.SampleIncidentID, func(rec store.IncidentRecord) bool {
+		st, ok := stepOf(rec, "link_back")
+		return ok && st.Status == store.StepDone
+	})
+	issues := js.Issues()
+	if len(issues) != 2 || issues[0].IssueType != "Epic" || issues[1].Parent != issues[0].Key {
+		t.Fatalf("issues = %+v", issues)
+	}
+	epic := issues[0]
+	if epic.Summary != "[SEV-1] Post-mortem: Test (#37)" || epic.Assignee != "acc-ben" || !strings.Contains(epic.Description, "h2. Timeline") {
+		t.Fatalf("epic = %+v", epic)
+	}
+	if issues[1].Summary != "Add a synthetic check for the webhook tester" {
+		t.Fatalf("follow-up = %q", issues[1].Summary)
+	}
+	var link string
+	for _, n := range sim.Notes(pagerdutytest.SampleIncidentID) {
+		if strings.Contains(n.Content, "[aftermath:") {
+			link = n.Content
+		}
+	}
+	if !strings.Contains(link, js.URL()+"/browse/"+epic.Key) || !strings.Contains(link, "Owner: ben@example.com") {
+		t.Fatalf("link-back note = %q", link)
+	}
+	for _, name := range []string{"epic", "followups", "epic_page", "postmortem"} {
+		if st, _ := stepOf(rec, name); st.Status != store.StepDone {
+			t.Errorf("step %s = %+v", name, st)
+		}
+	}
+	if strings.Contains(logs.String(), js.APIToken()) || strings.Contains(logs.String(), sim.Token()) {
+		t.Fatal("a token leaked into the log")
 	}
 }
