@@ -18,11 +18,9 @@ func Text(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	var lines []string
 	for line := range strings.SplitSeq(s, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
+		if line = escapeLine(line); line != "" {
+			lines = append(lines, line)
 		}
-		lines = append(lines, escapeLine(line))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -34,6 +32,16 @@ func Cell(s string) string {
 }
 
 func escapeLine(line string) string {
+	// Control characters go first, so that what starts the line is known.
+	line = strings.TrimSpace(strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t':
+			return ' '
+		case r < ' ' || r == 0x7f:
+			return -1
+		}
+		return r
+	}, line))
 	var b strings.Builder
 	rs := []rune(line)
 	for i, r := range rs {
@@ -49,8 +57,6 @@ func escapeLine(line string) string {
 		case strings.ContainsRune(wikiSpecial, r) || r == '#':
 			b.WriteByte('\\')
 			b.WriteRune(r)
-		case r < ' ' && r != '\t':
-			// control characters: dropped
 		default:
 			b.WriteRune(r)
 		}
