@@ -279,7 +279,11 @@ func TestReclaimFollowsTheCursor(t *testing.T) {
 	}
 	live, _, _ := s.Read(ctx, "live", 29, 100*time.Millisecond)
 	dead, _, _ := s.Read(ctx, "dead", 1, 100*time.Millisecond)
-	time.Sleep(60 * time.Millisecond)
+	// The margins are wide: touching 29 entries and paging through the
+	// list must finish before a touched entry idles past minIdle again,
+	// even on a busy machine.
+	const minIdle = time.Second
+	time.Sleep(minIdle + 200*time.Millisecond)
 	for _, e := range live {
 		if err := s.Touch(ctx, "live", e.ID); err != nil {
 			t.Fatal(err)
@@ -288,7 +292,7 @@ func TestReclaimFollowsTheCursor(t *testing.T) {
 	cursor, calls := "0-0", 0
 	var found []Entry
 	for {
-		got, _, next, err := s.Reclaim(ctx, "rescuer", 50*time.Millisecond, 1, cursor)
+		got, _, next, err := s.Reclaim(ctx, "rescuer", minIdle, 1, cursor)
 		if err != nil {
 			t.Fatal(err)
 		}
