@@ -93,12 +93,14 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error)
 	default:
 		return nil, errors.New("jira: no credentials: set JIRA_EMAIL and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center)")
 	}
-	hc := &http.Client{Transport: auth}
-	api, err := gojira.NewClient(hc, cfg.BaseURL)
+	// A copy keeps the caller's Timeout, Jar and CheckRedirect.
+	hc := *httpClient
+	hc.Transport = auth
+	api, err := gojira.NewClient(&hc, cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("jira: base URL: %w", err)
 	}
-	c := &Client{api: api, http: hc, cfg: cfg, log: log, users: map[string]cachedUser{}}
+	c := &Client{api: api, http: &hc, cfg: cfg, log: log, users: map[string]cachedUser{}}
 	switch strings.ToLower(cfg.Deployment) {
 	case Cloud:
 		c.deployment = Cloud
@@ -143,6 +145,8 @@ func (c *Client) Deployment(ctx context.Context) (string, error) {
 	return d, nil
 }
 
+const opFindEpicFields = "find the Epic Link and Epic Name fields"
+
 // epicFields returns Data Center's Epic Link and Epic Name field IDs.
 func (c *Client) epicFields(ctx context.Context) (link, name string, err error) {
 	c.mu.Lock()
@@ -170,7 +174,7 @@ func (c *Client) epicFields(ctx context.Context) (link, name string, err error) 
 		}
 	}
 	if link == "" || name == "" {
-		return "", "", &Error{Op: "find the Epic Link and Epic Name fields", Message: "this Jira has no such fields; name them in the rules (jira.epic_link_field, jira.epic_name_field)"}
+		return "", "", &Error{Op: opFindEpicFields, Message: "this Jira has no such fields; name them in the rules (jira.epic_link_field, jira.epic_name_field)"}
 	}
 	c.mu.Lock()
 	c.epicLink, c.epicName = link, name
@@ -181,7 +185,13 @@ func (c *Client) epicFields(ctx context.Context) (link, name string, err error) 
 // UserByEmail finds the Jira user with this email; found is false when there
 // is none. Answers are cached for UserTTL.
 func (c *Client) UserByEmail(ctx context.Context, email string) (User, bool, error) {
-	key := strings.ToLower(strings.TrimSpace(email))
+	// The query and the match use the trimmed address, as the cache key
+	// does: else " a@x" would be cached as not found for "a@x" too.
+	email = strings.TrimSpace(email)
+	if email == "" {
+		return User{}, false, nil
+	}
+	key := strings.ToLower(email)
 	c.mu.Lock()
 	cu, ok := c.users[key]
 	c.mu.Unlock()
@@ -341,13 +351,18 @@ func (c *Client) bulk(ctx context.Context, offset int, specs []IssueSpec) ([]Bul
 		return nil, &Error{Op: op, Status: status, Message: "decode answer: " + jerr.Error()}
 	}
 	if status >= 300 && len(res.Errors) == 0 {
-		return nil, statusError(op, status, res.apiError)
+		// res.Errors shadows the error collection's "errors" map: decode it
+		// on its own so that Jira's field messages are kept.
+		var ae apiError
+		_ = json.Unmarshal(body, &ae)
+		return nil, statusError(op, status, ae)
 	}
 	// Jira lists the created issues in request order, skipping the failed
-	// elements, which it numbers from 0.
+	// elements, which it numbers from 0 in this request; the message names
+	// the item by its place in the caller's list, as Index does.
 	failed := map[int]error{}
 	for _, e := range res.Errors {
-		failed[e.FailedElement] = statusError(op+": item "+fmt.Sprint(e.FailedElement), max(e.Status, 400), e.ElementErrors)
+		failed[e.FailedElement] = statusError(fmt.Sprintf("%s: item %d", op, offset+e.FailedElement), max(e.Status, 400), e.ElementErrors)
 	}
 	out := make([]BulkResult, 0, len(specs))
 	next := 0
@@ -378,8 +393,18 @@ func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, er
 	fields := []string{"summary", "issuetype", "status", "labels", "parent"}
 	link := ""
 	if d != Cloud {
-		if link, _, err = c.epicFields(ctx); err == nil {
+		// A Jira without epic fields has no epics to report; any other
+		// failure must not pass for "no epic", or a caller matching on Epic
+		// would miss an issue it made and make it again.
+		link, _, err = c.epicFields(ctx)
+		var e *Error
+		switch {
+		case err == nil:
 			fields = append(fields, link)
+		case errors.As(err, &e) && e.Op == opFindEpicFields:
+			// No epic fields, so no epics.
+		default:
+			return nil, err
 		}
 	}
 	var issues []gojira.Issue
@@ -401,7 +426,8 @@ func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, er
 			if f.Status != nil {
 				i.Status = f.Status.Name
 			}
-			if f.Parent != nil {
+			// On Data Center parent is a sub-task's parent, not an epic.
+			if f.Parent != nil && d == Cloud {
 				i.Epic = f.Parent.Key
 			}
 			if v, ok := f.Unknowns[link].(string); ok && link != "" {
@@ -424,7 +450,8 @@ func (c *Client) UpdateDescription(ctx context.Context, key, description string)
 		map[string]any{"fields": map[string]string{"description": description}}, nil)
 }
 
-// Comments returns the bodies of an issue's comments (the latest 1000).
+// Comments returns the bodies of an issue's comments, newest first (the
+// latest 1000).
 func (c *Client) Comments(ctx context.Context, key string) ([]string, error) {
 	var out struct {
 		Comments []struct {
