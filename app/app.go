@@ -156,7 +156,10 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		wstore := store.New(a.wrdb, cfg.RedisPrefix)
 		proc := opts.Processor
 		if proc == nil {
-			proc = a.resolution(wstore)
+			var err error
+			if proc, err = a.resolution(wstore); err != nil {
+				return nil, err
+			}
 		}
 		a.worker = workflow.NewWorker(wcfg, wstore, proc, a.log, workflow.NewMetrics(a.reg))
 	}
@@ -166,12 +169,12 @@ func New(cfg config.Config, opts Options) (*App, error) {
 // resolution is the workers' processing: the resolution workflow when
 // PagerDuty is configured; otherwise every event is dead-lettered with the
 // reason, where the admin API shows it and from where it can be replayed.
-func (a *App) resolution(st *store.Store) workflow.Processor {
+func (a *App) resolution(st *store.Store) (workflow.Processor, error) {
 	if a.cfg.PagerDutyAPIToken == "" {
 		a.log.Warn("PAGERDUTY_API_TOKEN is not set: webhooks are accepted and queued, but each event is dead-lettered instead of processed. Set it to run the resolution workflow.")
 		return workflow.ProcessorFunc(func(context.Context, workflow.Job) error {
 			return workflow.Permanent(errors.New("PAGERDUTY_API_TOKEN is not set: the resolution workflow cannot read PagerDuty"))
-		})
+		}), nil
 	}
 	if a.cfg.PagerDutyFromEmail == "" && !a.cfg.DryRun {
 		a.log.Warn("PAGERDUTY_FROM_EMAIL is not set: PagerDuty refuses notes, priority changes and merges without it; those steps will fail")
@@ -184,15 +187,16 @@ func (a *App) resolution(st *store.Store) workflow.Processor {
 	res := &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log), Store: st, Mode: mode, Log: a.log}
 	if a.cfg.JiraBaseURL == "" {
 		a.log.Warn("JIRA_BASE_URL is not set: post-mortems are not made; the other steps run and the post-mortem step is recorded as skipped")
-		return res
+		return res, nil
 	}
+	// Jira named but not usable stops the start: events would otherwise be
+	// acknowledged without their post-mortem.
 	jc, err := NewJira(a.cfg, a.rules.Current(), a.log)
 	if err != nil {
-		a.log.Error("Jira is not usable; post-mortems are not made", "err", err)
-		return res
+		return nil, &config.VarError{Var: "JIRA_BASE_URL", Problem: err.Error()}
 	}
 	res.Jira = jc
-	return res
+	return res, nil
 }
 
 // NewJira returns the Jira client the configuration describes; the rules

@@ -136,6 +136,8 @@ func Load(environ map[string]string) (Config, error) {
 	if c.JiraBaseURL != "" {
 		if err := checkHTTPURL(c.JiraBaseURL); err != nil {
 			bad("JIRA_BASE_URL", err.Error())
+		} else if c.JiraPAT == "" && c.JiraEmail == "" && c.JiraAPIToken == "" {
+			bad("JIRA_BASE_URL", "set, but no credentials: set JIRA_EMAIL and JIRA_API_TOKEN (Jira Cloud) or JIRA_PAT (Data Center)")
 		}
 	}
 	if c.JiraEmail != "" && !looksLikeEmail(c.JiraEmail) {

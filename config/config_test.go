@@ -162,3 +162,19 @@ func TestSecretsNeverShown(t *testing.T) {
 		t.Fatal("an empty secret prints as empty")
 	}
 }
+
+func TestJiraBaseURLNeedsCredentials(t *testing.T) {
+	_, err := Load(map[string]string{"JIRA_BASE_URL": "https://acme.atlassian.net"})
+	ve := VarErrors(err)
+	if len(ve) != 1 || ve[0].Var != "JIRA_BASE_URL" || !strings.Contains(ve[0].Problem, "no credentials") {
+		t.Fatalf("errors = %v", err)
+	}
+	for _, env := range []map[string]string{
+		{"JIRA_BASE_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "bot@acme.com", "JIRA_API_TOKEN": "t"},
+		{"JIRA_BASE_URL": "https://jira.acme.com", "JIRA_PAT": "p"},
+	} {
+		if _, err := Load(env); err != nil {
+			t.Fatalf("%v: %v", env, err)
+		}
+	}
+}

@@ -7,7 +7,7 @@ import (
 
 // wikiSpecial are the characters Jira wiki markup gives a meaning to inside
 // a line; each is escaped with a backslash.
-const wikiSpecial = "\\*_-+^~?{}[]|!"
+const wikiSpecial = "*_-+^~?{}[]|!"
 
 // Text escapes text from outside (PagerDuty titles, notes, names) for Jira
 // wiki markup: every markup character is backslash-escaped, so that nothing
@@ -50,6 +50,10 @@ func escapeLine(line string) string {
 			// Inside a word (PM-1, 2026-11-20) a dash never strikes
 			// through: kept as it is, for legible text.
 			b.WriteRune(r)
+		case r == '\\':
+			// Jira reads "\\\\" as a forced line break: a backslash from
+			// outside becomes a look-alike that means nothing.
+			b.WriteRune('⧵')
 		case r == '#' && i > 0:
 			// Only a line's first # makes a numbered list: "#4211" inside
 			// a line stays legible.
@@ -81,17 +85,43 @@ func Link(text, raw string) string {
 	if text == "" {
 		return "[" + safe + "]"
 	}
+	// Inside a link's text, escapes are not reliably honoured: the
+	// characters that would end it become look-alikes.
+	text = strings.NewReplacer("|", "¦", "[", "⁅", "]", "⁆").Replace(text)
 	return "[" + Cell(text) + "|" + safe + "]"
 }
 
 // Line makes text safe as one line of plain text (a Jira summary): line
-// breaks become spaces and it is cut to max runes.
+// breaks become spaces and it is cut to max characters as Jira counts them
+// (UTF-16 units: an emoji counts twice).
 func Line(s string, max int) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > max {
-		s = string(r[:max-1]) + "…"
+	if units(s) <= max {
+		return s
+	}
+	n := 0
+	for i, r := range s {
+		w := 1
+		if r >= 0x10000 {
+			w = 2
+		}
+		if n+w > max-1 { // room for the ellipsis
+			return s[:i] + "…"
+		}
+		n += w
 	}
 	return s
+}
+
+func units(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r >= 0x10000 {
+			n++
+		}
+	}
+	return n
 }
 
 func isWord(r rune) bool {

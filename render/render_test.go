@@ -39,7 +39,7 @@ func TestEscaping(t *testing.T) {
 		{"h1. Heading\nbq. quote", "\\h1. Heading\n\\bq. quote", "\\h1. Heading \\bq. quote"},
 		{"line one\n\n\nline two", "line one\nline two", "line one line two"},
 		{"!http://img/x.png!", `\!http://img/x.png\!`, `\!http://img/x.png\!`},
-		{"back\\slash", `back\\slash`, `back\\slash`},
+		{"back\\slash", "back⧵slash", "back⧵slash"}, // "\\\\" would be a forced line break
 		{"bell\a and \x1b[31mred", "bell and [31mred", "bell and [31mred"},
 	} {
 		if got := Text(tc.in); got != strings.ReplaceAll(tc.text, "[31m", `\[31m`) {
@@ -51,7 +51,7 @@ func TestEscaping(t *testing.T) {
 	}
 	for _, tc := range []struct{ text, url, want string }{
 		{"PM-1", "https://jira.example.com/browse/PM-1", "[PM-1|https://jira.example.com/browse/PM-1]"},
-		{"x|y", "https://a.example/b|c]d", `[x\|y|https://a.example/b%7Cc%5Dd]`},
+		{"x|y", "https://a.example/b|c]d", `[x¦y|https://a.example/b%7Cc%5Dd]`},
 		{"evil", "javascript:alert(1)", "evil"},
 		{"rel", "/incidents/Q1", "rel"},
 	} {
@@ -64,6 +64,10 @@ func TestEscaping(t *testing.T) {
 	}
 	if got := Line(strings.Repeat("x", 300), 255); len([]rune(got)) != 255 || !strings.HasSuffix(got, "…") {
 		t.Errorf("Line did not cut to 255 runes: %d", len([]rune(got)))
+	}
+	// Jira counts UTF-16 units: an emoji is two.
+	if got := Line(strings.Repeat("🔥", 200), 255); units(got) > 255 || !strings.HasSuffix(got, "…") {
+		t.Errorf("Line with emoji = %d units", units(got))
 	}
 }
 

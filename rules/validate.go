@@ -424,9 +424,13 @@ func (d *decoder) template(path, src string) *template.Template {
 	}
 	// A template that parses may still name a value a page does not have:
 	// try it on a sample page now rather than on the next SEV-1.
-	if err := t.Execute(io.Discard, render.Sample()); err != nil {
-		d.problem(path, "template fails on a sample post-mortem at %s (docs/rules.md lists the values a template can use)", d.templateLine(path, err))
-		return nil
+	// Both a full page and a bare one (no resolution note, no owner, no
+	// timeline): a template must handle values that are missing.
+	for _, p := range []render.Page{render.Sample(), {}} {
+		if err := t.Execute(io.Discard, p); err != nil {
+			d.problem(path, "template fails on a sample post-mortem at %s (docs/rules.md lists the values a template can use; check optional ones with if)", d.templateLine(path, err))
+			return nil
+		}
 	}
 	return t
 }

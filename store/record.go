@@ -69,6 +69,10 @@ type StepRecord struct {
 	// attempts, so a retry knows how old an unanswered write is).
 	Intent   string    `json:"intent,omitempty"`
 	IntentAt time.Time `json:"intent_at,omitzero"`
+	// WriteEndedAt is when the last attempt at the write itself ended
+	// without an answer (a retrying client may have held it for minutes):
+	// a lagging search is judged from the later of the two.
+	WriteEndedAt time.Time `json:"write_ended_at,omitzero"`
 	// Result identifies what the write produced (a note ID, an issue key).
 	Result    string    `json:"result,omitempty"`
 	EventID   string    `json:"event_id,omitempty"`

@@ -43,11 +43,11 @@ const (
 	StepEpicAttach   = "epic_attach"
 )
 
-// SearchLag is how long after an intent a search that does not find its
-// issue is trusted: Jira's search index trails its writes by seconds, so a
-// retry soon after a lost answer waits for the index instead of creating a
-// second issue.
-var SearchLag = 60 * time.Second
+// DefaultSearchLag is how long after an unanswered create a search that does
+// not find the issue is not trusted: Jira's search index trails its writes
+// by seconds, so a retry soon after a lost answer waits for the index
+// instead of creating a second issue.
+const DefaultSearchLag = 60 * time.Second
 
 // IncidentLabel is the label that marks every Jira issue of an incident's
 // post-mortem: the epic carries one per incident of the group, its tickets
@@ -57,6 +57,12 @@ func IncidentLabel(incidentID string) string { return "pagerduty-" + incidentID 
 // jiraUser maps an owner candidate to a Jira user by email.
 func (x *run) jiraUser(ctx context.Context, o *Owner) (bool, error) {
 	u, found, err := x.r.Jira.UserByEmail(ctx, o.Email)
+	if refused(err) {
+		// Jira will not say (no permission to browse users): this source
+		// gives no owner; the next is tried.
+		x.log.Warn("Jira refused a user search; trying the next owner source", "err", err)
+		return false, nil
+	}
 	if err != nil || !found {
 		return false, err
 	}
@@ -71,6 +77,21 @@ func (x *run) jiraUser(ctx context.Context, o *Owner) (bool, error) {
 type followup struct {
 	spec jira.IssueSpec
 	item string // for the page's Action Items
+	key  string // dedupeKey of the summary
+}
+
+// dedupeKey is how follow-ups are told apart: their summary as Jira keeps
+// it, without case or spacing differences.
+func dedupeKey(summary string) string {
+	return strings.ToLower(strings.Join(strings.Fields(render.Line(summary, 255)), " "))
+}
+
+// epicResult is what the epic step records: the key, and the incidents
+// whose labels the epic got when it was made (unknown when an earlier
+// attempt's epic was found by search).
+type epicResult struct {
+	Key       string   `json:"key"`
+	Incidents []string `json:"incidents,omitempty"`
 }
 
 // jiraPostmortem makes the group's epic, its follow-up tickets and its page,
@@ -93,9 +114,13 @@ func (x *run) jiraPostmortem(ctx context.Context, pm Postmortem) (PostmortemRef,
 	sev, _ := rl.Severity(pm.Severity)
 	project, _ := rl.JiraProject(in.Service.ID)
 	labels := rl.Labels(pm.Severity, in.CreatedAt)
-	groupLabels := append(slices.Clone(labels), IncidentLabel(in.ID))
+	incidents := []string{in.ID}
 	for _, m := range pm.Members {
-		groupLabels = append(groupLabels, IncidentLabel(m.Incident.ID))
+		incidents = append(incidents, m.Incident.ID)
+	}
+	groupLabels := slices.Clone(labels)
+	for _, id := range incidents {
+		groupLabels = append(groupLabels, IncidentLabel(id))
 	}
 	page := x.page(pm)
 	fus, overflow := x.followups(pm, project, append(slices.Clone(labels), IncidentLabel(in.ID)))
@@ -105,44 +130,81 @@ func (x *run) jiraPostmortem(ctx context.Context, pm Postmortem) (PostmortemRef,
 	}
 	summary, err := render.Summary(rl.EpicSummaryTemplate(), page)
 	if err != nil {
-		return PostmortemRef{}, false, Permanent(err)
+		x.log.Error("the rules' summary template failed; using the built-in one", "err", err)
+		summary, _ = render.Summary(nil, page)
 	}
-	description, err := render.Description(rl.EpicDescriptionTemplate(), page)
-	if err != nil {
-		return PostmortemRef{}, false, Permanent(err)
-	}
-	epicType := rl.Jira.EpicIssueType
+	description := x.description(page)
 
 	// The epic.
+	owner := pm.Owner
 	epic := jira.IssueSpec{
-		Project: project, IssueType: epicType, Summary: summary, Description: description,
-		Labels: groupLabels, Assignee: pm.Owner.JiraID, DueDate: pm.MeetingDue.In(rl.Location()),
+		Project: project, IssueType: rl.Jira.EpicIssueType, Summary: summary, Description: description,
+		Labels: groupLabels, Assignee: owner.JiraID,
 		EpicName: render.Line(fmt.Sprintf("Post-mortem #%d %s", in.Number, in.Title), 255),
+	}
+	if !pm.MeetingDue.IsZero() {
+		epic.DueDate = pm.MeetingDue.In(rl.Location())
 	}
 	if sev != nil {
 		epic.Priority = sev.JiraPriority
 	}
-	key, err := x.write(ctx, write{
+	res, err := x.write(ctx, write{
 		incident: x.id, name: StepEpic,
 		intent: fmt.Sprintf("create the %s post-mortem epic of #%d in %s", pm.Severity, in.Number, project),
-		lookup: x.findIssues(StepEpic, in.ID, func(is jira.Issue) bool { return strings.EqualFold(is.IssueType, epicType) }),
-		do:     func(ctx context.Context) (string, error) { return x.r.Jira.CreateIssue(ctx, epic) },
+		lookup: x.findEpic(in.ID),
+		do: func(ctx context.Context) (string, error) {
+			key, err := x.r.Jira.CreateIssue(ctx, epic)
+			if refused(err) && epic.Assignee != "" && strings.Contains(strings.ToLower(err.Error()), "assign") {
+				// Jira will not assign the owner (no permission, not
+				// assignable in that project): the epic is made
+				// unassigned, and says why.
+				x.log.Warn("Jira refused the owner as assignee; creating the epic unassigned", "err", err)
+				pm.OwnerNote = fmt.Sprintf("Jira refused to assign it to %s (%v)", owner.Email, err)
+				owner = Owner{}
+				epic.Assignee = ""
+				key, err = x.r.Jira.CreateIssue(ctx, epic)
+			}
+			if err != nil {
+				return "", err
+			}
+			b, _ := json.Marshal(epicResult{Key: key, Incidents: incidents})
+			return string(b), nil
+		},
 	})
 	if err != nil {
 		return PostmortemRef{}, false, err
 	}
-	if key == "" { // a dry run or a plan
+	if res == "" { // a dry run or a plan
 		for _, f := range fus {
 			x.plan.add(x.id, StepFollowups, store.StepPlanned, "would create the follow-up "+strconv.Quote(f.item))
 		}
 		return PostmortemRef{}, false, nil
+	}
+	var er epicResult
+	if err := json.Unmarshal([]byte(res), &er); err != nil || er.Key == "" {
+		er = epicResult{Key: res}
+	}
+	key := er.Key
+	// Incidents that joined the group after the epic was made (or whose
+	// labels an earlier attempt's epic may lack) get them now: adding
+	// labels is idempotent.
+	var missing []string
+	for _, id := range incidents {
+		if !slices.Contains(er.Incidents, id) {
+			missing = append(missing, IncidentLabel(id))
+		}
+	}
+	if len(missing) > 0 {
+		if err := x.r.Jira.AddLabels(ctx, key, missing); err != nil && !refused(err) {
+			return PostmortemRef{}, false, err
+		}
 	}
 
 	// The follow-ups, under it.
 	for i := range fus {
 		fus[i].spec.Epic = key
 	}
-	created, err := x.createFollowups(ctx, in, fus)
+	created, refusedItems, err := x.createFollowups(ctx, in, fus)
 	if err != nil {
 		return PostmortemRef{}, false, err
 	}
@@ -150,48 +212,43 @@ func (x *run) jiraPostmortem(ctx context.Context, pm Postmortem) (PostmortemRef,
 	// The page again, now with the tickets' keys.
 	page.Actions = nil
 	for _, f := range fus {
-		if k := created[f.spec.Summary]; k != "" {
+		if k := created[f.key]; k != "" {
 			page.Actions = append(page.Actions, render.Action{Key: k, URL: x.r.Jira.BrowseURL(k), Summary: f.item})
 		}
 	}
-	if len(page.Actions) > 0 {
-		final, err := render.Description(rl.EpicDescriptionTemplate(), page)
-		if err != nil {
-			return PostmortemRef{}, false, Permanent(err)
-		}
+	for _, item := range refusedItems {
+		page.Overflow = append(page.Overflow, item+" (Jira refused the ticket)")
+	}
+	page.Owner = render.Person{Name: owner.Name, Email: owner.Email, JiraID: owner.JiraID}
+	page.OwnerNote = pm.OwnerNote
+	if final := x.description(page); final != description || len(missing) > 0 {
 		if _, err := x.write(ctx, write{
 			incident: x.id, name: StepEpicPage, intent: fmt.Sprintf("list the %d follow-up tickets on %s's page", len(page.Actions), key),
 			do: func(ctx context.Context) (string, error) { return key, x.r.Jira.UpdateDescription(ctx, key, final) },
-		}); err != nil {
+		}); err != nil && !refused(err) {
 			return PostmortemRef{}, false, err
 		}
 	}
 
 	// Nobody to assign: say why, on the epic.
-	if pm.Owner.JiraID == "" {
-		marker := "[aftermath:owner:" + in.ID + "]"
+	if owner.JiraID == "" {
+		marker := commentMarker("owner", in.ID)
 		text := "This post-mortem has no owner yet: " + render.Text(pm.OwnerNote) + ". Assign someone who took part.\n" + marker
 		if _, err := x.write(ctx, write{
 			incident: x.id, name: StepOwnerComment, intent: "comment on " + key + " why it is unassigned",
 			lookup: x.findComment(key, marker),
 			do:     func(ctx context.Context) (string, error) { return key, x.r.Jira.AddComment(ctx, key, text) },
-		}); err != nil {
+		}); err != nil && !refused(err) {
 			return PostmortemRef{}, false, err
 		}
 	}
 
-	ref := PostmortemRef{Key: key, URL: x.r.Jira.BrowseURL(key), Owner: pm.Owner.Email, MeetingDue: pm.MeetingDue, Incidents: []string{in.ID}}
-	for _, m := range pm.Members {
-		ref.Incidents = append(ref.Incidents, m.Incident.ID)
-	}
-	if pm.Owner.JiraID == "" {
-		ref.Owner = ""
+	ref := PostmortemRef{Key: key, URL: x.r.Jira.BrowseURL(key), MeetingDue: pm.MeetingDue, Incidents: incidents}
+	if owner.JiraID != "" {
+		ref.Owner = owner.Email
 	}
 	b, _ := json.Marshal(ref)
 	detail := fmt.Sprintf("%s %s with %d follow-up tickets", key, ref.URL, len(created))
-	if x.r.Mode != Live {
-		return PostmortemRef{}, false, nil
-	}
 	if err := x.recordFull(ctx, x.id, store.StepRecord{Name: StepPostmortem, Status: store.StepDone, Detail: detail, Result: string(b)}); err != nil {
 		return PostmortemRef{}, false, err
 	}
@@ -199,67 +256,121 @@ func (x *run) jiraPostmortem(ctx context.Context, pm Postmortem) (PostmortemRef,
 	return ref, true, nil
 }
 
+// description renders the page with the rules' template, falling back to
+// the built-in one if it fails (a value that is nil on this incident), and
+// makes it fit Jira's 32,767 characters by keeping fewer timeline rows.
+func (x *run) description(page render.Page) string {
+	render1 := func(p render.Page) string {
+		d, err := render.Description(x.rules.EpicDescriptionTemplate(), p)
+		if err != nil {
+			x.log.Error("the rules' description template failed; using the built-in one", "err", err)
+			d, _ = render.Description(nil, p)
+		}
+		return d
+	}
+	d := render1(page)
+	for keep := len(page.Timeline) / 2; utf16Len(d) > maxDescription && keep >= 1; keep /= 2 {
+		p := page
+		p.Timeline = append(slices.Clone(page.Timeline[:keep]), render.Event{
+			Kind: "more", Summary: fmt.Sprintf("%d more events: see the incidents in PagerDuty", len(page.Timeline)-keep), Link: page.URL,
+		})
+		d = render1(p)
+	}
+	return d
+}
+
+// maxDescription is Jira's limit on a text field, in UTF-16 units, less
+// some room.
+const maxDescription = 32000
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// commentMarker ends every Jira comment aftermath writes: plain words, so
+// that Cloud's conversion of wiki markup keeps it as it is.
+func commentMarker(kind, id string) string { return "aftermath-ref-" + kind + "-" + id }
+
 // createFollowups creates the tickets that do not exist yet, in one bulk
-// request, and returns every ticket's key by summary. Tickets Jira refuses
-// as such are reported in the step and left out; the others are retried.
-func (x *run) createFollowups(ctx context.Context, in pagerduty.Incident, fus []followup) (map[string]string, error) {
+// request. It returns every ticket's key by its dedupe key, and the items
+// Jira refused as such (reported in the step and on the page; the process
+// goes on). Other failures are retried: the next attempt searches for what
+// this one created before creating the rest.
+func (x *run) createFollowups(ctx context.Context, in pagerduty.Incident, fus []followup) (map[string]string, []string, error) {
 	created := map[string]string{}
 	if len(fus) == 0 {
-		return created, x.record(ctx, x.id, StepFollowups, store.StepSkipped, "no follow-up tickets: no TODO items and no standard tasks for this severity", "")
+		return created, nil, x.record(ctx, x.id, StepFollowups, store.StepSkipped, "no follow-up tickets: no TODO items and no standard tasks for this severity", "")
 	}
 	steps, err := x.stepsOf(ctx, x.id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	prev, seen := steps[StepFollowups]
-	if seen && prev.Status == store.StepDone {
+	if seen && (prev.Status == store.StepDone || prev.Status == store.StepFailed && prev.Error == "") {
+		// Done, or done with refusals reported.
 		_ = json.Unmarshal([]byte(prev.Result), &created)
-		x.plan.add(x.id, StepFollowups, store.StepDone, "already done: "+prev.Detail)
-		return created, nil
+		x.plan.add(x.id, StepFollowups, prev.Status, "already done: "+prev.Detail)
+		return created, nil, nil
 	}
 	intent := fmt.Sprintf("create %d follow-up tickets under %s", len(fus), fus[0].spec.Epic)
 	if x.r.Mode != Live {
 		if seen && prev.Status != store.StepPlanned {
 			x.plan.add(x.id, StepFollowups, store.StepPlanned, "would "+intent)
-			return created, nil
+			return created, nil, nil
 		}
-		return created, x.record(ctx, x.id, StepFollowups, store.StepPlanned, "would "+intent, "")
+		return created, nil, x.record(ctx, x.id, StepFollowups, store.StepPlanned, "would "+intent, "")
 	}
+	w := write{incident: x.id, name: StepFollowups, intent: intent}
 	if seen && prev.Result != "" {
 		_ = json.Unmarshal([]byte(prev.Result), &created)
 	}
-	if seen {
+	if seen && (prev.Status == store.StepStarted || prev.Status == store.StepFailed) {
+		w.intentAt, w.writeEndedAt = prev.IntentAt, prev.WriteEndedAt
 		// An earlier attempt may have created some: look for them.
-		found, _, err := x.findIssues(StepFollowups, in.ID, func(is jira.Issue) bool { return is.Epic == fus[0].spec.Epic })(ctx)
+		found, err := x.findFollowups(ctx, in.ID, fus)
 		if err != nil {
-			return nil, x.fail(ctx, write{incident: x.id, name: StepFollowups, intent: intent}, err)
+			return nil, nil, x.fail(ctx, w, err)
 		}
-		var byKey map[string]string
-		_ = json.Unmarshal([]byte(found), &byKey)
-		for summary, key := range byKey {
-			created[summary] = key
+		for k, v := range found {
+			created[k] = v
+		}
+		if len(created) < len(fus) && x.lagging(w) {
+			return nil, nil, x.fail(ctx, w, errSearchLag)
 		}
 	}
-	var missing []jira.IssueSpec
+	var missing []followup
 	for _, f := range fus {
-		if created[f.spec.Summary] == "" {
-			missing = append(missing, f.spec)
+		if created[f.key] == "" {
+			missing = append(missing, f)
 		}
 	}
+	var refusedItems []string
 	result := func() string { b, _ := json.Marshal(created); return string(b) }
 	if len(missing) > 0 {
-		if err := x.recordFull(ctx, x.id, store.StepRecord{Name: StepFollowups, Status: store.StepStarted, Intent: intent, Detail: intent, Result: result()}); err != nil {
-			return nil, err
+		w.intentAt, w.writeEndedAt = x.r.now(), time.Time{}
+		if err := x.recordFull(ctx, x.id, store.StepRecord{Name: StepFollowups, Status: store.StepStarted, Intent: intent, IntentAt: w.intentAt, Detail: intent, Result: result()}); err != nil {
+			return nil, nil, err
 		}
-		res, err := x.r.Jira.CreateIssues(ctx, missing)
-		var refusedItems []string
+		specs := make([]jira.IssueSpec, len(missing))
+		for i, f := range missing {
+			specs[i] = f.spec
+		}
+		res, err := x.r.Jira.CreateIssues(ctx, specs)
 		var retry error
 		for _, r := range res {
 			switch {
 			case r.Err == nil:
-				created[missing[r.Index].Summary] = r.Key
+				created[missing[r.Index].key] = r.Key
 			case refused(r.Err):
-				refusedItems = append(refusedItems, fmt.Sprintf("%q (%v)", missing[r.Index].Summary, r.Err))
+				refusedItems = append(refusedItems, missing[r.Index].item)
 			default:
 				retry = r.Err
 			}
@@ -267,20 +378,24 @@ func (x *run) createFollowups(ctx context.Context, in pagerduty.Incident, fus []
 		if err == nil {
 			err = retry
 		}
-		if err != nil {
+		switch {
+		case err != nil && refused(err):
+			// Jira refused the whole request as such: reported, and the
+			// rest of the process goes on.
+			for _, f := range missing {
+				if created[f.key] == "" && !slices.Contains(refusedItems, f.item) {
+					refusedItems = append(refusedItems, f.item)
+				}
+			}
+		case err != nil:
 			// What was created is kept in the result; the next attempt
 			// looks for the rest before creating it.
+			w.writeEndedAt = x.r.now()
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			_ = x.recordFull(rctx, x.id, store.StepRecord{Name: StepFollowups, Status: store.StepFailed, Intent: intent, Detail: intent, Result: result(), Error: err.Error()})
-			if refused(err) {
-				return nil, Permanent(err)
-			}
-			return nil, err
-		}
-		if len(refusedItems) > 0 {
-			detail := fmt.Sprintf("%d follow-up tickets; Jira refused %s", len(created), strings.Join(refusedItems, ", "))
-			return created, x.recordFull(ctx, x.id, store.StepRecord{Name: StepFollowups, Status: store.StepFailed, Intent: intent, Detail: detail, Result: result()})
+			_ = x.recordFull(rctx, x.id, store.StepRecord{Name: StepFollowups, Status: store.StepFailed, Intent: intent, IntentAt: w.intentAt,
+				WriteEndedAt: w.writeEndedAt, Detail: intent, Result: result(), Error: err.Error()})
+			return nil, nil, fmt.Errorf("%s: %w", StepFollowups, err)
 		}
 	}
 	keys := make([]string, 0, len(created))
@@ -288,66 +403,83 @@ func (x *run) createFollowups(ctx context.Context, in pagerduty.Incident, fus []
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	return created, x.recordFull(ctx, x.id, store.StepRecord{Name: StepFollowups, Status: store.StepDone, Intent: intent,
-		Detail: fmt.Sprintf("%d follow-up tickets: %s", len(created), strings.Join(keys, ", ")), Result: result()})
+	detail := fmt.Sprintf("%d follow-up tickets: %s", len(created), strings.Join(keys, ", "))
+	status := store.StepDone
+	if len(refusedItems) > 0 {
+		quoted := make([]string, len(refusedItems))
+		for i, it := range refusedItems {
+			quoted[i] = strconv.Quote(it)
+		}
+		detail += "; Jira refused " + strings.Join(quoted, ", ")
+		status = store.StepFailed
+	}
+	return created, refusedItems, x.recordFull(ctx, x.id, store.StepRecord{Name: StepFollowups, Status: status, Intent: intent, Detail: detail, Result: result()})
 }
 
-// findIssues searches the issues labelled with the incident's label and
-// keeps those match takes: the effect of an earlier attempt. The result is
-// the first key (epic) or a JSON map of summary to key (follow-ups). When
-// nothing is found soon after the intent, the search index may not have the
-// issue yet: it asks to be tried again later rather than create a second.
-func (x *run) findIssues(step, incidentID string, match func(jira.Issue) bool) func(context.Context) (string, bool, error) {
+// findEpic looks for the epic an earlier attempt made: the issue with the
+// incident's label and no epic above it (follow-ups have one).
+func (x *run) findEpic(incidentID string) func(context.Context) (string, bool, error) {
 	return func(ctx context.Context) (string, bool, error) {
-		issues, err := x.r.Jira.Search(ctx, `labels = "`+IncidentLabel(incidentID)+`" ORDER BY created ASC`, 100)
+		issues, err := x.searchLabel(ctx, incidentID)
 		if err != nil {
 			return "", false, err
 		}
-		byKey := map[string]string{}
-		first := ""
 		for _, is := range issues {
-			if match(is) {
-				if first == "" {
-					first = is.Key
-				}
-				byKey[is.Summary] = is.Key
+			if is.Epic == "" {
+				b, _ := json.Marshal(epicResult{Key: is.Key})
+				return string(b), true, nil
 			}
-		}
-		if step == StepFollowups {
-			b, _ := json.Marshal(byKey)
-			return string(b), len(byKey) > 0, nil
-		}
-		if first != "" {
-			return first, true, nil
 		}
 		steps, err := x.stepsOf(ctx, x.id)
 		if err != nil {
 			return "", false, err
 		}
-		if st := steps[step]; !st.IntentAt.IsZero() && x.r.now().Sub(st.IntentAt) < SearchLag {
+		st := steps[StepEpic]
+		if x.lagging(write{intentAt: st.IntentAt, writeEndedAt: st.WriteEndedAt}) {
 			return "", false, errSearchLag
 		}
 		return "", false, nil
 	}
 }
 
-var errSearchLag = errors.New("an earlier attempt may have created it and Jira's search may not show it yet; looking again shortly")
-
-// findComment looks for a comment carrying marker on an issue.
-func (x *run) findComment(key, marker string) func(context.Context) (string, bool, error) {
-	return func(ctx context.Context) (string, bool, error) {
-		cs, err := x.r.Jira.Comments(ctx, key)
-		if err != nil {
-			return "", false, err
-		}
-		for _, c := range cs {
-			if strings.Contains(c, marker) {
-				return key, true, nil
+// findFollowups finds the tickets an earlier attempt made under the epic,
+// by their dedupe key.
+func (x *run) findFollowups(ctx context.Context, incidentID string, fus []followup) (map[string]string, error) {
+	issues, err := x.searchLabel(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, is := range issues {
+		for _, f := range fus {
+			if is.Epic == f.spec.Epic && dedupeKey(is.Summary) == f.key {
+				out[f.key] = is.Key
 			}
 		}
-		return "", false, nil
 	}
+	return out, nil
 }
+
+func (x *run) searchLabel(ctx context.Context, incidentID string) ([]jira.Issue, error) {
+	return x.r.Jira.Search(ctx, `labels = "`+IncidentLabel(incidentID)+`" ORDER BY created ASC`, 100)
+}
+
+// lagging reports whether a search that does not find what w created may
+// just be behind: less than the search lag since the write was last attempted
+// (a crashed write: since its intent; a failed one: since it gave up).
+func (x *run) lagging(w write) bool {
+	at := w.intentAt
+	if w.writeEndedAt.After(at) {
+		at = w.writeEndedAt
+	}
+	lag := x.r.SearchLag
+	if lag <= 0 {
+		lag = DefaultSearchLag
+	}
+	return !at.IsZero() && x.r.now().Sub(at) < lag
+}
+
+var errSearchLag = errors.New("an earlier attempt may have created it and Jira's search may not show it yet; looking again shortly")
 
 // followups are the tickets the rules ask for: the standard tasks for the
 // severity, then one per distinct TODO item, at most followups.max; the
@@ -359,7 +491,7 @@ func (x *run) followups(pm Postmortem, project string, labels []string) ([]follo
 	seen := map[string]bool{}
 	var overflow []string
 	add := func(summary, description string) {
-		key := strings.ToLower(strings.Join(strings.Fields(summary), " "))
+		key := dedupeKey(summary)
 		if key == "" || seen[key] {
 			return
 		}
@@ -368,7 +500,7 @@ func (x *run) followups(pm Postmortem, project string, labels []string) ([]follo
 			overflow = append(overflow, summary)
 			return
 		}
-		out = append(out, followup{item: summary, spec: jira.IssueSpec{
+		out = append(out, followup{item: summary, key: key, spec: jira.IssueSpec{
 			Project: project, IssueType: rl.Jira.FollowupIssueType, Summary: render.Line(summary, 255),
 			Description: description, Labels: labels,
 		}})
@@ -459,7 +591,7 @@ func (x *run) page(pm Postmortem) render.Page {
 // attachToEpic adds a late member to its group's epic: its label, and a
 // comment saying it joined.
 func (x *run) attachToEpic(ctx context.Context, primary, m pagerduty.Incident, ref PostmortemRef) error {
-	marker := "[aftermath:member:" + m.ID + "]"
+	marker := commentMarker("member", m.ID)
 	text := fmt.Sprintf("%s joined this post-mortem: it is related to #%d and resolved at %s. Its timeline is not on this page yet: add what matters.\n%s",
 		render.Link(fmt.Sprintf("#%d %s", m.Number, m.Title), m.HTMLURL), primary.Number, x.at(m.ResolvedAt), marker)
 	_, err := x.write(ctx, write{
@@ -473,4 +605,20 @@ func (x *run) attachToEpic(ctx context.Context, primary, m pagerduty.Incident, r
 		},
 	})
 	return err
+}
+
+// findComment looks for a comment carrying marker on an issue.
+func (x *run) findComment(key, marker string) func(context.Context) (string, bool, error) {
+	return func(ctx context.Context) (string, bool, error) {
+		cs, err := x.r.Jira.Comments(ctx, key)
+		if err != nil {
+			return "", false, err
+		}
+		for _, c := range cs {
+			if strings.Contains(c, marker) {
+				return key, true, nil
+			}
+		}
+		return "", false, nil
+	}
 }

@@ -145,6 +145,9 @@ type Resolution struct {
 	// MemberLockWait bounds how long a member's note waits for the
 	// member's own processing to release its lock (10s).
 	MemberLockWait time.Duration
+	// SearchLag is how long Jira's search may trail a create
+	// (DefaultSearchLag).
+	SearchLag time.Duration
 }
 
 // Process implements Processor.
@@ -851,7 +854,7 @@ func (x *run) memberNotes(ctx context.Context, primary pagerduty.Incident, ref P
 		if err != nil {
 			return x.failRead(ctx, StepMemberNotes, err)
 		}
-		if err := x.lockedMemberNote(ctx, primary, m, ref); err != nil {
+		if err := x.lockedMemberNote(ctx, primary, m, ref, x.r.Jira != nil && !slices.Contains(ref.Incidents, id)); err != nil {
 			if !refused(err) {
 				return err
 			}
@@ -882,9 +885,20 @@ func (r *Resolution) memberIncident(ctx context.Context, known []Member, id stri
 
 // lockedMemberNote writes a member's note under the member's incident lock:
 // the member's own processing may be writing the same note.
-func (x *run) lockedMemberNote(ctx context.Context, primary, m pagerduty.Incident, ref PostmortemRef) error {
+func (x *run) lockedMemberNote(ctx context.Context, primary, m pagerduty.Incident, ref PostmortemRef, joinEpic bool) error {
+	note := func(ctx context.Context) error {
+		if err := x.memberNote(ctx, primary, m, ref); err != nil {
+			return err
+		}
+		if joinEpic {
+			// It joined the group while this process ran, after the
+			// epic was made: it joins the epic too.
+			return x.attachToEpic(ctx, primary, m, ref)
+		}
+		return nil
+	}
 	if x.r.Mode != Live {
-		return x.memberNote(ctx, primary, m, ref)
+		return note(ctx)
 	}
 	wait := x.r.MemberLockWait
 	if wait <= 0 {
@@ -894,7 +908,7 @@ func (x *run) lockedMemberNote(ctx context.Context, primary, m pagerduty.Inciden
 	for {
 		lock, err := x.r.Store.LockIncident(ctx, m.ID, memberLockTTL)
 		if err == nil {
-			return x.holding(ctx, lock, func(ctx context.Context) error { return x.memberNote(ctx, primary, m, ref) })
+			return x.holding(ctx, lock, note)
 		}
 		if !errors.Is(err, store.ErrLocked) {
 			return err
@@ -1119,8 +1133,9 @@ type write struct {
 	// itself, like setting a priority or Postmortems.Ensure).
 	lookup func(ctx context.Context) (result string, found bool, err error)
 	do     func(ctx context.Context) (result string, err error)
-	// intentAt is when the intent still in force was first recorded.
-	intentAt time.Time
+	// intentAt is when the intent still in force was first recorded, and
+	// writeEndedAt when its last unanswered write attempt ended.
+	intentAt, writeEndedAt time.Time
 }
 
 // write runs w once across attempts: done steps are not repeated, the intent
@@ -1145,7 +1160,7 @@ func (x *run) write(ctx context.Context, w write) (string, error) {
 		return "", x.record(ctx, w.incident, w.name, store.StepPlanned, "would "+w.intent, "")
 	}
 	if seen && (prev.Status == store.StepStarted || prev.Status == store.StepFailed) && !prev.IntentAt.IsZero() {
-		w.intentAt = prev.IntentAt
+		w.intentAt, w.writeEndedAt = prev.IntentAt, prev.WriteEndedAt
 	}
 	if seen && (prev.Status == store.StepStarted || prev.Status == store.StepFailed) && w.lookup != nil {
 		res, found, err := w.lookup(ctx)
@@ -1158,19 +1173,20 @@ func (x *run) write(ctx context.Context, w write) (string, error) {
 				Detail: w.intent + " (found, written by an earlier attempt)"})
 		}
 	}
-	w.intentAt = x.r.now()
+	w.intentAt, w.writeEndedAt = x.r.now(), time.Time{}
 	if err := x.recordFull(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepStarted, Intent: w.intent, IntentAt: w.intentAt, Detail: w.intent}); err != nil {
 		return "", err
 	}
 	res, err := w.do(ctx)
 	if err != nil {
+		w.writeEndedAt = x.r.now()
 		return "", x.fail(ctx, w, err)
 	}
 	return res, x.recordFull(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepDone, Intent: w.intent, Result: res, Detail: w.intent})
 }
 
 func (x *run) fail(ctx context.Context, w write, err error) error {
-	st := store.StepRecord{Name: w.name, Status: store.StepFailed, Intent: w.intent, IntentAt: w.intentAt, Detail: w.intent, Error: err.Error()}
+	st := store.StepRecord{Name: w.name, Status: store.StepFailed, Intent: w.intent, IntentAt: w.intentAt, WriteEndedAt: w.writeEndedAt, Detail: w.intent, Error: err.Error()}
 	if !retryable(err) {
 		st.Detail += " (not retried)"
 	}

@@ -116,6 +116,9 @@ func serve(args []string, env map[string]string, stderr io.Writer) int {
 		if rulesErrors(err, stderr) {
 			return 2
 		}
+		if len(config.VarErrors(err)) > 0 {
+			return configErrors(err, stderr)
+		}
 		opts.Logger.Error("serve failed", "err", err)
 		return 1
 	}

@@ -93,9 +93,12 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error)
 	default:
 		return nil, errors.New("jira: no credentials: set JIRA_EMAIL and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center)")
 	}
-	// A copy keeps the caller's Timeout, Jar and CheckRedirect.
+	// A copy keeps the caller's Timeout and Jar.
 	hc := *httpClient
 	hc.Transport = auth
+	// Redirects are followed by the http.Client inside the retrying
+	// transport, which, like every Go http.Client, drops the Authorization
+	// header when a redirect leaves the host.
 	api, err := gojira.NewClient(&hc, cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("jira: base URL: %w", err)
@@ -220,16 +223,28 @@ func (c *Client) UserByEmail(ctx context.Context, email string) (User, bool, err
 	}
 	var u User
 	found := false
+	var hidden []User // active users whose email Cloud does not show
 	for _, ju := range users {
-		if !ju.Active || !strings.EqualFold(ju.EmailAddress, email) {
-			continue
-		}
 		id := ju.AccountID
 		if d != Cloud {
 			id = ju.Name
 		}
-		u, found = User{ID: id, DisplayName: ju.DisplayName, Email: ju.EmailAddress}, true
-		break
+		if !ju.Active {
+			continue
+		}
+		if ju.EmailAddress == "" && d == Cloud {
+			hidden = append(hidden, User{ID: id, DisplayName: ju.DisplayName, Email: email})
+			continue
+		}
+		if strings.EqualFold(ju.EmailAddress, email) {
+			u, found = User{ID: id, DisplayName: ju.DisplayName, Email: ju.EmailAddress}, true
+			break
+		}
+	}
+	if !found && len(hidden) == 1 {
+		// Cloud hides emails by users' privacy settings, but searches by
+		// them: one active user answering the email is that user.
+		u, found = hidden[0], true
 	}
 	c.mu.Lock()
 	c.users[key] = cachedUser{u: u, found: found, at: c.cfg.Now()}
