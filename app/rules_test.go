@@ -124,9 +124,22 @@ func TestReloadDoesNotDropWebhooks(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	code, out := get(t, base+"/metrics", "")
-	if code != http.StatusOK || !strings.Contains(out, "aftermath_rules_last_reload_success 1") || !strings.Contains(out, `aftermath_processing_total{outcome="done"} 200`) {
-		t.Fatalf("metrics: reload gauge or processed count wrong")
+	// The outcome is counted just after the entry is acknowledged: wait
+	// for it too.
+	var out string
+	for {
+		var code int
+		code, out = get(t, base+"/metrics", "")
+		if code == http.StatusOK && strings.Contains(out, `aftermath_processing_total{outcome="done"} 200`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: processed count is not 200:\n%s", grepLines(out, "aftermath_processing_total"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(out, "aftermath_rules_last_reload_success 1") {
+		t.Fatalf("metrics: reload gauge wrong:\n%s", grepLines(out, "aftermath_rules_last_reload"))
 	}
 	if !strings.Contains(logs.String(), "rules reload failed; keeping the rules in force") || !strings.Contains(logs.String(), path+":2:12: ") {
 		t.Fatal("a failed reload should log each problem with its position")
@@ -219,4 +232,15 @@ func TestRulesExplainCommand(t *testing.T) {
 	if err := RulesExplain("", inc, time.Now(), &out); err == nil || !strings.Contains(err.Error(), "is not PagerDuty incident JSON") {
 		t.Fatalf("not an incident: %v", err)
 	}
+}
+
+// grepLines keeps the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
