@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aftermath-dev/aftermath/internal/simkit"
 )
 
 // rawResp is an answer read by send.
@@ -70,23 +72,11 @@ func sendCtx(ctx context.Context, t *testing.T, s *Server, method, target, body 
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	for k, v := range hdr {
-		if v == "-" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, raw, err := simkit.Exchange(req, hdr)
 	if err != nil {
 		if ctx.Err() != nil {
 			return rawResp{}
 		}
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
 		t.Fatal(err)
 	}
 	out := rawResp{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
@@ -384,10 +374,10 @@ func TestUnknownRouteIsAViolation(t *testing.T) {
 		t.Fatalf("%d %q", r.status, s.Violations())
 	}
 	// POST /issue/bulk is not an issue key.
-	if route, param, ok := matchRoute("GET", "/rest/api/2/issue/bulk"); !ok || route != "GET /rest/api/2/issue/{issueIdOrKey}" || param != "bulk" {
+	if route, param, ok := simkit.MatchRoute(Routes(), "GET", "/rest/api/2/issue/bulk"); !ok || route != "GET /rest/api/2/issue/{issueIdOrKey}" || param != "bulk" {
 		t.Fatalf("match %q %q", route, param)
 	}
-	if route, _, _ := matchRoute("POST", "/rest/api/2/issue/bulk"); route != "POST /rest/api/2/issue/bulk" {
+	if route, _, _ := simkit.MatchRoute(Routes(), "POST", "/rest/api/2/issue/bulk"); route != "POST /rest/api/2/issue/bulk" {
 		t.Fatalf("match %q", route)
 	}
 }

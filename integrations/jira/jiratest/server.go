@@ -19,30 +19,26 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"net/http/httptest"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aftermath-dev/aftermath/internal/simkit"
 )
 
-// maxBody bounds request bodies; it only keeps a runaway client from
-// exhausting memory.
-const maxBody = 10 << 20
-
 // Server is a stateful Jira REST API simulator on an httptest server. All
-// state sits behind one mutex; every method is safe for concurrent use.
+// simulated state sits behind one mutex; every method is safe for
+// concurrent use.
 type Server struct {
-	ts        *httptest.Server
-	closeOnce sync.Once
-	mode      Mode
-	email     string
-	apiToken  string
-	pat       string
-	validate  func(*http.Request, []byte) error
-	now       func() time.Time
+	kit      *simkit.Server[Fault, reply] // serving, calls, violations, faults
+	mode     Mode
+	email    string
+	apiToken string
+	pat      string
+	now      func() time.Time
 
 	mu           sync.Mutex
 	lag          time.Duration
@@ -56,14 +52,6 @@ type Server struct {
 	issueSeq     int
 	commentSeq   int
 	rejectBulk   []string
-	faults       map[string][]*pendingFault
-	calls        []*Call
-	violations   []string
-}
-
-type pendingFault struct {
-	f    Fault
-	left int
 }
 
 // NewServer starts a simulator. Priorities Highest, High, Medium, Low and
@@ -76,14 +64,12 @@ func NewServer(opts Options) *Server {
 		email:        opts.Email,
 		apiToken:     opts.APIToken,
 		pat:          opts.PAT,
-		validate:     opts.Validate,
 		now:          opts.Now,
 		lag:          opts.SearchLag,
 		projects:     map[string]*project{},
 		issueTypeIDs: map[string]string{},
 		byKey:        map[string]*issue{},
 		byID:         map[string]*issue{},
-		faults:       map[string][]*pendingFault{},
 	}
 	if s.mode == "" {
 		s.mode = Cloud
@@ -98,19 +84,18 @@ func NewServer(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.users = append(s.users, &User{AccountID: BotAccountID, Name: BotName, Key: BotKey, Email: s.email, DisplayName: BotDisplayName, Active: true})
-	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
-	s.ts.Start()
+	s.kit = simkit.NewServer(simkit.Config{Name: "jiratest", Routes: Routes(), Validate: opts.Validate, Now: s.now}, api{s})
 	s.mu.Lock()
-	s.base = s.ts.URL
+	s.base = s.kit.URL()
 	s.mu.Unlock()
 	return s
 }
 
 // URL is the site's base URL, for jira.NewClient.
-func (s *Server) URL() string { return s.ts.URL }
+func (s *Server) URL() string { return s.kit.URL() }
 
 // Close shuts the server down; it may be called more than once.
-func (s *Server) Close() { s.closeOnce.Do(s.ts.Close) }
+func (s *Server) Close() { s.kit.Close() }
 
 // Mode is the deployment imitated.
 func (s *Server) Mode() Mode { return s.mode }
@@ -149,53 +134,7 @@ var routes = map[string]func(*Server, *request) reply{
 }
 
 // Routes lists the simulated routes, sorted.
-func Routes() []string {
-	out := make([]string, 0, len(routes))
-	for r := range routes {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// matchRoute finds the route template for a request and its path parameter.
-// A literal segment beats a parameter, so POST /issue/bulk is not an issue
-// key.
-func matchRoute(method, path string) (route, param string, ok bool) {
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	best, bestLiterals := "", -1
-	for r := range routes {
-		m, tmpl, _ := strings.Cut(r, " ")
-		if m != method {
-			continue
-		}
-		tsegs := strings.Split(strings.TrimPrefix(tmpl, "/"), "/")
-		if len(tsegs) != len(segs) {
-			continue
-		}
-		literals, p, match := 0, "", true
-		for i, t := range tsegs {
-			switch {
-			case strings.HasPrefix(t, "{") && segs[i] != "":
-				p = segs[i]
-			case t == segs[i]:
-				literals++
-			default:
-				match = false
-			}
-			if !match {
-				break
-			}
-		}
-		if match && literals > bestLiterals {
-			best, bestLiterals, param = r, literals, p
-		}
-	}
-	if best == "" {
-		return method + " " + path, "", false
-	}
-	return best, param, true
-}
+func Routes() []string { return slices.Sorted(maps.Keys(routes)) }
 
 // request is what a handler sees; handlers run under s.mu.
 type request struct {
@@ -213,93 +152,53 @@ type reply struct {
 	header http.Header
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	if err != nil {
-		http.Error(w, "read body", http.StatusBadRequest)
-		return
-	}
-	route, param, known := matchRoute(r.Method, r.URL.Path)
-	call := &Call{
-		Method: r.Method,
-		Route:  route,
-		Path:   r.URL.Path,
-		Query:  r.URL.Query(),
-		Body:   body,
-		At:     s.now(),
-	}
-	s.mu.Lock()
-	s.calls = append(s.calls, call)
-	s.mu.Unlock()
-	answer := func(rep reply) {
-		for k, v := range rep.header {
-			w.Header()[k] = v
-		}
-		switch b := rep.body.(type) {
-		case nil:
-			w.WriteHeader(rep.status)
-		case string:
-			w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
-			w.WriteHeader(rep.status)
-			_, _ = io.WriteString(w, b)
-		default:
-			w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-			w.WriteHeader(rep.status)
-			_ = json.NewEncoder(w).Encode(b)
-		}
-		s.mu.Lock()
-		call.Status = rep.status
-		s.mu.Unlock()
-	}
+// api is Jira's side of the simkit.Server: how it answers.
+type api struct{ s *Server }
 
-	if !s.authenticated(r) {
-		answer(s.unauthorized())
-		return
+func (a api) Authenticate(r *http.Request) (reply, bool) {
+	if !a.s.authenticated(r) {
+		return a.s.unauthorized(), false
 	}
-	if s.validate != nil {
-		if err := s.validate(r, body); err != nil {
-			s.addViolation(fmt.Sprintf("%s %s: %v", r.Method, r.URL.RequestURI(), err))
-			answer(errorMessages(http.StatusBadRequest, "Request rejected by the OpenAPI validator: "+err.Error()))
-			return
-		}
-	}
-	if !known {
-		s.addViolation(fmt.Sprintf("%s %s: route not simulated by jiratest", r.Method, r.URL.RequestURI()))
-		answer(s.noSuchResource(r))
-		return
-	}
+	return reply{}, true
+}
 
-	handle := func() reply {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return routes[route](s, &request{r: r, param: param, body: body, at: s.now()})
+func (api) Invalid(err error) reply {
+	return errorMessages(http.StatusBadRequest, "Request rejected by the OpenAPI validator: "+err.Error())
+}
+
+func (a api) NotFound(r *http.Request) reply { return a.s.noSuchResource(r) }
+
+func (a api) Handle(r *http.Request, route, param string, body []byte) reply {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	return routes[route](a.s, &request{r: r, param: param, body: body, at: a.s.now()})
+}
+
+func (api) Plan(f Fault) simkit.Plan {
+	return simkit.Plan{Status: f.Status, Latency: f.Latency, AfterApply: f.AfterApply}
+}
+
+func (a api) FaultReply(f Fault) reply { return a.s.faultReply(f) }
+
+// Write sends rep: a string body as text/plain, a nil one as no body,
+// anything else as JSON.
+func (api) Write(w http.ResponseWriter, rep reply) int {
+	for k, v := range rep.header {
+		w.Header()[k] = v
 	}
-	f, faulted := s.takeFault(route)
-	if !faulted {
-		answer(handle())
-		return
-	}
-	var rep reply
-	if f.AfterApply {
-		rep = handle()
-	}
-	if f.Latency > 0 {
-		t := time.NewTimer(f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
-	}
-	switch {
-	case f.Status != 0:
-		answer(s.faultReply(f))
-	case f.AfterApply:
-		answer(rep)
+	switch b := rep.body.(type) {
+	case nil:
+		w.WriteHeader(rep.status)
+	case string:
+		w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+		w.WriteHeader(rep.status)
+		_, _ = io.WriteString(w, b)
 	default:
-		answer(handle())
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.WriteHeader(rep.status)
+		_ = json.NewEncoder(w).Encode(b)
 	}
+	return rep.status
 }
 
 // authenticated checks the credentials of the mode: Basic email:APIToken on
@@ -337,45 +236,13 @@ func (s *Server) noSuchResource(r *http.Request) reply {
 	return reply{status: http.StatusNotFound, body: map[string]any{"message": "null for uri: " + uri, "status-code": http.StatusNotFound}}
 }
 
-func (s *Server) addViolation(v string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.violations = append(s.violations, v)
-}
-
 // Inject makes the next matching requests to route misbehave. route is
 // "METHOD /rest/api/2/template" as listed by Routes, e.g.
 // "POST /rest/api/2/issue/bulk" or "GET /rest/api/2/issue/{issueIdOrKey}";
 // Inject panics on a route the simulator does not serve, so a typo cannot
 // silently disable a fault. Faults queued on one route apply in the order
 // injected.
-func (s *Server) Inject(route string, f Fault) {
-	if _, ok := routes[route]; !ok {
-		panic(fmt.Sprintf("jiratest: Inject: route %q is not simulated (have %s)", route, strings.Join(Routes(), ", ")))
-	}
-	n := f.Times
-	if n <= 0 {
-		n = 1
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[route] = append(s.faults[route], &pendingFault{f: f, left: n})
-}
-
-func (s *Server) takeFault(route string) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.faults[route]
-	if len(q) == 0 {
-		return Fault{}, false
-	}
-	p := q[0]
-	p.left--
-	if p.left == 0 {
-		s.faults[route] = q[1:]
-	}
-	return p.f, true
-}
+func (s *Server) Inject(route string, f Fault) { s.kit.Inject(route, f, f.Times) }
 
 // faultReply is the answer for an injected status, with the body Jira
 // sends for it.
@@ -419,44 +286,14 @@ func fieldErrors(status int, errs map[string]string) reply {
 
 // Calls returns every request received, in arrival order, including
 // rejected and faulted ones.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Call, len(s.calls))
-	for i, c := range s.calls {
-		out[i] = *c
-		out[i].Body = slices.Clone(c.Body)
-	}
-	return out
-}
+func (s *Server) Calls() []Call { return s.kit.Calls() }
 
 // Count is the number of calls to route ("" = all calls).
-func (s *Server) Count(route string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if route == "" {
-		return len(s.calls)
-	}
-	n := 0
-	for _, c := range s.calls {
-		if c.Route == route {
-			n++
-		}
-	}
-	return n
-}
+func (s *Server) Count(route string) int { return s.kit.Count(route) }
 
 // ResetCalls forgets the calls received so far.
-func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = nil
-}
+func (s *Server) ResetCalls() { s.kit.ResetCalls() }
 
 // Violations returns the requests the validator rejected and those to routes
 // the simulator does not serve, one line each.
-func (s *Server) Violations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.violations)
-}
+func (s *Server) Violations() []string { return s.kit.Violations() }

@@ -1,44 +1,24 @@
 package jiratest
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
+	"github.com/aftermath-dev/aftermath/internal/simkit"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 )
 
 // SpecFile is Atlassian's Jira Cloud platform REST API document (v3) under
 // ../shared/specs; see its SOURCES.md.
 const SpecFile = "jira-platform-openapi.json"
 
-// specEntry is one loaded document; the Once makes concurrent first callers
-// wait for a single load instead of parsing 2.4 MB each.
-type specEntry struct {
-	once    sync.Once
-	router  routers.Router
-	relaxed []string
-	err     error
-}
-
-var (
-	specMu       sync.Mutex
-	specCache    = map[[sha256.Size]byte]*specEntry{}
-	specLoads    atomic.Int32 // documents parsed, for the load-once test
-	specLoadTime atomic.Int64 // duration of the last parse, for the test log
-)
+// specs holds the documents loaded in this process, each parsed once (the
+// official one is 2.4 MB).
+var specs = simkit.NewSpecLoader("jira", relaxADF)
 
 // SpecValidator returns a request validator for Atlassian's Jira platform
 // OpenAPI document (REST v3) in spec, usable as Options.Validate. The
@@ -66,55 +46,16 @@ var (
 //   - Data Center authenticates with "Bearer <PAT>", which the document
 //     does not describe: it is accepted as the OAuth2 scheme's bearer token.
 //
-// It returns nil for a conforming request and otherwise an error listing
-// every problem found.
+// Read-only members are not checked: clients echo them back (go-jira sends
+// a comment's author as an empty object) and Jira ignores them. It returns
+// nil for a conforming request and otherwise an error listing every
+// problem found.
 func SpecValidator(spec []byte) (func(*http.Request, []byte) error, error) {
-	e := specFor(spec)
-	if e.err != nil {
-		return nil, e.err
-	}
-	router := e.router
-	return func(r *http.Request, body []byte) error {
-		return validateRequest(router, r, body)
-	}, nil
-}
-
-func specFor(spec []byte) *specEntry {
-	key := sha256.Sum256(spec)
-	specMu.Lock()
-	e, ok := specCache[key]
-	if !ok {
-		e = &specEntry{}
-		specCache[key] = e
-	}
-	specMu.Unlock()
-	e.once.Do(func() { e.router, e.relaxed, e.err = loadSpec(spec) })
-	return e
-}
-
-func loadSpec(spec []byte) (routers.Router, []string, error) {
-	specLoads.Add(1)
-	start := time.Now()
-	defer func() { specLoadTime.Store(int64(time.Since(start))) }()
-	doc := &openapi3.T{}
-	if err := json.Unmarshal(spec, doc); err != nil {
-		return nil, nil, fmt.Errorf("decode jira spec: %w", err)
-	}
-	relaxed := relaxADF(doc)
-	if err := openapi3.NewLoader().ResolveRefsIn(doc, nil); err != nil {
-		return nil, nil, fmt.Errorf("resolve jira spec refs: %w", err)
-	}
-	// The document names https://your-domain.atlassian.net; the simulator
-	// listens on 127.0.0.1, so match paths on any host.
-	doc.Servers = nil
-	for _, item := range doc.Paths.Map() {
-		item.Servers = nil
-	}
-	router, err := gorillamux.NewRouter(doc)
+	sp, err := specs.Load(spec)
 	if err != nil {
-		return nil, nil, fmt.Errorf("build jira spec router: %w", err)
+		return nil, err
 	}
-	return router, relaxed, nil
+	return sp.Validator(simkit.ValidateOptions{Authenticate: specAuthenticate, MapPath: v3Path}), nil
 }
 
 // relaxADF lets every object schema described as taking Atlassian Document
@@ -206,36 +147,4 @@ func v3Path(p string) string {
 		}
 	}
 	return p
-}
-
-func validateRequest(router routers.Router, r *http.Request, body []byte) error {
-	// The filter may read the body and rewrite the request; give it a copy
-	// whose path is the v3 one.
-	req := r.Clone(r.Context())
-	u := *r.URL
-	u.Path, u.RawPath = v3Path(u.Path), ""
-	req.URL = &u
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.ContentLength = int64(len(body))
-	route, params, err := router.FindRoute(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", r.Method, r.URL.Path, err)
-	}
-	in := &openapi3filter.RequestValidationInput{
-		Request:    req,
-		PathParams: params,
-		Route:      route,
-		Options: &openapi3filter.Options{
-			MultiError:          true,
-			SkipSettingDefaults: true,
-			AuthenticationFunc:  specAuthenticate,
-			// Clients echo read-only members back (go-jira sends a comment's
-			// author as an empty object); Jira ignores them.
-			ExcludeReadOnlyValidations: true,
-		},
-	}
-	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
-		return fmt.Errorf("%s %s (as %s): %w", r.Method, r.URL.Path, route.Path, err)
-	}
-	return nil
 }

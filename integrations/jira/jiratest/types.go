@@ -2,8 +2,9 @@ package jiratest
 
 import (
 	"net/http"
-	"net/url"
 	"time"
+
+	"github.com/aftermath-dev/aftermath/internal/simkit"
 )
 
 // Mode is the Jira deployment the server imitates.
@@ -122,16 +123,11 @@ type Comment struct {
 	Created time.Time
 }
 
-// Call is one request the server received.
-type Call struct {
-	Method string
-	Route  string // "METHOD /rest/api/2/template", or "METHOD /raw/path" when no route matched
-	Path   string
-	Query  url.Values
-	Body   []byte
-	Status int // status answered; 0 if the client went away first
-	At     time.Time
-}
+// Call is one request the server received. Route is "METHOD
+// /rest/api/2/template" as listed by Routes, or "METHOD /raw/path" when no
+// route matched. From is the request's From header, which Jira does not
+// use: empty unless a client sends one.
+type Call = simkit.Call
 
 // Fault makes the server misbehave on a route; see Server.Inject.
 type Fault struct {

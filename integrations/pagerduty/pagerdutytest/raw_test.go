@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/PagerDuty/go-pagerduty"
+	"github.com/aftermath-dev/aftermath/internal/simkit"
 )
 
 // rawResp is an answer read by send.
@@ -43,19 +43,7 @@ func send(t *testing.T, s *Server, method, target, body string, hdr map[string]s
 	req.Header.Set("Authorization", "Token token="+s.Token())
 	req.Header.Set("Accept", "application/vnd.pagerduty+json;version=2")
 	req.Header.Set("Content-Type", "application/json")
-	for k, v := range hdr {
-		if v == "-" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	resp, raw, err := simkit.Exchange(req, hdr)
 	if err != nil {
 		t.Fatal(err)
 	}

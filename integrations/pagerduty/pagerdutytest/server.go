@@ -12,28 +12,22 @@ package pagerdutytest
 import (
 	"encoding/json"
 	"fmt"
-	"io"
+	"maps"
 	"net/http"
-	"net/http/httptest"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/aftermath-dev/aftermath/internal/simkit"
 )
 
-// maxBody bounds request bodies; PagerDuty rejects far smaller ones, the
-// bound only keeps a runaway client from exhausting memory.
-const maxBody = 10 << 20
-
 // Server is a stateful PagerDuty REST API simulator on an httptest server.
-// All state sits behind one mutex; every method is safe for concurrent use.
+// All simulated state sits behind one mutex; every method is safe for
+// concurrent use.
 type Server struct {
-	ts        *httptest.Server
-	closeOnce sync.Once
-	token     string
-	validate  func(*http.Request, []byte) error
-	now       func() time.Time
+	kit   *simkit.Server[Fault, reply] // serving, calls, violations, faults
+	token string
+	now   func() time.Time
 
 	mu         sync.Mutex
 	base       string
@@ -45,14 +39,6 @@ type Server struct {
 	related    map[string][]string
 	noRelated  bool
 	refusePrio bool
-	faults     map[string][]*pendingFault
-	calls      []*Call
-	violations []string
-}
-
-type pendingFault struct {
-	f    Fault
-	left int
 }
 
 // NewServer starts a simulator. Priorities P1..P5 exist from the start with
@@ -60,13 +46,11 @@ type pendingFault struct {
 func NewServer(opts Options) *Server {
 	s := &Server{
 		token:     opts.Token,
-		validate:  opts.Validate,
 		now:       opts.Now,
 		users:     map[string]*User{},
 		services:  map[string]*Service{},
 		incidents: map[string]*incident{},
 		related:   map[string][]string{},
-		faults:    map[string][]*pendingFault{},
 	}
 	if s.token == "" {
 		s.token = "sim-token"
@@ -77,22 +61,21 @@ func NewServer(opts Options) *Server {
 	for i := 1; i <= 5; i++ {
 		s.priorities = append(s.priorities, Priority{ID: fmt.Sprintf("PPRIO%02d", i), Name: fmt.Sprintf("P%d", i), Order: i})
 	}
-	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
-	s.ts.Start()
+	s.kit = simkit.NewServer(simkit.Config{Name: "pagerdutytest", Routes: Routes(), Validate: opts.Validate, Now: s.now}, api{s})
 	s.mu.Lock()
-	s.base = s.ts.URL
+	s.base = s.kit.URL()
 	s.mu.Unlock()
 	return s
 }
 
 // URL is the API endpoint, for pagerduty.WithAPIEndpoint.
-func (s *Server) URL() string { return s.ts.URL }
+func (s *Server) URL() string { return s.kit.URL() }
 
 // Token is the API token requests must carry.
 func (s *Server) Token() string { return s.token }
 
 // Close shuts the server down; it may be called more than once.
-func (s *Server) Close() { s.closeOnce.Do(s.ts.Close) }
+func (s *Server) Close() { s.kit.Close() }
 
 // routes maps each simulated "METHOD /path/template" to its handler.
 var routes = map[string]func(*Server, *request) reply{
@@ -110,46 +93,7 @@ var routes = map[string]func(*Server, *request) reply{
 }
 
 // Routes lists the simulated routes, sorted.
-func Routes() []string {
-	out := make([]string, 0, len(routes))
-	for r := range routes {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// matchRoute finds the route template for a request and its {id}.
-func matchRoute(method, path string) (route, id string, ok bool) {
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	for r := range routes {
-		m, tmpl, _ := strings.Cut(r, " ")
-		if m != method {
-			continue
-		}
-		tsegs := strings.Split(strings.TrimPrefix(tmpl, "/"), "/")
-		if len(tsegs) != len(segs) {
-			continue
-		}
-		var gotID string
-		match := true
-		for i, t := range tsegs {
-			switch {
-			case t == "{id}" && segs[i] != "":
-				gotID = segs[i]
-			case t != segs[i]:
-				match = false
-			}
-			if !match {
-				break
-			}
-		}
-		if match {
-			return r, gotID, true
-		}
-	}
-	return method + " " + path, "", false
-}
+func Routes() []string { return slices.Sorted(maps.Keys(routes)) }
 
 // request is what a handler sees; handlers run under s.mu.
 type request struct {
@@ -163,93 +107,52 @@ type request struct {
 type reply struct {
 	status int
 	body   any
+	header http.Header
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	if err != nil {
-		http.Error(w, "read body", http.StatusBadRequest)
-		return
-	}
-	route, id, known := matchRoute(r.Method, r.URL.Path)
-	call := &Call{
-		Method: r.Method,
-		Route:  route,
-		Path:   r.URL.Path,
-		Query:  r.URL.Query(),
-		From:   r.Header.Get("From"),
-		Body:   body,
-		At:     s.now(),
-	}
-	s.mu.Lock()
-	s.calls = append(s.calls, call)
-	s.mu.Unlock()
-	answer := func(rep reply, header http.Header) {
-		for k, v := range header {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(rep.status)
-		_ = json.NewEncoder(w).Encode(rep.body)
-		s.mu.Lock()
-		call.Status = rep.status
-		s.mu.Unlock()
-	}
+// api is PagerDuty's side of the simkit.Server: how it answers.
+type api struct{ s *Server }
 
-	if r.Header.Get("Authorization") != "Token token="+s.token {
-		answer(apiError(http.StatusUnauthorized, 2006, "Authentication failed"), nil)
-		return
+// Authenticate wants the token as "Authorization: Token token=<token>".
+func (a api) Authenticate(r *http.Request) (reply, bool) {
+	if r.Header.Get("Authorization") != "Token token="+a.s.token {
+		return apiError(http.StatusUnauthorized, 2006, "Authentication failed"), false
 	}
-	if s.validate != nil {
-		if err := s.validate(r, body); err != nil {
-			s.addViolation(fmt.Sprintf("%s %s: %v", r.Method, r.URL.RequestURI(), err))
-			answer(apiError(http.StatusBadRequest, 2001, "Invalid Input Provided", err.Error()), nil)
-			return
-		}
-	}
-	if !known {
-		s.addViolation(fmt.Sprintf("%s %s: route not simulated by pagerdutytest", r.Method, r.URL.RequestURI()))
-		answer(notFound(), nil)
-		return
-	}
-
-	handle := func() reply {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return routes[route](s, &request{r: r, id: id, body: body, at: s.now()})
-	}
-	f, faulted := s.takeFault(route)
-	if !faulted {
-		answer(handle(), nil)
-		return
-	}
-	var rep reply
-	if f.AfterApply {
-		rep = handle()
-	}
-	if f.Latency > 0 {
-		t := time.NewTimer(f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
-	}
-	switch {
-	case f.Status != 0:
-		answer(faultReply(f), faultHeader(f))
-	case f.AfterApply:
-		answer(rep, nil)
-	default:
-		answer(handle(), nil)
-	}
+	return reply{}, true
 }
 
-func (s *Server) addViolation(v string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.violations = append(s.violations, v)
+func (api) Invalid(err error) reply {
+	return apiError(http.StatusBadRequest, 2001, "Invalid Input Provided", err.Error())
+}
+
+func (api) NotFound(*http.Request) reply { return notFound() }
+
+func (a api) Handle(r *http.Request, route, id string, body []byte) reply {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	return routes[route](a.s, &request{r: r, id: id, body: body, at: a.s.now()})
+}
+
+func (api) Plan(f Fault) simkit.Plan {
+	return simkit.Plan{Status: f.Status, Latency: f.Latency, AfterApply: f.AfterApply}
+}
+
+// FaultReply is the body for f's status with the headers f asks for.
+func (api) FaultReply(f Fault) reply {
+	rep := faultReply(f)
+	rep.header = faultHeader(f)
+	return rep
+}
+
+// Write sends rep as JSON.
+func (api) Write(w http.ResponseWriter, rep reply) int {
+	for k, v := range rep.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(rep.status)
+	_ = json.NewEncoder(w).Encode(rep.body)
+	return rep.status
 }
 
 // Inject makes the next matching requests to route misbehave. route is
@@ -257,33 +160,7 @@ func (s *Server) addViolation(v string) {
 // "GET /incidents/{id}/log_entries"; Inject panics on a route the simulator
 // does not serve, so a typo cannot silently disable a fault. Faults queued on
 // one route apply in the order injected.
-func (s *Server) Inject(route string, f Fault) {
-	if _, ok := routes[route]; !ok {
-		panic(fmt.Sprintf("pagerdutytest: Inject: route %q is not simulated (have %s)", route, strings.Join(Routes(), ", ")))
-	}
-	n := f.Times
-	if n <= 0 {
-		n = 1
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[route] = append(s.faults[route], &pendingFault{f: f, left: n})
-}
-
-func (s *Server) takeFault(route string) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.faults[route]
-	if len(q) == 0 {
-		return Fault{}, false
-	}
-	p := q[0]
-	p.left--
-	if p.left == 0 {
-		s.faults[route] = q[1:]
-	}
-	return p.f, true
-}
+func (s *Server) Inject(route string, f Fault) { s.kit.Inject(route, f, f.Times) }
 
 func faultHeader(f Fault) http.Header {
 	h := http.Header{}
@@ -336,44 +213,14 @@ func notFound() reply { return apiError(http.StatusNotFound, 2100, "Not Found") 
 
 // Calls returns every request received, in arrival order, including
 // rejected and faulted ones.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Call, len(s.calls))
-	for i, c := range s.calls {
-		out[i] = *c
-		out[i].Body = slices.Clone(c.Body)
-	}
-	return out
-}
+func (s *Server) Calls() []Call { return s.kit.Calls() }
 
 // Count is the number of calls to route ("" = all calls).
-func (s *Server) Count(route string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if route == "" {
-		return len(s.calls)
-	}
-	n := 0
-	for _, c := range s.calls {
-		if c.Route == route {
-			n++
-		}
-	}
-	return n
-}
+func (s *Server) Count(route string) int { return s.kit.Count(route) }
 
 // ResetCalls forgets the calls received so far.
-func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = nil
-}
+func (s *Server) ResetCalls() { s.kit.ResetCalls() }
 
 // Violations returns the requests the validator rejected and those to routes
 // the simulator does not serve, one line each.
-func (s *Server) Violations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.violations)
-}
+func (s *Server) Violations() []string { return s.kit.Violations() }

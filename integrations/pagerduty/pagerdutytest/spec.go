@@ -1,39 +1,19 @@
 package pagerdutytest
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
+	"github.com/aftermath-dev/aftermath/internal/simkit"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 )
 
-// specEntry is one loaded document; the Once makes concurrent first callers
-// wait for a single load instead of parsing 2.7 MB each.
-type specEntry struct {
-	once   sync.Once
-	router routers.Router
-	err    error
-}
-
-var (
-	specMu       sync.Mutex
-	specCache    = map[[sha256.Size]byte]*specEntry{}
-	specLoads    atomic.Int32 // documents parsed, for the load-once test
-	specLoadTime atomic.Int64 // duration of the last parse, for the test log
-)
+// specs holds the documents loaded in this process, each parsed once (the
+// official one is 2.7 MB).
+var specs = simkit.NewSpecLoader("pagerduty", patchSpec)
 
 // SpecValidator returns a request validator for the PagerDuty REST OpenAPI
 // document in spec, usable as Options.Validate. The document is parsed,
@@ -42,51 +22,16 @@ var (
 //
 // The validator checks path, method, parameters (headers included), the
 // security requirement and the JSON body. It returns nil for a conforming
-// request and otherwise an error listing every problem found.
+// request and otherwise an error listing every problem found. Read-only
+// members are not checked: the spec marks id and type of every reference
+// readOnly (Tag's first allOf), yet requests must send references, as its
+// own examples for merge and PUT /incidents do.
 func SpecValidator(spec []byte) (func(*http.Request, []byte) error, error) {
-	key := sha256.Sum256(spec)
-	specMu.Lock()
-	e, ok := specCache[key]
-	if !ok {
-		e = &specEntry{}
-		specCache[key] = e
-	}
-	specMu.Unlock()
-
-	e.once.Do(func() { e.router, e.err = loadSpec(spec) })
-	if e.err != nil {
-		return nil, e.err
-	}
-	router := e.router
-	return func(r *http.Request, body []byte) error {
-		return validateRequest(router, r, body)
-	}, nil
-}
-
-func loadSpec(spec []byte) (routers.Router, error) {
-	specLoads.Add(1)
-	start := time.Now()
-	defer func() { specLoadTime.Store(int64(time.Since(start))) }()
-	doc := &openapi3.T{}
-	if err := json.Unmarshal(spec, doc); err != nil {
-		return nil, fmt.Errorf("decode pagerduty spec: %w", err)
-	}
-	patchSpec(doc)
-	loader := openapi3.NewLoader()
-	if err := loader.ResolveRefsIn(doc, nil); err != nil {
-		return nil, fmt.Errorf("resolve pagerduty spec refs: %w", err)
-	}
-	// The document names https://api.pagerduty.com; the simulator listens on
-	// 127.0.0.1, so match paths on any host.
-	doc.Servers = nil
-	for _, item := range doc.Paths.Map() {
-		item.Servers = nil
-	}
-	router, err := gorillamux.NewRouter(doc)
+	sp, err := specs.Load(spec)
 	if err != nil {
-		return nil, fmt.Errorf("build pagerduty spec router: %w", err)
+		return nil, err
 	}
-	return router, nil
+	return sp.Validator(simkit.ValidateOptions{Authenticate: specAuthenticate}), nil
 }
 
 // patchSpec repairs the document before its refs are resolved.
@@ -100,18 +45,20 @@ func loadSpec(spec []byte) (routers.Router, error) {
 // content, so each such ref is replaced by an inline response carrying the
 // request body's description and content. The patch is generic: any
 // response ref into #/components/requestBodies/ is repaired the same way,
-// and a document without the mistake is left untouched.
-func patchSpec(doc *openapi3.T) {
+// and a document without the mistake is left untouched. It returns the
+// responses it repaired, for the test log.
+func patchSpec(doc *openapi3.T) []string {
 	const prefix = "#/components/requestBodies/"
 	if doc.Paths == nil {
-		return
+		return nil
 	}
-	for _, item := range doc.Paths.Map() {
-		for _, op := range item.Operations() {
+	var patched []string
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
 			if op.Responses == nil {
 				continue
 			}
-			for _, rr := range op.Responses.Map() {
+			for status, rr := range op.Responses.Map() {
 				if rr == nil || !strings.HasPrefix(rr.Ref, prefix) {
 					continue
 				}
@@ -122,9 +69,11 @@ func patchSpec(doc *openapi3.T) {
 				desc := body.Value.Description
 				rr.Ref = ""
 				rr.Value = &openapi3.Response{Description: &desc, Content: body.Value.Content}
+				patched = append(patched, "#/paths/"+path+"/"+strings.ToLower(method)+"/responses/"+status)
 			}
 		}
 	}
+	return patched
 }
 
 // specAuthenticate checks the shape of the Authorization header the spec's
@@ -136,33 +85,4 @@ func specAuthenticate(_ context.Context, in *openapi3filter.AuthenticationInput)
 		return nil
 	}
 	return errors.New(`authorization header must be "Token token=<key>" or "Bearer <token>"`)
-}
-
-func validateRequest(router routers.Router, r *http.Request, body []byte) error {
-	// The filter may read the body and rewrite the request; give it a copy.
-	req := r.Clone(r.Context())
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.ContentLength = int64(len(body))
-	route, params, err := router.FindRoute(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", r.Method, r.URL.Path, err)
-	}
-	in := &openapi3filter.RequestValidationInput{
-		Request:    req,
-		PathParams: params,
-		Route:      route,
-		Options: &openapi3filter.Options{
-			MultiError:          true,
-			SkipSettingDefaults: true,
-			AuthenticationFunc:  specAuthenticate,
-			// The spec marks id and type of every reference readOnly (Tag's
-			// first allOf), yet requests must send references, as its own
-			// examples for merge and PUT /incidents do.
-			ExcludeReadOnlyValidations: true,
-		},
-	}
-	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
-		return fmt.Errorf("%s %s: %w", r.Method, route.Path, err)
-	}
-	return nil
 }

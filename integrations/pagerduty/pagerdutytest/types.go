@@ -2,8 +2,9 @@ package pagerdutytest
 
 import (
 	"net/http"
-	"net/url"
 	"time"
+
+	"github.com/aftermath-dev/aftermath/internal/simkit"
 )
 
 // Incident statuses, as PagerDuty spells them.
@@ -150,17 +151,10 @@ type LogEntry struct {
 	OldUrgency, NewUrgency   string
 }
 
-// Call is one request the server received.
-type Call struct {
-	Method string
-	Route  string // "METHOD /path/template", or "METHOD /raw/path" when no route matched
-	Path   string
-	Query  url.Values
-	From   string
-	Body   []byte
-	Status int // status answered; 0 if the client went away first
-	At     time.Time
-}
+// Call is one request the server received. Route is "METHOD
+// /path/template" as listed by Routes, or "METHOD /raw/path" when no route
+// matched; From is the request's From header.
+type Call = simkit.Call
 
 // Fault makes the server misbehave on a route; see Server.Inject.
 type Fault struct {
