@@ -81,6 +81,24 @@ func newJiraEnv(t *testing.T, mode jiratest.Mode, max int) *jiraEnv {
 	return &jiraEnv{pdEnv: e, jsim: js, jc: jc}
 }
 
+// retryUntilDone processes an event again, as the queue would, until it
+// succeeds: a retry may wait for Jira's search to catch up. A permanent
+// error or 10 s without success fails the test.
+func (e *jiraEnv) retryUntilDone(eventType, incidentID string) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := e.process(eventType, incidentID)
+		if err == nil {
+			return
+		}
+		if IsPermanent(err) || time.Now().After(deadline) {
+			e.t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // stable replaces the simulators' addresses (a new port each run) for the
 // golden files.
 func (e *jiraEnv) stable(s string) string {
@@ -341,17 +359,7 @@ func TestJiraCrashAfterEpicCreate(t *testing.T) {
 			if err := e.process(EventResolved, "PCHK1"); err == nil {
 				t.Fatal("want the crash")
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				err := e.process(EventResolved, "PCHK1")
-				if err == nil {
-					break
-				}
-				if !strings.Contains(err.Error(), "search may not show it yet") || time.Now().After(deadline) {
-					t.Fatal(err)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			e.retryUntilDone(EventResolved, "PCHK1")
 			epic := e.wantOneEpic()
 			if n := len(e.children(epic.Key)); n != 4 {
 				t.Fatalf("%d follow-ups", n)
@@ -418,19 +426,7 @@ func TestJiraRateLimitsAndServerErrors(t *testing.T) {
 	e.jsim.Inject("POST /rest/api/2/issue/bulk", jiratest.Fault{Status: 503, Times: 1})
 	e.jsim.Inject("PUT /rest/api/2/issue/{issueIdOrKey}", jiratest.Fault{Status: 500, Times: 1})
 	e.res.SearchLag = 300 * time.Millisecond
-	var err error
-	for range 20 {
-		if err = e.process(EventResolved, "PCHK1"); err == nil {
-			break
-		}
-		if IsPermanent(err) {
-			t.Fatalf("a 5xx made a permanent error: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.retryUntilDone(EventResolved, "PCHK1") // fails on a permanent error
 	epic := e.wantOneEpic()
 	if n := len(e.children(epic.Key)); n != 4 {
 		t.Fatalf("%d follow-ups", n)
@@ -549,16 +545,7 @@ func TestJiraLostBulkAnswerWithSearchLag(t *testing.T) {
 	if err := e.process(EventResolved, "PCHK1"); err == nil {
 		t.Fatal("want the attempt to fail")
 	}
-	for i := 0; ; i++ {
-		err := e.process(EventResolved, "PCHK1")
-		if err == nil {
-			break
-		}
-		if i > 50 {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	e.retryUntilDone(EventResolved, "PCHK1")
 	epic := e.wantOneEpic()
 	if n := len(e.children(epic.Key)); n != 4 {
 		t.Fatalf("%d follow-ups, want 4", n)
@@ -578,16 +565,7 @@ func TestJiraSlowCreateThenLostAnswer(t *testing.T) {
 	if err := e.process(EventResolved, "PCHK1"); err == nil {
 		t.Fatal("want the attempt to fail")
 	}
-	for i := 0; ; i++ {
-		err := e.process(EventResolved, "PCHK1")
-		if err == nil {
-			break
-		}
-		if i > 50 {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	e.retryUntilDone(EventResolved, "PCHK1")
 	e.wantOneEpic()
 }
 
