@@ -48,14 +48,16 @@ followups:
 // jiraEnv is a pdEnv with a Jira simulator behind the workflow.
 type jiraEnv struct {
 	*pdEnv
-	jsim *jiratest.Server
-	jc   *jira.Client
+	jsim      *jiratest.Server
+	jc        *jira.Client
+	rulesText string // the rules file's text
 }
 
 func newJiraEnv(t *testing.T, mode jiratest.Mode, max int) *jiraEnv {
 	t.Helper()
 	src := strings.Replace(testRules, "jira:\n  project: PM\nfollowups:\n  from_notes: true\n  markers: [TODO, FOLLOWUP]\n  max: 10\n", "", 1)
-	e := newPDEnv(t, fmt.Sprintf(src+jiraRules[len(testRules):], mode, max))
+	rulesSrc := fmt.Sprintf(src+jiraRules[len(testRules):], mode, max)
+	e := newPDEnv(t, rulesSrc)
 	js := jiratest.New(t, mode)
 	js.AddProject(jiratest.Project{Key: "PM", Name: "Post-mortems"})
 	js.AddProject(jiratest.Project{Key: "PAY", Name: "Payments"})
@@ -78,7 +80,7 @@ func newJiraEnv(t *testing.T, mode jiratest.Mode, max int) *jiraEnv {
 		t.Fatal(err)
 	}
 	e.res.Jira, e.res.Postmortems = jc, nil
-	return &jiraEnv{pdEnv: e, jsim: js, jc: jc}
+	return &jiraEnv{pdEnv: e, jsim: js, jc: jc, rulesText: rulesSrc}
 }
 
 // retryUntilDone processes an event again, as the queue would, until it

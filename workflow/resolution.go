@@ -926,7 +926,7 @@ func (x *run) lockedMemberNote(ctx context.Context, primary, m pagerduty.Inciden
 
 // memberLockTTL is the member lock's lifetime; it is refreshed every third
 // of it while the note is written, however long PagerDuty makes us wait.
-const memberLockTTL = 30 * time.Second
+const memberLockTTL = 10 * time.Second
 
 // holding runs f while keeping lock alive, then releases it. If the lock
 // cannot be refreshed, f's context is cancelled: another process may take

@@ -423,11 +423,16 @@ func TestWorkerShutdownReleasesStuckWork(t *testing.T) {
 	}
 }
 
-// The child half of TestWorkerReclaimsAfterKill: a worker process whose
-// processor announces the entry and then hangs until it is killed.
+// TestMain runs the child processes of the kill tests: TestWorkerReclaimsAfterKill
+// (a worker that hangs in its entry) and TestResolutionSurvivesSIGKILL (a worker
+// running the real workflow).
 func TestMain(m *testing.M) {
-	if os.Getenv("AFTERMATH_TEST_CHILD") == "hang-worker" {
+	switch os.Getenv("AFTERMATH_TEST_CHILD") {
+	case "hang-worker":
 		runHangingChild()
+		return
+	case "resolution-worker":
+		runResolutionChild()
 		return
 	}
 	os.Exit(m.Run())
