@@ -41,15 +41,27 @@ func pagerDuty(t *testing.T) (*pagerdutytest.Server, map[string]string) {
 	}
 }
 
-func with(env map[string]string, more map[string]string) map[string]string {
+// with merges environments; later ones win.
+func with(envs ...map[string]string) map[string]string {
 	out := map[string]string{}
-	for k, v := range env {
-		out[k] = v
-	}
-	for k, v := range more {
-		out[k] = v
+	for _, env := range envs {
+		for k, v := range env {
+			out[k] = v
+		}
 	}
 	return out
+}
+
+// serveEnv is what every served test app needs: a free port, the test's
+// Redis prefix, the sample webhooks' secret and the admin token.
+func serveEnv(r *redistest.Redis) map[string]string {
+	return map[string]string{
+		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
+		"REDIS_URL":                 r.URL,
+		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
+		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
+		"AFTERMATH_ADMIN_TOKEN":     adminToken,
+	}
 }
 
 func loadConfig(t *testing.T, env map[string]string) config.Config {

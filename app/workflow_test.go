@@ -47,13 +47,7 @@ func stepOf(rec store.IncidentRecord, name string) (store.StepRecord, bool) {
 // silently acknowledged.
 func TestAppWithoutPagerDutyTokenDeadLettersWithReason(t *testing.T) {
 	r := redistest.New(t)
-	a, logs := startApp(t, map[string]string{
-		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
-		"REDIS_URL":                 r.URL,
-		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
-		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
-		"AFTERMATH_ADMIN_TOKEN":     adminToken,
-	})
+	a, logs := startApp(t, serveEnv(r))
 	base := "http://" + a.Addr()
 	body := testspecs.Read(t, "webhooks/incident.resolved.json")
 	if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader}); code != http.StatusAccepted {
@@ -87,14 +81,9 @@ func TestAppDryRunRecordsThePlan(t *testing.T) {
 	if err := os.WriteFile(path, []byte(rulesYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, logs := startApp(t, with(pdEnv, map[string]string{
-		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
-		"REDIS_URL":                 r.URL,
-		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
-		"AFTERMATH_RULES":           path,
-		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
-		"AFTERMATH_ADMIN_TOKEN":     adminToken,
-		"AFTERMATH_DRY_RUN":         "true",
+	a, logs := startApp(t, with(pdEnv, serveEnv(r), map[string]string{
+		"AFTERMATH_RULES":   path,
+		"AFTERMATH_DRY_RUN": "true",
 	}))
 	base := "http://" + a.Addr()
 	body := testspecs.Read(t, "webhooks/incident.resolved.json")
@@ -136,13 +125,8 @@ func TestAppQueuesTriggeredOnlyForMergeWhileOpen(t *testing.T) {
 	if err := os.WriteFile(path, []byte("grouping:\n  merge_while_open: false\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := startApp(t, with(pdEnv, map[string]string{
-		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
-		"REDIS_URL":                 r.URL,
-		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
-		"AFTERMATH_RULES":           path,
-		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
-		"AFTERMATH_ADMIN_TOKEN":     adminToken,
+	a, _ := startApp(t, with(pdEnv, serveEnv(r), map[string]string{
+		"AFTERMATH_RULES": path,
 	}))
 	base := "http://" + a.Addr()
 	body := testspecs.Read(t, "webhooks/incident.triggered.json")
@@ -180,16 +164,11 @@ func TestAppEndToEndWithJira(t *testing.T) {
 	if err := os.WriteFile(path, []byte("jira:\n  deployment: cloud\n  project: PM\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, logs := startApp(t, with(pdEnv, map[string]string{
-		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
-		"REDIS_URL":                 r.URL,
-		"AFTERMATH_REDIS_PREFIX":    r.Prefix,
-		"AFTERMATH_RULES":           path,
-		"PAGERDUTY_WEBHOOK_SECRETS": sampleSecret,
-		"AFTERMATH_ADMIN_TOKEN":     adminToken,
-		"JIRA_BASE_URL":             js.URL(),
-		"JIRA_EMAIL":                js.Email(),
-		"JIRA_API_TOKEN":            js.APIToken(),
+	a, logs := startApp(t, with(pdEnv, serveEnv(r), map[string]string{
+		"AFTERMATH_RULES": path,
+		"JIRA_BASE_URL":   js.URL(),
+		"JIRA_EMAIL":      js.Email(),
+		"JIRA_API_TOKEN":  js.APIToken(),
 	}))
 	base := "http://" + a.Addr()
 	body := testspecs.Read(t, "webhooks/incident.resolved.json")

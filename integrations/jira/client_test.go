@@ -1,7 +1,6 @@
 package jira_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -21,6 +20,7 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/internal/outbound"
+	"github.com/aftermath-dev/aftermath/internal/testutil"
 )
 
 // These tests drive the real client against the simulator, which checks
@@ -50,24 +50,6 @@ var modes = []jiratest.Mode{jiratest.Cloud, jiratest.DataCenter}
 // fast is the outbound client's configuration for tests: no pacing to
 // speak of and backoffs in milliseconds.
 var fast = outbound.Config{RequestsPerMinute: 600000, Burst: 1000, MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // clock is an injectable time.
 type clock struct {
@@ -105,7 +87,7 @@ type setup struct {
 type env struct {
 	sim  *jiratest.Server
 	c    *jira.Client
-	logs *syncBuffer
+	logs *testutil.Buffer
 }
 
 // newEnv starts a seeded simulator of mode and a client for it that logs
@@ -133,11 +115,11 @@ func newEnv(t *testing.T, mode jiratest.Mode, opts ...func(*setup)) *env {
 			cfg.PAT = sim.PAT()
 		}
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	return &env{sim: sim, c: newClient(t, cfg, s.base, logs), logs: logs}
 }
 
-func newClient(t *testing.T, cfg jira.Config, base http.RoundTripper, logs *syncBuffer) *jira.Client {
+func newClient(t *testing.T, cfg jira.Config, base http.RoundTripper, logs *testutil.Buffer) *jira.Client {
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := jira.New(cfg, log, jira.NewHTTPClient(fast, base, log))
@@ -288,7 +270,7 @@ func TestDeployment(t *testing.T) {
 			t.Errorf("request sent: %s %s", r.Method, r.URL)
 			return nil, errors.New("no network in this test")
 		})
-		c := newClient(t, jira.Config{BaseURL: "https://aftermath-test.atlassian.net/", Email: botEmail, APIToken: apiToken}, refuse, &syncBuffer{})
+		c := newClient(t, jira.Config{BaseURL: "https://aftermath-test.atlassian.net/", Email: botEmail, APIToken: apiToken}, refuse, &testutil.Buffer{})
 		if d, err := c.Deployment(t.Context()); err != nil || d != jira.Cloud {
 			t.Fatalf("Deployment() = %q, %v", d, err)
 		}
@@ -335,7 +317,7 @@ func TestUserByEmail(t *testing.T) {
 				if mode == jiratest.DataCenter {
 					cfg.PAT = pat
 				}
-				c := newClient(t, cfg, nil, &syncBuffer{})
+				c := newClient(t, cfg, nil, &testutil.Buffer{})
 				e.sim.ResetCalls()
 				u, found, err := c.UserByEmail(t.Context(), tc.email)
 				if err != nil {
@@ -564,7 +546,7 @@ func TestEpicFields(t *testing.T) {
 			}
 		}))
 		t.Cleanup(srv.Close)
-		c := newClient(t, jira.Config{BaseURL: srv.URL, PAT: pat, Deployment: "datacenter"}, nil, &syncBuffer{})
+		c := newClient(t, jira.Config{BaseURL: srv.URL, PAT: pat, Deployment: "datacenter"}, nil, &testutil.Buffer{})
 		child := task("child")
 		child.Epic = "OPS-1"
 		_, err := c.CreateIssue(t.Context(), child)
@@ -741,7 +723,7 @@ func TestCreateIssues(t *testing.T) {
 			_, _ = w.Write([]byte(`{"errorMessages":["Nothing was created."],"errors":{"project":"valid project is required"}}`))
 		}))
 		t.Cleanup(srv.Close)
-		c := newClient(t, jira.Config{BaseURL: srv.URL, PAT: pat, Deployment: "datacenter"}, nil, &syncBuffer{})
+		c := newClient(t, jira.Config{BaseURL: srv.URL, PAT: pat, Deployment: "datacenter"}, nil, &testutil.Buffer{})
 		res, err := c.CreateIssues(t.Context(), []jira.IssueSpec{task("a"), task("b")})
 		jiraError(t, err, http.StatusBadRequest, false, "Nothing was created.; project: valid project is required")
 		if len(res) != 0 {
@@ -990,7 +972,7 @@ func TestTransport(t *testing.T) {
 				BaseURL: hangUp(t), Email: botEmail, APIToken: apiToken, Deployment: string(mode),
 				EpicLinkField: jiratest.EpicLinkField, EpicNameField: jiratest.EpicNameField,
 			}
-			c := newClient(t, cfg, nil, &syncBuffer{})
+			c := newClient(t, cfg, nil, &testutil.Buffer{})
 			_, err := c.CreateIssue(t.Context(), task("into the void"))
 			jiraError(t, err, 0, true, "create Task in OPS")
 			_, err = c.Search(t.Context(), "project = OPS", 10)
@@ -1164,7 +1146,7 @@ func TestSecretsStayOut(t *testing.T) {
 		_, err = e.c.Search(ctx, "nosuchfield = 1", 10)
 		keep(err)
 
-		logs := &syncBuffer{}
+		logs := &testutil.Buffer{}
 		for _, cfg := range []jira.Config{
 			{BaseURL: e.sim.URL(), Email: botEmail, APIToken: wrongToken, Deployment: string(mode)},
 			{BaseURL: e.sim.URL(), PAT: wrongPAT, Deployment: string(mode)},

@@ -11,12 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/testspecs"
+	"github.com/aftermath-dev/aftermath/internal/testutil"
 )
 
 // These tests run the client against the stateful simulator, which checks
@@ -47,7 +47,7 @@ var fastTransport = TransportConfig{
 type fixture struct {
 	sim  *pagerdutytest.Server
 	pd   *Client
-	logs *syncBuffer
+	logs *testutil.Buffer
 }
 
 type fixtureConfig struct {
@@ -91,7 +91,7 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	for _, o := range opts {
 		o(&fc)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f := &fixture{sim: sim, logs: logs, pd: New(fc.cfg, log, NewHTTPClient(fc.tc, fc.base, log))}
 	t.Cleanup(func() {
@@ -106,24 +106,6 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 		}
 	})
 	return f
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // wantError fails unless err is a *Error (possibly wrapped) whose text
@@ -828,7 +810,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// A wrong token is answered 401; it must not be echoed either.
 	const wrong = "pd-secret-WRONG-456"
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	other := New(Config{APIURL: f.sim.URL(), Token: wrong, From: bot.Email}, log, NewHTTPClient(fastTransport, nil, log))
 	_, err = other.Incident(ctx, id)
