@@ -29,6 +29,14 @@ import (
 	"github.com/aftermath-dev/aftermath/workflow"
 )
 
+// The integrations and the store implement what the workflow needs of them.
+var (
+	_ workflow.PagerDuty = (*pagerduty.Client)(nil)
+	_ workflow.Jira      = (*jira.Client)(nil)
+	_ workflow.Store     = (*store.Store)(nil)
+	_ workflow.Queue     = (*store.Store)(nil)
+)
+
 // Version is set at build time with -ldflags "-X .../app.Version=...".
 var Version = "dev"
 

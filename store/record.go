@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -113,15 +115,34 @@ func (s *Store) RecordStep(ctx context.Context, incidentID string, st StepRecord
 
 // Steps reads an incident's step records, by name.
 func (s *Store) Steps(ctx context.Context, incidentID string) (map[string]StepRecord, error) {
-	raw, err := s.rdb.HGetAll(ctx, s.incidentKey(incidentID, "steps")).Result()
+	return s.readSteps(ctx, incidentID, "steps")
+}
+
+// RecordTrace saves what a read step found (severity, group, timeline,
+// owner), keyed by step name. The trace is kept apart from the steps, which
+// are the checkpoints of outside writes: a retry trusts only checkpoints.
+// The incident's record shows both.
+func (s *Store) RecordTrace(ctx context.Context, incidentID string, st StepRecord) error {
+	return s.writeRecord(ctx, incidentID, "trace", func(p redis.Pipeliner, key string, b []byte) {
+		p.HSet(ctx, key, st.Name, b)
+	}, st)
+}
+
+// Trace reads an incident's trace records, by name.
+func (s *Store) Trace(ctx context.Context, incidentID string) (map[string]StepRecord, error) {
+	return s.readSteps(ctx, incidentID, "trace")
+}
+
+func (s *Store) readSteps(ctx context.Context, incidentID, what string) (map[string]StepRecord, error) {
+	raw, err := s.rdb.HGetAll(ctx, s.incidentKey(incidentID, what)).Result()
 	if err != nil {
-		return nil, fmt.Errorf("read steps of incident %s: %w", incidentID, err)
+		return nil, fmt.Errorf("read %s of incident %s: %w", what, incidentID, err)
 	}
 	out := make(map[string]StepRecord, len(raw))
 	for name, b := range raw {
 		var st StepRecord
 		if err := json.Unmarshal([]byte(b), &st); err != nil {
-			return nil, fmt.Errorf("decode step %s of incident %s: %w", name, incidentID, err)
+			return nil, fmt.Errorf("decode %s %s of incident %s: %w", what, name, incidentID, err)
 		}
 		out[name] = st
 	}
@@ -148,12 +169,13 @@ func (s *Store) writeRecord(ctx context.Context, incidentID, what string, write 
 // IncidentRecord reads the incident's record; found is false when nothing was
 // ever recorded for it.
 func (s *Store) IncidentRecord(ctx context.Context, incidentID string) (rec IncidentRecord, found bool, err error) {
-	var events, steps *redis.MapStringStringCmd
+	var events, steps, trace *redis.MapStringStringCmd
 	var attempts *redis.StringSliceCmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		events = p.HGetAll(ctx, s.incidentKey(incidentID, "events"))
 		attempts = p.LRange(ctx, s.incidentKey(incidentID, "attempts"), 0, -1)
 		steps = p.HGetAll(ctx, s.incidentKey(incidentID, "steps"))
+		trace = p.HGetAll(ctx, s.incidentKey(incidentID, "trace"))
 		return nil
 	})
 	if err != nil {
@@ -171,7 +193,8 @@ func (s *Store) IncidentRecord(ctx context.Context, incidentID string) (rec Inci
 		errs = appendErr(errs, json.Unmarshal([]byte(raw), &a))
 		rec.Attempts = append(rec.Attempts, a)
 	}
-	for _, raw := range steps.Val() {
+	// The record shows reads and writes as one list of steps, in time order.
+	for _, raw := range append(slices.Collect(maps.Values(steps.Val())), slices.Collect(maps.Values(trace.Val()))...) {
 		var st StepRecord
 		errs = appendErr(errs, json.Unmarshal([]byte(raw), &st))
 		rec.Steps = append(rec.Steps, st)

@@ -2,11 +2,7 @@ package workflow
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,171 +13,9 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
-	"github.com/aftermath-dev/aftermath/internal/outbound"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-const jiraRules = testRules + `
-jira:
-  deployment: %s
-  project: PM
-  epic_issue_type: Epic
-  followup_issue_type: Task
-  labels: [postmortem]
-  routes:
-    - services: [PSVC002]
-      project: PAY
-followups:
-  from_notes: true
-  markers: [TODO, FOLLOWUP]
-  max: %d
-  standard:
-    - summary: Schedule the post-mortem meeting
-    - summary: Write and send the external message
-      description: Say "incident" or "service degradation", not "outage", unless it was a full outage.
-      severities: [SEV-1]
-`
-
-// jiraEnv is a pdEnv with a Jira simulator behind the workflow.
-type jiraEnv struct {
-	*pdEnv
-	jsim      *jiratest.Server
-	jc        *jira.Client
-	rulesText string // the rules file's text
-}
-
-func newJiraEnv(t *testing.T, mode jiratest.Mode, max int) *jiraEnv {
-	t.Helper()
-	src := strings.Replace(testRules, "jira:\n  project: PM\nfollowups:\n  from_notes: true\n  markers: [TODO, FOLLOWUP]\n  max: 10\n", "", 1)
-	rulesSrc := fmt.Sprintf(src+jiraRules[len(testRules):], mode, max)
-	e := newPDEnv(t, rulesSrc)
-	js := jiratest.New(t, mode)
-	js.AddProject(jiratest.Project{Key: "PM", Name: "Post-mortems"})
-	js.AddProject(jiratest.Project{Key: "PAY", Name: "Payments"})
-	for _, u := range []struct{ id, name, email string }{
-		{"acc-alice", "alice", "alice@example.com"},
-		{"acc-carol", "carol", "carol@example.com"},
-		{"acc-sre", "sre-lead", "sre-lead@example.com"},
-	} {
-		js.AddUser(jiratest.User{AccountID: u.id, Name: u.name, Key: u.name, Email: u.email, DisplayName: strings.ToUpper(u.name[:1]) + u.name[1:], Active: true})
-	}
-	log := slog.New(slog.DiscardHandler)
-	cfg := jira.Config{BaseURL: js.URL(), Deployment: string(mode)}
-	if mode == jiratest.Cloud {
-		cfg.Email, cfg.APIToken = js.Email(), js.APIToken()
-	} else {
-		cfg.PAT = js.PAT()
-	}
-	jc, err := jira.New(cfg, log, jira.NewHTTPClient(outbound.Config{RequestsPerMinute: 60000, Burst: 100, MinBackoff: 5 * time.Millisecond, MaxBackoff: 1500 * time.Millisecond}, nil, log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.res.Jira, e.res.Postmortems = jc, nil
-	return &jiraEnv{pdEnv: e, jsim: js, jc: jc, rulesText: rulesSrc}
-}
-
-// retryUntilDone processes an event again, as the queue would, until it
-// succeeds: a retry may wait for Jira's search to catch up. A permanent
-// error or 10 s without success fails the test.
-func (e *jiraEnv) retryUntilDone(eventType, incidentID string) {
-	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := e.process(eventType, incidentID)
-		if err == nil {
-			return
-		}
-		if IsPermanent(err) || time.Now().After(deadline) {
-			e.t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// stable replaces the simulators' addresses (a new port each run) for the
-// golden files.
-func (e *jiraEnv) stable(s string) string {
-	return strings.NewReplacer(e.sim.URL(), "https://acme.pagerduty.com", e.jsim.URL(), "https://acme.atlassian.net").Replace(s)
-}
-
-func (e *jiraEnv) epics() []jiratest.Issue {
-	var out []jiratest.Issue
-	for _, is := range e.jsim.Issues() {
-		if is.IssueType == "Epic" {
-			out = append(out, is)
-		}
-	}
-	return out
-}
-
-func (e *jiraEnv) children(epic string) []jiratest.Issue {
-	var out []jiratest.Issue
-	for _, is := range e.jsim.Issues() {
-		if is.Parent == epic {
-			out = append(out, is)
-		}
-	}
-	return out
-}
-
-func (e *jiraEnv) wantOneEpic() jiratest.Issue {
-	e.t.Helper()
-	eps := e.epics()
-	if len(eps) != 1 {
-		e.t.Fatalf("%d epics, want 1: %+v", len(eps), eps)
-	}
-	return eps[0]
-}
-
-// realisticSEV1 seeds an outage: a SEV-1 on checkout with 30+ key events,
-// three responders (one named incident commander), two TODO items, a
-// resolution note, and a related SEV-2 on payments.
-func realisticSEV1(e *pdEnv) {
-	s := e.sim
-	s.AddIncident(pagerdutytest.NewIncident{ID: "PCHK1", Number: 4211, Title: "Checkout API returning 502 for 38% of requests", ServiceID: "PSVC001", Priority: "P1", CreatedAt: t0})
-	s.Assign("PCHK1", "PUSER01", t0.Add(30*time.Second))
-	s.AddNotifyEntries("PCHK1", 12, t0.Add(40*time.Second))
-	s.Acknowledge("PCHK1", "PUSER01", t0.Add(3*time.Minute))
-	s.Annotate("PCHK1", "PUSER01", "IC: Alice Ng\nScribe: Carol Diaz\nOpened #inc-4211 in chat.", t0.Add(4*time.Minute))
-	s.Escalate("PCHK1", "PUSER03", t0.Add(6*time.Minute))
-	s.Acknowledge("PCHK1", "PUSER03", t0.Add(7*time.Minute))
-	for i := range 15 {
-		at := t0.Add(time.Duration(9+2*i) * time.Minute)
-		s.Annotate("PCHK1", []string{"PUSER01", "PUSER03", "PUSER02"}[i%3], fmt.Sprintf("Update %d: error rate %d%%, pool saturation at %d%%.", i+1, 38-2*i, 99-i), at)
-	}
-	s.Assign("PCHK1", "PUSER02", t0.Add(40*time.Minute))
-	s.Acknowledge("PCHK1", "PUSER02", t0.Add(41*time.Minute))
-	s.Annotate("PCHK1", "PUSER02", "Rolled back deploy 7781.\nTODO: alert on connection pool saturation above 90%\n- FOLLOWUP: load test checkout with the new driver before the next rollout", t0.Add(55*time.Minute))
-	s.Annotate("PCHK1", "PUSER01", "Error rate back to baseline; the rollback of deploy 7781 fixed it. Root cause: the new DB driver leaked connections under retries.", t0.Add(70*time.Minute))
-	s.AddIncident(pagerdutytest.NewIncident{ID: "PPAY1", Number: 4212, Title: "Payments authorisations timing out", ServiceID: "PSVC002", Priority: "P2", CreatedAt: t0.Add(8 * time.Minute)})
-	s.Acknowledge("PPAY1", "PUSER02", t0.Add(10*time.Minute))
-	s.Annotate("PPAY1", "PUSER02", "Payments timeouts follow checkout: same DB pool.", t0.Add(20*time.Minute))
-	s.Resolve("PPAY1", "PUSER02", t0.Add(65*time.Minute))
-	s.Resolve("PCHK1", "PUSER01", t0.Add(72*time.Minute))
-}
-
-func goldenFile(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./workflow -run %s -update writes it)", err, t.Name())
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file; go test ./workflow -run %s -update rewrites it. Got:\n%s", path, t.Name(), got)
-	}
-}
 
 func TestJiraPostmortemSEV1(t *testing.T) {
 	for _, mode := range []jiratest.Mode{jiratest.Cloud, jiratest.DataCenter} {
@@ -531,7 +365,7 @@ func TestJiraRequestBudget(t *testing.T) {
 
 // rules.Labels and IncidentLabel are what the idempotency search depends on.
 func TestIncidentLabelIsAJiraLabel(t *testing.T) {
-	if _, err := rules.Load("x.yaml", []byte("jira:\n  labels: ["+IncidentLabel("Q2CKYRLH85UNN4")+"]\n")); err != nil {
+	if _, err := rules.Load("x.yaml", []byte("jira:\n  labels: ["+jira.IncidentLabel("Q2CKYRLH85UNN4")+"]\n")); err != nil {
 		t.Fatal(err)
 	}
 }

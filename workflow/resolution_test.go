@@ -8,208 +8,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
-	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
-
-const testRules = `version: 1
-timezone: America/New_York
-severities:
-  - name: SEV-1
-    priorities: [P1]
-    meeting_due: 3 calendar days
-  - name: SEV-2
-    priorities: [P2]
-    meeting_due: 5 business days
-  - name: SEV-3
-    priorities: [P3]
-    meeting_due: 10 business days
-process: [SEV-1, SEV-2]
-grouping:
-  window: 30m
-  scopes:
-    - name: checkout
-      services: [PSVC001, PSVC002]
-  resolve_open_members: true
-  merge_while_open: true
-owner:
-  from: [resolver, last_assignee]
-  fallback: sre-lead@example.com
-jira:
-  project: PM
-followups:
-  from_notes: true
-  markers: [TODO, FOLLOWUP]
-  max: 10
-`
-
-// t0 is when the test outages start.
-var t0 = time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
-
-const fromEmail = "aftermath-bot@example.com"
-
-// fakePostmortems stands in for the Jira post-mortem maker (the next
-// release): one post-mortem per primary, found again when asked again.
-type fakePostmortems struct {
-	mu      sync.Mutex
-	made    map[string]PostmortemRef
-	ensures int
-	got     []Postmortem
-	fail    int // answer this many calls with an error first
-}
-
-func (f *fakePostmortems) Ensure(_ context.Context, pm Postmortem) (PostmortemRef, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.ensures++
-	if f.fail > 0 {
-		f.fail--
-		return PostmortemRef{}, errors.New("jira: 503 service unavailable")
-	}
-	f.got = append(f.got, pm)
-	if ref, ok := f.made[pm.Primary.ID]; ok {
-		return ref, nil
-	}
-	key := fmt.Sprintf("PM-%d", len(f.made)+1)
-	ref := PostmortemRef{Key: key, URL: "https://jira.example.com/browse/" + key, Owner: pm.Owner.Email, MeetingDue: pm.MeetingDue}
-	f.made[pm.Primary.ID] = ref
-	return ref, nil
-}
-
-func (f *fakePostmortems) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.made)
-}
-
-type pdEnv struct {
-	t     *testing.T
-	sim   *pagerdutytest.Server
-	pd    *pagerduty.Client
-	store *store.Store
-	r     *redistest.Redis
-	rules *rules.Rules
-	pms   *fakePostmortems
-	res   *Resolution
-	seq   atomic.Int64
-}
-
-func newPDEnv(t *testing.T, rulesYAML string) *pdEnv {
-	t.Helper()
-	sim := pagerdutytest.New(t)
-	for _, u := range []pagerdutytest.User{
-		{ID: "PUSER01", Name: "Alice Ng", Email: "alice@example.com"},
-		{ID: "PUSER02", Name: "Bob Stone", Email: "bob@example.com"},
-		{ID: "PUSER03", Name: "Carol Diaz", Email: "carol@example.com"},
-		{ID: "PBOT", Name: "aftermath", Email: fromEmail},
-	} {
-		sim.AddUser(u)
-	}
-	for _, s := range []pagerdutytest.Service{
-		{ID: "PSVC001", Name: "checkout-api"}, {ID: "PSVC002", Name: "payments"}, {ID: "PSVC009", Name: "search"},
-	} {
-		sim.AddService(s)
-	}
-	rl, err := rules.Load("test-rules.yaml", []byte(rulesYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	pd := pagerduty.New(pagerduty.Config{APIURL: sim.URL(), Token: sim.Token(), From: fromEmail}, log,
-		pagerduty.NewHTTPClient(pagerduty.TransportConfig{RequestsPerMinute: 60000, Burst: 100, MinBackoff: 5 * time.Millisecond, MaxBackoff: 1500 * time.Millisecond}, nil, log))
-	r := redistest.New(t)
-	st := store.New(r.Client, r.Prefix)
-	pms := &fakePostmortems{made: map[string]PostmortemRef{}}
-	e := &pdEnv{t: t, sim: sim, pd: pd, store: st, r: r, rules: rl, pms: pms}
-	e.res = &Resolution{PagerDuty: pd, Store: st, Postmortems: pms, Log: log, MemberLockWait: 5 * time.Second}
-	return e
-}
-
-// incident seeds an incident with a realistic log: triggered, assigned,
-// acknowledged, a note, and resolved (unless resolveAfter is 0).
-func (e *pdEnv) incident(id, service, priority string, created time.Time, resolveAfter time.Duration) {
-	e.t.Helper()
-	e.sim.AddIncident(pagerdutytest.NewIncident{ID: id, Title: "Checkout errors " + id, ServiceID: service, Priority: priority, CreatedAt: created})
-	e.sim.Assign(id, "PUSER01", created.Add(time.Minute))
-	e.sim.Acknowledge(id, "PUSER01", created.Add(2*time.Minute))
-	if resolveAfter > 0 {
-		e.sim.Resolve(id, "PUSER02", created.Add(resolveAfter))
-	}
-}
-
-func (e *pdEnv) job(eventType, incidentID string) Job {
-	n := e.seq.Add(1)
-	return Job{
-		EntryID: fmt.Sprintf("0-%d", n), Attempt: 1, Rules: e.rules,
-		Delivery: store.Delivery{EventID: fmt.Sprintf("EV%d-%s", n, incidentID), EventType: eventType, IncidentID: incidentID, OccurredAt: t0, ReceivedAt: t0},
-	}
-}
-
-func (e *pdEnv) process(eventType, incidentID string) error {
-	e.t.Helper()
-	return e.res.Process(context.Background(), e.job(eventType, incidentID))
-}
-
-func (e *pdEnv) mustProcess(eventType, incidentID string) {
-	e.t.Helper()
-	if err := e.process(eventType, incidentID); err != nil {
-		e.t.Fatalf("process %s %s: %v", eventType, incidentID, err)
-	}
-}
-
-func (e *pdEnv) steps(incidentID string) map[string]store.StepRecord {
-	e.t.Helper()
-	st, err := e.store.Steps(context.Background(), incidentID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return st
-}
-
-func (e *pdEnv) step(incidentID, name string) store.StepRecord {
-	e.t.Helper()
-	st, ok := e.steps(incidentID)[name]
-	if !ok {
-		e.t.Fatalf("incident %s has no step %s; steps: %+v", incidentID, name, e.steps(incidentID))
-	}
-	return st
-}
-
-// ourNotes returns the notes aftermath wrote on an incident.
-func (e *pdEnv) ourNotes(incidentID string) []pagerdutytest.Note {
-	var out []pagerdutytest.Note
-	for _, n := range e.sim.Notes(incidentID) {
-		if strings.Contains(n.Content, "[aftermath:") {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// writes lists the non-GET calls that PagerDuty answered 2xx.
-func (e *pdEnv) writes() []pagerdutytest.Call {
-	var out []pagerdutytest.Call
-	for _, c := range e.sim.Calls() {
-		if c.Method != "GET" && c.Status >= 200 && c.Status < 300 {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func (e *pdEnv) wantNotes(incidentID string, n int) {
-	e.t.Helper()
-	if got := e.ourNotes(incidentID); len(got) != n {
-		e.t.Fatalf("incident %s has %d aftermath notes, want %d: %+v", incidentID, len(got), n, got)
-	}
-}
 
 func TestResolutionSEV1WithLongLog(t *testing.T) {
 	e := newPDEnv(t, testRules)
@@ -231,10 +37,10 @@ func TestResolutionSEV1WithLongLog(t *testing.T) {
 	if n := e.sim.Count("GET /incidents/{id}/log_entries"); n != 2 {
 		t.Fatalf("log entries read in %d requests, want 2 pages", n)
 	}
-	if len(e.pms.got) != 1 {
-		t.Fatalf("post-mortem asked for %d times, want 1", len(e.pms.got))
+	if len(e.asked) != 1 {
+		t.Fatalf("post-mortem asked for %d times, want 1", len(e.asked))
 	}
-	pm := e.pms.got[0]
+	pm := e.asked[0]
 	if pm.Severity != "SEV-1" || pm.Primary.ID != "PINC001" || len(pm.Members) != 0 {
 		t.Fatalf("post-mortem input: severity %s primary %s members %d", pm.Severity, pm.Primary.ID, len(pm.Members))
 	}
@@ -292,7 +98,7 @@ func TestResolutionSEV1WithLongLog(t *testing.T) {
 	if len(notes) != 1 {
 		t.Fatalf("notes = %+v", notes)
 	}
-	for _, s := range []string{"https://jira.example.com/browse/PM-1", "alice@example.com", "Mon 23 Nov 2026 09:45 EST"} {
+	for _, s := range []string{e.jsim.URL() + "/browse/PM-1", "alice@example.com", "Mon 23 Nov 2026 09:45 EST"} {
 		if !strings.Contains(notes[0].Content, s) {
 			t.Fatalf("link-back note lacks %q:\n%s", s, notes[0].Content)
 		}
@@ -314,8 +120,8 @@ func TestResolutionSEV1WithLongLog(t *testing.T) {
 		t.Fatalf("a second run wrote: %+v", w)
 	}
 	e.wantNotes("PINC001", 1)
-	if e.pms.count() != 1 {
-		t.Fatalf("%d post-mortems", e.pms.count())
+	if e.postmortems() != 1 {
+		t.Fatalf("%d post-mortems", e.postmortems())
 	}
 	// aftermath's own note is not part of the timeline.
 	plan, err := e.res.Plan(context.Background(), "PINC001", e.rules)
@@ -391,7 +197,7 @@ func TestResolutionSEV3WritesNothing(t *testing.T) {
 	if w := e.writes(); len(w) != 0 {
 		t.Fatalf("a SEV-3 wrote to PagerDuty: %+v", w)
 	}
-	if e.pms.count() != 0 || len(e.pms.got) != 0 {
+	if e.postmortems() != 0 || len(e.asked) != 0 {
 		t.Fatal("a SEV-3 got a post-mortem")
 	}
 	st := e.step("PINC020", StepSeverity)
@@ -444,7 +250,7 @@ func TestResolutionGroupsRelatedIncidents(t *testing.T) {
 	e.wantNotes("PMDONE", 1)
 	e.wantNotes("PUNREL", 0)
 	e.wantNotes("POLD", 0)
-	if !strings.Contains(e.ourNotes("PMOPEN")[0].Content, "https://jira.example.com/browse/PM-1") {
+	if !strings.Contains(e.ourNotes("PMOPEN")[0].Content, e.jsim.URL()+"/browse/PM-1") {
 		t.Fatalf("member note: %s", e.ourNotes("PMOPEN")[0].Content)
 	}
 	if !strings.Contains(e.ourNotes("PPRIM")[0].Content, "Related incidents grouped under this one: #") {
@@ -455,7 +261,7 @@ func TestResolutionGroupsRelatedIncidents(t *testing.T) {
 			t.Fatalf("an unrelated incident was touched: %+v", c)
 		}
 	}
-	pm := e.pms.got[0]
+	pm := e.asked[0]
 	if pm.Severity != "SEV-1" || len(pm.Members) != 2 {
 		t.Fatalf("post-mortem: severity %s, %d members", pm.Severity, len(pm.Members))
 	}
@@ -475,8 +281,8 @@ func TestResolutionGroupsRelatedIncidents(t *testing.T) {
 	if w := e.writes(); len(w) != 0 {
 		t.Fatalf("the member's resolution wrote: %+v", w)
 	}
-	if e.pms.count() != 1 || len(e.pms.got) != 1 {
-		t.Fatalf("post-mortems made %d, asked %d; want 1 and 1", e.pms.count(), len(e.pms.got))
+	if e.postmortems() != 1 || len(e.asked) != 1 {
+		t.Fatalf("post-mortems made %d, asked %d; want 1 and 1", e.postmortems(), len(e.asked))
 	}
 	if st := e.step("PMOPEN", StepGroup); !strings.Contains(st.Detail, "member of the group of PPRIM; attached") {
 		t.Fatalf("member group step = %+v", st)
@@ -493,7 +299,7 @@ func TestResolutionMemberResolvesFirst(t *testing.T) {
 	if w := e.writes(); len(w) != 0 {
 		t.Fatalf("a member resolving first wrote: %+v", w)
 	}
-	if len(e.pms.got) != 0 {
+	if len(e.asked) != 0 {
 		t.Fatal("a member resolving first started a post-mortem")
 	}
 	if st := e.step("PLATER", StepGroup); !strings.Contains(st.Detail, "member of the group of PFIRST; its post-mortem will include") {
@@ -502,8 +308,8 @@ func TestResolutionMemberResolvesFirst(t *testing.T) {
 
 	e.sim.Resolve("PFIRST", "PUSER02", t0.Add(50*time.Minute))
 	e.mustProcess(EventResolved, "PFIRST")
-	if len(e.pms.got) != 1 || len(e.pms.got[0].Members) != 1 || e.pms.got[0].Members[0].Incident.ID != "PLATER" || e.pms.got[0].Severity != "SEV-1" {
-		t.Fatalf("post-mortem = %+v", e.pms.got)
+	if len(e.asked) != 1 || len(e.asked[0].Members) != 1 || e.asked[0].Members[0].Incident.ID != "PLATER" || e.asked[0].Severity != "SEV-1" {
+		t.Fatalf("post-mortem = %+v", e.asked)
 	}
 	e.wantNotes("PLATER", 1)
 	e.wantNotes("PFIRST", 1)
@@ -525,8 +331,8 @@ func TestResolutionLateMemberGetsItsNote(t *testing.T) {
 	// unknown to the primary's process.
 	e.incident("PTARDY", "PSVC002", "P2", t0.Add(50*time.Minute), 10*time.Minute)
 	e.mustProcess(EventResolved, "PTARDY")
-	if e.pms.count() != 1 {
-		t.Fatalf("%d post-mortems, want 1", e.pms.count())
+	if e.postmortems() != 1 {
+		t.Fatalf("%d post-mortems, want 1", e.postmortems())
 	}
 	e.wantNotes("PTARDY", 1)
 	if st := e.step("PTARDY", StepGroup); !strings.Contains(st.Detail, "attached to its post-mortem") {
@@ -628,7 +434,7 @@ func TestResolutionRateLimitsAndServerErrors(t *testing.T) {
 	e2 := newPDEnv(t, testRules)
 	e2.incident("PINC040", "PSVC001", "P1", t0, 30*time.Minute)
 	e2.sim.Inject("POST /incidents/{id}/notes", pagerdutytest.Fault{Status: 500, Times: 1})
-	if err := e2.process(EventResolved, "PINC040"); err == nil || !pagerduty.IsRetryable(err) {
+	if err := e2.process(EventResolved, "PINC040"); err == nil || !retryable(err) {
 		t.Fatalf("err = %v, want a retryable failure", err)
 	}
 	if n := e2.sim.Count("POST /incidents/{id}/notes"); n != 1 {
@@ -650,7 +456,7 @@ func TestResolutionPriorityRefusedGoesOn(t *testing.T) {
 	if in, _ := e.sim.Incident("PPRIM"); in.Priority != "P2" {
 		t.Fatalf("priority = %s", in.Priority)
 	}
-	if e.pms.count() != 1 || e.pms.got[0].Severity != "SEV-1" {
+	if e.postmortems() != 1 || e.asked[0].Severity != "SEV-1" {
 		t.Fatal("the process did not go on with the final severity")
 	}
 	e.wantNotes("PPRIM", 1)
@@ -711,8 +517,8 @@ func TestResolutionMergeRefusedForResolvedTarget(t *testing.T) {
 	}
 	// It stays grouped: the primary's process includes it.
 	e.mustProcess(EventResolved, "PBIG2")
-	if len(e.pms.got) != 1 || len(e.pms.got[0].Members) != 1 || e.pms.got[0].Members[0].Incident.ID != "PNEW2" {
-		t.Fatalf("post-mortem members = %+v", e.pms.got)
+	if len(e.asked) != 1 || len(e.asked[0].Members) != 1 || e.asked[0].Members[0].Incident.ID != "PNEW2" {
+		t.Fatalf("post-mortem members = %+v", e.asked)
 	}
 }
 
@@ -725,13 +531,13 @@ func TestResolutionDryRunWritesNothing(t *testing.T) {
 	if w := e.writes(); len(w) != 0 {
 		t.Fatalf("a dry run wrote to PagerDuty: %+v", w)
 	}
-	if len(e.pms.got) != 0 {
+	if len(e.asked) != 0 {
 		t.Fatal("a dry run made a post-mortem")
 	}
 	if _, ok, _ := e.store.GroupOf(context.Background(), "PPRIM"); ok {
 		t.Fatal("a dry run claimed a group")
 	}
-	for _, name := range []string{StepFinalSeverity, StepResolveMembers, StepPostmortem} {
+	for _, name := range []string{StepFinalSeverity, StepResolveMembers, StepEpic} {
 		if st := e.step("PPRIM", name); st.Status != store.StepPlanned || !strings.HasPrefix(st.Detail, "would ") {
 			t.Errorf("step %s = %+v, want planned", name, st)
 		}
@@ -772,7 +578,7 @@ func TestResolutionPlan(t *testing.T) {
 		"Owner: bob@example.com (resolver)",
 		"TODO items (1):\n  - page the payments team earlier (Alice Ng)",
 		"final_severity   planned  would set the priority of #",
-		"postmortem       planned  would create the SEV-1 post-mortem",
+		"epic             planned  would create the SEV-1 post-mortem epic of #1 in PM",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("plan lacks %q:\n%s", s, out)
@@ -820,7 +626,7 @@ func TestResolutionReplicasRacePrimaryAndMember(t *testing.T) {
 			t.Fatalf("round %d: groups %+v and %+v, want one group of both", i, gp, gm)
 		}
 	}
-	if n := e.pms.count(); n != rounds {
+	if n := e.postmortems(); n != rounds {
 		t.Fatalf("%d post-mortems for %d groups", n, rounds)
 	}
 }
@@ -869,8 +675,8 @@ func TestResolutionCrashAtEveryPoint(t *testing.T) {
 		if in, _ := e.sim.Incident("PPRIM"); in.Priority != "P1" {
 			t.Fatalf("priority = %s", in.Priority)
 		}
-		if e.pms.count() != 1 {
-			t.Fatalf("%d post-mortems", e.pms.count())
+		if e.postmortems() != 1 {
+			t.Fatalf("%d post-mortems", e.postmortems())
 		}
 	}
 	// A clean run counts the step records.
@@ -989,8 +795,8 @@ func TestResolutionPrimaryKeepsItsGroup(t *testing.T) {
 	e.mustProcess(EventResolved, "PM") // joins PP's group and waits for it
 	e.sim.Resolve("PP", "PUSER02", t0.Add(90*time.Minute))
 	e.mustProcess(EventResolved, "PP")
-	if e.pms.count() != 2 {
-		t.Fatalf("%d post-mortems, want 2 (PC's and PP's)", e.pms.count())
+	if e.postmortems() != 2 {
+		t.Fatalf("%d post-mortems, want 2 (PC's and PP's)", e.postmortems())
 	}
 	g, _, _ := e.store.GroupOf(context.Background(), "PP")
 	if g.Primary != "PP" || !slices.Equal(g.Members, []string{"PM", "PP"}) {
@@ -1009,8 +815,8 @@ func TestResolutionSkippedIncidentNeverLeads(t *testing.T) {
 	e.sim.SetPriority("PC", "P2", "PUSER01", t0.Add(2*time.Hour))
 	e.incident("PI", "PSVC002", "P1", t0.Add(30*time.Minute), 30*time.Minute)
 	e.mustProcess(EventResolved, "PI")
-	if e.pms.count() != 1 || e.pms.got[0].Primary.ID != "PI" {
-		t.Fatalf("post-mortems: %d, want PI's", e.pms.count())
+	if e.postmortems() != 1 || e.asked[0].Primary.ID != "PI" {
+		t.Fatalf("post-mortems: %d, want PI's", e.postmortems())
 	}
 	if g, _, _ := e.store.GroupOf(context.Background(), "PC"); g.Primary != "PI" {
 		t.Fatalf("PC's group = %+v, want PI's", g)
@@ -1028,8 +834,8 @@ func TestResolutionRelatedAPIIgnoresOldIncidents(t *testing.T) {
 	e.incident("PNOW", "PSVC001", "P1", t0, 30*time.Minute)
 	e.sim.SetRelated("PNOW", "POLDC")
 	e.mustProcess(EventResolved, "PNOW")
-	if e.pms.count() != 2 {
-		t.Fatalf("%d post-mortems; PNOW: %q", e.pms.count(), e.step("PNOW", StepGroup).Detail)
+	if e.postmortems() != 2 {
+		t.Fatalf("%d post-mortems; PNOW: %q", e.postmortems(), e.step("PNOW", StepGroup).Detail)
 	}
 	e.wantNotes("POLDC", 1) // its own link-back only
 }
@@ -1142,7 +948,7 @@ func TestResolutionRefusalsAreRecordedAndTheRestGoesOn(t *testing.T) {
 		e.incident("PINC070", "PSVC001", "P1", t0, 30*time.Minute)
 		e.sim.Inject("GET /users/{id}", pagerdutytest.Fault{Status: 403, Times: 2})
 		e.mustProcess(EventResolved, "PINC070")
-		if st := e.step("PINC070", StepOwner); !strings.HasPrefix(st.Detail, "fallback: sre-lead@example.com") {
+		if st := e.step("PINC070", StepOwner); !strings.HasPrefix(st.Detail, "fallback: Sre-lead <sre-lead@example.com>") {
 			t.Fatalf("owner = %+v", st)
 		}
 	})

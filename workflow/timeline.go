@@ -2,12 +2,15 @@ package workflow
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/store"
 )
 
 // Timeline event kinds, in the words of the post-mortem page.
@@ -69,6 +72,52 @@ type TODO struct {
 	NoteRef
 }
 
+// timeline reads the log entries and notes of the primary and its members.
+func (x *run) timeline(ctx context.Context, in pagerduty.Incident, members []Member) (map[string]incidentLog, Timeline, error) {
+	read := func(inc pagerduty.Incident) (incidentLog, error) {
+		entries, err := x.r.PagerDuty.LogEntries(ctx, inc.ID, false)
+		if err != nil {
+			return incidentLog{}, err
+		}
+		notes, err := x.r.PagerDuty.Notes(ctx, inc.ID)
+		if err != nil {
+			return incidentLog{}, err
+		}
+		return incidentLog{Incident: inc, Entries: entries, Notes: notes}, nil
+	}
+	logs := map[string]incidentLog{}
+	primary, err := read(in)
+	if err != nil {
+		return nil, Timeline{}, x.failRead(ctx, StepTimeline, err)
+	}
+	logs[in.ID] = primary
+	var ms []incidentLog
+	for _, m := range members {
+		l, err := read(m.Incident)
+		if err != nil {
+			return nil, Timeline{}, x.failRead(ctx, StepTimeline, err)
+		}
+		logs[m.Incident.ID] = l
+		ms = append(ms, l)
+	}
+	var markers []string
+	if x.rules.Followups.FromNotes {
+		markers = x.rules.Followups.Markers
+	}
+	tl := buildTimeline(primary, ms, markers)
+	entries := len(primary.Entries)
+	for _, l := range ms {
+		entries += len(l.Entries)
+	}
+	detail := fmt.Sprintf("%d key events from %d log entries of %d incidents; %d responders; %d TODO items",
+		len(tl.Events), entries, len(ms)+1, len(tl.Responders), len(tl.TODOs))
+	if tl.Resolution != nil {
+		detail += "; resolution note found"
+	}
+	x.plan.Timeline = &tl
+	return logs, tl, x.trace(ctx, StepTimeline, store.StepDone, detail, "")
+}
+
 // incidentLog is one incident with what was read of it.
 type incidentLog struct {
 	Incident pagerduty.Incident
@@ -80,113 +129,154 @@ type incidentLog struct {
 // markers are the prefixes that make a note line a TODO item (e.g. "TODO:").
 // Notes aftermath wrote itself are left out.
 func buildTimeline(primary incidentLog, members []incidentLog, markers []string) Timeline {
-	tl := Timeline{Events: []TimelineEvent{}, Responders: []Responder{}, TODOs: []TODO{}}
-	responders := map[string]*Responder{}
-	act := func(ref pagerduty.Ref, at time.Time, what string) {
-		if ref.ID == "" || !isUser(ref) {
-			return
-		}
-		r, ok := responders[ref.ID]
-		if !ok {
-			r = &Responder{UserID: ref.ID, Name: ref.Summary, First: at}
-			responders[ref.ID] = r
-		}
-		if at.Before(r.First) {
-			r.First = at
-		}
-		if !slices.Contains(r.Actions, what) {
-			r.Actions = append(r.Actions, what)
-		}
+	b := &timelineBuilder{
+		tl:         Timeline{Events: []TimelineEvent{}, Responders: []Responder{}, TODOs: []TODO{}},
+		responders: map[string]*Responder{},
+		markers:    markers,
 	}
 	all := append([]incidentLog{primary}, members...)
 	for _, il := range all {
-		in := il.Incident
-		num := "#" + strconv.Itoa(in.Number)
-		for _, e := range il.Entries {
-			kind, ok := eventKind(e, in)
-			if !ok {
-				continue
-			}
-			summary := e.Summary
-			if kind == KindAnnotated {
-				// go-pagerduty does not decode a log entry's note: the
-				// note itself, written at the same moment, says it.
-				content := e.Note
-				if n, ok := noteAt(il.Notes, e); ok {
-					content = n.Content
-				}
-				if isOurNote(content) {
-					continue
-				}
-				if content != "" {
-					summary = "Note: " + firstLine(content)
-				}
-			}
-			link := e.HTMLURL
-			if link == "" {
-				link = in.HTMLURL
-			}
-			tl.Events = append(tl.Events, TimelineEvent{
-				At: e.CreatedAt, IncidentID: in.ID, IncidentNumber: in.Number, Kind: kind,
-				Actor: e.Agent.Summary, ActorID: e.Agent.ID, Summary: summary, Link: link,
-			})
-			switch kind {
-			case KindAcknowledged:
-				act(e.Agent, e.CreatedAt, "acknowledged "+num)
-			case KindEscalated, KindReassigned:
-				for _, a := range e.Assignees {
-					act(a, e.CreatedAt, "was assigned "+num)
-				}
-				if len(e.Assignees) > 0 {
-					act(e.Agent, e.CreatedAt, "reassigned "+num)
-				}
-			case KindAnnotated:
-				act(e.Agent, e.CreatedAt, "added notes to "+num)
-			case KindResolved, KindMerged:
-				act(e.Agent, e.CreatedAt, "resolved "+num)
-			case KindPriorityChanged:
-				act(e.Agent, e.CreatedAt, "changed the priority of "+num)
-			}
+		b.entries(il)
+		b.notes(il)
+	}
+	slices.SortStableFunc(b.tl.Events, func(a, b TimelineEvent) int { return a.At.Compare(b.At) })
+	for _, r := range b.responders {
+		b.tl.Responders = append(b.tl.Responders, *r)
+	}
+	b.roles(all)
+	slices.SortFunc(b.tl.Responders, func(a, b Responder) int {
+		return cmp.Or(a.First.Compare(b.First), cmp.Compare(a.UserID, b.UserID))
+	})
+	b.tl.Resolution = resolutionNote(primary)
+	return b.tl
+}
+
+// timelineBuilder gathers a timeline incident by incident.
+type timelineBuilder struct {
+	tl         Timeline
+	responders map[string]*Responder // by PagerDuty user
+	markers    []string
+}
+
+// act notes that a user did something, once per thing.
+func (b *timelineBuilder) act(ref pagerduty.Ref, at time.Time, what string) {
+	if ref.ID == "" || !isUser(ref) {
+		return
+	}
+	r, ok := b.responders[ref.ID]
+	if !ok {
+		r = &Responder{UserID: ref.ID, Name: ref.Summary, First: at}
+		b.responders[ref.ID] = r
+	}
+	if at.Before(r.First) {
+		r.First = at
+	}
+	if !slices.Contains(r.Actions, what) {
+		r.Actions = append(r.Actions, what)
+	}
+}
+
+// entries adds an incident's key log entries as events, and what each
+// says its agent and assignees did.
+func (b *timelineBuilder) entries(il incidentLog) {
+	in := il.Incident
+	num := "#" + strconv.Itoa(in.Number)
+	for _, e := range il.Entries {
+		ev, ok := entryEvent(il, e)
+		if !ok {
+			continue
 		}
-		for _, a := range in.Assignees {
-			act(a, in.CreatedAt, "was assigned "+num)
-		}
-		for _, n := range il.Notes {
-			if isOurNote(n.Content) {
-				continue
+		b.tl.Events = append(b.tl.Events, ev)
+		switch ev.Kind {
+		case KindAcknowledged:
+			b.act(e.Agent, e.CreatedAt, "acknowledged "+num)
+		case KindEscalated, KindReassigned:
+			for _, a := range e.Assignees {
+				b.act(a, e.CreatedAt, "was assigned "+num)
 			}
-			act(n.User, n.CreatedAt, "added notes to "+num)
-			ref := NoteRef{IncidentID: in.ID, Author: n.User.Summary, At: n.CreatedAt, Content: n.Content, Link: in.HTMLURL}
-			for _, t := range findTODOs(n.Content, markers) {
-				tl.TODOs = append(tl.TODOs, TODO{Text: t, NoteRef: ref})
+			if len(e.Assignees) > 0 {
+				b.act(e.Agent, e.CreatedAt, "reassigned "+num)
 			}
+		case KindAnnotated:
+			b.act(e.Agent, e.CreatedAt, "added notes to "+num)
+		case KindResolved, KindMerged:
+			b.act(e.Agent, e.CreatedAt, "resolved "+num)
+		case KindPriorityChanged:
+			b.act(e.Agent, e.CreatedAt, "changed the priority of "+num)
 		}
 	}
-	slices.SortStableFunc(tl.Events, func(a, b TimelineEvent) int { return a.At.Compare(b.At) })
-	for _, r := range responders {
-		tl.Responders = append(tl.Responders, *r)
+}
+
+// entryEvent is the timeline event of a log entry; ok is false for entries
+// the timeline leaves out (notifications, aftermath's own notes).
+func entryEvent(il incidentLog, e pagerduty.LogEntry) (TimelineEvent, bool) {
+	in := il.Incident
+	kind, ok := eventKind(e, in)
+	if !ok {
+		return TimelineEvent{}, false
 	}
-	// Roles: a note line such as "IC: Alice Ng" or "Scribe: Bob" marks them.
+	summary := e.Summary
+	if kind == KindAnnotated {
+		// go-pagerduty does not decode a log entry's note: the note
+		// itself, written at the same moment, says it.
+		content := e.Note
+		if n, ok := noteAt(il.Notes, e); ok {
+			content = n.Content
+		}
+		if isOurNote(content) {
+			return TimelineEvent{}, false
+		}
+		if content != "" {
+			summary = "Note: " + firstLine(content)
+		}
+	}
+	link := e.HTMLURL
+	if link == "" {
+		link = in.HTMLURL
+	}
+	return TimelineEvent{
+		At: e.CreatedAt, IncidentID: in.ID, IncidentNumber: in.Number, Kind: kind,
+		Actor: e.Agent.Summary, ActorID: e.Agent.ID, Summary: summary, Link: link,
+	}, true
+}
+
+// notes adds an incident's assignees and note authors as responders, and
+// the TODO items of its notes.
+func (b *timelineBuilder) notes(il incidentLog) {
+	in := il.Incident
+	num := "#" + strconv.Itoa(in.Number)
+	for _, a := range in.Assignees {
+		b.act(a, in.CreatedAt, "was assigned "+num)
+	}
+	for _, n := range il.Notes {
+		if isOurNote(n.Content) {
+			continue
+		}
+		b.act(n.User, n.CreatedAt, "added notes to "+num)
+		ref := NoteRef{IncidentID: in.ID, Author: n.User.Summary, At: n.CreatedAt, Content: n.Content, Link: in.HTMLURL}
+		for _, t := range findTODOs(n.Content, b.markers) {
+			b.tl.TODOs = append(b.tl.TODOs, TODO{Text: t, NoteRef: ref})
+		}
+	}
+}
+
+// roles: a note line such as "IC: Alice Ng" or "Scribe: Bob" marks them.
+func (b *timelineBuilder) roles(all []incidentLog) {
 	for _, il := range all {
 		for _, n := range il.Notes {
 			if isOurNote(n.Content) {
 				continue
 			}
 			for role, name := range findRoles(n.Content) {
-				i := slices.IndexFunc(tl.Responders, func(r Responder) bool { return strings.EqualFold(r.Name, name) })
+				i := slices.IndexFunc(b.tl.Responders, func(r Responder) bool { return strings.EqualFold(r.Name, name) })
 				if i < 0 {
-					tl.Responders = append(tl.Responders, Responder{Name: name, First: n.CreatedAt})
-					i = len(tl.Responders) - 1
+					b.tl.Responders = append(b.tl.Responders, Responder{Name: name, First: n.CreatedAt})
+					i = len(b.tl.Responders) - 1
 				}
-				tl.Responders[i].Role = role
+				b.tl.Responders[i].Role = role
 			}
 		}
 	}
-	slices.SortFunc(tl.Responders, func(a, b Responder) int {
-		return cmp.Or(a.First.Compare(b.First), cmp.Compare(a.UserID, b.UserID))
-	})
-	tl.Resolution = resolutionNote(primary)
-	return tl
 }
 
 // eventKind maps a log entry to a timeline kind; ok is false for entries the

@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aftermath-dev/aftermath/integrations/pagerduty/webhook"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -29,7 +28,9 @@ type Job struct {
 	EntryID  string
 	Attempt  int // 1 for the first attempt
 	Delivery store.Delivery
-	Event    *webhook.Event
+	// Log is the worker's logger, narrowed to the entry, the incident, the
+	// event and the attempt.
+	Log *slog.Logger
 	// Rules are the rules in force when the attempt started; a reload during
 	// the attempt does not change them.
 	Rules *rules.Rules
@@ -46,26 +47,6 @@ type ProcessorFunc func(ctx context.Context, job Job) error
 
 // Process implements Processor.
 func (f ProcessorFunc) Process(ctx context.Context, job Job) error { return f(ctx, job) }
-
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
-// Permanent marks err as one a retry cannot fix: the entry goes straight to the
-// dead-letter stream.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &permanentError{err: err}
-}
-
-// IsPermanent reports whether err was marked with Permanent.
-func IsPermanent(err error) bool {
-	var p *permanentError
-	return errors.As(err, &p)
-}
 
 // Queue is what the worker needs of the store.
 type Queue interface {
@@ -278,11 +259,6 @@ func (w *Worker) handle(ctx, hard context.Context, e store.Entry, parseErr error
 		w.deadLetterAndRecord(log, e, 0, parseErr)
 		return
 	}
-	env, err := webhook.Decode(e.Body)
-	if err != nil {
-		w.deadLetterAndRecord(log, e, 0, fmt.Errorf("decode queued body: %w", err))
-		return
-	}
 
 	for {
 		lock, ok := w.lock(ctx, hard, log, e)
@@ -305,7 +281,7 @@ func (w *Worker) handle(ctx, hard context.Context, e store.Entry, parseErr error
 		}
 
 		started := w.now()
-		res := w.attempt(hard, log, e, env, attempt, lock)
+		res := w.attempt(hard, log.With("attempt", attempt), e, attempt, lock)
 		w.releaseLock(lock, log)
 		err = res.err
 		rec := store.AttemptRecord{
@@ -376,7 +352,7 @@ type attemptResult struct {
 // before the lock could expire (Redis unreachable, say), the attempt is
 // cancelled: past that point another consumer may hold the lock, and two
 // consumers must never work on one incident at once.
-func (w *Worker) attempt(hard context.Context, log *slog.Logger, e store.Entry, env *webhook.Envelope, attempt int, lock *store.Lock) attemptResult {
+func (w *Worker) attempt(hard context.Context, log *slog.Logger, e store.Entry, attempt int, lock *store.Lock) attemptResult {
 	ctx, cancel := context.WithTimeout(hard, w.cfg.JobTimeout)
 	defer cancel()
 
@@ -429,7 +405,7 @@ func (w *Worker) attempt(hard context.Context, log *slog.Logger, e store.Entry, 
 		}
 	}()
 
-	err := w.safeProcess(ctx, log, Job{EntryID: e.ID, Attempt: attempt, Delivery: e.Delivery, Event: &env.Event, Rules: w.cfg.Rules()})
+	err := w.safeProcess(ctx, log, Job{EntryID: e.ID, Attempt: attempt, Delivery: e.Delivery, Log: log, Rules: w.cfg.Rules()})
 	cancel()
 	<-hbDone
 	mu.Lock()

@@ -333,7 +333,7 @@ func TestPlanCommand(t *testing.T) {
 	}{
 		{"no token", []string{"plan", "--incident", "Q1"}, map[string]string{}, 2, "aftermath: PAGERDUTY_API_TOKEN is not set"},
 		{"no incident", []string{"plan"}, env, 2, "usage: aftermath plan --incident ID"},
-		{"unknown incident", []string{"plan", "--incident", "QNOPE"}, env, 1, "aftermath: plan incident QNOPE: pagerduty: get incident QNOPE: HTTP 404"},
+		{"unknown incident", []string{"plan", "--incident", "QNOPE"}, env, 1, "aftermath: plan incident QNOPE: severity of QNOPE: pagerduty: get incident QNOPE: HTTP 404"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -571,7 +571,7 @@ func transportError(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("jira: %s: %w", op, ctx.Err())
 	}
-	return &Error{Op: op, Message: err.Error(), Retryable: true}
+	return &Error{Op: op, Message: err.Error(), Transient: true}
 }
 
 // goJiraError turns what go-jira's search returns into an *Error.
@@ -584,5 +584,5 @@ func goJiraError(ctx context.Context, op string, resp *gojira.Response, err erro
 	if errors.As(err, &je) {
 		msg = apiError{ErrorMessages: je.ErrorMessages, Errors: je.Errors}.String()
 	}
-	return &Error{Op: op, Status: resp.StatusCode, Message: msg, Retryable: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500}
+	return &Error{Op: op, Status: resp.StatusCode, Message: msg, Transient: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500}
 }

@@ -4,7 +4,6 @@
 package jira
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -57,39 +56,28 @@ type BulkResult struct {
 	Err   error
 }
 
-// Error is a failed Jira call. Retryable says whether the same call may
-// succeed later (429, 5xx, transport errors).
+// Error is a failed Jira call.
 type Error struct {
-	Op        string
-	Status    int // 0 for a transport error
-	Message   string
-	Retryable bool
+	Op      string
+	Status  int // 0 for a transport error
+	Message string
+	// Transient is true when the same call may succeed later (429, 5xx,
+	// transport errors).
+	Transient bool
+	// Fields are the fields Jira named in its refusal (its "errors" map),
+	// with its message for each.
+	Fields map[string]string
 }
+
+// Retryable reports whether the same call may succeed later: what the
+// workflow asks of every integration's errors.
+func (e *Error) Retryable() bool { return e.Transient }
 
 func (e *Error) Error() string {
 	if e.Status == 0 {
 		return fmt.Sprintf("jira: %s: %s", e.Op, e.Message)
 	}
 	return fmt.Sprintf("jira: %s: HTTP %d: %s", e.Op, e.Status, e.Message)
-}
-
-// IsRetryable reports whether err may go away on a later attempt. Errors
-// that are not *Error (Redis, context) count as retryable.
-func IsRetryable(err error) bool {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Retryable
-	}
-	return true
-}
-
-// StatusOf returns the HTTP status of a Jira error, or 0.
-func StatusOf(err error) int {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Status
-	}
-	return 0
 }
 
 // apiError is Jira's error body.
@@ -116,5 +104,5 @@ func statusError(op string, status int, body apiError) *Error {
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	return &Error{Op: op, Status: status, Message: msg, Retryable: status == http.StatusTooManyRequests || status >= 500}
+	return &Error{Op: op, Status: status, Message: msg, Transient: status == http.StatusTooManyRequests || status >= 500, Fields: body.Errors}
 }

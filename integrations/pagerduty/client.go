@@ -336,7 +336,7 @@ func (c *Client) getJSON(ctx context.Context, op, path string, q url.Values, out
 		if json.Unmarshal(body, &e) == nil && e.Error != nil && e.Error.Message != "" {
 			msg = errorText(*e.Error)
 		}
-		return &Error{Op: op, Status: resp.StatusCode, Message: msg, Retryable: retryableStatus(resp.StatusCode)}
+		return &Error{Op: op, Status: resp.StatusCode, Message: msg, Transient: retryableStatus(resp.StatusCode)}
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return &Error{Op: op, Status: resp.StatusCode, Message: "decode answer: " + err.Error()}

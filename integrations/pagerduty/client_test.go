@@ -246,8 +246,8 @@ func TestIncident(t *testing.T) {
 		sim.ResetCalls()
 		_, err := f.pd.Incident(ctx, "PNOPE00")
 		e := wantError(t, err)
-		if !IsNotFound(err) || IsRetryable(err) || StatusOf(err) != http.StatusNotFound {
-			t.Errorf("IsNotFound %v, IsRetryable %v, StatusOf %d; want true, false, 404", IsNotFound(err), IsRetryable(err), StatusOf(err))
+		if !IsNotFound(err) || retryable(err) || StatusOf(err) != http.StatusNotFound {
+			t.Errorf("IsNotFound %v, IsRetryable %v, StatusOf %d; want true, false, 404", IsNotFound(err), retryable(err), StatusOf(err))
 		}
 		if !strings.Contains(e.Error(), "get incident PNOPE00") || !strings.Contains(e.Error(), "Not Found") {
 			t.Errorf("error %q lacks the operation or PagerDuty's message", e)
@@ -421,7 +421,7 @@ func TestLogEntries(t *testing.T) {
 	t.Run("unknown incident", func(t *testing.T) {
 		_, err := f.pd.LogEntries(ctx, "PNOPE00", true)
 		wantError(t, err)
-		if !IsNotFound(err) || IsRetryable(err) {
+		if !IsNotFound(err) || retryable(err) {
 			t.Errorf("error %v: want a 404, not retryable", err)
 		}
 	})
@@ -491,8 +491,8 @@ func TestWritesNeedFrom(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := wantError(t, tc.write())
-			if e.Status != 0 || e.Retryable || !strings.Contains(e.Error(), "PAGERDUTY_FROM_EMAIL") || !strings.Contains(e.Error(), "From") {
-				t.Errorf("error %q (status %d, retryable %v): want a clear, permanent error naming the From setting", e, e.Status, e.Retryable)
+			if e.Status != 0 || e.Retryable() || !strings.Contains(e.Error(), "PAGERDUTY_FROM_EMAIL") || !strings.Contains(e.Error(), "From") {
+				t.Errorf("error %q (status %d, retryable %v): want a clear, permanent error naming the From setting", e, e.Status, e.Retryable())
 			}
 		})
 	}
@@ -527,8 +527,8 @@ func TestSetPriority(t *testing.T) {
 
 	err = f.pd.SetPriority(ctx, id, "PNOSUCH")
 	e := wantError(t, err)
-	if e.Status != http.StatusBadRequest || e.Retryable || !strings.Contains(e.Message, "Invalid Priority") {
-		t.Errorf("unknown priority: %v (retryable %v)", e, e.Retryable)
+	if e.Status != http.StatusBadRequest || e.Retryable() || !strings.Contains(e.Message, "Invalid Priority") {
+		t.Errorf("unknown priority: %v (retryable %v)", e, e.Retryable())
 	}
 }
 
@@ -607,8 +607,8 @@ func TestMerge(t *testing.T) {
 		if !strings.Contains(e.Error(), "The target incident must be open") {
 			t.Errorf("error %q lacks PagerDuty's text", e)
 		}
-		if IsRetryable(err) || StatusOf(err) != http.StatusBadRequest || IsNotFound(err) {
-			t.Errorf("IsRetryable %v, StatusOf %d; want false, 400", IsRetryable(err), StatusOf(err))
+		if retryable(err) || StatusOf(err) != http.StatusBadRequest || IsNotFound(err) {
+			t.Errorf("IsRetryable %v, StatusOf %d; want false, 400", retryable(err), StatusOf(err))
 		}
 		if n := f.sim.Count(""); n != 1 {
 			t.Errorf("%d requests, want 1", n)
@@ -689,8 +689,8 @@ func TestPriorityByName(t *testing.T) {
 				return
 			}
 			e := wantError(t, err)
-			if !strings.Contains(e.Error(), tc.name) || e.Retryable {
-				t.Errorf("error %q (retryable %v): want the name, not retryable", e, e.Retryable)
+			if !strings.Contains(e.Error(), tc.name) || e.Retryable() {
+				t.Errorf("error %q (retryable %v): want the name, not retryable", e, e.Retryable())
 			}
 		})
 	}
@@ -755,7 +755,7 @@ func TestRelated(t *testing.T) {
 	t.Run("unknown incident", func(t *testing.T) {
 		_, err := f.pd.Related(ctx, "PNOPE00")
 		e := wantError(t, err)
-		if !IsNotFound(err) || e.Retryable || !strings.Contains(e.Message, "Not Found") {
+		if !IsNotFound(err) || e.Retryable() || !strings.Contains(e.Message, "Not Found") {
 			t.Errorf("error %v: want PagerDuty's 404, not retryable", err)
 		}
 	})
@@ -767,8 +767,8 @@ func TestRelated(t *testing.T) {
 		if !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("error %v is not ErrUnavailable", err)
 		}
-		if IsRetryable(err) || StatusOf(err) != http.StatusPaymentRequired {
-			t.Errorf("IsRetryable %v, StatusOf %d; want false, 402", IsRetryable(err), StatusOf(err))
+		if retryable(err) || StatusOf(err) != http.StatusPaymentRequired {
+			t.Errorf("IsRetryable %v, StatusOf %d; want false, 402", retryable(err), StatusOf(err))
 		}
 		if n := f.sim.Count(""); n != 1 {
 			t.Errorf("%d requests, want 1 (a 402 is not retried)", n)
@@ -814,7 +814,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	other := New(Config{APIURL: f.sim.URL(), Token: wrong, From: bot.Email}, log, NewHTTPClient(fastTransport, nil, log))
 	_, err = other.Incident(ctx, id)
-	if e := wantError(t, err); e.Status != http.StatusUnauthorized || e.Retryable {
+	if e := wantError(t, err); e.Status != http.StatusUnauthorized || e.Retryable() {
 		t.Errorf("wrong token: %v", err)
 	}
 	collect(err)

@@ -136,8 +136,8 @@ func TestWriteNotRetriedOnServerError(t *testing.T) {
 			f.sim.ResetCalls()
 			err := tc.write(id)
 			e := wantError(t, err)
-			if !e.Retryable || e.Status != tc.fault.Status {
-				t.Errorf("error %v: status %d retryable %v; want %d, retryable", e, e.Status, e.Retryable, tc.fault.Status)
+			if !e.Retryable() || e.Status != tc.fault.Status {
+				t.Errorf("error %v: status %d retryable %v; want %d, retryable", e, e.Status, e.Retryable(), tc.fault.Status)
 			}
 			if n := f.sim.Count(tc.route); n != 1 {
 				t.Errorf("%d requests, want exactly 1", n)
@@ -235,8 +235,8 @@ func TestWriteAppliedThenFailed(t *testing.T) {
 			f.sim.Inject(tc.route, pagerdutytest.Fault{Status: 502, AfterApply: true})
 			f.sim.ResetCalls()
 			e := wantError(t, tc.write(id))
-			if e.Status != 502 || !e.Retryable {
-				t.Errorf("error %v (retryable %v), want a retryable 502", e, e.Retryable)
+			if e.Status != 502 || !e.Retryable() {
+				t.Errorf("error %v (retryable %v), want a retryable 502", e, e.Retryable())
 			}
 			if n := f.sim.Count(""); n != 1 {
 				t.Errorf("%d requests, want 1", n)
@@ -274,8 +274,8 @@ func TestRetriesExhausted(t *testing.T) {
 			f.sim.Inject(tc.route, tc.fault)
 			f.sim.ResetCalls()
 			e := wantError(t, tc.read())
-			if e.Status != tc.fault.Status || !e.Retryable || !strings.Contains(e.Message, tc.message) {
-				t.Errorf("error %q: status %d retryable %v; want %d, retryable, %q", e, e.Status, e.Retryable, tc.fault.Status, tc.message)
+			if e.Status != tc.fault.Status || !e.Retryable() || !strings.Contains(e.Message, tc.message) {
+				t.Errorf("error %q: status %d retryable %v; want %d, retryable, %q", e, e.Status, e.Retryable(), tc.fault.Status, tc.message)
 			}
 			if strings.Contains(e.Error(), "giving up") {
 				t.Errorf("generic error %q", e)
@@ -348,8 +348,8 @@ func TestTransportErrors(t *testing.T) {
 		_, werr := f.pd.AddNote(ctx, id, "x")
 		for _, err := range []error{rerr, werr} {
 			e := wantError(t, err)
-			if e.Status != 0 || !e.Retryable || !IsRetryable(err) {
-				t.Errorf("error %v: status %d retryable %v; want 0, retryable", e, e.Status, e.Retryable)
+			if e.Status != 0 || !e.Retryable() || !retryable(err) {
+				t.Errorf("error %v: status %d retryable %v; want 0, retryable", e, e.Status, e.Retryable())
 			}
 		}
 	})
@@ -375,7 +375,7 @@ func TestTransportErrors(t *testing.T) {
 			id := f.sim.AddIncident(pagerdutytest.NewIncident{Title: "A", ServiceID: web.ID, CreatedAt: t0}).ID
 			err := tc.call(f, id)
 			if tc.wantErr {
-				if e := wantError(t, err); !e.Retryable || e.Status != 0 || !strings.Contains(e.Message, "connection reset") {
+				if e := wantError(t, err); !e.Retryable() || e.Status != 0 || !strings.Contains(e.Message, "connection reset") {
 					t.Errorf("error %v: want a retryable transport error", e)
 				}
 			} else if err != nil {
@@ -506,4 +506,14 @@ func TestPacingNotBoundByAttemptTimeout(t *testing.T) {
 	if n := f.sim.Count(""); n != 2 {
 		t.Errorf("%d requests, want 2", n)
 	}
+}
+
+// retryable is what the workflow asks of an error: its Retryable method, and
+// yes for errors without one (a cancelled context).
+func retryable(err error) bool {
+	var r interface{ Retryable() bool }
+	if errors.As(err, &r) {
+		return r.Retryable()
+	}
+	return true
 }

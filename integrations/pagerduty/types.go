@@ -97,14 +97,19 @@ type User struct {
 	HTMLURL string `json:"html_url,omitempty"`
 }
 
-// Error is a failed PagerDuty call. Retryable says whether the same call may
-// succeed later (429, 5xx, transport errors); a 4xx other than 429 will not.
+// Error is a failed PagerDuty call.
 type Error struct {
-	Op        string // what was being done, e.g. "get incident Q1"
-	Status    int    // HTTP status; 0 for a transport error
-	Message   string // PagerDuty's message and errors, or the transport error
-	Retryable bool
+	Op      string // what was being done, e.g. "get incident Q1"
+	Status  int    // HTTP status; 0 for a transport error
+	Message string // PagerDuty's message and errors, or the transport error
+	// Transient is true when the same call may succeed later (429, 5xx,
+	// transport errors); a 4xx other than 429 will not.
+	Transient bool
 }
+
+// Retryable reports whether the same call may succeed later: what the
+// workflow asks of every integration's errors.
+func (e *Error) Retryable() bool { return e.Transient }
 
 func (e *Error) Error() string {
 	if e.Status == 0 {
@@ -120,15 +125,6 @@ var ErrUnavailable = errors.New("not available on this PagerDuty account")
 func IsNotFound(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Status == http.StatusNotFound
-}
-
-// IsRetryable reports whether err may go away on a later attempt.
-func IsRetryable(err error) bool {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Retryable
-	}
-	return true
 }
 
 // StatusOf returns the HTTP status of a PagerDuty error, or 0.
@@ -154,12 +150,12 @@ func wrap(ctx context.Context, op string, err error) error {
 		if ae.APIError.Valid {
 			msg = errorText(ae.APIError.ErrorObject)
 		}
-		return &Error{Op: op, Status: ae.StatusCode, Message: msg, Retryable: retryableStatus(ae.StatusCode)}
+		return &Error{Op: op, Status: ae.StatusCode, Message: msg, Transient: retryableStatus(ae.StatusCode)}
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("pagerduty: %s: %w", op, cerr)
 	}
-	return &Error{Op: op, Message: err.Error(), Retryable: true}
+	return &Error{Op: op, Message: err.Error(), Transient: true}
 }
 
 // errorText is PagerDuty's message followed by its list of errors.

@@ -1,0 +1,181 @@
+package jira
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The post-mortem side of the client: what the workflow asks of Jira, in its
+// words. How a post-mortem is found again (a label per incident, JQL), how big
+// a page may be, and how Jira refuses an assignee are known here only.
+
+// IncidentLabel is the label that marks every Jira issue of an incident's
+// post-mortem: the epic carries one per incident of the group, its tickets
+// the primary's. It makes the idempotency search exact.
+func IncidentLabel(incidentID string) string { return "pagerduty-" + incidentID }
+
+// maxText is Jira's limit on a text field such as a description (32,767
+// UTF-16 units), less some room.
+const maxText = 32000
+
+// FitsText reports whether s fits in a Jira text field such as an issue's
+// description.
+func FitsText(s string) bool {
+	n := 0
+	for _, r := range s {
+		n++
+		if r >= 0x10000 {
+			n++ // a surrogate pair
+		}
+	}
+	return n <= maxText
+}
+
+// Epic is a post-mortem's epic to create.
+type Epic struct {
+	Project   string
+	IssueType string
+	Summary   string
+	// Name is the epic's short name, which Data Center requires and shows
+	// on boards; Cloud has none.
+	Name string
+	Page string // the description: the post-mortem page in wiki markup
+	// Incidents are the group's PagerDuty incidents: each one's label goes
+	// on the epic, so that FindPostmortem finds it from any of them.
+	Incidents []string
+	Labels    []string
+	Owner     string // the assignee's user ID (User.ID); "" unassigned
+	DueDate   time.Time
+	Priority  string // Jira priority name; "" Jira's default
+}
+
+// CreatedEpic is an epic Jira created.
+type CreatedEpic struct {
+	Key string
+	// AssigneeRefused is why Jira would not assign the epic to its owner
+	// (no permission, not assignable in that project). The epic was then
+	// created unassigned. "" when it was assigned as asked.
+	AssigneeRefused string
+}
+
+// CreateEpic creates a post-mortem's epic. When Jira refuses the owner as
+// assignee it creates the epic unassigned and says why. Like CreateIssue, it
+// is not retried when the answer is lost: FindPostmortem first.
+func (c *Client) CreateEpic(ctx context.Context, e Epic) (CreatedEpic, error) {
+	labels := slices.Clone(e.Labels)
+	for _, id := range e.Incidents {
+		labels = append(labels, IncidentLabel(id))
+	}
+	spec := IssueSpec{
+		Project: e.Project, IssueType: e.IssueType, Summary: e.Summary, Description: e.Page, Labels: labels,
+		Assignee: e.Owner, DueDate: e.DueDate, Priority: e.Priority, EpicName: e.Name,
+	}
+	key, err := c.CreateIssue(ctx, spec)
+	why := assigneeRefusal(err)
+	if why == "" || spec.Assignee == "" {
+		return CreatedEpic{Key: key}, err
+	}
+	c.log.Warn("Jira refused the owner as assignee; creating the epic unassigned", "err", err)
+	spec.Assignee = ""
+	key, err = c.CreateIssue(ctx, spec)
+	return CreatedEpic{Key: key, AssigneeRefused: why}, err
+}
+
+// assigneeRefusal is Jira's reason when err refuses an issue's assignee as
+// such (a 400 naming the assignee field), else "".
+func assigneeRefusal(err error) string {
+	var e *Error
+	if !errors.As(err, &e) || e.Transient || e.Status != http.StatusBadRequest {
+		return ""
+	}
+	return e.Fields["assignee"]
+}
+
+// FindPostmortem finds the epic of the post-mortem that covers an incident:
+// the issue with the incident's label and no epic above it (its follow-ups
+// have one). Jira's search trails its writes by seconds: a post-mortem made
+// moments ago may not be found yet.
+func (c *Client) FindPostmortem(ctx context.Context, incidentID string) (key string, found bool, err error) {
+	issues, err := c.incidentIssues(ctx, incidentID)
+	if err != nil {
+		return "", false, err
+	}
+	for _, is := range issues {
+		if is.Epic == "" {
+			return is.Key, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// Followup is a follow-up ticket to create under a post-mortem's epic.
+type Followup struct {
+	Project     string
+	IssueType   string
+	Summary     string
+	Description string
+	Labels      []string
+}
+
+// CreateFollowups creates follow-up tickets under epic, each labelled with
+// the primary incident's label, in bulk requests (see CreateIssues).
+func (c *Client) CreateFollowups(ctx context.Context, epic, incidentID string, fus []Followup) ([]BulkResult, error) {
+	specs := make([]IssueSpec, len(fus))
+	for i, f := range fus {
+		specs[i] = IssueSpec{
+			Project: f.Project, IssueType: f.IssueType, Summary: f.Summary, Description: f.Description,
+			Labels: append(slices.Clone(f.Labels), IncidentLabel(incidentID)), Epic: epic,
+		}
+	}
+	return c.CreateIssues(ctx, specs)
+}
+
+// FindFollowups returns the tickets under epic that carry the incident's
+// label: those CreateFollowups made (subject to the same search lag).
+func (c *Client) FindFollowups(ctx context.Context, epic, incidentID string) ([]Issue, error) {
+	issues, err := c.incidentIssues(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Issue
+	for _, is := range issues {
+		if is.Epic == epic {
+			out = append(out, is)
+		}
+	}
+	return out, nil
+}
+
+// incidentIssues are the issues labelled for an incident, oldest first.
+func (c *Client) incidentIssues(ctx context.Context, incidentID string) ([]Issue, error) {
+	return c.Search(ctx, fmt.Sprintf("labels = %q ORDER BY created ASC", IncidentLabel(incidentID)), 100)
+}
+
+// SetPage replaces the post-mortem page (the epic's description).
+func (c *Client) SetPage(ctx context.Context, key, page string) error {
+	return c.UpdateDescription(ctx, key, page)
+}
+
+// AddIncidents labels the epic for incidents that joined its group, so that
+// FindPostmortem finds it from them too. Labels already there stay.
+func (c *Client) AddIncidents(ctx context.Context, key string, incidentIDs []string) error {
+	labels := make([]string, len(incidentIDs))
+	for i, id := range incidentIDs {
+		labels[i] = IncidentLabel(id)
+	}
+	return c.AddLabels(ctx, key, labels)
+}
+
+// HasComment reports whether one of the issue's comments contains marker.
+func (c *Client) HasComment(ctx context.Context, key, marker string) (bool, error) {
+	cs, err := c.Comments(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(cs, func(body string) bool { return strings.Contains(body, marker) }), nil
+}

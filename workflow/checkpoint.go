@@ -1,0 +1,360 @@
+package workflow
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+// Every outside write is a checkpointed step: its intent is recorded before
+// the request and its result after it, so that a retry, a second replica or a
+// restart after a crash resumes where the last attempt stopped and never
+// writes twice. write (one request) and writeBulk (several items in one) are
+// the only code that records intents and results, and the only code that
+// knows whether this run may write at all. What reads found goes into the
+// incident's trace instead (trace), which no retry relies on.
+
+// DefaultSearchLag is how long after an unanswered create a search that does
+// not find the issue is not trusted: Jira's search index trails its writes
+// by seconds, so a retry soon after a lost answer waits for the index
+// instead of creating a second issue.
+const DefaultSearchLag = 60 * time.Second
+
+// write is one outside write.
+type write struct {
+	incident string // whose record holds the checkpoint
+	name     string
+	intent   string
+	// lookup finds the effect of an earlier attempt that recorded the
+	// intent but not the result. nil: do is safe to repeat (idempotent by
+	// itself, like setting a priority).
+	lookup func(ctx context.Context) (result string, found bool, err error)
+	// searched says lookup reads a search index that trails the writes
+	// (Jira's): not finding the effect soon after an unanswered write
+	// proves nothing yet.
+	searched bool
+	do       func(ctx context.Context) (result string, err error)
+	// intentAt is when the intent still in force was first recorded, and
+	// writeEndedAt when its last unanswered write attempt ended.
+	intentAt, writeEndedAt time.Time
+}
+
+// write runs w once across attempts: done steps are not repeated, the intent
+// is recorded before the write, and the result after it. In a dry run or a
+// plan it records what it would do and returns "".
+func (x *run) write(ctx context.Context, w write) (string, error) {
+	prev, seen, err := x.checkpointOf(ctx, w.incident, w.name)
+	if err != nil || seen && prev.Status == store.StepDone {
+		return prev.Result, err
+	}
+	if x.dry {
+		return "", x.planned(ctx, w, prev, seen)
+	}
+	if unfinished(prev, seen) {
+		w.intentAt, w.writeEndedAt = prev.IntentAt, prev.WriteEndedAt
+		if w.lookup != nil {
+			res, found, err := w.lookup(ctx)
+			switch {
+			case err != nil:
+				return "", x.fail(ctx, w, "", fmt.Errorf("look for the effect of an earlier attempt: %w", err))
+			case found:
+				x.log.Info("found the write of an earlier attempt; not writing again", "step", w.name)
+				return res, x.checkpoint(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepDone, Intent: w.intent, Result: res,
+					Detail: w.intent + " (found, written by an earlier attempt)"})
+			case w.searched && x.lagging(w):
+				return "", x.fail(ctx, w, "", errSearchLag)
+			}
+		}
+	}
+	if err := x.begin(ctx, &w, ""); err != nil {
+		return "", err
+	}
+	res, err := w.do(ctx)
+	if err != nil {
+		w.writeEndedAt = x.r.now()
+		return "", x.fail(ctx, w, "", err)
+	}
+	return res, x.checkpoint(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepDone, Intent: w.intent, Result: res, Detail: w.intent})
+}
+
+// bulkWrite is an outside write of several items in one request (the
+// follow-up tickets): each item, told apart by its key, is written once.
+type bulkWrite struct {
+	write
+	keys []string
+	// find returns the items an earlier attempt wrote, by key (a search:
+	// see write.searched).
+	find func(ctx context.Context) (map[string]string, error)
+	// create writes the missing items: what it wrote by key, the keys the
+	// outside system refused as such, and an error when the rest may
+	// succeed later.
+	create func(ctx context.Context, missing []string) (written map[string]string, refused []string, err error)
+	// detail describes the outcome for the record.
+	detail func(written map[string]string, refused []string) string
+}
+
+// writeBulk runs b once across attempts, item by item: the result recorded
+// with its intent (and after a failure) holds what is already written, and a
+// retry looks for the rest before writing it. Items refused as such are
+// reported (the step is recorded failed, without an error, and not retried).
+func (x *run) writeBulk(ctx context.Context, b bulkWrite) (map[string]string, []string, error) {
+	written := map[string]string{}
+	prev, seen, err := x.checkpointOf(ctx, b.incident, b.name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if seen && (prev.Status == store.StepDone || prev.Status == store.StepFailed && prev.Error == "") {
+		return decodeResult(prev.Result, written), nil, nil
+	}
+	if x.dry {
+		return written, nil, x.planned(ctx, b.write, prev, seen)
+	}
+	if unfinished(prev, seen) {
+		b.intentAt, b.writeEndedAt = prev.IntentAt, prev.WriteEndedAt
+		decodeResult(prev.Result, written)
+		found, err := b.find(ctx)
+		if err != nil {
+			return nil, nil, x.fail(ctx, b.write, encodeResult(written), err)
+		}
+		maps.Copy(written, found)
+		if len(written) < len(b.keys) && x.lagging(b.write) {
+			return nil, nil, x.fail(ctx, b.write, encodeResult(written), errSearchLag)
+		}
+	}
+	var missing, refusedKeys []string
+	for _, k := range b.keys {
+		if written[k] == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		if err := x.begin(ctx, &b.write, encodeResult(written)); err != nil {
+			return nil, nil, err
+		}
+		got, refused, err := b.create(ctx, missing)
+		refusedKeys = refused
+		maps.Copy(written, got)
+		if err != nil {
+			b.writeEndedAt = x.r.now()
+			return nil, nil, x.fail(ctx, b.write, encodeResult(written), err)
+		}
+	}
+	status := store.StepDone
+	if len(refusedKeys) > 0 {
+		status = store.StepFailed
+	}
+	return written, refusedKeys, x.checkpoint(ctx, b.incident, store.StepRecord{Name: b.name, Status: status, Intent: b.intent,
+		Detail: b.detail(written, refusedKeys), Result: encodeResult(written)})
+}
+
+// decodeResult reads a bulk write's recorded result (key → what was
+// written) into into, and returns it.
+func decodeResult(result string, into map[string]string) map[string]string {
+	if result != "" {
+		_ = json.Unmarshal([]byte(result), &into)
+	}
+	return into
+}
+
+func encodeResult(written map[string]string) string {
+	b, _ := json.Marshal(written)
+	return string(b)
+}
+
+// unfinished reports whether an earlier attempt recorded the intent of a
+// write without its result: it may or may not have taken effect.
+func unfinished(prev store.StepRecord, seen bool) bool {
+	return seen && (prev.Status == store.StepStarted || prev.Status == store.StepFailed)
+}
+
+// begin records the intent, just before the write.
+func (x *run) begin(ctx context.Context, w *write, result string) error {
+	w.intentAt, w.writeEndedAt = x.r.now(), time.Time{}
+	return x.checkpoint(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepStarted, Intent: w.intent, IntentAt: w.intentAt,
+		Detail: w.intent, Result: result})
+}
+
+// planned records what a dry run or a plan would write. A live attempt's
+// intent must survive a dry run: the next live run looks its effect up.
+func (x *run) planned(ctx context.Context, w write, prev store.StepRecord, seen bool) error {
+	if seen && prev.Status != store.StepPlanned {
+		x.plan.add(w.incident, w.name, store.StepPlanned, "would "+w.intent+" (an earlier live attempt left it "+prev.Status+")")
+		return nil
+	}
+	return x.checkpoint(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepPlanned, Detail: "would " + w.intent})
+}
+
+// fail records a failed write (with what is known to be written, for a
+// bulk write) and returns err, wrapped with the step and marked permanent
+// when asking again would not help.
+func (x *run) fail(ctx context.Context, w write, result string, err error) error {
+	st := store.StepRecord{Name: w.name, Status: store.StepFailed, Intent: w.intent, IntentAt: w.intentAt, WriteEndedAt: w.writeEndedAt,
+		Detail: w.intent, Result: result, Error: err.Error()}
+	if !retryable(err) {
+		st.Detail += " (not retried)"
+	}
+	// Recorded even when the attempt's context is done.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if rerr := x.checkpoint(rctx, w.incident, st); rerr != nil {
+		x.log.Warn("recording a failed step failed", "step", w.name, "err", rerr)
+	}
+	err = stepError(w.name, w.incident, err)
+	if !retryable(err) {
+		// Refused as such (a 4xx): the same request later would be
+		// refused again.
+		return Permanent(err)
+	}
+	return err
+}
+
+// lagging reports whether a search that does not find what w created may
+// just be behind: less than the search lag since the write was last attempted
+// (a crashed write: since its intent; a failed one: since it gave up).
+func (x *run) lagging(w write) bool {
+	at := w.intentAt
+	if w.writeEndedAt.After(at) {
+		at = w.writeEndedAt
+	}
+	lag := cmp.Or(x.r.SearchLag, DefaultSearchLag)
+	return !at.IsZero() && x.r.now().Sub(at) < lag
+}
+
+// settle records the outcome of a write step that needs no write (nothing
+// to do, or done by an earlier attempt).
+func (x *run) settle(ctx context.Context, name, status, detail string) error {
+	return x.checkpoint(ctx, x.id, store.StepRecord{Name: name, Status: status, Detail: detail})
+}
+
+// checkpoint saves a write step's record and adds it to the plan.
+func (x *run) checkpoint(ctx context.Context, incident string, st store.StepRecord) error {
+	x.plan.add(incident, st.Name, st.Status, cmp.Or(st.Detail, st.Error))
+	st.EventID, st.UpdatedAt = x.eventID, x.r.now()
+	if err := x.store.RecordStep(ctx, incident, st); err != nil {
+		return err
+	}
+	if m, ok := x.steps[incident]; ok {
+		m[st.Name] = st
+	}
+	return nil
+}
+
+// checkpointOf reads a write step's record. A step already done goes into
+// the plan as such.
+func (x *run) checkpointOf(ctx context.Context, incident, name string) (store.StepRecord, bool, error) {
+	m, ok := x.steps[incident]
+	if !ok {
+		var err error
+		if m, err = x.store.Steps(ctx, incident); err != nil {
+			return store.StepRecord{}, false, err
+		}
+		x.steps[incident] = m
+	}
+	st, seen := m[name]
+	if seen && st.Status == store.StepDone {
+		x.plan.add(incident, name, store.StepDone, "already done: "+st.Detail)
+	}
+	return st, seen, nil
+}
+
+// earlierIntent reports whether an earlier attempt recorded the intent of
+// this incident's write step without its result.
+func (x *run) earlierIntent(ctx context.Context, name string) bool {
+	st, seen, err := x.checkpointOf(ctx, x.id, name)
+	return err == nil && unfinished(st, seen) && st.Intent != ""
+}
+
+// trace records what a read step found, in the incident's trace.
+func (x *run) trace(ctx context.Context, name, status, detail, result string) error {
+	x.plan.add(x.id, name, status, detail)
+	return x.store.RecordTrace(ctx, x.id, store.StepRecord{Name: name, Status: status, Detail: detail, Result: result,
+		EventID: x.eventID, UpdatedAt: x.r.now()})
+}
+
+// failRead traces a failed read and returns the error, wrapped with its step
+// and permanent when the incident is gone or the read was refused.
+func (x *run) failRead(ctx context.Context, step string, err error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	st := store.StepRecord{Name: step, Status: store.StepFailed, Error: err.Error(), EventID: x.eventID, UpdatedAt: x.r.now()}
+	if isGone(err) {
+		st.Detail = "the incident no longer exists in PagerDuty"
+	}
+	x.plan.add(x.id, step, st.Status, cmp.Or(st.Detail, st.Error))
+	if rerr := x.store.RecordTrace(rctx, x.id, st); rerr != nil {
+		x.log.Warn("recording a failed step failed", "step", step, "err", rerr)
+	}
+	err = stepError(step, x.id, err)
+	if isGone(err) || !retryable(err) {
+		return Permanent(err)
+	}
+	return err
+}
+
+// readOnly is the store of a dry run (AFTERMATH_DRY_RUN: checkpoints record
+// only what would be written, and the trace is marked as a dry run) or of a
+// plan (nothing is recorded at all). Groups are worked out, never claimed,
+// and no lock is taken: nothing is written outside.
+type readOnly struct {
+	Store
+	plan bool
+}
+
+func (s readOnly) RecordStep(ctx context.Context, incidentID string, st store.StepRecord) error {
+	if s.plan {
+		return nil
+	}
+	if st.Status != store.StepPlanned {
+		st.Detail = "dry run: " + st.Detail
+	}
+	return s.Store.RecordStep(ctx, incidentID, st)
+}
+
+func (s readOnly) RecordTrace(ctx context.Context, incidentID string, st store.StepRecord) error {
+	if s.plan {
+		return nil
+	}
+	st.Detail = "dry run: " + st.Detail
+	return s.Store.RecordTrace(ctx, incidentID, st)
+}
+
+func (s readOnly) RecordEvent(ctx context.Context, incidentID string, ev store.EventRecord) error {
+	if s.plan {
+		return nil
+	}
+	return s.Store.RecordEvent(ctx, incidentID, ev)
+}
+
+// ClaimGroup returns what the claim would give, claiming nothing.
+func (s readOnly) ClaimGroup(ctx context.Context, primary string, ids []string) (store.IncidentGroup, error) {
+	g, ok, err := s.GroupOf(ctx, primary)
+	if err != nil {
+		return g, err
+	}
+	if !ok {
+		g = store.IncidentGroup{Primary: primary, Members: []string{primary}}
+	}
+	for _, id := range ids {
+		if slices.Contains(g.Members, id) {
+			continue
+		}
+		if _, in, err := s.GroupOf(ctx, id); err != nil {
+			return g, err
+		} else if !in {
+			g.Members = append(g.Members, id)
+		}
+	}
+	slices.Sort(g.Members)
+	return g, nil
+}
+
+// LockIncident takes no lock: a run that writes nothing needs none.
+func (s readOnly) LockIncident(context.Context, string, time.Duration) (*store.Lock, error) {
+	return nil, nil
+}

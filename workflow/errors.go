@@ -1,0 +1,61 @@
+package workflow
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+)
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one a retry cannot fix: the entry goes straight to the
+// dead-letter stream.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// retryable reports whether err may go away on a later attempt. The
+// integrations' errors say so themselves (Retryable: a 429, a 5xx or a
+// transport error may; a 4xx will not); anything else (Redis, a deadline)
+// may.
+func retryable(err error) bool {
+	var r interface{ Retryable() bool }
+	if errors.As(err, &r) {
+		return r.Retryable()
+	}
+	return true
+}
+
+// refused reports whether an outside system refused a request as such (a
+// 4xx other than 429): the failure is recorded on its step, and asking again
+// would not help.
+func refused(err error) bool {
+	return err != nil && !retryable(err)
+}
+
+// stepError says which step of which incident failed: what the attempt's
+// record and a dead letter's reason show.
+func stepError(step, incidentID string, err error) error {
+	return fmt.Errorf("%s of %s: %w", step, incidentID, err)
+}
+
+// errSearchLag is a lookup that found nothing where Jira's search may not
+// show yet what an earlier attempt created.
+var errSearchLag = errors.New("an earlier attempt may have created it and Jira's search may not show it yet; looking again shortly")
+
+// isGone reports whether a read failed because the incident no longer
+// exists.
+func isGone(err error) bool { return pagerduty.IsNotFound(err) }

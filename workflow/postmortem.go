@@ -1,0 +1,134 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+// Postmortem is what is known of a group when its post-mortem is made: the
+// typed value the post-mortem page is rendered from.
+type Postmortem struct {
+	Primary    pagerduty.Incident `json:"primary"`
+	Members    []Member           `json:"members"`
+	Severity   string             `json:"severity"` // the group's final severity
+	Timeline   Timeline           `json:"timeline"`
+	Owner      Owner              `json:"owner"`
+	OwnerNote  string             `json:"owner_note,omitempty"` // why there is no owner
+	MeetingDue time.Time          `json:"meeting_due,omitzero"`
+	ReviewDue  time.Time          `json:"review_due,omitzero"`
+}
+
+// PostmortemRef is a post-mortem once it exists.
+type PostmortemRef struct {
+	Key        string    `json:"key"`
+	URL        string    `json:"url"`
+	Owner      string    `json:"owner,omitempty"` // the owner's email; "" when the epic is unassigned
+	MeetingDue time.Time `json:"meeting_due,omitzero"`
+	// Incidents are the group's incidents the epic is labelled with.
+	Incidents []string `json:"incidents,omitempty"`
+}
+
+// postmortemOf gathers what the steps so far found into the post-mortem,
+// with its deadlines.
+func (x *run) postmortemOf(in pagerduty.Incident, members []Member, final string, tl Timeline, owner Owner, ownerNote string) Postmortem {
+	pm := Postmortem{Primary: in, Members: members, Severity: final, Timeline: tl, Owner: owner, OwnerNote: ownerNote}
+	if due, err := x.rules.MeetingDeadline(final, x.resolvedAt(in)); err == nil {
+		pm.MeetingDue = due
+		pm.ReviewDue = x.rules.ReviewDeadline(due)
+	}
+	x.plan.MeetingDue = pm.MeetingDue
+	return pm
+}
+
+// postmortem makes the group's post-mortem in Jira, each write once: the
+// epic (epic.go), its follow-up tickets (followups.go), the page again with
+// their keys (page.go), and a comment when nobody could be assigned
+// (owner.go). made is false when there is no post-mortem to point at (Jira
+// is not configured, or a dry run).
+func (x *run) postmortem(ctx context.Context, pm Postmortem) (ref PostmortemRef, made bool, err error) {
+	if x.r.Jira == nil {
+		if err := x.trace(ctx, StepPostmortem, store.StepSkipped, "Jira is not configured (JIRA_BASE_URL and credentials)", ""); err != nil {
+			return ref, false, err
+		}
+		return ref, false, x.noPostmortem(ctx)
+	}
+	d := x.draft(pm)
+	epic, made, err := x.epic(ctx, pm, d)
+	if err != nil {
+		return ref, false, err
+	}
+	if !made {
+		for _, f := range d.followups {
+			x.plan.add(x.id, StepFollowups, store.StepPlanned, "would create the follow-up "+strconv.Quote(f.item))
+		}
+		return ref, false, x.noPostmortem(ctx)
+	}
+	owner, ownerNote := pm.Owner, pm.OwnerNote
+	if epic.OwnerRefused != "" {
+		// Recorded with the epic: a retry after a crash knows it too.
+		ownerNote = fmt.Sprintf("Jira refused to assign it to %s (%s)", owner.Email, epic.OwnerRefused)
+		owner = Owner{}
+	}
+	created, refusedItems, err := x.followupTickets(ctx, pm.Primary, epic.Key, d.followups)
+	if err != nil {
+		return ref, false, err
+	}
+	if err := x.setPage(ctx, epic, d, created, refusedItems, owner, ownerNote); err != nil {
+		return ref, false, err
+	}
+	if owner.JiraID == "" {
+		if err := x.ownerComment(ctx, pm.Primary, epic.Key, ownerNote); err != nil {
+			return ref, false, err
+		}
+	}
+	ref = PostmortemRef{Key: epic.Key, URL: x.r.Jira.BrowseURL(epic.Key), MeetingDue: pm.MeetingDue, Incidents: epic.Incidents}
+	if owner.JiraID != "" {
+		ref.Owner = owner.Email
+	}
+	x.plan.Postmortem = &ref
+	detail := fmt.Sprintf("%s %s with %d follow-up tickets", ref.Key, ref.URL, len(created))
+	return ref, true, x.trace(ctx, StepPostmortem, store.StepDone, detail, ref.Key)
+}
+
+// noPostmortem records that the notes pointing at the post-mortem wait for
+// one to exist.
+func (x *run) noPostmortem(ctx context.Context) error {
+	why := "no post-mortem exists yet"
+	if err := x.trace(ctx, StepMemberNotes, store.StepSkipped, why+": member notes are written once it does", ""); err != nil {
+		return err
+	}
+	return x.settle(ctx, StepLinkBack, store.StepSkipped, why+": the link-back note is written once it does")
+}
+
+// postmortemRef is the post-mortem of the group primary leads, once it is
+// complete (its trace says done); ok is false before.
+func (x *run) postmortemRef(ctx context.Context, primary string) (ref PostmortemRef, ok bool, err error) {
+	trace, err := x.store.Trace(ctx, primary)
+	if err != nil {
+		return ref, false, err
+	}
+	steps, err := x.store.Steps(ctx, primary)
+	if err != nil || x.r.Jira == nil {
+		return ref, false, err
+	}
+	if st := steps[StepPostmortem]; st.Status == store.StepDone && st.Result != "" {
+		// Recorded by a release that kept the post-mortem as a checkpoint.
+		err := json.Unmarshal([]byte(st.Result), &ref)
+		return ref, err == nil, err
+	}
+	if st := trace[StepPostmortem]; st.Status != store.StepDone {
+		return ref, false, nil
+	}
+	er, ok := decodeEpic(steps[StepEpic].Result)
+	if !ok {
+		return ref, false, Permanent(fmt.Errorf("decode the post-mortem epic of %s: %q", primary, steps[StepEpic].Result))
+	}
+	return PostmortemRef{Key: er.Key, URL: x.r.Jira.BrowseURL(er.Key), Incidents: slices.Clone(er.Incidents)}, true, nil
+}

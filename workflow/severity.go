@@ -1,0 +1,76 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/rules"
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+// severity reads the incident and maps its priority to a severity. proceed
+// is false when the incident gets no process of its own: its severity is
+// not in the rules' process (skipped, with the reason), or it is a member
+// of another incident's group (attached to it).
+func (x *run) severity(ctx context.Context) (in pagerduty.Incident, proceed bool, err error) {
+	in, err = x.r.PagerDuty.Incident(ctx, x.id)
+	if err != nil {
+		return in, false, x.failRead(ctx, StepSeverity, err)
+	}
+	x.plan.Incident = in
+	if in.Open() {
+		if !x.openOK {
+			return in, false, x.stillOpen(ctx, in)
+		}
+		x.plan.add(x.id, StepSeverity, "note", "the incident is still "+in.Status+": planned as if it resolved now")
+	}
+	sev, why, ok := x.rules.SeverityFor(in.PriorityName())
+	x.plan.SeverityWhy = why
+	if ok {
+		x.plan.Severity = sev.Name
+	}
+	g, inGroup, err := x.store.GroupOf(ctx, x.id)
+	if err != nil {
+		return in, false, err
+	}
+	if inGroup && g.Primary != x.id {
+		return in, false, x.attach(ctx, in, g)
+	}
+	switch {
+	case ok && x.rules.InProcess(sev.Name):
+		return in, true, x.trace(ctx, StepSeverity, store.StepDone, why, "")
+	case inGroup && len(g.Members) > 1:
+		return in, true, x.trace(ctx, StepSeverity, store.StepDone, why+"; it is the primary of a group, whose highest severity decides", "")
+	}
+	reason := why
+	if ok {
+		reason = fmt.Sprintf("%s, which is not in process %v", why, x.rules.Process)
+	}
+	x.plan.Outcome = "skipped: " + reason
+	return in, false, x.trace(ctx, StepSeverity, store.StepSkipped, reason, "")
+}
+
+// stillOpen: the webhook says resolved and PagerDuty says open. Its API has
+// not caught up yet, or the incident was reopened. Retried with backoff,
+// then dead-lettered with this reason; never skipped.
+func (x *run) stillOpen(ctx context.Context, in pagerduty.Incident) error {
+	err := fmt.Errorf("PagerDuty shows incident %s %s, not resolved; will look again", x.id, in.Status)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if rerr := x.store.RecordTrace(rctx, x.id, store.StepRecord{Name: StepSeverity, Status: store.StepFailed, Error: err.Error(),
+		EventID: x.eventID, UpdatedAt: x.r.now()}); rerr != nil {
+		return rerr
+	}
+	x.plan.add(x.id, StepSeverity, store.StepFailed, err.Error())
+	return err
+}
+
+// severityName is the severity an incident's priority maps to, or "".
+func severityName(rl *rules.Rules, in pagerduty.Incident) string {
+	if s, _, ok := rl.SeverityFor(in.PriorityName()); ok {
+		return s.Name
+	}
+	return ""
+}
