@@ -383,3 +383,14 @@ func goldenFile(t *testing.T, name, got string) {
 		t.Errorf("%s differs from the golden file; go test ./workflow -run %s -update rewrites it. Got:\n%s", path, t.Name(), got)
 	}
 }
+
+// groupScenario seeds a SEV-2 primary with an open SEV-1 member on another
+// service of its scope, a resolved SEV-3 member, an incident on a service of
+// no scope inside the window, and one of its own service outside the window.
+func groupScenario(e *pdEnv) {
+	e.incident("PPRIM", "PSVC001", "P2", t0, 60*time.Minute)
+	e.incident("PMOPEN", "PSVC002", "P1", t0.Add(10*time.Minute), 0)
+	e.incident("PMDONE", "PSVC001", "P3", t0.Add(20*time.Minute), 10*time.Minute)
+	e.incident("PUNREL", "PSVC009", "P1", t0.Add(5*time.Minute), 20*time.Minute)
+	e.incident("POLD", "PSVC001", "P2", t0.Add(-3*time.Hour), 10*time.Minute)
+}

@@ -303,20 +303,7 @@ func (w *Worker) handle(ctx, hard context.Context, e store.Entry, parseErr error
 			w.release(e, true, "incident lock lost: "+res.why)
 			return
 		case err == nil:
-			fctx, cancel := finalCtx()
-			ackErr := w.q.Ack(fctx, e.ID)
-			cancel()
-			if ackErr != nil {
-				// Processing is idempotent: a reclaim redoes it and acks then.
-				rec.Outcome, rec.Error = store.OutcomeRetry, "processed, but the acknowledgement failed: "+ackErr.Error()
-				w.recordAttempt(log, e, rec)
-				log.Error("ack failed; the entry will be processed again", "err", ackErr)
-				return
-			}
-			rec.Outcome = store.OutcomeDone
-			w.recordAttempt(log, e, rec)
-			w.metrics.outcomes.WithLabelValues(store.OutcomeDone).Inc()
-			log.Info("event processed", "attempt", attempt)
+			w.ack(log, e, rec)
 			return
 		case hard.Err() != nil:
 			rec.Outcome, rec.Error = store.OutcomeReleased, "interrupted by shutdown"
@@ -337,6 +324,24 @@ func (w *Worker) handle(ctx, hard context.Context, e store.Entry, parseErr error
 			return
 		}
 	}
+}
+
+// ack acknowledges a processed entry and records the attempt.
+func (w *Worker) ack(log *slog.Logger, e store.Entry, rec store.AttemptRecord) {
+	fctx, cancel := finalCtx()
+	ackErr := w.q.Ack(fctx, e.ID)
+	cancel()
+	if ackErr != nil {
+		// Processing is idempotent: a reclaim redoes it and acks then.
+		rec.Outcome, rec.Error = store.OutcomeRetry, "processed, but the acknowledgement failed: "+ackErr.Error()
+		w.recordAttempt(log, e, rec)
+		log.Error("ack failed; the entry will be processed again", "err", ackErr)
+		return
+	}
+	rec.Outcome = store.OutcomeDone
+	w.recordAttempt(log, e, rec)
+	w.metrics.outcomes.WithLabelValues(store.OutcomeDone).Inc()
+	log.Info("event processed", "attempt", rec.Attempt)
 }
 
 // attemptResult is how one attempt ended.

@@ -1,0 +1,117 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+// The owner: resolver, then last assignee, then the fallback, each mapped to
+// a Jira user by email; with no match at all the epic is unassigned and
+// says why.
+func TestJiraOwnerFallbackChain(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		resolver string // PagerDuty user who resolves
+		drop     []string
+		want     string // Jira accountId, "" unassigned
+	}{
+		{"resolver", "PUSER01", nil, "acc-alice"},
+		{"resolver not in Jira: last assignee", "PUSER02", nil, "acc-carol"},
+		{"neither: fallback", "PUSER02", []string{"carol"}, "acc-sre"},
+		{"nobody", "PUSER02", []string{"carol", "sre"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newJiraEnv(t, jiratest.Cloud, 10)
+			// A user who left: still in Jira, inactive.
+			emails := map[string]string{"carol": "carol@example.com", "sre": "sre-lead@example.com"}
+			for _, u := range tc.drop {
+				e.jsim.AddUser(jiratest.User{AccountID: "acc-" + u, Name: u, Key: u, Email: emails[u], DisplayName: u, Active: false})
+			}
+			e.sim.AddIncident(pagerdutytest.NewIncident{ID: "POWN", Title: "Owner test", ServiceID: "PSVC001", Priority: "P1", CreatedAt: t0})
+			e.sim.Assign("POWN", "PUSER03", t0.Add(time.Minute))
+			e.sim.Resolve("POWN", tc.resolver, t0.Add(time.Hour))
+			e.mustProcess(EventResolved, "POWN")
+			epic := e.wantOneEpic()
+			if epic.Assignee != tc.want {
+				t.Fatalf("assignee = %q, want %q; owner step: %+v", epic.Assignee, tc.want, e.step("POWN", StepOwner))
+			}
+			if tc.want == "" {
+				if len(epic.Comments) != 1 || !strings.Contains(epic.Comments[0].Body, "no Jira user has the email sre-lead@example.com") {
+					t.Fatalf("comments = %+v", epic.Comments)
+				}
+				if !strings.Contains(epic.Description, "nobody yet") {
+					t.Error("the page does not say there is no owner")
+				}
+			}
+		})
+	}
+}
+
+// crashAfterSteps records the step, then fails once, as a process killed
+// right after that record would.
+type crashAfterSteps struct {
+	*store.Store
+	step, status string
+	crashed      atomic.Bool
+}
+
+func (c *crashAfterSteps) RecordStep(ctx context.Context, id string, st store.StepRecord) error {
+	if err := c.Store.RecordStep(ctx, id, st); err != nil {
+		return err
+	}
+	if st.Name == c.step && st.Status == c.status && c.crashed.CompareAndSwap(false, true) {
+		return errors.New("crash right after the record (injected)")
+	}
+	return nil
+}
+
+// Jira refuses the owner as assignee: the epic is made unassigned, and the
+// refusal is part of the epic's recorded result. A retry after a crash right
+// after that record still knows it: the page and a comment say why nobody
+// owns the post-mortem, and the link-back note names no owner.
+func TestJiraAssigneeRefusedSurvivesACrash(t *testing.T) {
+	e := newJiraEnv(t, jiratest.Cloud, 10)
+	realisticSEV1(e.pdEnv)
+	// The owner (alice resolved the primary) is found in Jira, then her
+	// account is deactivated: Jira refuses her as assignee.
+	if _, found, err := e.jc.UserByEmail(context.Background(), alice.email); err != nil || !found {
+		t.Fatalf("alice in Jira: %v %v", found, err)
+	}
+	e.jsim.AddUser(jiratest.User{AccountID: alice.id, Name: alice.name, Key: alice.name, Email: alice.email, DisplayName: "Alice", Active: false})
+	crash := &crashAfterSteps{Store: e.store, step: StepEpic, status: store.StepDone}
+	e.res.Store = crash
+	if err := e.process(EventResolved, "PCHK1"); err == nil || !crash.crashed.Load() {
+		t.Fatalf("the attempt did not crash after the epic's record: %v", err)
+	}
+	if r := e.step("PCHK1", StepEpic).Result; !strings.Contains(r, `"owner_refused":"User 'Alice' cannot be assigned issues."`) {
+		t.Fatalf("the epic's record does not say Jira refused the owner: %s", r)
+	}
+	e.mustProcess(EventResolved, "PCHK1")
+
+	epic := e.wantOneEpic()
+	if epic.Assignee != "" {
+		t.Fatalf("assignee = %q, want none", epic.Assignee)
+	}
+	why := "Jira refused to assign it to alice@example.com"
+	if !strings.Contains(epic.Description, why) || !strings.Contains(epic.Description, "nobody yet") {
+		t.Errorf("the page does not say why nobody owns it:\n%s", epic.Description)
+	}
+	if len(epic.Comments) != 1 || !strings.Contains(epic.Comments[0].Body, "no owner yet: "+why) {
+		t.Errorf("comments = %+v", epic.Comments)
+	}
+	notes := e.ourNotes("PCHK1")
+	if len(notes) != 1 || !strings.Contains(notes[0].Content, "Owner: none") || strings.Contains(notes[0].Content, alice.email) {
+		t.Errorf("link-back notes = %+v", notes)
+	}
+	if n := len(e.children(epic.Key)); n != 4 {
+		t.Errorf("%d follow-ups, want 4", n)
+	}
+}
