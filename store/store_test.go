@@ -500,3 +500,39 @@ func TestStepsKeepIntentAndResult(t *testing.T) {
 		t.Fatalf("record = %+v %v", rec, err)
 	}
 }
+
+// The trace of reads is kept apart from the checkpoints of writes, and the
+// record shows both as one list in time order.
+func TestTraceIsApartFromSteps(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	if err := s.RecordTrace(ctx, "Q1", StepRecord{Name: "severity", Status: StepDone, Detail: "P1 is SEV-1", UpdatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordStep(ctx, "Q1", StepRecord{Name: "link_back", Status: StepDone, Result: "PNOTE1", UpdatedAt: at.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordTrace(ctx, "Q1", StepRecord{Name: "owner", Status: StepDone, UpdatedAt: at.Add(2 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	steps, err := s.Steps(ctx, "Q1")
+	if err != nil || len(steps) != 1 || steps["link_back"].Result != "PNOTE1" {
+		t.Fatalf("steps = %v %v, want the checkpoint only", steps, err)
+	}
+	trace, err := s.Trace(ctx, "Q1")
+	if err != nil || len(trace) != 2 || trace["severity"].Detail != "P1 is SEV-1" {
+		t.Fatalf("trace = %v %v", trace, err)
+	}
+	rec, found, err := s.IncidentRecord(ctx, "Q1")
+	if err != nil || !found {
+		t.Fatalf("record: %v %v", found, err)
+	}
+	var names []string
+	for _, st := range rec.Steps {
+		names = append(names, st.Name)
+	}
+	if strings.Join(names, ",") != "severity,link_back,owner" {
+		t.Fatalf("record steps = %v, want the trace and the checkpoints in time order", names)
+	}
+}
