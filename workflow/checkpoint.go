@@ -50,8 +50,12 @@ type write struct {
 // plan it records what it would do and returns "".
 func (x *run) write(ctx context.Context, w write) (string, error) {
 	prev, seen, err := x.checkpointOf(ctx, w.incident, w.name)
-	if err != nil || seen && prev.Status == store.StepDone {
-		return prev.Result, err
+	if err != nil {
+		return "", err
+	}
+	if seen && prev.Status == store.StepDone {
+		x.plan.add(w.incident, w.name, store.StepDone, "already done: "+prev.Detail)
+		return prev.Result, nil
 	}
 	if x.dry {
 		return "", x.planned(ctx, w, prev, seen)
@@ -110,6 +114,8 @@ func (x *run) writeBulk(ctx context.Context, b bulkWrite) (map[string]string, []
 		return nil, nil, err
 	}
 	if seen && (prev.Status == store.StepDone || prev.Status == store.StepFailed && prev.Error == "") {
+		// Done, or done with refusals reported.
+		x.plan.add(b.incident, b.name, prev.Status, "already done: "+prev.Detail)
 		return decodeResult(prev.Result, written), nil, nil
 	}
 	if x.dry {
@@ -245,8 +251,7 @@ func (x *run) checkpoint(ctx context.Context, incident string, st store.StepReco
 	return nil
 }
 
-// checkpointOf reads a write step's record. A step already done goes into
-// the plan as such.
+// checkpointOf reads a write step's record.
 func (x *run) checkpointOf(ctx context.Context, incident, name string) (store.StepRecord, bool, error) {
 	m, ok := x.steps[incident]
 	if !ok {
@@ -257,9 +262,6 @@ func (x *run) checkpointOf(ctx context.Context, incident, name string) (store.St
 		x.steps[incident] = m
 	}
 	st, seen := m[name]
-	if seen && st.Status == store.StepDone {
-		x.plan.add(incident, name, store.StepDone, "already done: "+st.Detail)
-	}
 	return st, seen, nil
 }
 
@@ -280,14 +282,11 @@ func (x *run) trace(ctx context.Context, name, status, detail, result string) er
 // failRead traces a failed read and returns the error, wrapped with its step
 // and permanent when the incident is gone or the read was refused.
 func (x *run) failRead(ctx context.Context, step string, err error) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	st := store.StepRecord{Name: step, Status: store.StepFailed, Error: err.Error(), EventID: x.eventID, UpdatedAt: x.r.now()}
+	detail := ""
 	if isGone(err) {
-		st.Detail = "the incident no longer exists in PagerDuty"
+		detail = "the incident no longer exists in PagerDuty"
 	}
-	x.plan.add(x.id, step, st.Status, cmp.Or(st.Detail, st.Error))
-	if rerr := x.store.RecordTrace(rctx, x.id, st); rerr != nil {
+	if rerr := x.traceFailure(ctx, step, detail, err); rerr != nil {
 		x.log.Warn("recording a failed step failed", "step", step, "err", rerr)
 	}
 	err = stepError(step, x.id, err)
@@ -295,6 +294,16 @@ func (x *run) failRead(ctx context.Context, step string, err error) error {
 		return Permanent(err)
 	}
 	return err
+}
+
+// traceFailure records a failed read step in the trace, even when the
+// attempt's context is done.
+func (x *run) traceFailure(ctx context.Context, step, detail string, err error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	x.plan.add(x.id, step, store.StepFailed, cmp.Or(detail, err.Error()))
+	return x.store.RecordTrace(rctx, x.id, store.StepRecord{Name: step, Status: store.StepFailed, Detail: detail, Error: err.Error(),
+		EventID: x.eventID, UpdatedAt: x.r.now()})
 }
 
 // readOnly is the store of a dry run (AFTERMATH_DRY_RUN: checkpoints record

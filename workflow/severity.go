@@ -3,7 +3,6 @@ package workflow
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/rules"
@@ -57,13 +56,9 @@ func (x *run) severity(ctx context.Context) (in pagerduty.Incident, proceed bool
 // then dead-lettered with this reason; never skipped.
 func (x *run) stillOpen(ctx context.Context, in pagerduty.Incident) error {
 	err := fmt.Errorf("PagerDuty shows incident %s %s, not resolved; will look again", x.id, in.Status)
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if rerr := x.store.RecordTrace(rctx, x.id, store.StepRecord{Name: StepSeverity, Status: store.StepFailed, Error: err.Error(),
-		EventID: x.eventID, UpdatedAt: x.r.now()}); rerr != nil {
+	if rerr := x.traceFailure(ctx, StepSeverity, "", err); rerr != nil {
 		return rerr
 	}
-	x.plan.add(x.id, StepSeverity, store.StepFailed, err.Error())
 	return err
 }
 
