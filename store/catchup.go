@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,12 +13,8 @@ import (
 
 // What replay and the catch-up sweep know of a resolution (ResolutionKnown).
 const (
-	// KnownRecorded: processing has seen an event of the incident (its
-	// record exists).
+	// KnownRecorded: processing has seen a resolved event of the incident.
 	KnownRecorded = "recorded"
-	// KnownGrouped: the incident belongs to a group, whose primary's
-	// processing covers it.
-	KnownGrouped = "grouped"
 	// KnownQueued: a webhook, a replay or the sweep queued its resolution
 	// in the last 72 hours.
 	KnownQueued = "queued"
@@ -39,30 +36,27 @@ func (s *Store) ResolutionKnown(ctx context.Context, incidentID string) (string,
 }
 
 // resolutionKnown is ResolutionKnown with, for KnownQueued, the entry that
-// queued the resolution.
+// queued the resolution. Belonging to a group does not count: a member's
+// own resolved event still has work to do (it joins the primary's
+// post-mortem), and processing it again changes nothing.
 func (s *Store) resolutionKnown(ctx context.Context, incidentID string) (known, entryID string, err error) {
-	var recorded []*redis.IntCmd
-	var queued, member *redis.StringCmd
+	var events *redis.MapStringStringCmd
+	var queued *redis.StringCmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, what := range []string{"events", "attempts", "steps"} {
-			recorded = append(recorded, p.Exists(ctx, s.incidentKey(incidentID, what)))
-		}
+		events = p.HGetAll(ctx, s.incidentKey(incidentID, "events"))
 		queued = p.Get(ctx, s.resolvedKey(incidentID))
-		member = p.Get(ctx, s.groupMemberKey(incidentID))
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return "", "", fmt.Errorf("look up incident %s: %w", incidentID, err)
 	}
-	for _, c := range recorded {
-		if c.Val() > 0 {
+	for _, raw := range events.Val() {
+		var ev EventRecord
+		if json.Unmarshal([]byte(raw), &ev) == nil && ev.EventType == EventResolved {
 			return KnownRecorded, "", nil
 		}
 	}
-	switch {
-	case member.Err() == nil:
-		return KnownGrouped, "", nil
-	case queued.Err() == nil:
+	if queued.Err() == nil {
 		return KnownQueued, queued.Val(), nil
 	}
 	return "", "", nil

@@ -47,17 +47,19 @@ func TestEnqueueMissed(t *testing.T) {
 		t.Fatalf("triggered only: known %q, %v", known, err)
 	}
 
-	if err := s.RecordAttempt(ctx, "QREC", AttemptRecord{Outcome: OutcomeDone}); err != nil {
+	// Processing recorded a resolved event (its dedupe keys long gone).
+	if err := s.RecordEvent(ctx, "QREC", EventRecord{EventID: "EV9", EventType: EventResolved}); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := s.EnqueueMissed(ctx, missed("QREC")); err != nil || r.Known != KnownRecorded {
 		t.Fatalf("recorded: %+v, %v", r, err)
 	}
-	if _, err := s.ClaimGroup(ctx, "QPRIM", []string{"QMEMBER"}); err != nil {
+	// Only a triggered event recorded: the resolution is still unknown.
+	if err := s.RecordEvent(ctx, "QTRIG", EventRecord{EventID: "EV2", EventType: "incident.triggered"}); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := s.EnqueueMissed(ctx, missed("QMEMBER")); err != nil || r.Known != KnownGrouped {
-		t.Fatalf("grouped: %+v, %v", r, err)
+	if known, err := s.ResolutionKnown(ctx, "QTRIG"); err != nil || known != "" {
+		t.Fatalf("triggered recorded: known %q, %v", known, err)
 	}
 	if _, err := s.EnqueueMissed(ctx, delivery("other", "", "QX")); err == nil {
 		t.Fatal("a delivery with another event ID was accepted")
