@@ -170,7 +170,7 @@ func TestSweepErrorsMoveNothing(t *testing.T) {
 			// past the client's retries.
 			s := f.sweeper("a")
 			s.cfg.Chunk = time.Hour
-			f.sim.Inject("GET /log_entries", pagerdutytest.Fault{}) // the first window, answered normally
+			f.sim.Inject("GET /log_entries", pagerdutytest.Fault{})                                          // the first window, answered normally
 			f.sim.Inject("GET /log_entries", pagerdutytest.Fault{Status: status, Times: 3, RetryAfter: "0"}) // every attempt of one request (MaxRetries 2)
 			_, err := s.Sweep(ctx)
 			var pe *pagerduty.Error
