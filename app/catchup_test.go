@@ -64,7 +64,9 @@ func TestSweepProcessesAMissedResolutionOnceAcrossReplicas(t *testing.T) {
 	if code, out := post(t, base+"/webhooks/pagerduty", wh.Body, wh.Headers); code != http.StatusAccepted && code != http.StatusOK {
 		t.Fatalf("late webhook: %d %s", code, out)
 	}
-	waitRecord(t, base, "QLOST", func(rec store.IncidentRecord) bool { return len(rec.Attempts) == 2 && rec.Attempts[1].Outcome == store.OutcomeDone })
+	waitRecord(t, base, "QLOST", func(rec store.IncidentRecord) bool {
+		return len(rec.Attempts) == 2 && rec.Attempts[1].Outcome == store.OutcomeDone
+	})
 	if after := writes(sim); after != before {
 		t.Fatalf("the late webhook wrote to PagerDuty again: %d writes before, %d after", before, after)
 	}
