@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/aftermath-dev/aftermath/catchup"
 	"github.com/aftermath-dev/aftermath/config"
 	"github.com/aftermath-dev/aftermath/handlers"
 	"github.com/aftermath-dev/aftermath/integrations/jira"
@@ -51,6 +52,9 @@ type Options struct {
 	Logger    *slog.Logger
 	// HTTPShutdownTimeout bounds how long in-flight requests may finish.
 	HTTPShutdownTimeout time.Duration
+	// CatchUp tunes the catch-up sweep (tests, demo); its Rules and Owner
+	// are set by New.
+	CatchUp catchup.Config
 }
 
 // App is one aftermath process.
@@ -69,6 +73,7 @@ type App struct {
 	srv      *http.Server
 	listener net.Listener
 	worker   *workflow.Worker
+	sweeper  *catchup.Sweeper
 
 	stopWorker context.CancelFunc
 	done       sync.WaitGroup
@@ -170,6 +175,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 			}
 		}
 		a.worker = workflow.NewWorker(wcfg, wstore, proc, a.log, workflow.NewMetrics(a.reg))
+		a.sweeper = a.newSweeper(wstore)
 	}
 	return a, nil
 }
@@ -294,6 +300,13 @@ func (a *App) Start(ctx context.Context) error {
 			}
 		}()
 		a.log.Info("worker started", "consumer", a.worker.Consumer())
+	}
+	if a.sweeper != nil {
+		a.done.Add(1)
+		go func() {
+			defer a.done.Done()
+			_ = a.sweeper.Run(a.sweepCtx(ctx))
+		}()
 	}
 	return nil
 }

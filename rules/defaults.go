@@ -85,6 +85,15 @@ func applyDefaults(r *Rules, given func(path string) bool) {
 	if !given("reminders.repeat_overdue_every") {
 		r.Reminders.RepeatOverdueEvery = Duration(24 * time.Hour)
 	}
+	if !given("catch_up.enabled") {
+		r.CatchUp.Enabled = true
+	}
+	if !given("catch_up.every") {
+		r.CatchUp.Every = Duration(10 * time.Minute)
+	}
+	if !given("catch_up.look_back") {
+		r.CatchUp.LookBack = Duration(48 * time.Hour)
+	}
 	if !given("status_map") {
 		r.StatusMap = make(map[string]string, len(defaultStatusMap))
 		for k, v := range defaultStatusMap {

@@ -48,6 +48,8 @@ type Rules struct {
 	Notify []Notify `yaml:"notify" doc:"Who is told when a post-mortem is created: each entry is an email list or a Slack webhook."`
 	// Templates override the rendered Jira text.
 	Templates Templates `yaml:"templates" doc:"Go text/template overrides for the Jira epic's summary and description."`
+	// CatchUp finds resolutions whose webhook never came.
+	CatchUp CatchUp `yaml:"catch_up" doc:"The catch-up sweep: every so often one replica asks PagerDuty which incidents resolved and queues those aftermath has no record of, as a late webhook would be."`
 
 	c compiled // derived at load, see compile
 }
@@ -145,6 +147,13 @@ type StandardFollowup struct {
 type Reminders struct {
 	ReviewBeforeMeeting Duration `yaml:"review_before_meeting" doc:"The draft is due for review this long before the meeting deadline."`
 	RepeatOverdueEvery  Duration `yaml:"repeat_overdue_every" doc:"Once a deadline passed, remind again this often until the post-mortem is Reviewed or Closed."`
+}
+
+// CatchUp configures the catch-up sweep in serve.
+type CatchUp struct {
+	Enabled  bool     `yaml:"enabled" doc:"Run the sweep (in processes with the worker role). false turns it off."`
+	Every    Duration `yaml:"every" doc:"How often the sweep runs, across all replicas together (one replica sweeps per interval). Go duration, at least 1s, at most 24h, e.g. 10m."`
+	LookBack Duration `yaml:"look_back" doc:"How far back the first sweep looks (no cursor in Redis yet), and the longest a sweep ever looks back. Go duration, at least every, at most 720h (30 days), e.g. 48h."`
 }
 
 // Notify is one recipient of the creation message.

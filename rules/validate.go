@@ -293,6 +293,9 @@ func (d *decoder) validate(r *Rules) {
 		}
 	}
 
+	// Catch-up sweep.
+	d.validateCatchUp(r.CatchUp)
+
 	// Status map.
 	closed, invalid := false, false
 	keys := make([]string, 0, len(r.StatusMap))
@@ -537,4 +540,22 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// validateCatchUp checks the sweep's interval and window. A window shorter
+// than the interval would leave resolutions between two sweeps unseen after
+// a restart without a cursor.
+func (d *decoder) validateCatchUp(c CatchUp) {
+	switch {
+	case c.Every < Duration(time.Second):
+		d.problem("catch_up.every", "%s is too often: at least 1s", c.Every)
+	case c.Every > Duration(24*time.Hour):
+		d.problem("catch_up.every", "%s is too rare: at most 24h (PagerDuty drops a webhook after 48 hours of retries)", c.Every)
+	}
+	switch {
+	case c.LookBack > Duration(30*24*time.Hour):
+		d.problem("catch_up.look_back", "%s is more than 30 days", c.LookBack)
+	case c.LookBack < c.Every:
+		d.problem("catch_up.look_back", "%s is shorter than catch_up.every (%s): resolutions between two sweeps would be missed", c.LookBack, c.Every)
+	}
 }

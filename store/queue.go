@@ -36,35 +36,57 @@ type EnqueueResult struct {
 	ID        string
 }
 
-// enqueueScript checks every dedupe key and, only when none exists, appends
-// the entry and sets them all, so that a delivery is queued once or not at all.
+// enqueueScript checks the dedupe keys and, only when none exists, appends
+// the entry and sets them all, so that a delivery is queued once or not at
+// all. Keys after the checked ones are only set: they mark what was queued
+// (a resolved incident) for the catch-up sweep and replay, without making a
+// webhook a duplicate.
 //
-// KEYS[1] stream, KEYS[2..] dedupe keys; ARGV[1] dedupe TTL in seconds,
-// ARGV[2..] the entry's field/value pairs.
+// KEYS[1] stream, KEYS[2..] dedupe keys, the first ARGV[2] of them
+// checked; ARGV[1] dedupe TTL in seconds, ARGV[3..] the entry's
+// field/value pairs.
 var enqueueScript = redis.NewScript(`
-for i = 2, #KEYS do
+local checked = tonumber(ARGV[2])
+for i = 2, checked + 1 do
   local seen = redis.call('GET', KEYS[i])
   if seen then return {0, seen} end
 end
 local fields = {}
-for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
 local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
 for i = 2, #KEYS do redis.call('SET', KEYS[i], id, 'EX', ARGV[1]) end
 return {1, id}
 `)
 
+// EventResolved is the event type whose queueing marks its incident as
+// resolved-and-queued (see ResolutionQueued).
+const EventResolved = "incident.resolved"
+
 // Enqueue deduplicates d by its webhook ID and event ID and appends it to the
 // queue, in one round trip. It returns only once Redis has answered: a nil
-// error means the entry is stored (or was already).
+// error means the entry is stored (or was already). A resolved event also
+// marks its incident, so that replay and the catch-up sweep know it is
+// queued.
 func (s *Store) Enqueue(ctx context.Context, d Delivery) (EnqueueResult, error) {
 	if d.EventID == "" {
 		return EnqueueResult{}, errors.New("enqueue: delivery without event ID")
 	}
-	keys := []string{s.streamKey(), s.seenEventKey(d.EventID)}
+	keys := []string{s.seenEventKey(d.EventID)}
 	if d.WebhookID != "" {
 		keys = append(keys, s.seenWebhookKey(d.WebhookID))
 	}
-	args := append([]any{int64(DedupeTTL / time.Second)}, entryFields(d)...)
+	checked := len(keys)
+	if d.EventType == EventResolved && d.IncidentID != "" {
+		keys = append(keys, s.resolvedKey(d.IncidentID))
+	}
+	return s.enqueue(ctx, d, keys, checked)
+}
+
+// enqueue runs enqueueScript with dedupe keys, the first checked of them
+// checked.
+func (s *Store) enqueue(ctx context.Context, d Delivery, keys []string, checked int) (EnqueueResult, error) {
+	keys = append([]string{s.streamKey()}, keys...)
+	args := append([]any{int64(DedupeTTL / time.Second), checked}, entryFields(d)...)
 	res, err := enqueueScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return EnqueueResult{}, fmt.Errorf("enqueue event %s: %w", d.EventID, err)

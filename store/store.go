@@ -59,6 +59,9 @@ func (s *Store) seenEventKey(id string) string {
 func (s *Store) seenWebhookKey(id string) string {
 	return s.prefix + ":{queue}:seen:webhook:" + keyPart(id)
 }
+func (s *Store) resolvedKey(incidentID string) string {
+	return s.prefix + ":{queue}:seen:resolved:" + keyPart(incidentID)
+}
 func (s *Store) incidentKey(id, what string) string {
 	return s.prefix + ":incident:" + keyPart(id) + ":" + what
 }

@@ -28,6 +28,9 @@ Usage:
   aftermath rules check [FILE]                validate a rules file (default: $AFTERMATH_RULES, else the built-in rules)
   aftermath rules explain --incident-json F   what the rules give one incident (PagerDuty's GET /incidents/{id} JSON), and why
   aftermath plan --incident ID [--json]       what resolving an incident would do under the rules; nothing is written
+  aftermath replay --incident ID              queue one incident's resolution whose webhook was missed
+  aftermath replay --since 72h [--yes]        list the resolutions in a window aftermath has no record of; queue them with --yes
+  aftermath demo [--keep-running] [--json]    the whole pipeline on this machine: simulators, embedded Redis, one signed webhook
   aftermath version                           print the version
 
 Run "aftermath serve -h" for the serve flags; see README.md for the environment.
@@ -50,6 +53,10 @@ func run(args []string, env map[string]string, stdout, stderr io.Writer) int {
 		return rulesCmd(args[1:], env, stdout, stderr)
 	case "plan":
 		return plan(args[1:], env, stdout, stderr)
+	case "replay":
+		return replay(args[1:], env, stdout, stderr)
+	case "demo":
+		return demo(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "aftermath %s (%s)\n", app.Version, runtime.Version())
 		return 0
@@ -161,6 +168,69 @@ func plan(args []string, env map[string]string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "aftermath: %v\n", err)
 	return 1
+}
+
+func replay(args []string, env map[string]string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	incident := fs.String("incident", "", "PagerDuty incident ID to queue, e.g. Q1ABCDEF")
+	since := fs.Duration("since", 0, "list (and with --yes queue) every resolution in this window with no record, e.g. 72h")
+	yes := fs.Bool("yes", false, "with --since: queue what is listed")
+	level := fs.String("log-level", "warn", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if (*incident == "") == (*since <= 0) || fs.NArg() > 0 || (*yes && *since <= 0) {
+		fmt.Fprintln(stderr, "usage: aftermath replay --incident ID | --since DURATION [--yes]")
+		return 2
+	}
+	lvl, ok := logLevel(*level, stderr)
+	if !ok {
+		return 2
+	}
+	cfg, err := config.Load(env)
+	if err != nil {
+		return configErrors(err, stderr)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	err = app.Replay(ctx, cfg, app.ReplayOptions{Incident: *incident, Since: *since, Yes: *yes}, stdout, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "aftermath: %v\n", err)
+		if errors.Is(err, app.ErrNoRedisURL) || errors.Is(err, app.ErrNoPagerDutyToken) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func demo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	keep := fs.Bool("keep-running", false, "keep everything up after the report and print the URLs, until Ctrl-C")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	dir := fs.String("dir", "", "directory for the rendered post-mortem page (default: a new temporary directory)")
+	level := fs.String("log-level", "", "log aftermath's own lines to stderr at this level (default: none)")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return 2
+	}
+	opts := app.DemoOptions{KeepRunning: *keep, JSON: *asJSON, Dir: *dir}
+	if *level != "" {
+		lvl, ok := logLevel(*level, stderr)
+		if !ok {
+			return 2
+		}
+		opts.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := app.Demo(ctx, opts, stdout); err != nil {
+		fmt.Fprintf(stderr, "aftermath demo: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 func logLevel(s string, stderr io.Writer) (slog.Level, bool) {

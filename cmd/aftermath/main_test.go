@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,7 +27,11 @@ func TestMain(m *testing.M) {
 	if args := os.Getenv("AFTERMATH_TEST_MAIN"); args != "" {
 		os.Exit(run(strings.Fields(args), environ(), os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath)) // built by the demo tests
+	}
+	os.Exit(code)
 }
 
 func TestConfigErrorsExit2WithOneLine(t *testing.T) {

@@ -87,6 +87,7 @@ var routes = map[string]func(*Server, *request) reply{
 	"POST /incidents/{id}/notes":            (*Server).createNote,
 	"PUT /incidents/{id}/merge":             (*Server).mergeIncidents,
 	"GET /incidents/{id}/related_incidents": (*Server).relatedIncidents,
+	"GET /log_entries":                      (*Server).listAccountLogEntries,
 	"GET /priorities":                       (*Server).listPriorities,
 	"GET /users":                            (*Server).listUsers,
 	"GET /users/{id}":                       (*Server).getUser,

@@ -1,0 +1,35 @@
+package app
+
+import (
+	"context"
+
+	"github.com/aftermath-dev/aftermath/catchup"
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+// newSweeper returns the catch-up sweep of a worker process, or nil when
+// it cannot read PagerDuty. catch_up.enabled is read on every round, so a
+// reload turns it on or off.
+func (a *App) newSweeper(st *store.Store) *catchup.Sweeper {
+	if a.cfg.PagerDutyAPIToken == "" {
+		return nil
+	}
+	cfg := a.opts.CatchUp
+	cfg.Rules = a.rules.Current
+	cfg.Owner = a.worker.Consumer()
+	return catchup.New(cfg, NewPagerDuty(a.cfg, a.log), st, a.log, catchup.NewMetrics(a.reg))
+}
+
+// sweepCtx is the sweep's context: it ends when the worker stops, not when
+// the start's ctx does.
+func (a *App) sweepCtx(context.Context) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	prev := a.stopWorker
+	a.stopWorker = func() {
+		if prev != nil {
+			prev()
+		}
+		cancel()
+	}
+	return ctx
+}
