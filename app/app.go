@@ -109,9 +109,8 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		a.log.Warn("REDIS_URL is not set: using embedded in-memory Redis; queued events, dedupe keys and incident records are lost when the process exits. Set REDIS_URL in production.")
 	} else {
 		var err error
-		if ropts, err = redis.ParseURL(cfg.RedisURL.Reveal()); err != nil {
-			// config.Load has checked it; never print the URL, it may hold a password.
-			return nil, errors.New("REDIS_URL: not a valid redis:// or rediss:// URL")
+		if ropts, err = redisOptions(cfg); err != nil {
+			return nil, err
 		}
 	}
 	ropts.DialTimeout = 2 * time.Second
@@ -161,6 +160,9 @@ func New(cfg config.Config, opts Options) (*App, error) {
 	if opts.Worker {
 		wcfg := opts.WorkerConfig
 		wcfg.Rules = a.rules.Current
+		if wcfg.RetryHorizon == 0 {
+			wcfg.RetryHorizon = cfg.RetryHorizon
+		}
 		wopts := *ropts
 		// One connection per slot blocked in XREADGROUP, one for its
 		// heartbeat, and some for the rest.

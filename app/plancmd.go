@@ -41,8 +41,8 @@ func Plan(ctx context.Context, cfg config.Config, incidentID string, asJSON bool
 		}
 		defer mini.Close()
 		ropts = &redis.Options{Addr: mini.Addr()}
-	} else if ropts, err = redis.ParseURL(cfg.RedisURL.Reveal()); err != nil {
-		return errors.New("REDIS_URL: not a valid redis:// or rediss:// URL")
+	} else if ropts, err = redisOptions(cfg); err != nil {
+		return err
 	}
 	ropts.DialTimeout, ropts.ReadTimeout = 2*time.Second, 5*time.Second
 	rdb := redis.NewClient(ropts)

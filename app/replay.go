@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,13 +21,14 @@ import (
 // in: an embedded one would vanish with the command.
 var ErrNoRedisURL = errors.New("REDIS_URL is not set: replay queues into the Redis your serve processes read; set it to theirs (and AFTERMATH_REDIS_PREFIX if you changed it)")
 
-// ReplayOptions say what to replay: one incident, or every unrecorded
-// resolution in the last Since.
+// ReplayOptions say what to replay: one incident, every unrecorded
+// resolution in the last Since, or the dead letters.
 type ReplayOptions struct {
-	Incident string
-	Since    time.Duration
-	Yes      bool // queue what Since finds, instead of only listing it
-	Now      func() time.Time
+	Incident    string
+	Since       time.Duration
+	Yes         bool // queue what Since finds, instead of only listing it
+	DeadLetters bool // queue every dead letter again
+	Now         func() time.Time
 }
 
 // Replay queues resolutions whose webhook was missed through the same queue
@@ -36,15 +38,15 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, stdout io.W
 	if cfg.RedisURL == "" {
 		return ErrNoRedisURL
 	}
-	if cfg.PagerDutyAPIToken == "" {
+	if cfg.PagerDutyAPIToken == "" && !o.DeadLetters {
 		return ErrNoPagerDutyToken
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	ropts, err := redis.ParseURL(cfg.RedisURL.Reveal())
+	ropts, err := redisOptions(cfg)
 	if err != nil {
-		return errors.New("REDIS_URL: not a valid redis:// or rediss:// URL")
+		return err
 	}
 	ropts.DialTimeout, ropts.ReadTimeout = 2*time.Second, 5*time.Second
 	rdb := redis.NewClient(ropts)
@@ -52,6 +54,9 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, stdout io.W
 	st := store.New(rdb, cfg.RedisPrefix)
 	if err := st.Ping(ctx); err != nil {
 		return fmt.Errorf("redis at REDIS_URL does not answer: %w", err)
+	}
+	if o.DeadLetters {
+		return replayDeadLetters(ctx, st, stdout)
 	}
 	pd := NewPagerDuty(cfg, log)
 	if o.Incident != "" {
@@ -118,4 +123,34 @@ func replaySince(ctx context.Context, pd catchup.PagerDuty, st catchup.Queue, o 
 	}
 	fmt.Fprintf(stdout, "%d of %d queued\n", queued, len(rs))
 	return errors.Join(errs...)
+}
+
+// replayDeadLetters queues every dead letter again, each as a new entry
+// whose retry horizon starts now, and removes it from the dead-letter stream
+// in the same step: a second run queues nothing twice.
+func replayDeadLetters(ctx context.Context, st *store.Store, stdout io.Writer) error {
+	n := 0
+	for {
+		dl, err := st.DeadLetters(ctx, 100)
+		if err != nil {
+			return err
+		}
+		if len(dl) == 0 {
+			break
+		}
+		slices.Reverse(dl)
+		for _, d := range dl {
+			id, err := st.Redrive(ctx, d.ID)
+			if errors.Is(err, store.ErrNoDeadLetter) {
+				continue // another replay took it
+			}
+			if err != nil {
+				return err
+			}
+			n++
+			fmt.Fprintf(stdout, "queued %s (incident %s, %s) as entry %s; it had failed: %s\n", d.ID, d.IncidentID, d.EventType, id, d.Reason)
+		}
+	}
+	fmt.Fprintf(stdout, "%d dead letters queued again\n", n)
+	return nil
 }

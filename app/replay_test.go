@@ -147,3 +147,46 @@ func TestReplaySince(t *testing.T) {
 		t.Fatalf("after --yes: %q, %v", out, err)
 	}
 }
+
+// Dead letters are queued again, once, with what they failed with said;
+// PagerDuty is not needed for that.
+func TestReplayDeadLetters(t *testing.T) {
+	_, r, env := replayEnv(t)
+	env = with(env, map[string]string{"PAGERDUTY_API_TOKEN": ""})
+	ctx := context.Background()
+	st := store.New(r.Client, r.Prefix)
+	if err := st.EnsureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"QDEAD1", "QDEAD2"} {
+		if _, err := st.Enqueue(ctx, store.Delivery{EventID: "EV" + id, WebhookID: "W" + id, EventType: store.EventResolved, IncidentID: id,
+			OccurredAt: time.Now(), ReceivedAt: time.Now().Add(-50 * time.Hour), Body: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, _, err := st.Read(ctx, "worker", 10, 100*time.Millisecond)
+	if err != nil || len(es) != 2 {
+		t.Fatalf("read %d entries: %v", len(es), err)
+	}
+	for _, e := range es {
+		if _, err := st.DeadLetter(ctx, "worker", e.ID, "jira: HTTP 503: still down after the horizon", 40); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := replay(t, env, ReplayOptions{DeadLetters: true})
+	if err != nil || strings.Count(out, "it had failed: jira: HTTP 503: still down after the horizon") != 2 ||
+		!strings.Contains(out, "(incident QDEAD1, incident.resolved)") || !strings.HasSuffix(out, "2 dead letters queued again\n") {
+		t.Fatalf("replay --dead-letters: %q, %v", out, err)
+	}
+	if s, _ := st.Stats(ctx); s.Length != 2 || s.Dead != 0 {
+		t.Fatalf("stats after the replay = %+v", s)
+	}
+	again, _, err := st.Read(ctx, "worker", 10, 100*time.Millisecond)
+	if err != nil || len(again) != 2 || time.Since(again[0].ReceivedAt) > time.Minute {
+		t.Fatalf("re-driven entries %+v: %v; want them received now (a new retry horizon)", again, err)
+	}
+	out, err = replay(t, env, ReplayOptions{DeadLetters: true})
+	if err != nil || out != "0 dead letters queued again\n" {
+		t.Fatalf("second replay --dead-letters: %q, %v", out, err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/redis/go-redis/v9"
@@ -41,6 +42,10 @@ type Config struct {
 
 	AdminToken Secret
 	DryRun     bool
+	// RetryHorizon is how long an event whose processing keeps failing for
+	// reasons a retry can fix (5xx, 429, timeouts) is retried before it is
+	// dead-lettered.
+	RetryHorizon time.Duration
 }
 
 // raw is what caarlos0/env reads: plain strings, so that every conversion and
@@ -60,6 +65,7 @@ type raw struct {
 	JiraPAT            string `env:"JIRA_PAT"`
 	AdminToken         string `env:"AFTERMATH_ADMIN_TOKEN"`
 	DryRun             string `env:"AFTERMATH_DRY_RUN" envDefault:"false"`
+	RetryHorizon       string `env:"AFTERMATH_RETRY_HORIZON" envDefault:"48h"`
 }
 
 // VarError says which environment variable is wrong and how. Its message never
@@ -102,6 +108,7 @@ func Load(environ map[string]string) (Config, error) {
 		AdminToken:         Secret(strings.TrimSpace(r.AdminToken)),
 	}
 
+	var err error
 	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		bad("AFTERMATH_LISTEN_ADDR", fmt.Sprintf("%q is not host:port (for example :8080 or 127.0.0.1:8080)", c.ListenAddr))
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
@@ -161,7 +168,24 @@ func Load(environ map[string]string) (Config, error) {
 		bad("AFTERMATH_DRY_RUN", fmt.Sprintf("%q is not true or false", r.DryRun))
 	}
 
+	c.RetryHorizon, err = retryHorizon(r.RetryHorizon)
+	if err != nil {
+		bad("AFTERMATH_RETRY_HORIZON", err.Error())
+	}
 	return c, errors.Join(errs...)
+}
+
+// retryHorizon reads AFTERMATH_RETRY_HORIZON: a Go duration of a minute or
+// more (PagerDuty itself retries a webhook for 48 hours).
+func retryHorizon(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%q is not a duration such as 48h or 90m", v)
+	case d < time.Minute:
+		return 0, fmt.Errorf("%s is shorter than a minute: a Jira or PagerDuty outage of a few minutes would dead-letter events", d)
+	}
+	return d, nil
 }
 
 // ValidateServe checks what `aftermath serve` needs beyond Load's checks.

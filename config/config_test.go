@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadDefaults(t *testing.T) {
@@ -14,7 +15,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.ListenAddr != ":8080" || c.RedisPrefix != "aftermath" || c.PagerDutyAPIURL != DefaultPagerDutyAPIURL ||
-		c.RedisURL != "" || c.RulesPath != "" || c.DryRun || c.AdminToken != "" || len(c.WebhookSecrets) != 0 {
+		c.RedisURL != "" || c.RulesPath != "" || c.DryRun || c.AdminToken != "" || len(c.WebhookSecrets) != 0 || c.RetryHorizon != 48*time.Hour {
 		t.Fatalf("defaults = %#v", c)
 	}
 	if err := c.ValidateServe(); err == nil || !strings.HasPrefix(err.Error(), "PAGERDUTY_WEBHOOK_SECRETS: required by serve") {
@@ -37,6 +38,7 @@ func TestLoadValues(t *testing.T) {
 		"JIRA_API_TOKEN":            "jira-token",
 		"AFTERMATH_ADMIN_TOKEN":     "admin",
 		"AFTERMATH_DRY_RUN":         "TRUE",
+		"AFTERMATH_RETRY_HORIZON":   "72h",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +49,7 @@ func TestLoadValues(t *testing.T) {
 	if len(c.WebhookSecrets) != 2 || c.WebhookSecrets[0].Reveal() != "old-secret" || c.WebhookSecrets[1].Reveal() != "new-secret" {
 		t.Fatalf("secrets = %v", c.WebhookSecrets)
 	}
-	if c.PagerDutyAPIURL != "https://api.eu.pagerduty.com" || !c.DryRun || c.RedisURL.Reveal() != "rediss://:pw@redis.internal:6380/2" {
+	if c.PagerDutyAPIURL != "https://api.eu.pagerduty.com" || !c.DryRun || c.RedisURL.Reveal() != "rediss://:pw@redis.internal:6380/2" || c.RetryHorizon != 72*time.Hour {
 		t.Fatalf("config = %#v", c)
 	}
 }
@@ -72,6 +74,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"JIRA_API_TOKEN": "t"}, "JIRA_EMAIL: required when JIRA_API_TOKEN is set"},
 		{map[string]string{"JIRA_PAT": "p", "JIRA_EMAIL": "a@b.c", "JIRA_API_TOKEN": "t"}, "JIRA_PAT: set either JIRA_PAT"},
 		{map[string]string{"AFTERMATH_DRY_RUN": "maybe"}, "AFTERMATH_DRY_RUN: \"maybe\" is not true or false"},
+		{map[string]string{"AFTERMATH_RETRY_HORIZON": "two days"}, "AFTERMATH_RETRY_HORIZON: \"two days\" is not a duration such as 48h or 90m"},
+		{map[string]string{"AFTERMATH_RETRY_HORIZON": "30s"}, "AFTERMATH_RETRY_HORIZON: 30s is shorter than a minute"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want[:strings.IndexByte(tc.want, ':')], func(t *testing.T) {

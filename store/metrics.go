@@ -10,23 +10,25 @@ import (
 // Collector exposes the queue's gauges, read from Redis at scrape time so that
 // every replica reports the shared queue's real state.
 type Collector struct {
-	s       *Store
-	timeout time.Duration
-	length  *prometheus.Desc
-	pending *prometheus.Desc
-	dead    *prometheus.Desc
-	up      *prometheus.Desc
+	s        *Store
+	timeout  time.Duration
+	length   *prometheus.Desc
+	pending  *prometheus.Desc
+	dead     *prometheus.Desc
+	retrying *prometheus.Desc
+	up       *prometheus.Desc
 }
 
 // NewCollector returns a Collector for s.
 func NewCollector(s *Store) *Collector {
 	return &Collector{
-		s:       s,
-		timeout: 2 * time.Second,
-		length:  prometheus.NewDesc("aftermath_queue_length", "Entries in the event stream: waiting or being processed.", nil, nil),
-		pending: prometheus.NewDesc("aftermath_queue_pending", "Entries delivered to a worker and not yet acknowledged.", nil, nil),
-		dead:    prometheus.NewDesc("aftermath_queue_dead_letters", "Entries parked in the dead-letter stream.", nil, nil),
-		up:      prometheus.NewDesc("aftermath_redis_up", "1 when Redis answered the last scrape's queue query, else 0.", nil, nil),
+		s:        s,
+		timeout:  2 * time.Second,
+		length:   prometheus.NewDesc("aftermath_queue_length", "Entries in the event stream: waiting or being processed.", nil, nil),
+		pending:  prometheus.NewDesc("aftermath_queue_pending", "Entries delivered to a worker and not yet acknowledged.", nil, nil),
+		dead:     prometheus.NewDesc("aftermath_queue_dead_letters", "Entries parked in the dead-letter stream.", nil, nil),
+		retrying: prometheus.NewDesc("aftermath_queue_retrying", "Pending entries waiting for their retry time after a failure a retry can fix (a Jira or PagerDuty outage).", nil, nil),
+		up:       prometheus.NewDesc("aftermath_redis_up", "1 when Redis answered the last scrape's queue query, else 0.", nil, nil),
 	}
 }
 
@@ -35,6 +37,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.length
 	ch <- c.pending
 	ch <- c.dead
+	ch <- c.retrying
 	ch <- c.up
 }
 
@@ -51,4 +54,5 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(st.Length))
 	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Pending))
 	ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(st.Dead))
+	ch <- prometheus.MustNewConstMetric(c.retrying, prometheus.GaugeValue, float64(st.Retrying))
 }

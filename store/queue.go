@@ -194,7 +194,10 @@ func (s *Store) Reclaim(ctx context.Context, consumer string, minIdle time.Durat
 		return nil, nil, start, fmt.Errorf("reclaim queue entries: %w", err)
 	}
 	entries, errs := parseAll(msgs)
-	return entries, errs, next, nil
+	// Entries waiting for their retry time are reclaimed as soon as they
+	// have been idle for minIdle: they go back until they are due.
+	entries, errs, err = s.due(ctx, entries, errs)
+	return entries, errs, next, err
 }
 
 func parseAll(msgs []redis.XMessage) ([]Entry, []error) {
@@ -286,16 +289,62 @@ func (s *Store) owned(ctx context.Context, consumer, id, op string, idleMs int64
 	return nil
 }
 
-// StartAttempt counts one more processing attempt of the entry and returns the
-// count. The count lives in Redis so that the bound on attempts holds across
-// crashes and consumers.
-func (s *Store) StartAttempt(ctx context.Context, id string) (int, error) {
-	n, err := s.rdb.HIncrBy(ctx, s.attemptsKey(), id, 1).Result()
-	if err != nil {
-		return 0, fmt.Errorf("count attempt of %s: %w", id, err)
-	}
-	return int(n), nil
+// Attempts says where an entry's processing stands as an attempt starts.
+type Attempts struct {
+	Attempt int // this attempt's number, from 1
+	// Unfinished counts the attempts before this one that never ended
+	// (their process died, or lost the entry, before recording an outcome).
+	Unfinished int
+	// Stalled counts the attempts in a row, before this one, that ended
+	// in a failure without getting any further than the one before.
+	Stalled int
 }
+
+// StartAttempt counts one more processing attempt of the entry. The counts
+// live in Redis so that they hold across crashes and consumers; EndAttempt
+// counts the attempts that ended.
+func (s *Store) StartAttempt(ctx context.Context, id string) (Attempts, error) {
+	var started *redis.IntCmd
+	var ended *redis.SliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		started = p.HIncrBy(ctx, s.attemptsKey(), id, 1)
+		ended = p.HMGet(ctx, s.attemptsKey(), id+endedSuffix, id+stalledSuffix)
+		return nil
+	})
+	if err != nil {
+		return Attempts{}, fmt.Errorf("count attempt of %s: %w", id, err)
+	}
+	num := func(v any) int { s, _ := v.(string); n, _ := strconv.Atoi(s); return n }
+	a := Attempts{Attempt: int(started.Val()), Stalled: num(ended.Val()[1])}
+	a.Unfinished = a.Attempt - 1 - num(ended.Val()[0])
+	return a, nil
+}
+
+// EndAttempt counts an attempt that ended in a failure to retry; progressed
+// says whether it got further than the one before it.
+func (s *Store) EndAttempt(ctx context.Context, id string, progressed bool) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HIncrBy(ctx, s.attemptsKey(), id+endedSuffix, 1)
+		if progressed {
+			p.HSet(ctx, s.attemptsKey(), id+stalledSuffix, 0)
+		} else {
+			p.HIncrBy(ctx, s.attemptsKey(), id+stalledSuffix, 1)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("count the end of an attempt of %s: %w", id, err)
+	}
+	return nil
+}
+
+// The attempts hash's fields for an entry: its ID counts the attempts
+// started; these count those that ended, and those in a row that failed
+// without progress.
+const (
+	endedSuffix   = ":ended"
+	stalledSuffix = ":stalled"
+)
 
 // Ack marks the entry done: acknowledged, removed from the stream, attempt
 // count dropped, in one MULTI.
@@ -303,7 +352,8 @@ func (s *Store) Ack(ctx context.Context, id string) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.XAck(ctx, s.streamKey(), Group, id)
 		p.XDel(ctx, s.streamKey(), id)
-		p.HDel(ctx, s.attemptsKey(), id)
+		p.HDel(ctx, s.attemptsKey(), id, id+endedSuffix, id+stalledSuffix)
+		p.ZRem(ctx, s.retryKey(), id)
 		return nil
 	})
 	if err != nil {
@@ -315,8 +365,9 @@ func (s *Store) Ack(ctx context.Context, id string) error {
 // deadLetterScript moves a pending entry owned by the consumer to the
 // dead-letter stream.
 //
-// KEYS[1] stream, KEYS[2] dead stream, KEYS[3] attempts hash; ARGV[1] group,
-// ARGV[2] entry ID, ARGV[3] consumer, ARGV[4..] extra field/value pairs.
+// KEYS[1] stream, KEYS[2] dead stream, KEYS[3] attempts hash, KEYS[4] retry
+// schedule; ARGV[1] group, ARGV[2] entry ID, ARGV[3] consumer, ARGV[4..]
+// extra field/value pairs.
 var deadLetterScript = redis.NewScript(`
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if #p == 0 or p[1][2] ~= ARGV[3] then return false end
@@ -329,7 +380,8 @@ for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
 local id = redis.call('XADD', KEYS[2], '*', unpack(fields))
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('HDEL', KEYS[3], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2], ARGV[2] .. ':ended', ARGV[2] .. ':stalled')
+redis.call('ZREM', KEYS[4], ARGV[2])
 return id
 `)
 
@@ -337,7 +389,7 @@ return id
 // reason it failed. It returns the dead-letter entry's ID.
 func (s *Store) DeadLetter(ctx context.Context, consumer, id, reason string, attempts int) (string, error) {
 	deadID, err := deadLetterScript.Run(ctx, s.rdb,
-		[]string{s.streamKey(), s.deadKey(), s.attemptsKey()},
+		[]string{s.streamKey(), s.deadKey(), s.attemptsKey(), s.retryKey()},
 		Group, id, consumer,
 		"reason", reason, "attempts", strconv.Itoa(attempts),
 		"failed_at", s.now().UTC().Format(time.RFC3339Nano),
@@ -387,16 +439,20 @@ type QueueStats struct {
 	Length  int64 // entries in the stream: waiting or in progress
 	Pending int64 // delivered to a consumer, not yet acknowledged
 	Dead    int64 // in the dead-letter stream
+	// Retrying are the pending entries waiting for their retry time
+	// (parked: no worker holds them).
+	Retrying int64
 }
 
 // Stats reads the queue's gauges in one round trip.
 func (s *Store) Stats(ctx context.Context) (QueueStats, error) {
-	var xlen, dlen *redis.IntCmd
+	var xlen, dlen, retrying *redis.IntCmd
 	var pending *redis.XPendingCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		xlen = p.XLen(ctx, s.streamKey())
 		pending = p.XPending(ctx, s.streamKey(), Group)
 		dlen = p.XLen(ctx, s.deadKey())
+		retrying = s.retrying(ctx, p)
 		return nil
 	})
 	// XPENDING fails with NOGROUP before the first worker created the group;
@@ -404,7 +460,7 @@ func (s *Store) Stats(ctx context.Context) (QueueStats, error) {
 	if err != nil && !strings.HasPrefix(err.Error(), "NOGROUP") {
 		return QueueStats{}, fmt.Errorf("read queue stats: %w", err)
 	}
-	st := QueueStats{Length: xlen.Val(), Dead: dlen.Val()}
+	st := QueueStats{Length: xlen.Val(), Dead: dlen.Val(), Retrying: retrying.Val()}
 	if pending.Err() == nil {
 		st.Pending = pending.Val().Count
 	}

@@ -53,6 +53,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 func (s *Store) streamKey() string   { return s.prefix + ":{queue}:events" }
 func (s *Store) deadKey() string     { return s.prefix + ":{queue}:dead" }
 func (s *Store) attemptsKey() string { return s.prefix + ":{queue}:attempts" }
+func (s *Store) retryKey() string    { return s.prefix + ":{queue}:retry" }
 func (s *Store) seenEventKey(id string) string {
 	return s.prefix + ":{queue}:seen:event:" + keyPart(id)
 }

@@ -210,7 +210,7 @@ func TestQueueLifecycle(t *testing.T) {
 	}
 
 	// Release makes it reclaimable at once and uncounts the attempt.
-	if n, _ := s.StartAttempt(ctx, got.ID); n != 1 {
+	if n, _ := s.StartAttempt(ctx, got.ID); n.Attempt != 1 {
 		t.Fatalf("attempt = %d", n)
 	}
 	if err := s.Release(ctx, "c1", got.ID, true); err != nil {
@@ -220,7 +220,7 @@ func TestQueueLifecycle(t *testing.T) {
 	if err != nil || len(rec) != 1 || rec[0].ID != got.ID {
 		t.Fatalf("Reclaim after release: %v %v", rec, err)
 	}
-	if n, _ := s.StartAttempt(ctx, got.ID); n != 1 {
+	if n, _ := s.StartAttempt(ctx, got.ID); n.Attempt != 1 {
 		t.Fatalf("attempt after release = %d, want 1 (the released attempt is not counted)", n)
 	}
 	// The old owner lost it.
@@ -258,7 +258,7 @@ func TestReleaseKeepsCountUnlessAsked(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Reclaim(ctx, "c1", 0, 1, "0-0")
-	if n, _ := s.StartAttempt(ctx, id); n != 4 {
+	if n, _ := s.StartAttempt(ctx, id); n.Attempt != 4 {
 		t.Fatalf("attempt after a release during backoff = %d, want 4", n)
 	}
 	if err := s.Release(ctx, "c2", id, true); !errors.Is(err, ErrNotOwner) {

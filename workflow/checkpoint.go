@@ -69,6 +69,7 @@ func (x *run) write(ctx context.Context, w write) (string, error) {
 				return "", x.fail(ctx, w, "", fmt.Errorf("look for the effect of an earlier attempt: %w", err))
 			case found:
 				x.log.Info("found the write of an earlier attempt; not writing again", "step", w.name)
+				x.progress = true
 				return res, x.checkpoint(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepDone, Intent: w.intent, Result: res,
 					Detail: w.intent + " (found, written by an earlier attempt)"})
 			case w.searched && x.lagging(w):
@@ -76,15 +77,28 @@ func (x *run) write(ctx context.Context, w write) (string, error) {
 			}
 		}
 	}
+	earlier := w
 	if err := x.begin(ctx, &w, ""); err != nil {
 		return "", err
 	}
 	res, err := w.do(ctx)
 	if err != nil {
-		w.writeEndedAt = x.r.now()
+		x.ended(&w, earlier, err)
 		return "", x.fail(ctx, w, "", err)
 	}
+	x.progress = true
 	return res, x.checkpoint(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepDone, Intent: w.intent, Result: res, Detail: w.intent})
+}
+
+// ended notes when a write that failed with err ended. One the outside
+// system answered it did not do (unapplied) leaves the times of the earlier
+// writes that may have taken effect: a search need not wait for this one.
+func (x *run) ended(w *write, earlier write, err error) {
+	if unapplied(err) {
+		w.intentAt, w.writeEndedAt = earlier.intentAt, earlier.writeEndedAt
+		return
+	}
+	w.writeEndedAt = x.r.now()
 }
 
 // bulkWrite is an outside write of several items in one request (the
@@ -140,17 +154,20 @@ func (x *run) writeBulk(ctx context.Context, b bulkWrite) (map[string]string, []
 		}
 	}
 	if len(missing) > 0 {
+		earlier := b.write
 		if err := x.begin(ctx, &b.write, encodeResult(written)); err != nil {
 			return nil, nil, err
 		}
 		got, refused, err := b.create(ctx, missing)
 		refusedKeys = refused
 		maps.Copy(written, got)
+		x.progress = x.progress || len(got) > 0
 		if err != nil {
-			b.writeEndedAt = x.r.now()
+			x.ended(&b.write, earlier, err)
 			return nil, nil, x.fail(ctx, b.write, encodeResult(written), err)
 		}
 	}
+	x.progress = true
 	status := store.StepDone
 	if len(refusedKeys) > 0 {
 		status = store.StepFailed

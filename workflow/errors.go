@@ -46,6 +46,28 @@ func refused(err error) bool {
 	return err != nil && !retryable(err)
 }
 
+// unapplied reports whether a write that failed with err took no effect as
+// far as anyone can tell: the outside system answered that it did not do it
+// (Unapplied), rather than the answer being lost.
+func unapplied(err error) bool {
+	var u interface{ Unapplied() bool }
+	return errors.As(err, &u) && u.Unapplied()
+}
+
+// progressError is a failed attempt that got further than the one before:
+// it did at least one outside write (or found it done). The worker's backoff
+// starts again from its base after it, so that a flaky API slows each write
+// a little, not the whole process exponentially.
+type progressError struct{ error }
+
+func (e progressError) Unwrap() error { return e.error }
+
+// progressed reports whether the failed attempt behind err made progress.
+func progressed(err error) bool {
+	var p progressError
+	return errors.As(err, &p)
+}
+
 // stepError says which step of which incident failed: what the attempt's
 // record and a dead letter's reason show.
 func stepError(step, incidentID string, err error) error {

@@ -100,7 +100,6 @@ func TestResolutionSurvivesSIGKILL(t *testing.T) {
 			_ = child.Wait()
 
 			cfg := fast("survivor")
-			cfg.MaxAttempts = 8 // waiting out the dead child's member lock may take a few
 			cfg.Rules = func() *rules.Rules { return e.pdEnv.rules }
 			w.start(cfg, e.res)
 			e.res.SearchLag = 500 * time.Millisecond // the killed write ended long enough ago

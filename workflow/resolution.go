@@ -82,6 +82,9 @@ func (r *Resolution) process(ctx context.Context, job Job) (*Plan, error) {
 	d := job.Delivery
 	x := r.newRun(d.IncidentID, d.EventType, d.EventID, job.Rules, job.Log)
 	if err := x.dispatch(ctx); err != nil {
+		if x.progress {
+			err = progressError{err}
+		}
 		return x.plan, err
 	}
 	return x.plan, x.store.RecordEvent(ctx, d.IncidentID, store.EventRecord{
@@ -111,17 +114,20 @@ func (r *Resolution) now() time.Time {
 // run is one attempt at one incident. Steps share what they found through
 // its fields and their return values.
 type run struct {
-	r       *Resolution
-	store   Store // read-only in a dry run or a plan
-	dry     bool  // writes nothing outside: only write and writeBulk look
-	openOK  bool  // plan an open incident as if it resolved now
-	rules   *rules.Rules
-	id      string
-	eventID string
-	event   string
-	log     *slog.Logger
-	plan    *Plan
-	steps   map[string]map[string]store.StepRecord // checkpoints read, by incident, then step
+	r      *Resolution
+	store  Store // read-only in a dry run or a plan
+	dry    bool  // writes nothing outside: only write and writeBulk look
+	openOK bool  // plan an open incident as if it resolved now
+	// progress is set once this attempt did an outside write (or found one
+	// an earlier attempt did).
+	progress bool
+	rules    *rules.Rules
+	id       string
+	eventID  string
+	event    string
+	log      *slog.Logger
+	plan     *Plan
+	steps    map[string]map[string]store.StepRecord // checkpoints read, by incident, then step
 }
 
 func (r *Resolution) newRun(incidentID, eventType, eventID string, rl *rules.Rules, log *slog.Logger) *run {

@@ -2,9 +2,10 @@
 //
 // The worker loop reads the Redis stream through a consumer group, holds one
 // lock per incident, keeps its entries alive with a heartbeat, retries failures
-// with exponential backoff and jitter, parks an entry in the dead-letter stream
-// after a bounded number of attempts, and acknowledges an entry only once its
-// processing finished. What processing does is the Processor's business.
+// a retry can fix with exponential backoff and jitter until the retry horizon,
+// moves an entry to the dead-letter stream when a retry cannot help or the
+// horizon has passed, and acknowledges an entry only once its processing
+// finished. What processing does is the Processor's business.
 package workflow
 
 import (
@@ -56,7 +57,9 @@ type Queue interface {
 	Touch(ctx context.Context, consumer, id string) error
 	Release(ctx context.Context, consumer, id string, uncount bool) error
 	RemoveConsumer(ctx context.Context, consumer string) error
-	StartAttempt(ctx context.Context, id string) (int, error)
+	StartAttempt(ctx context.Context, id string) (store.Attempts, error)
+	EndAttempt(ctx context.Context, id string, progressed bool) error
+	Park(ctx context.Context, consumer, id string, at time.Time) error
 	Ack(ctx context.Context, id string) error
 	DeadLetter(ctx context.Context, consumer, id, reason string, attempts int) (string, error)
 	LockIncident(ctx context.Context, incidentID string, ttl time.Duration) (*store.Lock, error)
@@ -69,14 +72,21 @@ type Config struct {
 	Consumer          string        // unique per process (hostname-pid-random)
 	Concurrency       int           // entries processed at once (4)
 	VisibilityTimeout time.Duration // idle time after which another consumer reclaims an entry (60s)
-	MaxAttempts       int           // attempts before an entry is dead-lettered (8)
-	BackoffBase       time.Duration // first retry delay, doubled per attempt (1s)
-	BackoffMax        time.Duration // retry delay cap (5m)
-	JobTimeout        time.Duration // one attempt's deadline (5m)
-	LockTTL           time.Duration // per-incident lock lifetime, refreshed while held (30s)
-	ShutdownTimeout   time.Duration // how long in-flight work may finish after Stop (20s)
-	ReadBlock         time.Duration // how long one read waits for new entries (2s)
-	ReclaimEvery      time.Duration // how often each slot looks for abandoned or released entries (5s, at most VisibilityTimeout/2)
+	// RetryHorizon is how long after an event was received its processing
+	// is retried while it fails in a way a retry can fix (48h, like
+	// PagerDuty's own retries); then it is dead-lettered.
+	RetryHorizon time.Duration
+	// MaxUnfinished is how many attempts in a row may end without an
+	// outcome (their process died, say, on an event that kills it) before
+	// the entry is dead-lettered (8).
+	MaxUnfinished   int
+	BackoffBase     time.Duration // first retry delay, doubled per attempt (1s)
+	BackoffMax      time.Duration // retry delay cap (5m)
+	JobTimeout      time.Duration // one attempt's deadline (5m)
+	LockTTL         time.Duration // per-incident lock lifetime, refreshed while held (30s)
+	ShutdownTimeout time.Duration // how long in-flight work may finish after Stop (20s)
+	ReadBlock       time.Duration // how long one read waits for new entries (2s)
+	ReclaimEvery    time.Duration // how often each slot looks for abandoned or released entries (5s, at most VisibilityTimeout/2)
 	// Rules returns the rules in force; nil means the built-in rules.
 	Rules func() *rules.Rules
 }
@@ -94,9 +104,10 @@ func (c Config) withDefaults() Config {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 4
 	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 8
+	if c.MaxUnfinished <= 0 {
+		c.MaxUnfinished = 8
 	}
+	def(&c.RetryHorizon, 48*time.Hour)
 	def(&c.VisibilityTimeout, 60*time.Second)
 	def(&c.BackoffBase, time.Second)
 	def(&c.BackoffMax, 5*time.Minute)
@@ -265,18 +276,19 @@ func (w *Worker) handle(ctx, hard context.Context, e store.Entry, parseErr error
 		if !ok {
 			return
 		}
-		attempt, err := w.q.StartAttempt(hard, e.ID)
+		count, err := w.q.StartAttempt(hard, e.ID)
+		attempt := count.Attempt
 		if err != nil {
 			// Redis is failing; the entry stays pending and is reclaimed later.
 			log.Error("count attempt failed; leaving entry for reclaim", "err", err)
 			w.releaseLock(lock, log)
 			return
 		}
-		if attempt > w.cfg.MaxAttempts {
+		if count.Unfinished >= w.cfg.MaxUnfinished {
 			// Earlier attempts crashed their process (or were lost) without
 			// recording an end: stop here.
 			w.releaseLock(lock, log)
-			w.deadLetterAndRecord(log, e, attempt-1, fmt.Errorf("gave up after %d attempts that never finished", attempt-1))
+			w.deadLetterAndRecord(log, e, attempt-1, fmt.Errorf("gave up after %d attempts that never finished", count.Unfinished))
 			return
 		}
 
@@ -310,20 +322,59 @@ func (w *Worker) handle(ctx, hard context.Context, e store.Entry, parseErr error
 			w.recordAttempt(log, e, rec)
 			w.release(e, true, "interrupted by shutdown")
 			return
-		case IsPermanent(err) || attempt >= w.cfg.MaxAttempts:
+		case IsPermanent(err):
 			w.deadLetterAndRecord(log, e, attempt, err, rec)
 			return
+		case !w.now().Before(w.horizon(e)):
+			w.deadLetterAndRecord(log, e, attempt, fmt.Errorf("still failing %s after the event was received (AFTERMATH_RETRY_HORIZON): %w",
+				w.cfg.RetryHorizon, err), rec)
+			return
 		}
-
-		delay := w.backoff(attempt)
-		rec.Outcome, rec.Error, rec.RetryAfter = store.OutcomeRetry, err.Error(), delay.String()
-		w.recordAttempt(log, e, rec)
-		w.metrics.outcomes.WithLabelValues(store.OutcomeRetry).Inc()
-		log.Warn("processing failed; will retry", "attempt", attempt, "max_attempts", w.cfg.MaxAttempts, "retry_in", delay, "err", err)
-		if !w.wait(ctx, log, e, delay) {
+		if !w.retryLater(ctx, log, e, rec, count.Stalled, err) {
 			return
 		}
 	}
+}
+
+// horizon is when the entry's retries stop: RetryHorizon after its event was
+// received (or re-driven from the dead letters).
+func (w *Worker) horizon(e store.Entry) time.Time {
+	return e.ReceivedAt.Add(w.cfg.RetryHorizon)
+}
+
+// retryLater records a failed attempt and waits for its retry: in this slot
+// for a short backoff, or parked in Redis for a long one (a worker slot is
+// not held for minutes while Jira is down; whichever worker reclaims the
+// entry once it is due retries it). The last retry is at the horizon. ok is
+// false when this worker no longer holds the entry.
+func (w *Worker) retryLater(ctx context.Context, log *slog.Logger, e store.Entry, rec store.AttemptRecord, stalled int, err error) (ok bool) {
+	// The backoff grows with the failures in a row that got no further:
+	// an attempt that did some writes before failing starts it again.
+	if progressed(err) {
+		stalled = 0
+	}
+	delay := w.backoff(stalled + 1)
+	if at := w.now().Add(delay); at.After(w.horizon(e)) {
+		delay = max(w.horizon(e).Sub(w.now()), 0)
+	}
+	rec.Outcome, rec.Error, rec.RetryAfter = store.OutcomeRetry, err.Error(), delay.String()
+	w.recordAttempt(log, e, rec)
+	w.metrics.outcomes.WithLabelValues(store.OutcomeRetry).Inc()
+	log.Warn("processing failed; will retry", "attempt", rec.Attempt, "retry_in", delay, "retry_until", w.horizon(e), "err", err)
+	fctx, cancel := finalCtx()
+	defer cancel()
+	if eerr := w.q.EndAttempt(fctx, e.ID, progressed(err)); eerr != nil {
+		log.Warn("counting the end of the attempt failed", "err", eerr)
+	}
+	if delay < w.cfg.VisibilityTimeout {
+		return w.wait(ctx, log, e, delay)
+	}
+	if perr := w.q.Park(fctx, w.cfg.Consumer, e.ID, w.now().Add(delay)); perr != nil {
+		// Not parked: the entry stays this worker's; wait here instead.
+		log.Warn("parking the entry for its retry failed; waiting here", "err", perr)
+		return w.wait(ctx, log, e, delay)
+	}
+	return false
 }
 
 // ack acknowledges a processed entry and records the attempt.

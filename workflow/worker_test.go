@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,7 +28,7 @@ import (
 func fast(consumer string) Config {
 	return Config{
 		Consumer: consumer, Concurrency: 2, VisibilityTimeout: 600 * time.Millisecond,
-		MaxAttempts: 3, BackoffBase: 10 * time.Millisecond, BackoffMax: 40 * time.Millisecond,
+		BackoffBase: 10 * time.Millisecond, BackoffMax: 40 * time.Millisecond,
 		JobTimeout: 10 * time.Second, LockTTL: 3 * time.Second, ShutdownTimeout: 2 * time.Second,
 		ReadBlock: 100 * time.Millisecond,
 	}
@@ -191,26 +192,37 @@ func TestWorkerRetriesWithBackoffThenSucceeds(t *testing.T) {
 	}
 }
 
-func TestWorkerDeadLettersAfterMaxAttempts(t *testing.T) {
+// A failure a retry can fix is retried until the retry horizon, counted
+// from when the event was received; then the entry is dead-lettered with the
+// last error and the horizon named.
+func TestWorkerDeadLettersAtTheRetryHorizon(t *testing.T) {
 	e := newEnv(t)
-	e.enqueue(resolved("E1", "Q1"))
+	d := resolved("E1", "Q1")
+	d.ReceivedAt = time.Now()
+	e.enqueue(d)
 	var calls atomic.Int32
-	e.start(fast("c1"), ProcessorFunc(func(ctx context.Context, j Job) error {
+	cfg := fast("c1")
+	cfg.RetryHorizon = 400 * time.Millisecond
+	e.start(cfg, ProcessorFunc(func(ctx context.Context, j Job) error {
 		calls.Add(1)
 		return errors.New("still failing")
 	}))
 	eventually(t, "dead-lettered and recorded", func() bool {
-		return e.stats() == store.QueueStats{Dead: 1} && len(e.record("Q1").Attempts) == 3
+		rec := e.record("Q1")
+		return e.stats() == store.QueueStats{Dead: 1} && len(rec.Attempts) > 0 && rec.Attempts[len(rec.Attempts)-1].Outcome == store.OutcomeDeadLettered
 	})
-	if n := calls.Load(); n != 3 {
-		t.Fatalf("processed %d times, want MaxAttempts=3", n)
+	elapsed := time.Since(d.ReceivedAt)
+	n := int(calls.Load())
+	if n < 5 || elapsed < cfg.RetryHorizon {
+		t.Fatalf("dead-lettered after %d attempts and %s; want retries (every 10-40ms) for the whole %s horizon", n, elapsed, cfg.RetryHorizon)
 	}
 	rec := e.record("Q1")
-	if got := strings.Join(outcomes(rec), ","); got != "retry,retry,dead_lettered" {
-		t.Fatalf("attempts = %s", got)
+	if got := outcomes(rec); len(got) != n || slices.Index(got, store.OutcomeDeadLettered) != n-1 {
+		t.Fatalf("attempts = %v", got)
 	}
 	dl, _ := e.store.DeadLetters(context.Background(), 10)
-	if len(dl) != 1 || dl[0].EventID != "E1" || dl[0].Attempts != 3 || dl[0].Reason != "still failing" {
+	if len(dl) != 1 || dl[0].EventID != "E1" || dl[0].Attempts != n ||
+		dl[0].Reason != "still failing 400ms after the event was received (AFTERMATH_RETRY_HORIZON): still failing" {
 		t.Fatalf("dead letters = %+v", dl)
 	}
 	if last := rec.Attempts[len(rec.Attempts)-1]; last.DeadLetterID != dl[0].ID {

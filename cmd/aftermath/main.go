@@ -30,6 +30,7 @@ Usage:
   aftermath plan --incident ID [--json]       what resolving an incident would do under the rules; nothing is written
   aftermath replay --incident ID              queue one incident's resolution whose webhook was missed
   aftermath replay --since 72h [--yes]        list the resolutions in a window aftermath has no record of; queue them with --yes
+  aftermath replay --dead-letters             queue every dead-lettered entry again
   aftermath demo [--keep-running] [--json]    the whole pipeline on this machine: simulators, embedded Redis, one signed webhook
   aftermath version                           print the version
 
@@ -176,12 +177,19 @@ func replay(args []string, env map[string]string, stdout, stderr io.Writer) int 
 	incident := fs.String("incident", "", "PagerDuty incident ID to queue, e.g. Q1ABCDEF")
 	since := fs.Duration("since", 0, "list (and with --yes queue) every resolution in this window with no record, e.g. 72h")
 	yes := fs.Bool("yes", false, "with --since: queue what is listed")
+	dead := fs.Bool("dead-letters", false, "queue every dead-lettered entry again (its retry horizon starts again)")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if (*incident == "") == (*since <= 0) || fs.NArg() > 0 || (*yes && *since <= 0) {
-		fmt.Fprintln(stderr, "usage: aftermath replay --incident ID | --since DURATION [--yes]")
+	modes := 0
+	for _, on := range []bool{*incident != "", *since > 0, *dead} {
+		if on {
+			modes++
+		}
+	}
+	if modes != 1 || fs.NArg() > 0 || (*yes && *since <= 0) {
+		fmt.Fprintln(stderr, "usage: aftermath replay --incident ID | --since DURATION [--yes] | --dead-letters")
 		return 2
 	}
 	lvl, ok := logLevel(*level, stderr)
@@ -195,7 +203,7 @@ func replay(args []string, env map[string]string, stdout, stderr io.Writer) int 
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	err = app.Replay(ctx, cfg, app.ReplayOptions{Incident: *incident, Since: *since, Yes: *yes}, stdout, log)
+	err = app.Replay(ctx, cfg, app.ReplayOptions{Incident: *incident, Since: *since, Yes: *yes, DeadLetters: *dead}, stdout, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "aftermath: %v\n", err)
 		if errors.Is(err, app.ErrNoRedisURL) || errors.Is(err, app.ErrNoPagerDutyToken) {
