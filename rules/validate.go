@@ -94,7 +94,23 @@ func (d *decoder) validate(r *Rules) {
 	}
 	d.validateHolidays(r)
 
-	// Severities.
+	d.validateSeverities(r)
+	d.validateProcess(r)
+	d.validateGrouping(r)
+	d.validateOwner(r)
+	d.validateJira(r)
+	d.validateFollowups(r)
+	d.validateReminders(r)
+	d.validateCatchUp(r.CatchUp)
+	d.validateStatusMap(r)
+	d.validateNotify(r)
+	c.summaryTmpl = d.template("templates.epic_summary", r.Templates.EpicSummary)
+	c.descTmpl = d.template("templates.epic_description", r.Templates.EpicDescription)
+}
+
+// validateSeverities checks the severities section.
+func (d *decoder) validateSeverities(r *Rules) {
+	c := &r.c
 	if len(r.Severities) == 0 {
 		d.problem("severities", "severities is empty: define at least one level")
 	}
@@ -133,8 +149,11 @@ func (d *decoder) validate(r *Rules) {
 			d.problem(p, "%s has no meeting_due: write e.g. meeting_due: 3 calendar days", label)
 		}
 	}
+}
 
-	// Process.
+// validateProcess checks the process section.
+func (d *decoder) validateProcess(r *Rules) {
+	c := &r.c
 	if d.written("process") && len(r.Process) == 0 {
 		d.problem("process", "process is empty: no incident would get a post-mortem; list severities, e.g. [SEV-1, SEV-2]")
 	}
@@ -149,8 +168,11 @@ func (d *decoder) validate(r *Rules) {
 		}
 		c.inProcess[name] = true
 	}
+}
 
-	// Grouping.
+// validateGrouping checks the grouping section.
+func (d *decoder) validateGrouping(r *Rules) {
+	c := &r.c
 	if w := time.Duration(r.Grouping.Window); w > 7*24*time.Hour {
 		d.problem("grouping.window", "window %s is longer than 7 days: incidents that far apart are not one outage", r.Grouping.Window)
 	}
@@ -175,8 +197,11 @@ func (d *decoder) validate(r *Rules) {
 			c.scopeOf[id] = sc
 		})
 	}
+}
 
-	// Owner.
+// validateOwner checks the owner section.
+func (d *decoder) validateOwner(r *Rules) {
+	c := &r.c
 	seenSrc := map[string]bool{}
 	for i, src := range r.Owner.From {
 		p := fmt.Sprintf("owner.from[%d]", i)
@@ -214,8 +239,11 @@ func (d *decoder) validate(r *Rules) {
 			c.ownerOf[id] = o.Owner
 		})
 	}
+}
 
-	// Jira.
+// validateJira checks the jira section.
+func (d *decoder) validateJira(r *Rules) {
+	c := &r.c
 	switch r.Jira.Deployment {
 	case DeploymentAuto, DeploymentCloud, DeploymentDataCenter:
 	default:
@@ -243,8 +271,11 @@ func (d *decoder) validate(r *Rules) {
 			d.problem(f.path, "%q is not a custom field ID: write customfield_ followed by digits, e.g. customfield_10014", f.v)
 		}
 	}
+}
 
-	// Follow-ups.
+// validateFollowups checks the follow-ups section.
+func (d *decoder) validateFollowups(r *Rules) {
+	c := &r.c
 	if r.Followups.Max < 0 || r.Followups.Max > 50 {
 		d.problem("followups.max", "max %d is out of range: from 0 to 50 (one Jira bulk request)", r.Followups.Max)
 	}
@@ -271,8 +302,10 @@ func (d *decoder) validate(r *Rules) {
 			}
 		}
 	}
+}
 
-	// Reminders.
+// validateReminders checks the reminders section.
+func (d *decoder) validateReminders(r *Rules) {
 	if r.Reminders.RepeatOverdueEvery < Duration(time.Hour) {
 		d.problem("reminders.repeat_overdue_every", "%s is too often: at least 1h", r.Reminders.RepeatOverdueEvery)
 	}
@@ -292,11 +325,10 @@ func (d *decoder) validate(r *Rules) {
 			}
 		}
 	}
+}
 
-	// Catch-up sweep.
-	d.validateCatchUp(r.CatchUp)
-
-	// Status map.
+// validateStatusMap checks the status map section.
+func (d *decoder) validateStatusMap(r *Rules) {
 	closed, invalid := false, false
 	keys := make([]string, 0, len(r.StatusMap))
 	for k := range r.StatusMap {
@@ -318,8 +350,10 @@ func (d *decoder) validate(r *Rules) {
 	if !closed && !invalid {
 		d.problem("status_map", "no Jira status maps to Reviewed or Closed: reminders would never stop")
 	}
+}
 
-	// Notify.
+// validateNotify checks the notify section.
+func (d *decoder) validateNotify(r *Rules) {
 	for i, n := range r.Notify {
 		p := fmt.Sprintf("notify[%d]", i)
 		switch {
@@ -337,10 +371,6 @@ func (d *decoder) validate(r *Rules) {
 			d.problem(p+".slack_webhook_env", "%q is not an environment variable name (like SLACK_WEBHOOK_URL); the URL itself must not be in this file", n.SlackWebhookEnv)
 		}
 	}
-
-	// Templates.
-	c.summaryTmpl = d.template("templates.epic_summary", r.Templates.EpicSummary)
-	c.descTmpl = d.template("templates.epic_description", r.Templates.EpicDescription)
 }
 
 func (d *decoder) validateHolidays(r *Rules) {
