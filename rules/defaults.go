@@ -85,6 +85,12 @@ func applyDefaults(r *Rules, given func(path string) bool) {
 	if !given("reminders.repeat_overdue_every") {
 		r.Reminders.RepeatOverdueEvery = Duration(24 * time.Hour)
 	}
+	if !given("reminders.max_overdue") {
+		r.Reminders.MaxOverdue = 5
+	}
+	if !given("status_sync.every") {
+		r.StatusSync.Every = Duration(5 * time.Minute)
+	}
 	if !given("catch_up.enabled") {
 		r.CatchUp.Enabled = true
 	}

@@ -44,6 +44,10 @@ type Rules struct {
 	Reminders Reminders `yaml:"reminders" doc:"When the owner is reminded."`
 	// StatusMap maps the epic's Jira status to the post-mortem status.
 	StatusMap map[string]string `yaml:"status_map" enum:"Draft,In Review,Reviewed,Closed" doc:"Jira status of the epic -> post-mortem status (Draft, In Review, Reviewed or Closed). Reminders stop at Reviewed or Closed."`
+	// StatusSync reads the epics' statuses from Jira.
+	StatusSync StatusSync `yaml:"status_sync" doc:"How the post-mortem status follows the epic's Jira status (besides POST /webhooks/jira)."`
+	// CustomerLiaison posts the external message on the status page.
+	CustomerLiaison string `yaml:"customer_liaison" doc:"Email of the customer liaison: when a post-mortem whose page has an external message reaches Reviewed, they are asked on the epic to post it on the status page. Empty: nobody is asked."`
 	// Notify lists who is told when a post-mortem is created.
 	Notify []Notify `yaml:"notify" doc:"Who is told when a post-mortem is created: each entry is an email list or a Slack webhook."`
 	// Templates override the rendered Jira text.
@@ -147,6 +151,12 @@ type StandardFollowup struct {
 type Reminders struct {
 	ReviewBeforeMeeting Duration `yaml:"review_before_meeting" doc:"The draft is due for review this long before the meeting deadline."`
 	RepeatOverdueEvery  Duration `yaml:"repeat_overdue_every" doc:"Once a deadline passed, remind again this often until the post-mortem is Reviewed or Closed."`
+	MaxOverdue          int      `yaml:"max_overdue" doc:"How many overdue reminders at most, then silence (0: none)."`
+}
+
+// StatusSync configures how the post-mortems' statuses are read from Jira.
+type StatusSync struct {
+	Every Duration `yaml:"every" doc:"How often the epics' Jira statuses are read, across all replicas together (one replica syncs per interval). Go duration, at least 1s, at most 24h, e.g. 5m."`
 }
 
 // CatchUp configures the catch-up sweep in serve.

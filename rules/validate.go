@@ -309,6 +309,18 @@ func (d *decoder) validateReminders(r *Rules) {
 	if r.Reminders.RepeatOverdueEvery < Duration(time.Hour) {
 		d.problem("reminders.repeat_overdue_every", "%s is too often: at least 1h", r.Reminders.RepeatOverdueEvery)
 	}
+	if n := r.Reminders.MaxOverdue; n < 0 || n > 100 {
+		d.problem("reminders.max_overdue", "%d is not from 0 to 100", n)
+	}
+	switch e := r.StatusSync.Every; {
+	case e < Duration(time.Second):
+		d.problem("status_sync.every", "%s is too often: at least 1s", e)
+	case e > Duration(24*time.Hour):
+		d.problem("status_sync.every", "%s is too rare: at most 24h", e)
+	}
+	if l := r.CustomerLiaison; l != "" && !emailRe.MatchString(l) {
+		d.problem("customer_liaison", "%q is not an email address", l)
+	}
 	if r.Reminders.ReviewBeforeMeeting > Duration(30*24*time.Hour) {
 		d.problem("reminders.review_before_meeting", "%s is more than 30 days", r.Reminders.ReviewBeforeMeeting)
 	} else {
