@@ -1,0 +1,300 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The deadline index: every post-mortem aftermath made, with its deadlines,
+// status and reminders. Its keys share the queue's hash slot, so that
+// claiming a due reminder and queueing its job are one script.
+
+// Post-mortem statuses, as the rules' status_map names them.
+const (
+	StatusDraft    = "Draft"
+	StatusInReview = "In Review"
+	StatusReviewed = "Reviewed"
+	StatusClosed   = "Closed"
+)
+
+// Reminder kinds.
+const (
+	ReminderReview  = "review"  // the review is due: post the draft
+	ReminderOverdue = "overdue" // the meeting is due and the post-mortem is not Reviewed
+)
+
+// EventReminder is the event type of a reminder's queued job.
+const EventReminder = "aftermath.reminder"
+
+// Postmortem is a tracked post-mortem: what was registered when it was made.
+type Postmortem struct {
+	Incident   string    `json:"incident"` // the group's primary
+	Number     int       `json:"number"`
+	Title      string    `json:"title"`
+	URL        string    `json:"url"` // the incident in PagerDuty
+	Group      []string  `json:"group"`
+	Severity   string    `json:"severity"`
+	Key        string    `json:"key"` // the epic
+	EpicURL    string    `json:"epic_url"`
+	Owner      string    `json:"owner,omitempty"`      // email
+	OwnerJira  string    `json:"owner_jira,omitempty"` // the Jira user, for mentions
+	ResolvedAt time.Time `json:"resolved_at"`
+	ReviewDue  time.Time `json:"review_due"`
+	MeetingDue time.Time `json:"meeting_due"`
+}
+
+// Deadline is a tracked post-mortem as it stands.
+type Deadline struct {
+	Postmortem
+	Status string `json:"status"`
+	// NextReminder is the reminder due next ("" when none will come), the
+	// how-many-th of its kind, and when.
+	NextReminder string       `json:"next_reminder,omitempty"`
+	NextN        int          `json:"next_n,omitempty"`
+	NextAt       time.Time    `json:"next_at,omitzero"`
+	History      []Transition `json:"history"`
+	Reminders    []Sent       `json:"reminders"`
+}
+
+// Transition is a status change.
+type Transition struct {
+	Status string    `json:"status"`
+	At     time.Time `json:"at"`
+	Source string    `json:"source"` // created, sync, webhook
+}
+
+// Sent is a reminder that was sent.
+type Sent struct {
+	Kind string    `json:"kind"`
+	N    int       `json:"n"`
+	At   time.Time `json:"at"`
+	Note string    `json:"note,omitempty"` // what was done, e.g. the comment
+}
+
+// ReminderJob is the body of a reminder's queued job.
+type ReminderJob struct {
+	Kind string `json:"kind"`
+	N    int    `json:"n"`
+	Due  int64  `json:"due"` // Unix ms
+}
+
+func (s *Store) deadlinesKey() string         { return s.prefix + ":{queue}:deadlines" }
+func (s *Store) openKey() string              { return s.prefix + ":{queue}:postmortems" }
+func (s *Store) pmKey(id, what string) string { return s.prefix + ":{queue}:pm:" + keyPart(id) + what }
+func (s *Store) syncClaimKey() string         { return s.prefix + ":statussync:claim" }
+
+// registerScript records a post-mortem once: a second registration (a
+// retry, another replica) changes nothing.
+//
+// KEYS[1] record hash, KEYS[2] deadlines, KEYS[3] open set, KEYS[4] history;
+// ARGV[1] incident, ARGV[2] data, ARGV[3] first reminder kind ("" none),
+// ARGV[4] its due time (ms), ARGV[5] meeting due (ms), ARGV[6] the first
+// history entry.
+var registerScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'status', 'Draft', 'next', ARGV[3], 'n', 1, 'at', ARGV[4], 'meeting', ARGV[5])
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('RPUSH', KEYS[4], ARGV[6])
+return 1
+`)
+
+// Register starts tracking a post-mortem. Its first reminder: the review
+// when the meeting is still ahead (even if the review time has passed),
+// else one overdue reminder now, never a backlog. registered is false when
+// it was tracked already.
+func (s *Store) Register(ctx context.Context, pm Postmortem, maxOverdue int) (registered bool, err error) {
+	now := s.now()
+	kind, at := ReminderReview, pm.ReviewDue
+	switch {
+	case !now.Before(pm.MeetingDue) && maxOverdue > 0:
+		kind, at = ReminderOverdue, now
+	case !now.Before(pm.MeetingDue):
+		kind = ""
+	}
+	data, _ := json.Marshal(pm)
+	first, _ := json.Marshal(Transition{Status: StatusDraft, At: now, Source: "created"})
+	n, err := registerScript.Run(ctx, s.rdb,
+		[]string{s.pmKey(pm.Incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(pm.Incident, ":history")},
+		pm.Incident, data, kind, at.UnixMilli(), pm.MeetingDue.UnixMilli(), first).Int()
+	if err != nil {
+		return false, fmt.Errorf("register the post-mortem of %s: %w", pm.Incident, err)
+	}
+	return n == 1, nil
+}
+
+// NextDue returns up to limit post-mortems whose reminder is due: the
+// scheduler's one call per tick when nothing is.
+func (s *Store) NextDue(ctx context.Context, limit int) ([]string, error) {
+	ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: s.deadlinesKey(), ByScore: true, Start: "-inf", Stop: strconv.FormatInt(s.now().UnixMilli(), 10), Count: int64(limit),
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read due reminders: %w", err)
+	}
+	return ids, nil
+}
+
+// claimScript claims a post-mortem's due reminder and queues its job, and
+// moves the deadline on, in one step: whatever the number of schedulers,
+// and wherever one dies, each reminder is queued once. A post-mortem that
+// is Reviewed or Closed leaves the index instead.
+//
+// KEYS[1] deadlines, KEYS[2] record hash, KEYS[3] stream; ARGV[1] incident,
+// ARGV[2] now (ms), ARGV[3] repeat (ms), ARGV[4] max overdue, ARGV[5] now
+// (RFC 3339).
+var claimScript = redis.NewScript(`
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not at or tonumber(at) > tonumber(ARGV[2]) then return false end
+local h = redis.call('HMGET', KEYS[2], 'next', 'n', 'status', 'meeting')
+local kind, n, status = h[1], tonumber(h[2] or '1'), h[3]
+if status == 'Reviewed' or status == 'Closed' or not kind or kind == '' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HSET', KEYS[2], 'next', '')
+  return false
+end
+local nextKind, nextN, nextAt = 'overdue', n + 1, tonumber(at) + tonumber(ARGV[3])
+if kind == 'review' then nextN, nextAt = 1, tonumber(h[4]) end
+if kind == 'overdue' and n >= tonumber(ARGV[4]) or kind == 'review' and tonumber(ARGV[4]) == 0 then nextKind = '' end
+if nextAt <= tonumber(ARGV[2]) and kind == 'overdue' then nextAt = tonumber(ARGV[2]) + tonumber(ARGV[3]) end
+local body = cjson.encode({kind = kind, n = n, due = tonumber(at)})
+local id = redis.call('XADD', KEYS[3], '*', 'event_id', 'reminder-' .. ARGV[1] .. '-' .. kind .. '-' .. n,
+  'event_type', 'aftermath.reminder', 'incident_id', ARGV[1], 'occurred_at', ARGV[5], 'received_at', ARGV[5], 'body', body)
+redis.call('HSET', KEYS[2], 'next', nextKind, 'n', nextN, 'at', nextAt)
+if nextKind == '' then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], nextAt, ARGV[1]) end
+return id
+`)
+
+// ClaimDue queues the job of the post-mortem's due reminder and schedules
+// the next. queued is false when the reminder is not due (another
+// scheduler claimed it) or none will come (Reviewed, Closed, capped).
+func (s *Store) ClaimDue(ctx context.Context, incident string, repeat time.Duration, maxOverdue int) (entryID string, queued bool, err error) {
+	now := s.now()
+	id, err := claimScript.Run(ctx, s.rdb, []string{s.deadlinesKey(), s.pmKey(incident, ""), s.streamKey()},
+		incident, now.UnixMilli(), repeat.Milliseconds(), maxOverdue, now.UTC().Format(time.RFC3339Nano)).Text()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("claim the reminder of %s: %w", incident, err)
+	}
+	return id, true, nil
+}
+
+// statusScript sets a post-mortem's status and records the transition; at
+// Reviewed or Closed no more reminders come, and Closed ends the tracking.
+// It returns the previous status, or false when nothing changed.
+//
+// KEYS[1] record hash, KEYS[2] deadlines, KEYS[3] open set, KEYS[4]
+// history; ARGV[1] incident, ARGV[2] status, ARGV[3] transition.
+var statusScript = redis.NewScript(`
+local prev = redis.call('HGET', KEYS[1], 'status')
+if not prev or prev == ARGV[2] then return false end
+redis.call('HSET', KEYS[1], 'status', ARGV[2])
+redis.call('RPUSH', KEYS[4], ARGV[3])
+if ARGV[2] == 'Reviewed' or ARGV[2] == 'Closed' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HSET', KEYS[1], 'next', '')
+end
+if ARGV[2] == 'Closed' then redis.call('SREM', KEYS[3], ARGV[1]) end
+return prev
+`)
+
+// SetStatus moves a tracked post-mortem to status; changed is false when it
+// had that status already or is not tracked.
+func (s *Store) SetStatus(ctx context.Context, incident, status, source string) (prev string, changed bool, err error) {
+	tr, _ := json.Marshal(Transition{Status: status, At: s.now(), Source: source})
+	prev, err = statusScript.Run(ctx, s.rdb,
+		[]string{s.pmKey(incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(incident, ":history")},
+		incident, status, tr).Text()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("set the status of the post-mortem of %s: %w", incident, err)
+	}
+	return prev, true, nil
+}
+
+// NoteReminder records a reminder sent, once per kind and number.
+func (s *Store) NoteReminder(ctx context.Context, incident string, r Sent) error {
+	b, _ := json.Marshal(r)
+	if err := s.rdb.HSetNX(ctx, s.pmKey(incident, ":sent"), r.Kind+"-"+strconv.Itoa(r.N), b).Err(); err != nil {
+		return fmt.Errorf("record a reminder of %s: %w", incident, err)
+	}
+	return nil
+}
+
+// Deadline reads a tracked post-mortem; found is false when it is not
+// tracked.
+func (s *Store) Deadline(ctx context.Context, incident string) (d Deadline, found bool, err error) {
+	var rec, sent *redis.MapStringStringCmd
+	var hist *redis.StringSliceCmd
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		rec = p.HGetAll(ctx, s.pmKey(incident, ""))
+		hist = p.LRange(ctx, s.pmKey(incident, ":history"), 0, -1)
+		sent = p.HGetAll(ctx, s.pmKey(incident, ":sent"))
+		return nil
+	})
+	if err != nil {
+		return d, false, fmt.Errorf("read the post-mortem of %s: %w", incident, err)
+	}
+	h := rec.Val()
+	if len(h) == 0 {
+		return d, false, nil
+	}
+	if err := json.Unmarshal([]byte(h["data"]), &d.Postmortem); err != nil {
+		return d, false, fmt.Errorf("decode the post-mortem of %s: %w", incident, err)
+	}
+	d.Status, d.NextReminder = h["status"], h["next"]
+	if d.NextReminder != "" {
+		d.NextN, _ = strconv.Atoi(h["n"])
+		ms, _ := strconv.ParseInt(h["at"], 10, 64)
+		d.NextAt = time.UnixMilli(ms).UTC()
+	}
+	d.History, d.Reminders = []Transition{}, []Sent{}
+	for _, raw := range hist.Val() {
+		var t Transition
+		if json.Unmarshal([]byte(raw), &t) == nil {
+			d.History = append(d.History, t)
+		}
+	}
+	for _, raw := range sent.Val() {
+		var r Sent
+		if json.Unmarshal([]byte(raw), &r) == nil {
+			d.Reminders = append(d.Reminders, r)
+		}
+	}
+	sortSent(d.Reminders)
+	return d, true, nil
+}
+
+// Open lists the post-mortems not Closed yet: those the status sync reads.
+func (s *Store) Open(ctx context.Context) ([]string, error) {
+	ids, err := s.rdb.SMembers(ctx, s.openKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list open post-mortems: %w", err)
+	}
+	return ids, nil
+}
+
+// ClaimStatusSync claims one status-sync interval for consumer: true for
+// exactly one caller per interval, whatever the number of replicas.
+func (s *Store) ClaimStatusSync(ctx context.Context, consumer string, every time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.syncClaimKey(), consumer, max(every-every/10, time.Millisecond)).Result()
+	if err != nil {
+		return false, fmt.Errorf("claim the status sync: %w", err)
+	}
+	return ok, nil
+}
+
+func sortSent(rs []Sent) {
+	slices.SortFunc(rs, func(a, b Sent) int { return a.At.Compare(b.At) })
+}
