@@ -384,3 +384,9 @@ func (s readOnly) ClaimGroup(ctx context.Context, primary string, ids []string) 
 func (s readOnly) LockIncident(context.Context, string, time.Duration) (*store.Lock, error) {
 	return nil, nil
 }
+
+// Register tracks nothing: a run that writes nothing starts no deadlines.
+func (s readOnly) Register(context.Context, store.Postmortem, int) (bool, error) { return false, nil }
+
+// NoteReminder records nothing.
+func (s readOnly) NoteReminder(context.Context, string, store.Sent) error { return nil }

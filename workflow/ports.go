@@ -45,6 +45,10 @@ type Jira interface {
 	AddIncidents(ctx context.Context, key string, incidentIDs []string) error
 	HasComment(ctx context.Context, key, marker string) (bool, error)
 	AddComment(ctx context.Context, key, body string) error
+	// Mention is the markup that mentions a user in a comment.
+	Mention(ctx context.Context, userID string) (string, error)
+	// Page reads the post-mortem page as people left it.
+	Page(ctx context.Context, key string) (string, error)
 	BrowseURL(key string) string
 }
 
@@ -59,4 +63,8 @@ type Store interface {
 	ClaimGroup(ctx context.Context, primary string, candidates []string) (store.IncidentGroup, error)
 	GroupOf(ctx context.Context, id string) (store.IncidentGroup, bool, error)
 	LockIncident(ctx context.Context, incidentID string, ttl time.Duration) (*store.Lock, error)
+	// The deadline index.
+	Register(ctx context.Context, pm store.Postmortem, maxOverdue int) (bool, error)
+	Deadline(ctx context.Context, incidentID string) (store.Deadline, bool, error)
+	NoteReminder(ctx context.Context, incidentID string, r store.Sent) error
 }

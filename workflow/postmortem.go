@@ -29,7 +29,8 @@ type Postmortem struct {
 type PostmortemRef struct {
 	Key        string    `json:"key"`
 	URL        string    `json:"url"`
-	Owner      string    `json:"owner,omitempty"` // the owner's email; "" when the epic is unassigned
+	Owner      string    `json:"owner,omitempty"`      // the owner's email; "" when the epic is unassigned
+	OwnerJira  string    `json:"owner_jira,omitempty"` // the owner's Jira user
 	MeetingDue time.Time `json:"meeting_due,omitzero"`
 	// Incidents are the group's incidents the epic is labelled with.
 	Incidents []string `json:"incidents,omitempty"`
@@ -90,7 +91,7 @@ func (x *run) postmortem(ctx context.Context, pm Postmortem) (ref PostmortemRef,
 	}
 	ref = PostmortemRef{Key: epic.Key, URL: x.r.Jira.BrowseURL(epic.Key), MeetingDue: pm.MeetingDue, Incidents: epic.Incidents}
 	if owner.JiraID != "" {
-		ref.Owner = owner.Email
+		ref.Owner, ref.OwnerJira = owner.Email, owner.JiraID
 	}
 	x.plan.Postmortem = &ref
 	detail := fmt.Sprintf("%s %s with %d follow-up tickets", ref.Key, ref.URL, len(created))

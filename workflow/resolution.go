@@ -11,10 +11,14 @@ import (
 	"github.com/aftermath-dev/aftermath/store"
 )
 
-// Event types the resolution workflow acts on.
+// Event types the resolution workflow acts on: PagerDuty's, and aftermath's
+// own jobs (store.EventReminder, EventStatus).
 const (
 	EventResolved  = "incident.resolved"
 	EventTriggered = "incident.triggered"
+	// EventStatus is a post-mortem's status change that asks for work (the
+	// liaison's comment at Reviewed).
+	EventStatus = "aftermath.status"
 )
 
 // Step names, as the incident record shows them. Each step is a method in
@@ -31,12 +35,17 @@ const (
 	StepFollowups      = "followups"       // followups.go
 	StepEpicPage       = "epic_page"       // page.go
 	StepOwnerComment   = "owner_comment"   // owner.go
+	StepDeadlines      = "deadlines"       // deadlines.go (trace)
 	StepMemberNotes    = "member_notes"    // member_notes.go (trace)
 	StepMemberNote     = "member_note"     // member_notes.go, in the member's own record
 	StepEpicAttach     = "epic_attach"     // attach.go, in a late member's record
 	StepLinkBack       = "link_back"       // link_back.go
 	StepMerge          = "merge"           // merge.go, for incident.triggered
 	StepEvent          = "event"           // an event type that needs nothing (trace)
+	// A reminder's step is named after it (reminder_review_1,
+	// reminder_overdue_2: reminders.go), and so is the liaison's comment
+	// (status.go).
+	StepLiaison = "liaison_comment"
 )
 
 // Mode says what a run may write.
@@ -81,6 +90,7 @@ func (r *Resolution) Process(ctx context.Context, job Job) error {
 func (r *Resolution) process(ctx context.Context, job Job) (*Plan, error) {
 	d := job.Delivery
 	x := r.newRun(d.IncidentID, d.EventType, d.EventID, job.Rules, job.Log)
+	x.body = d.Body
 	if err := x.dispatch(ctx); err != nil {
 		if x.progress {
 			err = progressError{err}
@@ -125,6 +135,7 @@ type run struct {
 	id       string
 	eventID  string
 	event    string
+	body     []byte // the queued event's body: aftermath's own jobs carry their parameters in it
 	log      *slog.Logger
 	plan     *Plan
 	steps    map[string]map[string]store.StepRecord // checkpoints read, by incident, then step
@@ -155,6 +166,10 @@ func (x *run) dispatch(ctx context.Context) error {
 		return x.resolved(ctx)
 	case EventTriggered:
 		return x.merge(ctx)
+	case store.EventReminder:
+		return x.remind(ctx)
+	case EventStatus:
+		return x.statusChanged(ctx)
 	default:
 		return x.trace(ctx, StepEvent, store.StepSkipped, "event type "+x.event+" needs no processing", "")
 	}
@@ -189,6 +204,9 @@ func (x *run) resolved(ctx context.Context) error {
 	pm := x.postmortemOf(in, members, final, tl, owner, ownerNote)
 	ref, made, err := x.postmortem(ctx, pm)
 	if err != nil || !made {
+		return err
+	}
+	if err := x.deadlines(ctx, in, members, ref, pm); err != nil {
 		return err
 	}
 	if err := x.memberNotes(ctx, in, ref); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -178,4 +179,52 @@ func (c *Client) HasComment(ctx context.Context, key, marker string) (bool, erro
 		return false, err
 	}
 	return slices.ContainsFunc(cs, func(body string) bool { return strings.Contains(body, marker) }), nil
+}
+
+// statusBatch is how many epics one status search asks for.
+const statusBatch = 50
+
+// Statuses reads the Jira status of each of the epics, 50 a search. An
+// epic Jira no longer shows (deleted, or moved out of sight) is missing from
+// the answer.
+func (c *Client) Statuses(ctx context.Context, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	for start := 0; start < len(keys); start += statusBatch {
+		batch := keys[start:min(start+statusBatch, len(keys))]
+		issues, err := c.Search(ctx, "key in ("+strings.Join(batch, ",")+")", len(batch))
+		if err != nil {
+			return out, err
+		}
+		for _, is := range issues {
+			out[is.Key] = is.Status
+		}
+	}
+	return out, nil
+}
+
+// Mention is the wiki markup that mentions a user (User.ID) in a comment,
+// so that Jira notifies them.
+func (c *Client) Mention(ctx context.Context, userID string) (string, error) {
+	d, err := c.Deployment(ctx)
+	if err != nil {
+		return "", err
+	}
+	if d == Cloud {
+		return "[~accountid:" + userID + "]", nil
+	}
+	return "[~" + userID + "]", nil
+}
+
+// Page reads the post-mortem page (the epic's description) as people left
+// it.
+func (c *Client) Page(ctx context.Context, key string) (string, error) {
+	var out struct {
+		Fields struct {
+			Description string `json:"description"`
+		} `json:"fields"`
+	}
+	if err := c.do(ctx, "read the description of "+key, http.MethodGet, "rest/api/2/issue/"+url.PathEscape(key)+"?fields=description", nil, &out); err != nil {
+		return "", err
+	}
+	return out.Fields.Description, nil
 }

@@ -1,0 +1,35 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+// deadlines starts keeping the post-mortem's deadlines: it goes into the
+// deadline index, whose scheduler sends the reminders (reminders.go). Done
+// on every run that reaches it: registering again changes nothing.
+func (x *run) deadlines(ctx context.Context, in pagerduty.Incident, members []Member, ref PostmortemRef, pm Postmortem) error {
+	if pm.MeetingDue.IsZero() {
+		return x.trace(ctx, StepDeadlines, store.StepSkipped, "severity "+pm.Severity+" has no meeting deadline", "")
+	}
+	group := []string{in.ID}
+	for _, m := range members {
+		group = append(group, m.Incident.ID)
+	}
+	registered, err := x.store.Register(ctx, store.Postmortem{
+		Incident: in.ID, Number: in.Number, Title: in.Title, URL: in.HTMLURL, Group: group, Severity: pm.Severity,
+		Key: ref.Key, EpicURL: ref.URL, Owner: ref.Owner, OwnerJira: ref.OwnerJira,
+		ResolvedAt: x.resolvedAt(in), ReviewDue: pm.ReviewDue, MeetingDue: pm.MeetingDue,
+	}, x.rules.Reminders.MaxOverdue)
+	if err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("review due %s, meeting due %s", x.at(pm.ReviewDue), x.at(pm.MeetingDue))
+	if !registered {
+		detail += "; tracked already"
+	}
+	return x.trace(ctx, StepDeadlines, store.StepDone, detail, "")
+}
