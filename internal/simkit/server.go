@@ -34,16 +34,21 @@ type API[F, R any] interface {
 	Write(w http.ResponseWriter, rep R) (status int)
 }
 
+// Validator checks a request and its body against a contract the
+// simulator does not enforce itself: in tests, the API's official OpenAPI
+// document (see simspec). It returns nil for a conforming request.
+type Validator func(r *http.Request, body []byte) error
+
 // Config describes a simulator to NewServer.
 type Config struct {
-	// Name is the simulator's, for messages: "pagerdutytest".
+	// Name is the simulator's, for messages: "pagerdutysim".
 	Name string
 	// Routes are the routes simulated, "METHOD /path/template" (see
 	// MatchRoute), in the order Inject lists them.
 	Routes []string
 	// Validate, when set, sees every authenticated request with its body;
 	// an error is recorded as a violation and answered with API.Invalid.
-	Validate func(r *http.Request, body []byte) error
+	Validate Validator
 	// Now is the clock for Call.At; default time.Now.
 	Now func() time.Time
 }
