@@ -16,7 +16,7 @@ import (
 
 	"github.com/aftermath-dev/aftermath/config"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
-	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutysim"
 	"github.com/aftermath-dev/aftermath/internal/embedredis"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -37,7 +37,7 @@ type DemoOptions struct {
 // demoEnv is one demo's running parts.
 type demoEnv struct {
 	mini      *embedredis.Server
-	pd        *pagerdutytest.Server
+	pd        *pagerdutysim.Server
 	js        *jiratest.Server
 	app       *App
 	secret    string
@@ -95,7 +95,7 @@ func (d *demoEnv) start(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("start embedded redis: %w", err)
 	}
 	d.secret, d.adminTok = randomToken(), randomToken()
-	d.pd = pagerdutytest.NewServer(pagerdutytest.Options{Token: randomToken()})
+	d.pd = pagerdutysim.NewServer(pagerdutysim.Options{Token: randomToken()})
 	d.js = jiratest.NewServer(jiratest.Options{Mode: jiratest.Cloud, Email: demoBotEmail, APIToken: randomToken()})
 	d.resolveAt = time.Now().UTC().Truncate(time.Second)
 	seedDemo(d.pd, d.js, d.resolveAt)
