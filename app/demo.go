@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/aftermath-dev/aftermath/config"
-	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
+	"github.com/aftermath-dev/aftermath/integrations/jira/jirasim"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutysim"
 	"github.com/aftermath-dev/aftermath/internal/embedredis"
 	"github.com/aftermath-dev/aftermath/store"
@@ -38,7 +38,7 @@ type DemoOptions struct {
 type demoEnv struct {
 	mini      *embedredis.Server
 	pd        *pagerdutysim.Server
-	js        *jiratest.Server
+	js        *jirasim.Server
 	app       *App
 	secret    string
 	adminTok  string
@@ -96,7 +96,7 @@ func (d *demoEnv) start(ctx context.Context, log *slog.Logger) error {
 	}
 	d.secret, d.adminTok = randomToken(), randomToken()
 	d.pd = pagerdutysim.NewServer(pagerdutysim.Options{Token: randomToken()})
-	d.js = jiratest.NewServer(jiratest.Options{Mode: jiratest.Cloud, Email: demoBotEmail, APIToken: randomToken()})
+	d.js = jirasim.NewServer(jirasim.Options{Mode: jirasim.Cloud, Email: demoBotEmail, APIToken: randomToken()})
 	d.resolveAt = time.Now().UTC().Truncate(time.Second)
 	seedDemo(d.pd, d.js, d.resolveAt)
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
+	"github.com/aftermath-dev/aftermath/integrations/jira/jirasim"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutysim"
 )
 
@@ -59,12 +59,12 @@ var demoUsers = []demoUser{
 
 // seedDemo fills both simulators with the outage as it stands just before
 // the primary resolves at now.
-func seedDemo(pd *pagerdutysim.Server, js *jiratest.Server, now time.Time) {
+func seedDemo(pd *pagerdutysim.Server, js *jirasim.Server, now time.Time) {
 	pd.AddUser(pagerdutysim.User{ID: "PBOT", Name: "aftermath", Email: demoBotEmail})
-	js.AddProject(jiratest.Project{Key: demoProject, Name: "Post-mortems"})
+	js.AddProject(jirasim.Project{Key: demoProject, Name: "Post-mortems"})
 	for _, u := range demoUsers {
 		pd.AddUser(pagerdutysim.User{ID: u.id, Name: u.name, Email: u.email})
-		js.AddUser(jiratest.User{AccountID: u.account, Name: u.id, Key: u.id, Email: u.email, DisplayName: u.name, Active: true})
+		js.AddUser(jirasim.User{AccountID: u.account, Name: u.id, Key: u.id, Email: u.email, DisplayName: u.name, Active: true})
 	}
 	for id, name := range map[string]string{"PCHECKOUT": "checkout", "PPAYMENTS": "payments-api", "PCART": "cart"} {
 		pd.AddService(pagerdutysim.Service{ID: id, Name: name})
