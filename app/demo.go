@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/aftermath-dev/aftermath/config"
-	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
-	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/integrations/jira/jirasim"
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutysim"
 	"github.com/aftermath-dev/aftermath/internal/embedredis"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -37,8 +37,8 @@ type DemoOptions struct {
 // demoEnv is one demo's running parts.
 type demoEnv struct {
 	mini      *embedredis.Server
-	pd        *pagerdutytest.Server
-	js        *jiratest.Server
+	pd        *pagerdutysim.Server
+	js        *jirasim.Server
 	app       *App
 	secret    string
 	adminTok  string
@@ -95,8 +95,8 @@ func (d *demoEnv) start(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("start embedded redis: %w", err)
 	}
 	d.secret, d.adminTok = randomToken(), randomToken()
-	d.pd = pagerdutytest.NewServer(pagerdutytest.Options{Token: randomToken()})
-	d.js = jiratest.NewServer(jiratest.Options{Mode: jiratest.Cloud, Email: demoBotEmail, APIToken: randomToken()})
+	d.pd = pagerdutysim.NewServer(pagerdutysim.Options{Token: randomToken()})
+	d.js = jirasim.NewServer(jirasim.Options{Mode: jirasim.Cloud, Email: demoBotEmail, APIToken: randomToken()})
 	d.resolveAt = time.Now().UTC().Truncate(time.Second)
 	seedDemo(d.pd, d.js, d.resolveAt)
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutysim"
 	"github.com/aftermath-dev/aftermath/internal/simkit"
 )
 
@@ -111,9 +111,9 @@ func (d *demoEnv) member(id string) demoMember {
 	}
 	for _, e := range in.LogEntries {
 		switch {
-		case e.Type == pagerdutytest.ResolveLogEntry && e.AgentID == "PBOT":
+		case e.Type == pagerdutysim.ResolveLogEntry && e.AgentID == "PBOT":
 			m.Got = append(m.Got, "resolved by aftermath (it was still open)")
-		case e.Type == pagerdutytest.PriorityChangeLogEntry && e.AgentID == "PBOT":
+		case e.Type == pagerdutysim.PriorityChangeLogEntry && e.AgentID == "PBOT":
 			m.Got = append(m.Got, fmt.Sprintf("priority %s -> %s", e.OldPriority, e.NewPriority))
 		}
 	}

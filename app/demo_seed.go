@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
-	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/integrations/jira/jirasim"
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutysim"
 )
 
 // The demo's outage: a SEV-1 on the checkout service, caused by a payments
@@ -59,24 +59,24 @@ var demoUsers = []demoUser{
 
 // seedDemo fills both simulators with the outage as it stands just before
 // the primary resolves at now.
-func seedDemo(pd *pagerdutytest.Server, js *jiratest.Server, now time.Time) {
-	pd.AddUser(pagerdutytest.User{ID: "PBOT", Name: "aftermath", Email: demoBotEmail})
-	js.AddProject(jiratest.Project{Key: demoProject, Name: "Post-mortems"})
+func seedDemo(pd *pagerdutysim.Server, js *jirasim.Server, now time.Time) {
+	pd.AddUser(pagerdutysim.User{ID: "PBOT", Name: "aftermath", Email: demoBotEmail})
+	js.AddProject(jirasim.Project{Key: demoProject, Name: "Post-mortems"})
 	for _, u := range demoUsers {
-		pd.AddUser(pagerdutytest.User{ID: u.id, Name: u.name, Email: u.email})
-		js.AddUser(jiratest.User{AccountID: u.account, Name: u.id, Key: u.id, Email: u.email, DisplayName: u.name, Active: true})
+		pd.AddUser(pagerdutysim.User{ID: u.id, Name: u.name, Email: u.email})
+		js.AddUser(jirasim.User{AccountID: u.account, Name: u.id, Key: u.id, Email: u.email, DisplayName: u.name, Active: true})
 	}
 	for id, name := range map[string]string{"PCHECKOUT": "checkout", "PPAYMENTS": "payments-api", "PCART": "cart"} {
-		pd.AddService(pagerdutytest.Service{ID: id, Name: name})
+		pd.AddService(pagerdutysim.Service{ID: id, Name: name})
 	}
 	t0 := now.Add(-95 * time.Minute)
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 
-	pd.AddIncident(pagerdutytest.NewIncident{ID: demoPrimary, Number: 4211, Title: "Checkout returns 502 for card payments",
+	pd.AddIncident(pagerdutysim.NewIncident{ID: demoPrimary, Number: 4211, Title: "Checkout returns 502 for card payments",
 		ServiceID: "PCHECKOUT", Priority: "P1", CreatedAt: t0})
-	pd.AddIncident(pagerdutytest.NewIncident{ID: demoPayments, Number: 4212, Title: "payments-api memory above 95%",
+	pd.AddIncident(pagerdutysim.NewIncident{ID: demoPayments, Number: 4212, Title: "payments-api memory above 95%",
 		ServiceID: "PPAYMENTS", Priority: "P3", CreatedAt: at(2)})
-	pd.AddIncident(pagerdutytest.NewIncident{ID: demoCart, Number: 4213, Title: "cart error rate above 5%",
+	pd.AddIncident(pagerdutysim.NewIncident{ID: demoCart, Number: 4213, Title: "cart error rate above 5%",
 		ServiceID: "PCART", Priority: "P3", CreatedAt: at(6)})
 
 	p := demoPrimary

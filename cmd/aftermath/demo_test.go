@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -80,9 +84,7 @@ func runDemo(t *testing.T, limit time.Duration, args ...string) (stdout, stderr 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), append([]string{"demo"}, args...)...)
-	cmd.Dir = t.TempDir()
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + cmd.Dir, "TMPDIR=" + cmd.Dir}
+	cmd := demoCommand(ctx, t, args...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
@@ -92,6 +94,16 @@ func runDemo(t *testing.T, limit time.Duration, args ...string) (stdout, stderr 
 		t.Fatalf("demo %v: %v after %s\nstdout:\n%s\nstderr:\n%s", args, err, took, out.String(), errb.String())
 	}
 	return out.String(), errb.String(), took
+}
+
+// demoCommand is the built binary's demo with args, in an empty directory
+// with an environment that names no Redis, no token and no specs.
+func demoCommand(ctx context.Context, t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, binary(t), append([]string{"demo"}, args...)...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + cmd.Dir, "TMPDIR=" + cmd.Dir}
+	return cmd
 }
 
 // The README's first command: the real binary, nothing configured, no
@@ -216,4 +228,154 @@ func TestDemoBinaryText(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
 	}
+}
+
+// What `demo --keep-running` prints, and how the test reads it.
+var (
+	keepAdminLine = regexp.MustCompile(`^\s*admin API\s+curl -H 'Authorization: Bearer ([0-9a-f]+)' (http://[^/\s]+)(/api/v1/incidents/\S+)$`)
+	keepPDLine    = regexp.MustCompile(`^\s*PagerDuty sim\s+curl -H 'Authorization: (Token token=[0-9a-f]+)' (http://[^/\s]+)(/incidents/\S+/notes)$`)
+	keepJiraLine  = regexp.MustCompile(`^\s*Jira sim\s+curl -u '([^:']+):([^']+)' '(http://[^/']+)(/rest/api/2/search/jql\?[^']*)'$`)
+)
+
+// `demo --keep-running` keeps everything up after the report: the URLs it
+// prints answer (the admin API with the printed token, and only with it;
+// each simulator's state with its credentials), and Ctrl-C (SIGINT) makes
+// it exit 0 within seconds, leaving nothing listening on those addresses.
+func TestDemoBinaryKeepRunning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := demoCommand(ctx, t, "--keep-running")
+	pr, pw := io.Pipe()
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = pw, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() {
+		waitErr = cmd.Wait()
+		pw.Close()
+		close(exited)
+	}()
+	// Read stdout line by line, handing each line over until the test
+	// stops listening and then only keeping it (the pipe must keep flowing
+	// for Wait to return); the transcript is for failure messages.
+	lines, stop := make(chan string), make(chan struct{})
+	stopReading := sync.OnceFunc(func() { close(stop) })
+	var mu sync.Mutex
+	var transcript strings.Builder
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			mu.Lock()
+			transcript.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			select {
+			case lines <- sc.Text():
+			case <-stop:
+			}
+		}
+	}()
+	// Whatever happens, the process does not outlive the test.
+	defer func() { cancel(); stopReading(); <-exited }()
+	output := func() string { mu.Lock(); defer mu.Unlock(); return transcript.String() }
+
+	var admin, pd, jira []string
+	deadline := time.After(50 * time.Second)
+	for jira == nil {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				<-exited
+				t.Fatalf("demo ended (%v) before printing its URLs\nstdout:\n%s\nstderr:\n%s", waitErr, output(), stderr.String())
+			}
+			if m := keepAdminLine.FindStringSubmatch(l); m != nil {
+				admin = m
+			}
+			if m := keepPDLine.FindStringSubmatch(l); m != nil {
+				pd = m
+			}
+			if m := keepJiraLine.FindStringSubmatch(l); m != nil {
+				jira = m
+			}
+		case <-deadline:
+			t.Fatalf("no URLs after 50s\nstdout:\n%s", output())
+		}
+	}
+	stopReading()
+	if admin == nil || pd == nil {
+		t.Fatalf("admin API or PagerDuty simulator line missing\nstdout:\n%s", output())
+	}
+
+	// The admin API: the incident the demo processed, with the token only.
+	adminURL := admin[2] + admin[3]
+	if code, body := demoGet(t, adminURL, "Bearer "+admin[1], nil); code != http.StatusOK || !strings.Contains(body, "Q1CHECKOUT502") {
+		t.Errorf("GET %s with the printed token: %d %s", adminURL, code, body)
+	}
+	if code, body := demoGet(t, adminURL, "Bearer wrong", nil); code != http.StatusUnauthorized {
+		t.Errorf("GET %s with a wrong token: %d %s", adminURL, code, body)
+	}
+	// The simulators' state: the primary's notes, among them aftermath's
+	// link to the epic, and the epic in the project's issues.
+	if code, body := demoGet(t, pd[2]+pd[3], pd[1], nil); code != http.StatusOK || !strings.Contains(body, "/browse/PM-1") {
+		t.Errorf("GET %s%s: %d %s", pd[2], pd[3], code, body)
+	}
+	if code, body := demoGet(t, jira[3]+jira[4], "", url.UserPassword(jira[1], jira[2])); code != http.StatusOK || !strings.Contains(body, `"key":"PM-1"`) {
+		t.Errorf("GET %s%s: %d %s", jira[3], jira[4], code, body)
+	}
+
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("demo still running 10s after SIGINT\nstdout:\n%s", output())
+	}
+	if waitErr != nil {
+		t.Fatalf("demo after SIGINT: %v (want exit 0) after %s\nstderr:\n%s", waitErr, time.Since(start), stderr.String())
+	}
+	t.Logf("exited 0 %s after SIGINT", time.Since(start).Round(time.Millisecond))
+	for name, base := range map[string]string{"aftermath": admin[2], "PagerDuty simulator": pd[2], "Jira simulator": jira[3]} {
+		host := strings.TrimPrefix(base, "http://")
+		if c, err := net.DialTimeout("tcp", host, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s (%s) still listens after the demo exited", name, host)
+		}
+	}
+}
+
+// demoGet GETs u with an Authorization header (auth) or basic credentials
+// (user) and returns the status and the body, within 10 seconds.
+func demoGet(t *testing.T, u, auth string, user *url.Userinfo) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if user != nil {
+		pass, _ := user.Password()
+		req.SetBasicAuth(user.Username(), pass)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	return resp.StatusCode, string(b)
 }

@@ -1,12 +1,14 @@
 // Package simkit is the plumbing shared by the stateful API simulators
-// (integrations/pagerduty/pagerdutytest, integrations/jira/jiratest): the
+// (integrations/pagerduty/pagerdutysim, integrations/jira/jirasim): the
 // record of calls and violations, the table of injected faults and how a
-// faulted request is served, route matching, and OpenAPI documents loaded
-// once per process and used to validate requests.
+// faulted request is served, and route matching.
 //
-// What an API answers (error bodies, authentication, rate-limit headers,
-// patches to its document) stays with its simulator. simkit does not
-// depend on the testing package.
+// What an API answers (error bodies, authentication, rate-limit headers)
+// stays with its simulator. simkit is built into the production binary
+// (aftermath demo runs the simulators), so it depends neither on the
+// testing package nor on an OpenAPI library: checking requests against the
+// official documents is a test-only feature, in simkit/simspec, plugged in
+// through Config.Validate.
 package simkit
 
 import (

@@ -3,9 +3,7 @@ package simkit
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -34,21 +32,26 @@ type API[F, R any] interface {
 	Write(w http.ResponseWriter, rep R) (status int)
 }
 
+// Validator checks a request and its body against a contract the
+// simulator does not enforce itself: in tests, the API's official OpenAPI
+// document (see simspec). It returns nil for a conforming request.
+type Validator func(r *http.Request, body []byte) error
+
 // Config describes a simulator to NewServer.
 type Config struct {
-	// Name is the simulator's, for messages: "pagerdutytest".
+	// Name is the simulator's, for messages: "pagerdutysim".
 	Name string
 	// Routes are the routes simulated, "METHOD /path/template" (see
 	// MatchRoute), in the order Inject lists them.
 	Routes []string
 	// Validate, when set, sees every authenticated request with its body;
 	// an error is recorded as a violation and answered with API.Invalid.
-	Validate func(r *http.Request, body []byte) error
+	Validate Validator
 	// Now is the clock for Call.At; default time.Now.
 	Now func() time.Time
 }
 
-// Server runs a simulator on an httptest server. Every request is
+// Server runs a simulator on a loopback port. Every request is
 // recorded as it arrives (Calls) and then, in this order: refused when
 // API.Authenticate says so; answered API.Invalid, and recorded as a
 // violation, when Config.Validate rejects it; answered API.NotFound, and
@@ -58,11 +61,10 @@ type Config struct {
 type Server[F, R any] struct {
 	Recorder // calls and violations
 
-	cfg       Config
-	api       API[F, R]
-	faults    *faultTable[F]
-	ts        *httptest.Server
-	closeOnce sync.Once
+	cfg    Config
+	api    API[F, R]
+	faults *faultTable[F]
+	ts     *loopback
 }
 
 // NewServer starts a simulator.
@@ -71,15 +73,15 @@ func NewServer[F, R any](cfg Config, api API[F, R]) *Server[F, R] {
 		cfg.Now = time.Now
 	}
 	s := &Server[F, R]{cfg: cfg, api: api, faults: newFaultTable[F](cfg.Name, cfg.Routes)}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.ts = serveLoopback(http.HandlerFunc(s.serveHTTP))
 	return s
 }
 
 // URL is the server's base URL.
-func (s *Server[F, R]) URL() string { return s.ts.URL }
+func (s *Server[F, R]) URL() string { return s.ts.url }
 
 // Close shuts the server down; it may be called more than once.
-func (s *Server[F, R]) Close() { s.closeOnce.Do(s.ts.Close) }
+func (s *Server[F, R]) Close() { s.ts.close() }
 
 // Inject makes the next times requests to route (times <= 0 means one)
 // misbehave as f says. Faults queued on one route apply in the order

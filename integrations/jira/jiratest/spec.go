@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/aftermath-dev/aftermath/internal/simkit"
+	"github.com/aftermath-dev/aftermath/internal/simkit/simspec"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 )
@@ -18,7 +18,7 @@ const SpecFile = "jira-platform-openapi.json"
 
 // specs holds the documents loaded in this process, each parsed once (the
 // official one is 2.4 MB).
-var specs = simkit.NewSpecLoader("jira", relaxADF)
+var specs = simspec.NewSpecLoader("jira", relaxADF)
 
 // SpecValidator returns a request validator for Atlassian's Jira platform
 // OpenAPI document (REST v3) in spec, usable as Options.Validate. The
@@ -55,7 +55,7 @@ func SpecValidator(spec []byte) (func(*http.Request, []byte) error, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sp.Validator(simkit.ValidateOptions{Authenticate: specAuthenticate, MapPath: v3Path}), nil
+	return sp.Validator(simspec.ValidateOptions{Authenticate: specAuthenticate, MapPath: v3Path}), nil
 }
 
 // relaxADF lets every object schema described as taking Atlassian Document

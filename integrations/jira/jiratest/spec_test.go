@@ -100,7 +100,7 @@ func TestSpecAcceptsV2AndDataCenterShapes(t *testing.T) {
 }
 
 // TestSpecLoadedOncePerProcess checks that SpecValidator and New share one
-// parse; simkit's tests cover the cache itself (concurrent first callers,
+// parse; simspec's tests cover the cache itself (concurrent first callers,
 // equal bytes).
 func TestSpecLoadedOncePerProcess(t *testing.T) {
 	before := specs.Loads()

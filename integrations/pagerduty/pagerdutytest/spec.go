@@ -6,14 +6,14 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/aftermath-dev/aftermath/internal/simkit"
+	"github.com/aftermath-dev/aftermath/internal/simkit/simspec"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 )
 
 // specs holds the documents loaded in this process, each parsed once (the
 // official one is 2.7 MB).
-var specs = simkit.NewSpecLoader("pagerduty", patchSpec)
+var specs = simspec.NewSpecLoader("pagerduty", patchSpec)
 
 // SpecValidator returns a request validator for the PagerDuty REST OpenAPI
 // document in spec, usable as Options.Validate. The document is parsed,
@@ -31,7 +31,7 @@ func SpecValidator(spec []byte) (func(*http.Request, []byte) error, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sp.Validator(simkit.ValidateOptions{Authenticate: specAuthenticate}), nil
+	return sp.Validator(simspec.ValidateOptions{Authenticate: specAuthenticate}), nil
 }
 
 // patchSpec repairs the document before its refs are resolved.

@@ -69,7 +69,7 @@ func TestSpecViolationsAreRecordedAndRejected(t *testing.T) {
 }
 
 // TestSpecLoadedOncePerProcess checks that SpecValidator and New share one
-// parse; simkit's tests cover the cache itself (concurrent first callers,
+// parse; simspec's tests cover the cache itself (concurrent first callers,
 // equal bytes).
 func TestSpecLoadedOncePerProcess(t *testing.T) {
 	specValidator(t)

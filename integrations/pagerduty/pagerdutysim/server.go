@@ -1,13 +1,16 @@
-// Package pagerdutytest is a stateful simulator of the PagerDuty REST API v2
-// for tests and demos. It keeps users, services, priorities, incidents with
-// their log entries and notes, enforces the documented rules (the From
-// header on writes, an open merge target, pagination bounds), answers in the
-// shapes of the official OpenAPI document so github.com/PagerDuty/go-pagerduty
-// parses them, and can inject 429s, 5xx and latency per route.
+// Package pagerdutysim is a stateful simulator of the PagerDuty REST API v2,
+// for tests and for aftermath demo. It keeps users, services, priorities,
+// incidents with their log entries and notes, enforces the documented rules
+// (the From header on writes, an open merge target, pagination bounds),
+// answers in the shapes of the official OpenAPI document so
+// github.com/PagerDuty/go-pagerduty parses them, and can inject 429s, 5xx
+// and latency per route.
 //
-// NewServer has no dependency on the testing package; New (testing.go) wraps
-// it for tests and validates every request against the official spec.
-package pagerdutytest
+// It is built into the production binary, so it depends neither on the
+// testing package nor on an OpenAPI library. Tests use pagerdutytest, whose
+// New wraps NewServer and validates every request against the official
+// spec through Options.Validate.
+package pagerdutysim
 
 import (
 	"encoding/json"
@@ -21,7 +24,7 @@ import (
 	"github.com/aftermath-dev/aftermath/internal/simkit"
 )
 
-// Server is a stateful PagerDuty REST API simulator on an httptest server.
+// Server is a stateful PagerDuty REST API simulator on a loopback port.
 // All simulated state sits behind one mutex; every method is safe for
 // concurrent use.
 type Server struct {
@@ -61,7 +64,7 @@ func NewServer(opts Options) *Server {
 	for i := 1; i <= 5; i++ {
 		s.priorities = append(s.priorities, Priority{ID: fmt.Sprintf("PPRIO%02d", i), Name: fmt.Sprintf("P%d", i), Order: i})
 	}
-	s.kit = simkit.NewServer(simkit.Config{Name: "pagerdutytest", Routes: Routes(), Validate: opts.Validate, Now: s.now}, api{s})
+	s.kit = simkit.NewServer(simkit.Config{Name: "pagerdutysim", Routes: Routes(), Validate: opts.Validate, Now: s.now}, api{s})
 	s.mu.Lock()
 	s.base = s.kit.URL()
 	s.mu.Unlock()

@@ -1,4 +1,4 @@
-package pagerdutytest
+package pagerdutysim
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package pagerdutytest
+package pagerdutysim
 
 import (
 	"cmp"
@@ -47,7 +47,7 @@ func (s *Server) AddIncident(in NewIncident) *Incident {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.services[in.ServiceID]; !ok {
-		panic(fmt.Sprintf("pagerdutytest: AddIncident %q: unknown service %q", in.ID, in.ServiceID))
+		panic(fmt.Sprintf("pagerdutysim: AddIncident %q: unknown service %q", in.ID, in.ServiceID))
 	}
 	if in.Priority != "" {
 		s.mustPriority(in.Priority)
@@ -60,7 +60,7 @@ func (s *Server) AddIncident(in NewIncident) *Incident {
 		in.ID = fmt.Sprintf("PINC%03d", s.seq)
 	}
 	if _, dup := s.incidents[in.ID]; dup {
-		panic(fmt.Sprintf("pagerdutytest: AddIncident: incident %q exists", in.ID))
+		panic(fmt.Sprintf("pagerdutysim: AddIncident: incident %q exists", in.ID))
 	}
 	if in.Number == 0 {
 		for _, x := range s.incidents {
@@ -258,7 +258,7 @@ func (s *Server) at(t time.Time) time.Time {
 func (s *Server) mustIncident(id string) *incident {
 	x, ok := s.incidents[id]
 	if !ok {
-		panic(fmt.Sprintf("pagerdutytest: unknown incident %q", id))
+		panic(fmt.Sprintf("pagerdutysim: unknown incident %q", id))
 	}
 	return x
 }
@@ -266,7 +266,7 @@ func (s *Server) mustIncident(id string) *incident {
 func (s *Server) mustUser(id string) *User {
 	u, ok := s.users[id]
 	if !ok {
-		panic(fmt.Sprintf("pagerdutytest: unknown user %q", id))
+		panic(fmt.Sprintf("pagerdutysim: unknown user %q", id))
 	}
 	return u
 }
@@ -274,7 +274,7 @@ func (s *Server) mustUser(id string) *User {
 func (s *Server) mustPriority(name string) Priority {
 	p, ok := s.priorityByName(name)
 	if !ok {
-		panic(fmt.Sprintf("pagerdutytest: unknown priority %q", name))
+		panic(fmt.Sprintf("pagerdutysim: unknown priority %q", name))
 	}
 	return p
 }

@@ -1,4 +1,10 @@
-package simkit
+// Package simspec loads the APIs' official OpenAPI documents and validates
+// a simulator's requests against them, for tests only: a validator it
+// returns plugs into simkit.Config.Validate (through the simulators'
+// Options.Validate). It is kept out of simkit so that the production
+// binary, which runs the simulators in aftermath demo, does not link the
+// OpenAPI library.
+package simspec
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package pagerdutytest
+package pagerdutysim
 
 import (
 	"crypto/hmac"
@@ -39,7 +39,7 @@ func (s *Server) IncidentWebhook(incidentID, eventType, agentID, secret string) 
 		"agent":       agent, "client": nil, "data": data,
 	}})
 	if err != nil {
-		panic(fmt.Sprintf("pagerdutytest: encode webhook: %v", err))
+		panic(fmt.Sprintf("pagerdutysim: encode webhook: %v", err))
 	}
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)

@@ -1,4 +1,4 @@
-package jiratest
+package jirasim
 
 import (
 	"fmt"

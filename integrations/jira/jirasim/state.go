@@ -1,4 +1,4 @@
-package jiratest
+package jirasim
 
 import (
 	"fmt"
@@ -86,7 +86,7 @@ var projectKey = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,9}$`)
 // project with the same key. It panics on a key Jira would refuse.
 func (s *Server) AddProject(p Project) {
 	if !projectKey.MatchString(p.Key) {
-		panic(fmt.Sprintf("jiratest: AddProject: invalid project key %q", p.Key))
+		panic(fmt.Sprintf("jirasim: AddProject: invalid project key %q", p.Key))
 	}
 	if len(p.IssueTypes) == 0 {
 		p.IssueTypes = DefaultIssueTypes
@@ -117,7 +117,7 @@ func (s *Server) AddUser(u User) {
 	defer s.mu.Unlock()
 	id := s.userID(&u)
 	if id == "" {
-		panic(fmt.Sprintf("jiratest: AddUser %+v: a %s user needs %s", u, s.mode, map[Mode]string{Cloud: "an AccountID", DataCenter: "a Name"}[s.mode]))
+		panic(fmt.Sprintf("jirasim: AddUser %+v: a %s user needs %s", u, s.mode, map[Mode]string{Cloud: "an AccountID", DataCenter: "a Name"}[s.mode]))
 	}
 	if u.Key == "" {
 		u.Key = fmt.Sprintf("JIRAUSER%d", 10000+len(s.users))
@@ -145,10 +145,10 @@ func (s *Server) SetStatus(key, statusName string) {
 	defer s.mu.Unlock()
 	x := s.issueByKeyOrID(key)
 	if x == nil {
-		panic(fmt.Sprintf("jiratest: SetStatus: no issue %q", key))
+		panic(fmt.Sprintf("jirasim: SetStatus: no issue %q", key))
 	}
 	if _, ok := statusNamed(statusName); !ok {
-		panic(fmt.Sprintf("jiratest: SetStatus: unknown status %q", statusName))
+		panic(fmt.Sprintf("jirasim: SetStatus: unknown status %q", statusName))
 	}
 	s.setStatus(x, statusName, s.now())
 }

@@ -1,17 +1,19 @@
-// Package jiratest is a stateful simulator of the Jira REST API v2, in its
-// Cloud and Data Center flavours, for tests and demos. It keeps projects,
-// users, issues with their labels, epics, comments and workflow statuses,
-// enforces the rules Jira enforces on create and edit (required fields,
-// known issue types, users and priorities, labels without spaces, epics
-// through parent on Cloud and the Epic Link field on Data Center, at most 50
-// issues per bulk create), searches with a subset of JQL, answers in the
-// shapes github.com/andygrunwald/go-jira parses, and can inject 429s, 5xx,
-// latency and delayed search indexing.
+// Package jirasim is a stateful simulator of the Jira REST API v2, in its
+// Cloud and Data Center flavours, for tests and for aftermath demo. It keeps
+// projects, users, issues with their labels, epics, comments and workflow
+// statuses, enforces the rules Jira enforces on create and edit (required
+// fields, known issue types, users and priorities, labels without spaces,
+// epics through parent on Cloud and the Epic Link field on Data Center, at
+// most 50 issues per bulk create), searches with a subset of JQL, answers
+// in the shapes github.com/andygrunwald/go-jira parses, and can inject
+// 429s, 5xx, latency and delayed search indexing.
 //
-// NewServer has no dependency on the testing package; New (testing.go) wraps
-// it for tests and validates every request against Atlassian's official
-// OpenAPI document.
-package jiratest
+// It is built into the production binary, so it depends neither on the
+// testing package nor on an OpenAPI library. Tests use jiratest, whose New
+// wraps NewServer and validates every request against Atlassian's official
+// OpenAPI document through Options.Validate. The messages it answers with
+// still call it jiratest, as clients and tests have always seen them.
+package jirasim
 
 import (
 	"cmp"
@@ -29,7 +31,7 @@ import (
 	"github.com/aftermath-dev/aftermath/internal/simkit"
 )
 
-// Server is a stateful Jira REST API simulator on an httptest server. All
+// Server is a stateful Jira REST API simulator on a loopback port. All
 // simulated state sits behind one mutex; every method is safe for
 // concurrent use.
 type Server struct {
@@ -75,7 +77,7 @@ func NewServer(opts Options) *Server {
 		s.mode = Cloud
 	}
 	if s.mode != Cloud && s.mode != DataCenter {
-		panic(fmt.Sprintf("jiratest: unknown mode %q", s.mode))
+		panic(fmt.Sprintf("jirasim: unknown mode %q", s.mode))
 	}
 	s.email = cmp.Or(s.email, "bot@example.com")
 	s.apiToken = cmp.Or(s.apiToken, "jira-api-token")
@@ -84,7 +86,7 @@ func NewServer(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.users = append(s.users, &User{AccountID: BotAccountID, Name: BotName, Key: BotKey, Email: s.email, DisplayName: BotDisplayName, Active: true})
-	s.kit = simkit.NewServer(simkit.Config{Name: "jiratest", Routes: Routes(), Validate: opts.Validate, Now: s.now}, api{s})
+	s.kit = simkit.NewServer(simkit.Config{Name: "jirasim", Routes: Routes(), Validate: opts.Validate, Now: s.now}, api{s})
 	s.mu.Lock()
 	s.base = s.kit.URL()
 	s.mu.Unlock()
