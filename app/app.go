@@ -19,6 +19,7 @@ import (
 
 	"github.com/aftermath-dev/aftermath/catchup"
 	"github.com/aftermath-dev/aftermath/config"
+	"github.com/aftermath-dev/aftermath/deadlines"
 	"github.com/aftermath-dev/aftermath/handlers"
 	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
@@ -52,6 +53,9 @@ type Options struct {
 	Logger    *slog.Logger
 	// HTTPShutdownTimeout bounds how long in-flight requests may finish.
 	HTTPShutdownTimeout time.Duration
+	// DeadlineTick is how often the deadline scheduler looks for due
+	// reminders (1s; tests).
+	DeadlineTick time.Duration
 	// CatchUp tunes the catch-up sweep (tests, demo); its Rules and Owner
 	// are set by New.
 	CatchUp catchup.Config
@@ -74,6 +78,8 @@ type App struct {
 	listener net.Listener
 	worker   *workflow.Worker
 	sweeper  *catchup.Sweeper
+	keeper   *deadlines.Keeper // the worker's scheduler and status sync
+	jira     *jira.Client      // nil without JIRA_BASE_URL
 
 	stopWorker context.CancelFunc
 	done       sync.WaitGroup
@@ -131,7 +137,10 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		Ready: a.ready, Reloader: a, AdminToken: cfg.AdminToken.Reveal(),
 		Registerer: a.reg, Gatherer: a.reg, Logger: a.log,
 	}
+	dm := deadlines.NewMetrics(a.reg)
+	a.registerSyncAge()
 	if opts.Ingest {
+		hopts.EpicStatuses, hopts.JiraWebhookSecret = a.newKeeper(a.store, dm), cfg.JiraWebhookSecret.Reveal()
 		secrets := make([]string, len(cfg.WebhookSecrets))
 		for i, s := range cfg.WebhookSecrets {
 			secrets[i] = s.Reveal()
@@ -169,15 +178,17 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		wopts.PoolSize = 2*max(wcfg.Concurrency, 4) + 4
 		a.wrdb = redis.NewClient(&wopts)
 		wstore := store.New(a.wrdb, cfg.RedisPrefix)
+		wm := workflow.NewMetrics(a.reg)
 		proc := opts.Processor
 		if proc == nil {
 			var err error
-			if proc, err = a.resolution(wstore); err != nil {
+			if proc, err = a.resolution(wstore, wm); err != nil {
 				return nil, err
 			}
 		}
-		a.worker = workflow.NewWorker(wcfg, wstore, proc, a.log, workflow.NewMetrics(a.reg))
+		a.worker = workflow.NewWorker(wcfg, wstore, proc, a.log, wm)
 		a.sweeper = a.newSweeper(wstore)
+		a.keeper = a.newKeeper(wstore, dm)
 	}
 	return a, nil
 }
@@ -185,7 +196,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 // resolution is the workers' processing: the resolution workflow when
 // PagerDuty is configured; otherwise every event is dead-lettered with the
 // reason, where the admin API shows it and from where it can be replayed.
-func (a *App) resolution(st *store.Store) (workflow.Processor, error) {
+func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Processor, error) {
 	if a.cfg.PagerDutyAPIToken == "" {
 		a.log.Warn("PAGERDUTY_API_TOKEN is not set: webhooks are accepted and queued, but each event is dead-lettered instead of processed. Set it to run the resolution workflow.")
 		return workflow.ProcessorFunc(func(context.Context, workflow.Job) error {
@@ -200,7 +211,7 @@ func (a *App) resolution(st *store.Store) (workflow.Processor, error) {
 		mode = workflow.DryRun
 		a.log.Warn("AFTERMATH_DRY_RUN is on: events are planned and the plan recorded; nothing is written to PagerDuty or Jira")
 	}
-	res := &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log), Store: st, Mode: mode, Log: a.log}
+	res := &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log), Store: st, Mode: mode, Log: a.log, Metrics: m}
 	if a.cfg.JiraBaseURL == "" {
 		a.log.Warn("JIRA_BASE_URL is not set: post-mortems are not made; the other steps run and the post-mortem step is recorded as skipped")
 		return res, nil
@@ -211,7 +222,7 @@ func (a *App) resolution(st *store.Store) (workflow.Processor, error) {
 	if err != nil {
 		return nil, &config.VarError{Var: "JIRA_BASE_URL", Problem: err.Error()}
 	}
-	res.Jira = jc
+	res.Jira, a.jira = jc, jc
 	return res, nil
 }
 
@@ -308,6 +319,13 @@ func (a *App) Start(ctx context.Context) error {
 		go func() {
 			defer a.done.Done()
 			_ = a.sweeper.Run(a.sweepCtx(ctx))
+		}()
+	}
+	if a.keeper != nil {
+		a.done.Add(1)
+		go func() {
+			defer a.done.Done()
+			a.keeper.Run(a.sweepCtx(ctx))
 		}()
 	}
 	return nil

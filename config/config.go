@@ -39,6 +39,8 @@ type Config struct {
 	JiraEmail    string
 	JiraAPIToken Secret
 	JiraPAT      Secret
+	// JiraWebhookSecret authenticates POST /webhooks/jira.
+	JiraWebhookSecret Secret
 
 	AdminToken Secret
 	DryRun     bool
@@ -63,6 +65,7 @@ type raw struct {
 	JiraEmail          string `env:"JIRA_EMAIL"`
 	JiraAPIToken       string `env:"JIRA_API_TOKEN"`
 	JiraPAT            string `env:"JIRA_PAT"`
+	JiraWebhookSecret  string `env:"JIRA_WEBHOOK_SECRET"`
 	AdminToken         string `env:"AFTERMATH_ADMIN_TOKEN"`
 	DryRun             string `env:"AFTERMATH_DRY_RUN" envDefault:"false"`
 	RetryHorizon       string `env:"AFTERMATH_RETRY_HORIZON" envDefault:"48h"`
@@ -105,6 +108,7 @@ func Load(environ map[string]string) (Config, error) {
 		JiraEmail:          strings.TrimSpace(r.JiraEmail),
 		JiraAPIToken:       Secret(strings.TrimSpace(r.JiraAPIToken)),
 		JiraPAT:            Secret(strings.TrimSpace(r.JiraPAT)),
+		JiraWebhookSecret:  Secret(strings.TrimSpace(r.JiraWebhookSecret)),
 		AdminToken:         Secret(strings.TrimSpace(r.AdminToken)),
 	}
 
@@ -168,6 +172,9 @@ func Load(environ map[string]string) (Config, error) {
 		bad("AFTERMATH_DRY_RUN", fmt.Sprintf("%q is not true or false", r.DryRun))
 	}
 
+	if n := len(c.JiraWebhookSecret); n > 0 && n < 16 {
+		bad("JIRA_WEBHOOK_SECRET", fmt.Sprintf("%d characters is too short to be a secret: use at least 16 (e.g. openssl rand -hex 24)", n))
+	}
 	c.RetryHorizon, err = retryHorizon(r.RetryHorizon)
 	if err != nil {
 		bad("AFTERMATH_RETRY_HORIZON", err.Error())

@@ -76,6 +76,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"AFTERMATH_DRY_RUN": "maybe"}, "AFTERMATH_DRY_RUN: \"maybe\" is not true or false"},
 		{map[string]string{"AFTERMATH_RETRY_HORIZON": "two days"}, "AFTERMATH_RETRY_HORIZON: \"two days\" is not a duration such as 48h or 90m"},
 		{map[string]string{"AFTERMATH_RETRY_HORIZON": "30s"}, "AFTERMATH_RETRY_HORIZON: 30s is shorter than a minute"},
+		{map[string]string{"JIRA_WEBHOOK_SECRET": "hunter2"}, "JIRA_WEBHOOK_SECRET: 7 characters is too short to be a secret"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want[:strings.IndexByte(tc.want, ':')], func(t *testing.T) {

@@ -48,6 +48,10 @@ type Options struct {
 	// Ready reports whether the process can serve: Redis answers, rules are
 	// loaded. nil means always ready.
 	Ready func(ctx context.Context) error
+	// EpicStatuses and JiraWebhookSecret serve POST /webhooks/jira; without
+	// the secret that route answers 404.
+	EpicStatuses      EpicStatuses
+	JiraWebhookSecret string
 	// AdminToken guards /api/v1 and /-/reload; empty disables them (403).
 	AdminToken string
 	// QueueEvent says which event types are queued; nil queues
@@ -96,6 +100,10 @@ func New(o Options) *echo.Echo {
 	if o.Queue != nil && o.Verifier != nil {
 		wh := &webhookHandler{opts: o, metrics: newWebhookMetrics(o.Registerer)}
 		e.POST("/webhooks/pagerduty", wh.serve)
+	}
+	if o.EpicStatuses != nil && o.JiraWebhookSecret != "" {
+		jh := &jiraWebhook{secret: []byte(o.JiraWebhookSecret), statuses: o.EpicStatuses, max: o.MaxBodyBytes}
+		e.POST("/webhooks/jira", jh.serve)
 	}
 
 	e.GET("/healthz", func(c echo.Context) error {

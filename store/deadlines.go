@@ -30,8 +30,14 @@ const (
 	ReminderOverdue = "overdue" // the meeting is due and the post-mortem is not Reviewed
 )
 
-// EventReminder is the event type of a reminder's queued job.
-const EventReminder = "aftermath.reminder"
+// aftermath's own jobs in the queue.
+const (
+	// EventReminder is a reminder's job, queued by the deadline scheduler.
+	EventReminder = "aftermath.reminder"
+	// EventStatus is a post-mortem's status change that asks for work (the
+	// customer liaison's comment at Reviewed).
+	EventStatus = "aftermath.status"
+)
 
 // Postmortem is a tracked post-mortem: what was registered when it was made.
 type Postmortem struct {
@@ -89,20 +95,23 @@ func (s *Store) deadlinesKey() string         { return s.prefix + ":{queue}:dead
 func (s *Store) openKey() string              { return s.prefix + ":{queue}:postmortems" }
 func (s *Store) pmKey(id, what string) string { return s.prefix + ":{queue}:pm:" + keyPart(id) + what }
 func (s *Store) syncClaimKey() string         { return s.prefix + ":statussync:claim" }
+func (s *Store) syncLastKey() string          { return s.prefix + ":statussync:last" }
+func (s *Store) epicsKey() string             { return s.prefix + ":{queue}:epics" }
 
 // registerScript records a post-mortem once: a second registration (a
 // retry, another replica) changes nothing.
 //
-// KEYS[1] record hash, KEYS[2] deadlines, KEYS[3] open set, KEYS[4] history;
-// ARGV[1] incident, ARGV[2] data, ARGV[3] first reminder kind ("" none),
-// ARGV[4] its due time (ms), ARGV[5] meeting due (ms), ARGV[6] the first
-// history entry.
+// KEYS[1] record hash, KEYS[2] deadlines, KEYS[3] open set, KEYS[4] history,
+// KEYS[5] epic index; ARGV[1] incident, ARGV[2] data, ARGV[3] first reminder
+// kind ("" none), ARGV[4] its due time (ms), ARGV[5] meeting due (ms),
+// ARGV[6] the first history entry, ARGV[7] the epic's key.
 var registerScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'status', 'Draft', 'next', ARGV[3], 'n', 1, 'at', ARGV[4], 'meeting', ARGV[5])
 if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('RPUSH', KEYS[4], ARGV[6])
+redis.call('HSET', KEYS[5], ARGV[7], ARGV[1])
 return 1
 `)
 
@@ -122,8 +131,8 @@ func (s *Store) Register(ctx context.Context, pm Postmortem, maxOverdue int) (re
 	data, _ := json.Marshal(pm)
 	first, _ := json.Marshal(Transition{Status: StatusDraft, At: now, Source: "created"})
 	n, err := registerScript.Run(ctx, s.rdb,
-		[]string{s.pmKey(pm.Incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(pm.Incident, ":history")},
-		pm.Incident, data, kind, at.UnixMilli(), pm.MeetingDue.UnixMilli(), first).Int()
+		[]string{s.pmKey(pm.Incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(pm.Incident, ":history"), s.epicsKey()},
+		pm.Incident, data, kind, at.UnixMilli(), pm.MeetingDue.UnixMilli(), first, pm.Key).Int()
 	if err != nil {
 		return false, fmt.Errorf("register the post-mortem of %s: %w", pm.Incident, err)
 	}
@@ -297,4 +306,38 @@ func (s *Store) ClaimStatusSync(ctx context.Context, consumer string, every time
 
 func sortSent(rs []Sent) {
 	slices.SortFunc(rs, func(a, b Sent) int { return a.At.Compare(b.At) })
+}
+
+// IncidentOfEpic is the primary incident whose post-mortem the epic holds;
+// found is false for an epic aftermath does not track.
+func (s *Store) IncidentOfEpic(ctx context.Context, key string) (string, bool, error) {
+	id, err := s.rdb.HGet(ctx, s.epicsKey(), key).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("look up epic %s: %w", key, err)
+	}
+	return id, true, nil
+}
+
+// StatusSynced records that a status sync read every open post-mortem.
+func (s *Store) StatusSynced(ctx context.Context) error {
+	if err := s.rdb.Set(ctx, s.syncLastKey(), s.now().UnixMilli(), 0).Err(); err != nil {
+		return fmt.Errorf("record the status sync: %w", err)
+	}
+	return nil
+}
+
+// LastStatusSync is when a status sync last read every open post-mortem
+// (zero: never).
+func (s *Store) LastStatusSync(ctx context.Context) (time.Time, error) {
+	ms, err := s.rdb.Get(ctx, s.syncLastKey()).Int64()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the last status sync: %w", err)
+	}
+	return time.UnixMilli(ms), nil
 }

@@ -87,6 +87,9 @@ type IncidentRecord struct {
 	Events     []EventRecord   `json:"events"`
 	Attempts   []AttemptRecord `json:"attempts"`
 	Steps      []StepRecord    `json:"steps"`
+	// Postmortem is the post-mortem the incident leads, when it is
+	// tracked: its deadlines, status history and reminders sent.
+	Postmortem *Deadline `json:"postmortem,omitempty"`
 }
 
 // RecordEvent saves ev under the incident, keyed by event ID so that
@@ -204,6 +207,11 @@ func (s *Store) IncidentRecord(ctx context.Context, incidentID string) (rec Inci
 	}
 	sort.Slice(rec.Events, func(i, j int) bool { return rec.Events[i].OccurredAt.Before(rec.Events[j].OccurredAt) })
 	sort.Slice(rec.Steps, func(i, j int) bool { return rec.Steps[i].UpdatedAt.Before(rec.Steps[j].UpdatedAt) })
+	if d, ok, err := s.Deadline(ctx, incidentID); err != nil {
+		return rec, false, err
+	} else if ok {
+		rec.Postmortem = &d
+	}
 	found = len(rec.Events)+len(rec.Attempts)+len(rec.Steps) > 0
 	return rec, found, nil
 }

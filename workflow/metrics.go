@@ -8,6 +8,7 @@ type Metrics struct {
 	duration  prometheus.Histogram
 	panics    prometheus.Counter
 	reclaimed prometheus.Counter
+	reminders *prometheus.CounterVec
 }
 
 // NewMetrics creates the worker's metrics and registers them with reg, when
@@ -31,12 +32,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "aftermath_queue_reclaimed_total",
 			Help: "Queue entries taken over from a consumer that stopped heartbeating.",
 		}),
+		reminders: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aftermath_reminders_total",
+			Help: "Reminders the workflow ran, by outcome: sent (the comment is on the epic), skipped (Reviewed or Closed meanwhile), failed (an attempt failed; it is retried).",
+		}, []string{"outcome"}),
+	}
+	for _, o := range []string{"sent", "skipped", "failed"} {
+		m.reminders.WithLabelValues(o)
 	}
 	for _, o := range []string{"done", "retry", "dead_lettered", "released", "lost"} {
 		m.outcomes.WithLabelValues(o)
 	}
 	if reg != nil {
-		reg.MustRegister(m.outcomes, m.duration, m.panics, m.reclaimed)
+		reg.MustRegister(m.outcomes, m.duration, m.panics, m.reclaimed, m.reminders)
 	}
 	return m
+}
+
+// reminder counts a reminder's outcome; a nil Metrics counts nothing.
+func (m *Metrics) reminder(outcome string) {
+	if m != nil {
+		m.reminders.WithLabelValues(outcome).Inc()
+	}
 }

@@ -26,6 +26,7 @@ func (x *run) remind(ctx context.Context) error {
 	case !found:
 		return x.trace(ctx, step, store.StepSkipped, "no post-mortem of "+x.id+" is tracked", "")
 	case d.Status == store.StatusReviewed || d.Status == store.StatusClosed:
+		x.r.Metrics.reminder("skipped")
 		return x.trace(ctx, step, store.StepSkipped, "the post-mortem is "+d.Status+": no more reminders", "")
 	case x.r.Jira == nil:
 		return x.trace(ctx, step, store.StepSkipped, "Jira is not configured", "")
@@ -42,8 +43,10 @@ func (x *run) remind(ctx context.Context) error {
 		do:     func(ctx context.Context) (string, error) { return d.Key, x.r.Jira.AddComment(ctx, d.Key, text) },
 	})
 	if err != nil {
+		x.r.Metrics.reminder("failed")
 		return err
 	}
+	x.r.Metrics.reminder("sent")
 	return x.store.NoteReminder(ctx, x.id, store.Sent{Kind: job.Kind, N: job.N, At: x.r.now(), Note: "comment on " + d.Key})
 }
 

@@ -12,13 +12,10 @@ import (
 )
 
 // Event types the resolution workflow acts on: PagerDuty's, and aftermath's
-// own jobs (store.EventReminder, EventStatus).
+// own jobs (store.EventReminder, store.EventStatus).
 const (
 	EventResolved  = "incident.resolved"
 	EventTriggered = "incident.triggered"
-	// EventStatus is a post-mortem's status change that asks for work (the
-	// liaison's comment at Reviewed).
-	EventStatus = "aftermath.status"
 )
 
 // Step names, as the incident record shows them. Each step is a method in
@@ -73,6 +70,8 @@ type Resolution struct {
 	Mode Mode
 	Log  *slog.Logger
 	Now  func() time.Time
+	// Metrics counts the reminders (nil: not counted).
+	Metrics *Metrics
 	// MemberLockWait bounds how long a member's note waits for the
 	// member's own processing to release its lock (10s).
 	MemberLockWait time.Duration
@@ -168,7 +167,7 @@ func (x *run) dispatch(ctx context.Context) error {
 		return x.merge(ctx)
 	case store.EventReminder:
 		return x.remind(ctx)
-	case EventStatus:
+	case store.EventStatus:
 		return x.statusChanged(ctx)
 	default:
 		return x.trace(ctx, StepEvent, store.StepSkipped, "event type "+x.event+" needs no processing", "")

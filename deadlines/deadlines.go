@@ -1,0 +1,246 @@
+// Package deadlines keeps the post-mortems' deadlines: a scheduler in every
+// worker process queues the reminders that come due, and the status sync
+// makes each post-mortem's status follow its epic's Jira status. What a
+// reminder or a status change does is the workflow's business: both are
+// jobs in the durable queue.
+package deadlines
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aftermath-dev/aftermath/rules"
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+// Store is what the deadlines need of Redis.
+type Store interface {
+	NextDue(ctx context.Context, limit int) ([]string, error)
+	ClaimDue(ctx context.Context, incident string, repeat time.Duration, maxOverdue int) (string, bool, error)
+	Open(ctx context.Context) ([]string, error)
+	Deadline(ctx context.Context, incident string) (store.Deadline, bool, error)
+	SetStatus(ctx context.Context, incident, status, source string) (string, bool, error)
+	IncidentOfEpic(ctx context.Context, key string) (string, bool, error)
+	ClaimStatusSync(ctx context.Context, consumer string, every time.Duration) (bool, error)
+	StatusSynced(ctx context.Context) error
+	Enqueue(ctx context.Context, d store.Delivery) (store.EnqueueResult, error)
+}
+
+// Jira is what the status sync needs of Jira.
+type Jira interface {
+	Statuses(ctx context.Context, keys []string) (map[string]string, error)
+}
+
+// Keeper runs the scheduler and the status sync of one process.
+type Keeper struct {
+	Store Store
+	// Jira is nil when Jira is not configured: no sync then.
+	Jira     Jira
+	Rules    func() *rules.Rules
+	Consumer string // this process, for the sync's claim
+	Log      *slog.Logger
+	Now      func() time.Time
+	Metrics  *Metrics
+	// Tick is how often the scheduler looks for due reminders (1s).
+	Tick time.Duration
+}
+
+func (k *Keeper) now() time.Time {
+	if k.Now != nil {
+		return k.Now()
+	}
+	return time.Now()
+}
+
+// Run runs the scheduler and the status sync until ctx ends.
+func (k *Keeper) Run(ctx context.Context) {
+	tick := k.Tick
+	if tick <= 0 {
+		tick = time.Second
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	nextSync := k.now()
+	for {
+		if _, err := k.Schedule(ctx); err != nil && ctx.Err() == nil {
+			k.Log.Warn("deadline scheduler: will look again", "err", err)
+		}
+		if k.Jira != nil && !k.now().Before(nextSync) {
+			every := time.Duration(k.Rules().StatusSync.Every)
+			if err := k.syncIfClaimed(ctx, every); err != nil && ctx.Err() == nil {
+				k.Metrics.syncErrors.Inc()
+				k.Log.Warn("status sync failed; the next interval tries again", "err", err)
+			}
+			// Each replica asks for the claim about once an interval, at a
+			// jittered time, so that one of them syncs soon after it opens.
+			nextSync = k.now().Add(every/2 + rand.N(every/2+1))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Schedule queues the reminders that are due: one Redis call when none is.
+func (k *Keeper) Schedule(ctx context.Context) (queued int, err error) {
+	rl := k.Rules()
+	for {
+		ids, err := k.Store.NextDue(ctx, 100)
+		if err != nil || len(ids) == 0 {
+			return queued, err
+		}
+		claimed := 0
+		for _, id := range ids {
+			entry, ok, err := k.Store.ClaimDue(ctx, id, time.Duration(rl.Reminders.RepeatOverdueEvery), rl.Reminders.MaxOverdue)
+			if err != nil {
+				return queued, err
+			}
+			claimed++
+			if ok {
+				queued++
+				k.Metrics.reminders.Inc()
+				k.Log.Info("reminder queued", "incident", id, "entry", entry)
+			}
+		}
+		if claimed < 100 {
+			return queued, nil
+		}
+	}
+}
+
+func (k *Keeper) syncIfClaimed(ctx context.Context, every time.Duration) error {
+	ok, err := k.Store.ClaimStatusSync(ctx, k.Consumer, every)
+	if err != nil || !ok {
+		return err
+	}
+	return k.Sync(ctx)
+}
+
+// Sync reads the Jira status of every open post-mortem's epic, 50 a
+// search, and applies each change. It also sets the status gauges.
+func (k *Keeper) Sync(ctx context.Context) error {
+	ids, err := k.Store.Open(ctx)
+	if err != nil {
+		return err
+	}
+	slices.Sort(ids)
+	byEpic := map[string]store.Deadline{}
+	for _, id := range ids {
+		d, found, err := k.Store.Deadline(ctx, id)
+		if err != nil {
+			return err
+		}
+		if found && d.Key != "" {
+			byEpic[d.Key] = d
+		}
+	}
+	statuses, err := k.Jira.Statuses(ctx, slices.Sorted(mapKeys(byEpic)))
+	if err != nil {
+		return fmt.Errorf("read the epics' statuses: %w", err)
+	}
+	counts := map[string]int{}
+	overdue := 0
+	for key, d := range byEpic {
+		status := d.Status
+		if js, ok := statuses[key]; ok {
+			if s, changed, err := k.apply(ctx, d.Incident, js, "sync"); err != nil {
+				return err
+			} else if changed {
+				status = s
+			}
+		}
+		counts[status]++
+		if (status == store.StatusDraft || status == store.StatusInReview) && k.now().After(d.MeetingDue) {
+			overdue++
+		}
+	}
+	k.Metrics.setCounts(counts, overdue)
+	return k.Store.StatusSynced(ctx)
+}
+
+// ApplyEpicStatus applies the Jira status of an epic (POST /webhooks/jira):
+// the post-mortem's new status, "" when the epic is not a tracked
+// post-mortem's or its status is not in the rules' status_map, and whether
+// it changed.
+func (k *Keeper) ApplyEpicStatus(ctx context.Context, key, jiraStatus string) (status string, changed bool, err error) {
+	id, found, err := k.Store.IncidentOfEpic(ctx, key)
+	if err != nil || !found {
+		return "", false, err
+	}
+	return k.apply(ctx, id, jiraStatus, "webhook")
+}
+
+// apply maps a Jira status to the post-mortem's and sets it. A move to
+// Reviewed queues the status job that asks the customer liaison for the
+// external message.
+func (k *Keeper) apply(ctx context.Context, incident, jiraStatus, source string) (string, bool, error) {
+	status, ok := k.Rules().StatusMap[jiraStatus]
+	if !ok {
+		k.Log.Debug("Jira status not in status_map; post-mortem status unchanged", "incident", incident, "jira_status", jiraStatus)
+		return "", false, nil
+	}
+	prev, changed, err := k.Store.SetStatus(ctx, incident, status, source)
+	if err != nil || !changed {
+		return status, false, err
+	}
+	k.Log.Info("post-mortem status changed", "incident", incident, "from", prev, "to", status, "source", source)
+	if status == store.StatusReviewed {
+		body, _ := json.Marshal(map[string]string{"status": status})
+		now := k.now()
+		if _, err := k.Store.Enqueue(ctx, store.Delivery{
+			EventID: "status-" + incident + "-" + status, EventType: store.EventStatus, IncidentID: incident,
+			OccurredAt: now, ReceivedAt: now, Body: body,
+		}); err != nil {
+			return status, true, fmt.Errorf("queue the %s job of %s: %w", status, incident, err)
+		}
+	}
+	return status, true, nil
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// Metrics are the deadlines' metrics.
+type Metrics struct {
+	reminders  prometheus.Counter
+	syncErrors prometheus.Counter
+	byStatus   *prometheus.GaugeVec
+	overdue    prometheus.Gauge
+}
+
+// NewMetrics registers the deadlines' metrics with reg (nil: unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		reminders:  prometheus.NewCounter(prometheus.CounterOpts{Name: "aftermath_reminders_queued_total", Help: "Reminders the deadline scheduler queued (each once, whatever the number of replicas)."}),
+		syncErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "aftermath_status_sync_errors_total", Help: "Status syncs that failed (Jira or Redis); the next interval tries again."}),
+		byStatus:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aftermath_postmortems", Help: "Open post-mortems by status, as of the last status sync this process ran."}, []string{"status"}),
+		overdue:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "aftermath_postmortems_overdue", Help: "Post-mortems past their meeting deadline and not Reviewed, as of the last status sync this process ran."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.reminders, m.syncErrors, m.byStatus, m.overdue)
+	}
+	return m
+}
+
+func (m *Metrics) setCounts(counts map[string]int, overdue int) {
+	for _, s := range []string{store.StatusDraft, store.StatusInReview, store.StatusReviewed} {
+		m.byStatus.WithLabelValues(s).Set(float64(counts[s]))
+	}
+	m.overdue.Set(float64(overdue))
+}
