@@ -314,19 +314,23 @@ func (a *App) Start(ctx context.Context) error {
 		}()
 		a.log.Info("worker started", "consumer", a.worker.Consumer())
 	}
-	if a.sweeper != nil {
-		a.done.Add(1)
-		go func() {
-			defer a.done.Done()
-			_ = a.sweeper.Run(a.sweepCtx(ctx))
-		}()
-	}
-	if a.keeper != nil {
-		a.done.Add(1)
-		go func() {
-			defer a.done.Done()
-			a.keeper.Run(a.sweepCtx(ctx))
-		}()
+	if a.sweeper != nil || a.keeper != nil {
+		// The catch-up sweep and the deadline keeper stop with the worker.
+		bg := a.backgroundCtx()
+		if a.sweeper != nil {
+			a.done.Add(1)
+			go func() {
+				defer a.done.Done()
+				_ = a.sweeper.Run(bg)
+			}()
+		}
+		if a.keeper != nil {
+			a.done.Add(1)
+			go func() {
+				defer a.done.Done()
+				a.keeper.Run(bg)
+			}()
+		}
 	}
 	return nil
 }

@@ -20,9 +20,10 @@ func (a *App) newSweeper(st *store.Store) *catchup.Sweeper {
 	return catchup.New(cfg, NewPagerDuty(a.cfg, a.log), st, a.log, catchup.NewMetrics(a.reg))
 }
 
-// sweepCtx is the sweep's context: it ends when the worker stops, not when
-// the start's ctx does.
-func (a *App) sweepCtx(context.Context) context.Context {
+// backgroundCtx is the context of the worker's background loops (the
+// catch-up sweep, the deadline keeper): it ends when the worker stops, not
+// when Start's ctx does.
+func (a *App) backgroundCtx() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	prev := a.stopWorker
 	a.stopWorker = func() {

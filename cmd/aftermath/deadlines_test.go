@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/internal/redistest"
+)
+
+const deadlineRules = `version: 1
+timezone: America/New_York
+holidays:
+  calendar: us
+severities:
+  - name: SEV-1
+    priorities: [P1]
+    meeting_due: 3 calendar days
+  - name: SEV-2
+    priorities: [P2]
+    meeting_due: 5 business days
+process: [SEV-1, SEV-2]
+owner:
+  from: [resolver]
+jira:
+  deployment: cloud
+  project: PM
+status_sync:
+  every: 1s
+catch_up:
+  enabled: false
+`
+
+// replica is one `aftermath serve` process of the real binary.
+type replica struct {
+	base string
+	logs *bytes.Buffer
+}
+
+// startReplicas runs n serve processes on one Redis, against the
+// simulators, and waits until each is ready.
+func startReplicas(t *testing.T, n int, env []string) []replica {
+	t.Helper()
+	var out []replica
+	for i := range n {
+		addr := freeAddr(t)
+		cmd := exec.Command(binary(t), "serve", "--workers", "2")
+		cmd.Env = append(append([]string{}, env...), "AFTERMATH_LISTEN_ADDR="+addr)
+		logs := &bytes.Buffer{}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if t.Failed() {
+				t.Logf("replica %d logs:\n%s", i, logs.String())
+			}
+		})
+		out = append(out, replica{base: "http://" + addr, logs: logs})
+	}
+	for _, r := range out {
+		waitFor(t, 20*time.Second, "replica ready at "+r.base, func() bool {
+			resp, err := http.Get(r.base + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+	}
+	return out
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// End to end with the real binary, three replicas on one Redis, against
+// the simulators: a SEV-2 resolved before Thanksgiving gets its meeting
+// date past the holiday in Jira; two post-mortems whose meetings are
+// overdue get one overdue comment each, once across the replicas; moving
+// an epic to Reviewed in Jira (found by the status sync) or through
+// POST /webhooks/jira stops its reminders.
+func TestDeadlinesEndToEnd(t *testing.T) {
+	const secret, admin, jiraSecret = "pd-webhook-secret", "admin-token", "jira-webhook-secret-0123456789"
+	r := redistest.New(t)
+	pd := pagerdutytest.New(t)
+	pd.AddUser(pagerdutytest.User{ID: "PALICE", Name: "Alice Ng", Email: "alice@example.com"})
+	pd.AddUser(pagerdutytest.User{ID: "PBOT", Name: "aftermath", Email: "aftermath@example.com"})
+	pd.AddService(pagerdutytest.Service{ID: "PSVC001", Name: "checkout"})
+	old := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	pd.AddIncident(pagerdutytest.NewIncident{ID: "QOLD", Title: "Checkout down", ServiceID: "PSVC001", Priority: "P1", CreatedAt: old})
+	pd.Resolve("QOLD", "PALICE", old.Add(time.Hour))
+	// Wednesday before Thanksgiving, 10:00 in New York.
+	hol := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+	pd.AddIncident(pagerdutytest.NewIncident{ID: "QHOL", Title: "Payments slow", ServiceID: "PSVC001", Priority: "P2", CreatedAt: hol})
+	pd.Resolve("QHOL", "PALICE", hol.Add(time.Hour))
+	js := jiratest.New(t, jiratest.Cloud)
+	js.AddProject(jiratest.Project{Key: "PM", Name: "Post-mortems"})
+	js.AddUser(jiratest.User{AccountID: "acc-alice", Name: "alice", Email: "alice@example.com", DisplayName: "Alice", Active: true})
+
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte(deadlineRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"REDIS_URL=" + r.URL, "AFTERMATH_REDIS_PREFIX=" + r.Prefix, "AFTERMATH_RULES=" + rulesFile,
+		"PAGERDUTY_API_URL=" + pd.URL(), "PAGERDUTY_API_TOKEN=" + pd.Token(), "PAGERDUTY_FROM_EMAIL=aftermath@example.com",
+		"PAGERDUTY_WEBHOOK_SECRETS=" + secret, "AFTERMATH_ADMIN_TOKEN=" + admin,
+		"JIRA_BASE_URL=" + js.URL(), "JIRA_EMAIL=" + js.Email(), "JIRA_API_TOKEN=" + js.APIToken(), "JIRA_WEBHOOK_SECRET=" + jiraSecret,
+	}
+	reps := startReplicas(t, 3, env)
+	for i, id := range []string{"QOLD", "QHOL", "QOLD"} {
+		wh := pd.IncidentWebhook(id, "incident.resolved", "PALICE", secret)
+		post(t, reps[i].base+"/webhooks/pagerduty", wh.Body, wh.Headers)
+	}
+
+	epicOf := func(id string) jiratest.Issue {
+		for _, is := range js.Issues() {
+			if is.IssueType == "Epic" && strings.Contains(strings.Join(is.Labels, ","), "pagerduty-"+id) {
+				return is
+			}
+		}
+		return jiratest.Issue{}
+	}
+	overdue := func(id string) int {
+		n := 0
+		for _, c := range epicOf(id).Comments {
+			if strings.Contains(c.Body, "meeting was due") {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, 30*time.Second, "an overdue comment on each epic", func() bool { return overdue("QOLD") >= 1 && overdue("QHOL") >= 1 })
+	time.Sleep(3 * time.Second) // three more ticks of each replica
+	if a, b := overdue("QOLD"), overdue("QHOL"); a != 1 || b != 1 {
+		t.Fatalf("overdue comments: QOLD %d, QHOL %d; want one each across 3 replicas", a, b)
+	}
+	// 5 business days from Wed 25 Nov: Thanksgiving and the weekend skipped.
+	if due := epicOf("QHOL").DueDate; due != "2026-12-03" {
+		t.Fatalf("SEV-2 meeting due %s in Jira, want 2026-12-03", due)
+	}
+	if !strings.Contains(epicOf("QOLD").Comments[0].Body, "[~accountid:acc-alice]") {
+		t.Fatalf("the overdue comment does not mention the owner: %q", epicOf("QOLD").Comments[0].Body)
+	}
+
+	// QOLD's epic is moved to Reviewed in Jira: the status sync finds it.
+	js.SetStatus(epicOf("QOLD").Key, "Reviewed")
+	waitFor(t, 15*time.Second, "QOLD's post-mortem Reviewed", func() bool {
+		pm := postmortemOf(t, reps[2].base, admin, "QOLD")
+		return pm.Status == "Reviewed" && pm.NextReminder == ""
+	})
+	// QHOL's through Jira's webhook, signed as Jira Cloud signs it.
+	body, _ := json.Marshal(map[string]any{"webhookEvent": "jira:issue_updated",
+		"issue": map[string]any{"key": epicOf("QHOL").Key, "fields": map[string]any{"status": map[string]string{"name": "Reviewed"}}}})
+	mac := hmac.New(sha256.New, []byte(jiraSecret))
+	mac.Write(body)
+	if code, answer := post(t, reps[1].base+"/webhooks/jira", body, map[string]string{"X-Hub-Signature": "sha256=" + hex.EncodeToString(mac.Sum(nil))}); code != 200 || !strings.Contains(answer, `"status":"updated"`) {
+		t.Fatalf("Jira webhook: %d %s", code, answer)
+	}
+	pm := postmortemOf(t, reps[0].base, admin, "QHOL")
+	if pm.Status != "Reviewed" || pm.NextReminder != "" || len(pm.History) != 2 || pm.History[1].Source != "webhook" || len(pm.Reminders) != 1 {
+		t.Fatalf("QHOL's post-mortem = %+v", pm)
+	}
+	if code, _ := post(t, reps[1].base+"/webhooks/jira?secret=wrong", body, nil); code != 401 {
+		t.Fatalf("Jira webhook with a wrong secret: %d, want 401", code)
+	}
+	if a, b := overdue("QOLD"), overdue("QHOL"); a != 1 || b != 1 {
+		t.Fatalf("overdue comments after Reviewed: QOLD %d, QHOL %d", a, b)
+	}
+	if v := append(pd.Violations(), js.Violations()...); len(v) > 0 {
+		t.Fatalf("requests the official specs refuse: %v", v)
+	}
+}
+
+func post(t *testing.T, u string, body []byte, headers map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+// trackedPM is what the admin API shows of a post-mortem.
+type trackedPM struct {
+	Status       string `json:"status"`
+	NextReminder string `json:"next_reminder"`
+	History      []struct {
+		Status, Source string
+	} `json:"history"`
+	Reminders []struct {
+		Kind string
+		N    int
+	} `json:"reminders"`
+}
+
+func postmortemOf(t *testing.T, base, admin, id string) trackedPM {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/incidents/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rec struct {
+		Postmortem *trackedPM `json:"postmortem"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&rec); err != nil || rec.Postmortem == nil {
+		t.Fatalf("record of %s: %v %+v", id, err, rec)
+	}
+	return *rec.Postmortem
+}
+

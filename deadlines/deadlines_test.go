@@ -1,0 +1,92 @@
+package deadlines
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/aftermath-dev/aftermath/integrations/jira"
+	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
+	"github.com/aftermath-dev/aftermath/internal/outbound"
+	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/rules"
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+// The status sync reads 120 open post-mortems in 3 searches (50 a
+// request), applies each change through the rules' status_map, ignores
+// statuses the map does not name, and counts the post-mortems by status.
+func TestSyncReadsFiftyEpicsASearch(t *testing.T) {
+	ctx := context.Background()
+	js := jiratest.New(t, jiratest.Cloud)
+	js.AddProject(jiratest.Project{Key: "PM", Name: "Post-mortems"})
+	log := slog.New(slog.DiscardHandler)
+	jc, err := jira.New(jira.Config{BaseURL: js.URL(), Deployment: jira.Cloud, Email: js.Email(), APIToken: js.APIToken()}, log,
+		jira.NewHTTPClient(outbound.Config{RequestsPerMinute: 60000, Burst: 200}, nil, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := redistest.New(t)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	st := store.New(r.Client, r.Prefix).WithClock(func() time.Time { return now })
+	for i := range 120 {
+		id := fmt.Sprintf("Q%03d", i)
+		epic, err := jc.CreateEpic(ctx, jira.Epic{Project: "PM", IssueType: "Epic", Summary: "Post-mortem " + id, Incidents: []string{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resolved := now.Add(-time.Duration(i) * time.Hour) // the first 72 are within their 3 days
+		if _, err := st.Register(ctx, store.Postmortem{Incident: id, Key: epic.Key, ResolvedAt: resolved,
+			MeetingDue: resolved.Add(72 * time.Hour), ReviewDue: resolved.Add(48 * time.Hour)}, 5); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case i < 10:
+			js.SetStatus(epic.Key, "In Review")
+		case i < 15:
+			js.SetStatus(epic.Key, "Reviewed")
+		case i < 20:
+			js.SetStatus(epic.Key, "In Progress") // maps to Draft: unchanged
+		}
+	}
+	rl, err := rules.Load("r.yaml", []byte("status_map:\n  To Do: Draft\n  In Progress: Draft\n  In Review: In Review\n  Reviewed: Reviewed\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Keeper{Store: st, Jira: jc, Rules: func() *rules.Rules { return rl }, Log: log, Now: func() time.Time { return now }, Metrics: NewMetrics(nil)}
+	js.ResetCalls()
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := js.Count("GET /rest/api/2/search/jql"); n != 3 {
+		t.Fatalf("%d searches for 120 epics, want 3", n)
+	}
+	counts := map[string]int{}
+	for i := range 120 {
+		d, _, _ := st.Deadline(ctx, fmt.Sprintf("Q%03d", i))
+		counts[d.Status]++
+	}
+	if counts[store.StatusInReview] != 10 || counts[store.StatusReviewed] != 5 || counts[store.StatusDraft] != 105 {
+		t.Fatalf("statuses = %v", counts)
+	}
+	// Past their meeting (resolved more than 72 hours ago) and still Draft: 47.
+	if o, d, ir := testutil.ToFloat64(k.Metrics.overdue), testutil.ToFloat64(k.Metrics.byStatus.WithLabelValues("Draft")),
+		testutil.ToFloat64(k.Metrics.byStatus.WithLabelValues("In Review")); o != 47 || d != 105 || ir != 10 {
+		t.Fatalf("gauges: overdue %v, Draft %v, In Review %v", o, d, ir)
+	}
+	if last, err := st.LastStatusSync(ctx); err != nil || !last.Equal(now) {
+		t.Fatalf("last sync = %v %v", last, err)
+	}
+	// Done is not in this map: an epic moved there changes nothing.
+	js.SetStatus("PM-1", "Done")
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := st.Deadline(ctx, "Q000"); d.Status != store.StatusInReview {
+		t.Fatalf("Q000 = %s after an unmapped status", d.Status)
+	}
+}
