@@ -14,6 +14,13 @@ func (a *App) newSweeper(st *store.Store) *catchup.Sweeper {
 	if a.cfg.PagerDutyAPIToken == "" {
 		return nil
 	}
+	if a.cfg.RedisURL == "" {
+		// An embedded Redis starts empty: with no record of what was
+		// processed, the first sweep would queue every resolution of the
+		// look-back window again.
+		a.log.Warn("REDIS_URL is not set: the catch-up sweep is off (an empty embedded Redis would make it redo the last catch_up.look_back of resolutions)")
+		return nil
+	}
 	cfg := a.opts.CatchUp
 	cfg.Rules = a.rules.Current
 	cfg.Owner = a.worker.Consumer()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aftermath-dev/aftermath/catchup"
+	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/store"
@@ -24,11 +25,15 @@ func TestSweepProcessesAMissedResolutionOnceAcrossReplicas(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	sim.AddIncident(pagerdutytest.NewIncident{ID: "QLOST", Title: "Lost webhook", ServiceID: "PNE3JZM", Priority: "P1", CreatedAt: now.Add(-9 * 24 * time.Hour)})
 	sim.Resolve("QLOST", "PBEN", now.Add(-time.Minute))
+	// With Jira, processing writes: the epic, and the link-back note.
+	js := jiratest.New(t, jiratest.Cloud)
+	js.AddProject(jiratest.Project{Key: "PM", Name: "Post-mortems"})
 	path := filepath.Join(t.TempDir(), "rules.yaml")
-	if err := os.WriteFile(path, []byte("catch_up:\n  every: 1s\n  look_back: 1h\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("catch_up:\n  every: 1s\n  look_back: 1h\njira:\n  deployment: cloud\n  project: PM\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := with(pdEnv, serveEnv(r), map[string]string{"AFTERMATH_RULES": path})
+	env := with(pdEnv, serveEnv(r), map[string]string{"AFTERMATH_RULES": path,
+		"JIRA_BASE_URL": js.URL(), "JIRA_EMAIL": js.Email(), "JIRA_API_TOKEN": js.APIToken()})
 	var apps []*App
 	for range 3 {
 		a, _ := startAppWith(t, env, Options{Ingest: true, Worker: true, CatchUp: catchup.Config{Settle: -1}})
@@ -42,6 +47,9 @@ func TestSweepProcessesAMissedResolutionOnceAcrossReplicas(t *testing.T) {
 		t.Fatalf("events %+v, want the sweep's one", rec.Events)
 	}
 	before := writes(sim)
+	if before == 0 || len(js.Issues()) != 1 {
+		t.Fatalf("processing wrote %d times to PagerDuty and made %d Jira issues; want the link-back and one epic", before, len(js.Issues()))
+	}
 	// Let several more sweeps run on every replica: nothing is queued again.
 	time.Sleep(3 * time.Second)
 	rec = waitRecord(t, base, "QLOST", func(store.IncidentRecord) bool { return true })
@@ -67,8 +75,8 @@ func TestSweepProcessesAMissedResolutionOnceAcrossReplicas(t *testing.T) {
 	waitRecord(t, base, "QLOST", func(rec store.IncidentRecord) bool {
 		return len(rec.Attempts) == 2 && rec.Attempts[1].Outcome == store.OutcomeDone
 	})
-	if after := writes(sim); after != before {
-		t.Fatalf("the late webhook wrote to PagerDuty again: %d writes before, %d after", before, after)
+	if after := writes(sim); after != before || len(js.Issues()) != 1 {
+		t.Fatalf("the late webhook wrote again: %d PagerDuty writes before, %d after; %d Jira issues", before, after, len(js.Issues()))
 	}
 }
 

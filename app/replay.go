@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -125,21 +124,28 @@ func replaySince(ctx context.Context, pd catchup.PagerDuty, st catchup.Queue, o 
 	return errors.Join(errs...)
 }
 
-// replayDeadLetters queues every dead letter again, each as a new entry
-// whose retry horizon starts now, and removes it from the dead-letter stream
-// in the same step: a second run queues nothing twice.
+// replayDeadLetters queues every dead letter there is when it starts again,
+// oldest first, each as a new entry whose retry horizon starts now, and
+// removes it from the dead-letter stream in the same step: a second run
+// queues nothing twice, and an entry dead-lettered again meanwhile waits
+// for the next run.
 func replayDeadLetters(ctx context.Context, st *store.Store, stdout io.Writer) error {
-	n := 0
-	for {
-		dl, err := st.DeadLetters(ctx, 100)
+	newest, err := st.DeadLetters(ctx, 1)
+	if err != nil {
+		return err
+	}
+	n, after := 0, ""
+	for len(newest) > 0 {
+		dl, err := st.DeadLettersAfter(ctx, after, 100)
 		if err != nil {
 			return err
 		}
-		if len(dl) == 0 {
-			break
-		}
-		slices.Reverse(dl)
 		for _, d := range dl {
+			if store.CompareIDs(d.ID, newest[0].ID) > 0 {
+				fmt.Fprintf(stdout, "%d dead letters queued again\n", n)
+				return nil
+			}
+			after = d.ID
 			id, err := st.Redrive(ctx, d.ID)
 			if errors.Is(err, store.ErrNoDeadLetter) {
 				continue // another replay took it
@@ -149,6 +155,9 @@ func replayDeadLetters(ctx context.Context, st *store.Store, stdout io.Writer) e
 			}
 			n++
 			fmt.Fprintf(stdout, "queued %s (incident %s, %s) as entry %s; it had failed: %s\n", d.ID, d.IncidentID, d.EventType, id, d.Reason)
+		}
+		if len(dl) < 100 {
+			break
 		}
 	}
 	fmt.Fprintf(stdout, "%d dead letters queued again\n", n)

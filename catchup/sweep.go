@@ -180,6 +180,13 @@ func (s *Sweeper) queue(ctx context.Context, r pagerduty.Resolution, now time.Ti
 		// Deleted since it resolved: nothing to process.
 		s.log.Warn("a resolved incident is gone from PagerDuty; skipped", "incident", r.IncidentID)
 		return Outcome{IncidentID: r.IncidentID, Known: "gone"}, nil
+	case errors.Is(err, ErrNotResolved) || unfixable(err):
+		// Reopened since, or refused to this token: asking again would not
+		// help, and holding the cursor for it would stall every later
+		// resolution. Its own webhook (or a replay) still queues it.
+		s.m.failed()
+		s.log.Warn("a resolution cannot be queued; skipped", "incident", r.IncidentID, "err", err)
+		return Outcome{IncidentID: r.IncidentID, Known: "skipped"}, nil
 	case err != nil:
 		return o, fmt.Errorf("queue resolution of %s: %w", r.IncidentID, err)
 	case o.Queued():
@@ -285,4 +292,11 @@ func earlier(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// unfixable reports whether PagerDuty refused a request as such (a 4xx
+// other than 429): the same request later would be refused again.
+func unfixable(err error) bool {
+	var r interface{ Retryable() bool }
+	return errors.As(err, &r) && !r.Retryable()
 }

@@ -240,3 +240,21 @@ func TestDeliveryIsAV3Resolution(t *testing.T) {
 		t.Fatalf("event %+v data %s", env.Event, raw)
 	}
 }
+
+// A resolution that cannot be queued for a reason a retry cannot fix (the
+// incident's read refused, or reopened since) is skipped, and does not hold
+// back the cursor or the resolutions after it.
+func TestSweepSkipsWhatItCannotQueue(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.resolved("QFORBIDDEN", f.now.Add(-3*time.Hour), f.now.Add(-2*time.Hour))
+	f.resolved("QAFTER", f.now.Add(-2*time.Hour), f.now.Add(-time.Hour))
+	f.sim.Inject("GET /incidents/{id}", pagerdutytest.Fault{Status: http.StatusForbidden})
+	res, err := f.sweeper("a").Sweep(ctx)
+	if err != nil || len(res.Queued) != 1 || res.Queued[0].IncidentID != "QAFTER" {
+		t.Fatalf("sweep = %+v, %v; want QAFTER queued past the refused QFORBIDDEN", res, err)
+	}
+	if cur, _, _ := f.st.SweepCursor(ctx); !cur.Equal(res.Until) {
+		t.Fatalf("cursor %v, want %v", cur, res.Until)
+	}
+}

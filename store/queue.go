@@ -421,6 +421,24 @@ func (s *Store) DeadLetters(ctx context.Context, count int) ([]DeadLetterEntry, 
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
+	return deadLetterEntries(msgs), nil
+}
+
+// DeadLettersAfter returns up to count dead-lettered entries after the one
+// with ID after ("" from the first), oldest first: a way through them all.
+func (s *Store) DeadLettersAfter(ctx context.Context, after string, count int) ([]DeadLetterEntry, error) {
+	start := "-"
+	if after != "" {
+		start = "(" + after
+	}
+	msgs, err := s.rdb.XRangeN(ctx, s.deadKey(), start, "+", int64(count)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	return deadLetterEntries(msgs), nil
+}
+
+func deadLetterEntries(msgs []redis.XMessage) []DeadLetterEntry {
 	out := make([]DeadLetterEntry, 0, len(msgs))
 	for _, m := range msgs {
 		str := func(k string) string { v, _ := m.Values[k].(string); return v }
@@ -431,7 +449,7 @@ func (s *Store) DeadLetters(ctx context.Context, count int) ([]DeadLetterEntry, 
 			Reason: str("reason"), Attempts: n, FailedAt: str("failed_at"),
 		})
 	}
-	return out, nil
+	return out
 }
 
 // QueueStats are the queue's gauges.

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -118,4 +121,12 @@ var ErrNoDeadLetter = errors.New("no such dead letter")
 // retrying counts the entries waiting for their retry time.
 func (s *Store) retrying(ctx context.Context, p redis.Pipeliner) *redis.IntCmd {
 	return p.ZCard(ctx, s.retryKey())
+}
+
+// CompareIDs orders two stream entry IDs ("<ms>-<seq>") as Redis does.
+func CompareIDs(a, b string) int {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	num := func(s string) uint64 { n, _ := strconv.ParseUint(s, 10, 64); return n }
+	return cmp.Or(cmp.Compare(num(am), num(bm)), cmp.Compare(num(as), num(bs)))
 }

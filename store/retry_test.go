@@ -117,3 +117,14 @@ func TestRedriveDeadLetter(t *testing.T) {
 		t.Fatalf("re-driven entry = %+v", again)
 	}
 }
+
+func TestCompareIDs(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{{"1-0", "1-0", 0}, {"9-0", "10-0", -1}, {"10-2", "10-10", -1}, {"11-0", "10-99", 1}} {
+		if got := CompareIDs(tc.a, tc.b); got != tc.want {
+			t.Errorf("CompareIDs(%s, %s) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

@@ -24,7 +24,7 @@ import (
 // not find the issue is not trusted: Jira's search index trails its writes
 // by seconds, so a retry soon after a lost answer waits for the index
 // instead of creating a second issue.
-const DefaultSearchLag = 60 * time.Second
+const DefaultSearchLag = 30 * time.Second
 
 // write is one outside write.
 type write struct {
@@ -73,7 +73,7 @@ func (x *run) write(ctx context.Context, w write) (string, error) {
 				return res, x.checkpoint(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepDone, Intent: w.intent, Result: res,
 					Detail: w.intent + " (found, written by an earlier attempt)"})
 			case w.searched && x.lagging(w):
-				return "", x.fail(ctx, w, "", errSearchLag)
+				return "", x.fail(ctx, w, "", x.lagError(w))
 			}
 		}
 	}
@@ -144,7 +144,7 @@ func (x *run) writeBulk(ctx context.Context, b bulkWrite) (map[string]string, []
 		}
 		maps.Copy(written, found)
 		if len(written) < len(b.keys) && x.lagging(b.write) {
-			return nil, nil, x.fail(ctx, b.write, encodeResult(written), errSearchLag)
+			return nil, nil, x.fail(ctx, b.write, encodeResult(written), x.lagError(b.write))
 		}
 	}
 	var missing, refusedKeys []string
@@ -238,16 +238,28 @@ func (x *run) fail(ctx context.Context, w write, result string, err error) error
 }
 
 // lagging reports whether a search that does not find what w created may
-// just be behind: less than the search lag since the write was last attempted
-// (a crashed write: since its intent; a failed one: since it gave up).
+// just be behind: it is before trustAt.
 func (x *run) lagging(w write) bool {
+	t := x.trustAt(w)
+	return !t.IsZero() && x.r.now().Before(t)
+}
+
+// trustAt is when a search that does not find what w created can be
+// trusted: the search lag after the write was last attempted (a crashed
+// write: after its intent; a failed one: after it gave up). Zero when no
+// write that may have taken effect was attempted.
+func (x *run) trustAt(w write) time.Time {
 	at := w.intentAt
 	if w.writeEndedAt.After(at) {
 		at = w.writeEndedAt
 	}
-	lag := cmp.Or(x.r.SearchLag, DefaultSearchLag)
-	return !at.IsZero() && x.r.now().Sub(at) < lag
+	if at.IsZero() {
+		return at
+	}
+	return at.Add(cmp.Or(x.r.SearchLag, DefaultSearchLag))
 }
+
+func (x *run) lagError(w write) error { return &searchLagError{trustAt: x.trustAt(w)} }
 
 // settle records the outcome of a write step that needs no write (nothing
 // to do, or done by an earlier attempt).

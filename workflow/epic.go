@@ -5,23 +5,31 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/render"
 	"github.com/aftermath-dev/aftermath/store"
 )
 
-// epicResult is what the epic step records.
+// epicResult is what the epic step records: the epic, and what it was made
+// with, so that a retry writes the same owner and deadline everywhere else
+// whatever the rules or Jira say by then.
 type epicResult struct {
 	Key string `json:"key"`
 	// Incidents are those whose labels the epic has (unknown when an
 	// earlier attempt's epic was found by search).
 	Incidents []string `json:"incidents,omitempty"`
-	// OwnerRefused is why Jira would not assign the epic to its owner: it
-	// was made unassigned.
-	OwnerRefused string `json:"owner_refused,omitempty"`
-	// relabelled is set when this run added incidents to the epic: its
-	// page, written before they joined, is out of date.
+	// Owner is who the epic was made for, and OwnerRefused why Jira would
+	// not assign it to them: it was made unassigned.
+	Owner        *Owner    `json:"owner,omitempty"`
+	OwnerNote    string    `json:"owner_note,omitempty"`
+	OwnerRefused string    `json:"owner_refused,omitempty"`
+	MeetingDue   time.Time `json:"meeting_due,omitzero"`
+	ReviewDue    time.Time `json:"review_due,omitzero"`
+	// relabelled is set when this run labelled the epic for incidents
+	// that joined the group after it was made: its page is out of date.
 	relabelled bool
 }
 
@@ -40,6 +48,24 @@ func decodeEpic(result string) (epicResult, bool) {
 	return er, er.Key != ""
 }
 
+// asMade is pm as its epic was made, once it was: the owner and deadlines
+// an earlier attempt recorded with the epic win over those worked out now.
+func (x *run) asMade(ctx context.Context, pm Postmortem) (Postmortem, error) {
+	st, seen, err := x.checkpointOf(ctx, x.id, StepEpic)
+	if err != nil || !seen || st.Status != store.StepDone {
+		return pm, err
+	}
+	er, _ := decodeEpic(st.Result)
+	if er.Owner != nil {
+		pm.Owner, pm.OwnerNote = *er.Owner, er.OwnerNote
+	}
+	if !er.MeetingDue.IsZero() {
+		pm.MeetingDue, pm.ReviewDue = er.MeetingDue, er.ReviewDue
+		x.plan.MeetingDue = pm.MeetingDue
+	}
+	return pm, nil
+}
+
 // epic creates the group's epic once, holding the first version of the
 // page, and labels it for members that joined the group after it was made.
 // made is false in a dry run.
@@ -56,16 +82,26 @@ func (x *run) epic(ctx context.Context, pm Postmortem, d draft) (er epicResult, 
 	if sev, ok := x.rules.Severity(pm.Severity); ok {
 		e.Priority = sev.JiraPriority
 	}
+	made1 := epicResult{Incidents: d.incidents, Owner: &pm.Owner, OwnerNote: pm.OwnerNote, MeetingDue: pm.MeetingDue, ReviewDue: pm.ReviewDue}
 	res, err := x.write(ctx, write{
 		incident: x.id, name: StepEpic, searched: true,
 		intent: fmt.Sprintf("create the %s post-mortem epic of #%d in %s", pm.Severity, in.Number, d.project),
 		lookup: func(ctx context.Context) (string, bool, error) {
-			key, found, err := x.r.Jira.FindPostmortem(ctx, in.ID)
-			return epicResult{Key: key}.String(), found, err
+			found, ok, err := x.r.Jira.FindPostmortem(ctx, in.ID)
+			er := made1
+			er.Key, er.Incidents = found.Key, nil
+			if ok && e.Owner != "" && found.Assignee == "" {
+				// Made unassigned by an attempt whose answer was lost:
+				// Jira must have refused the owner.
+				er.OwnerRefused = "the epic was found unassigned after a lost answer"
+			}
+			return er.String(), ok, err
 		},
 		do: func(ctx context.Context) (string, error) {
 			c, err := x.r.Jira.CreateEpic(ctx, e)
-			return epicResult{Key: c.Key, Incidents: d.incidents, OwnerRefused: c.AssigneeRefused}.String(), err
+			er := made1
+			er.Key, er.OwnerRefused = c.Key, c.AssigneeRefused
+			return er.String(), err
 		},
 	})
 	if err != nil || res == "" {
@@ -77,8 +113,7 @@ func (x *run) epic(ctx context.Context, pm Postmortem, d draft) (er epicResult, 
 
 // addIncidents labels the epic for the group's incidents it lacks: members
 // that joined after it was made, or all of them when an earlier attempt's
-// epic was found by search. Adding labels is idempotent; what the epic has
-// is recorded with it.
+// epic was found by search. Each such set is one checkpointed write.
 func (x *run) addIncidents(ctx context.Context, er *epicResult, incidents []string) error {
 	var missing []string
 	for _, id := range incidents {
@@ -90,15 +125,16 @@ func (x *run) addIncidents(ctx context.Context, er *epicResult, incidents []stri
 		return nil
 	}
 	er.relabelled = true
-	err := x.r.Jira.AddIncidents(ctx, er.Key, missing)
+	_, err := x.write(ctx, write{
+		incident: x.id, name: StepEpicIncidents + "_" + strings.Join(missing, "_"),
+		intent: fmt.Sprintf("label %s for %s, which joined the group", er.Key, strings.Join(missing, ", ")),
+		do:     func(ctx context.Context) (string, error) { return er.Key, x.r.Jira.AddIncidents(ctx, er.Key, missing) },
+	})
 	if err != nil && !refused(err) {
 		return err
 	}
-	// Refused or not, they are the group's: the notes treat them so.
+	// Labelled, refused or planned, they are the group's: the notes treat
+	// them so.
 	er.Incidents = append(er.Incidents, missing...)
-	if err != nil {
-		return nil
-	}
-	prev := x.steps[x.id][StepEpic] // read by write
-	return x.checkpoint(ctx, x.id, store.StepRecord{Name: StepEpic, Status: store.StepDone, Intent: prev.Intent, Detail: prev.Detail, Result: er.String()})
+	return nil
 }

@@ -3,6 +3,7 @@ package workflow
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 )
@@ -74,9 +75,27 @@ func stepError(step, incidentID string, err error) error {
 	return fmt.Errorf("%s of %s: %w", step, incidentID, err)
 }
 
-// errSearchLag is a lookup that found nothing where Jira's search may not
-// show yet what an earlier attempt created.
-var errSearchLag = errors.New("an earlier attempt may have created it and Jira's search may not show it yet; looking again shortly")
+// searchLagError is a lookup that found nothing where Jira's search may
+// not show yet what an earlier attempt created: the search can be trusted
+// from trustAt on. Waiting more than that helps nothing, so the worker
+// retries then rather than after a growing backoff.
+type searchLagError struct{ trustAt time.Time }
+
+func (e *searchLagError) Error() string {
+	return "an earlier attempt may have created it and Jira's search may not show it yet; looking again at " + e.trustAt.UTC().Format(time.RFC3339)
+}
+
+// RetryAt is when a retry can succeed.
+func (e *searchLagError) RetryAt() time.Time { return e.trustAt }
+
+// retryAt is when a retry of err can succeed, when err says so.
+func retryAt(err error) (time.Time, bool) {
+	var r interface{ RetryAt() time.Time }
+	if errors.As(err, &r) {
+		return r.RetryAt(), true
+	}
+	return time.Time{}, false
+}
 
 // isGone reports whether a read failed because the incident no longer
 // exists.

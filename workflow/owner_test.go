@@ -3,13 +3,16 @@ package workflow
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/internal/outbound"
 	"github.com/aftermath-dev/aftermath/store"
 )
 
@@ -113,5 +116,65 @@ func TestJiraAssigneeRefusedSurvivesACrash(t *testing.T) {
 	}
 	if n := len(e.children(epic.Key)); n != 4 {
 		t.Errorf("%d follow-ups, want 4", n)
+	}
+}
+
+// The owner and the meeting deadline are those the epic was made with: a
+// retry after the epic's record writes them everywhere else even when Jira
+// or the rules would now say otherwise (here: Jira refuses the user search
+// on the retry).
+func TestOwnerIsTheEpicsOnARetry(t *testing.T) {
+	e := newJiraEnv(t, jiratest.Cloud, 10)
+	realisticSEV1(e.pdEnv)
+	crash := &crashAfterSteps{Store: e.store, step: StepEpic, status: store.StepDone}
+	e.res.Store = crash
+	if err := e.process(EventResolved, "PCHK1"); err == nil {
+		t.Fatal("the attempt did not crash after the epic's record")
+	}
+	e.res.Store = e.store
+	// A new client: nothing cached; Jira now refuses every user search.
+	log := slog.New(slog.DiscardHandler)
+	jc, err := jira.New(jira.Config{BaseURL: e.jsim.URL(), Deployment: jira.Cloud, Email: e.jsim.Email(), APIToken: e.jsim.APIToken()}, log,
+		jira.NewHTTPClient(outbound.Config{RequestsPerMinute: 60000, Burst: 100, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}, nil, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.res.Jira = jc
+	e.jsim.Inject("GET /rest/api/2/user/search", jiratest.Fault{Status: 403, Times: 10})
+	e.mustProcess(EventResolved, "PCHK1")
+	epic := e.wantOneEpic()
+	if epic.Assignee != "acc-alice" || len(epic.Comments) != 0 {
+		t.Fatalf("assignee %q, comments %+v", epic.Assignee, epic.Comments)
+	}
+	if notes := e.ourNotes("PCHK1"); len(notes) != 1 || !strings.Contains(notes[0].Content, "Owner: alice@example.com") {
+		t.Fatalf("link-back = %+v", notes)
+	}
+}
+
+// Jira refuses the owner as assignee and the answer to the second create is
+// lost: the retry finds the epic unassigned by search and still says why
+// nobody owns it.
+func TestAssigneeRefusedThenLostAnswer(t *testing.T) {
+	e := newJiraEnv(t, jiratest.Cloud, 10)
+	realisticSEV1(e.pdEnv)
+	if _, found, err := e.jc.UserByEmail(context.Background(), alice.email); err != nil || !found {
+		t.Fatalf("alice in Jira: %v %v", found, err)
+	}
+	e.jsim.AddUser(jiratest.User{AccountID: alice.id, Name: alice.name, Key: alice.name, Email: alice.email, DisplayName: "Alice", Active: false})
+	// The first create goes through to Jira, which refuses the assignee;
+	// the second (unassigned) is applied and its answer lost.
+	e.jsim.Inject("POST /rest/api/2/issue", jiratest.Fault{}) // no fault
+	e.jsim.Inject("POST /rest/api/2/issue", jiratest.Fault{Status: 504, AfterApply: true})
+	e.res.SearchLag = time.Millisecond
+	if err := e.process(EventResolved, "PCHK1"); err == nil {
+		t.Fatal("want the attempt to fail")
+	}
+	e.retryUntilDone(EventResolved, "PCHK1")
+	epic := e.wantOneEpic()
+	if epic.Assignee != "" || len(epic.Comments) != 1 || !strings.Contains(epic.Comments[0].Body, "found unassigned") {
+		t.Fatalf("assignee %q, comments %+v", epic.Assignee, epic.Comments)
+	}
+	if notes := e.ourNotes("PCHK1"); len(notes) != 1 || !strings.Contains(notes[0].Content, "Owner: none") {
+		t.Fatalf("link-back = %+v", notes)
 	}
 }

@@ -35,7 +35,7 @@ type Jira interface {
 	// UserByEmail maps an owner to a Jira user.
 	UserByEmail(ctx context.Context, email string) (jira.User, bool, error)
 	// FindPostmortem finds the epic of the post-mortem covering an incident.
-	FindPostmortem(ctx context.Context, incidentID string) (key string, found bool, err error)
+	FindPostmortem(ctx context.Context, incidentID string) (epic jira.Issue, found bool, err error)
 	CreateEpic(ctx context.Context, e jira.Epic) (jira.CreatedEpic, error)
 	// FindFollowups lists the follow-ups of an incident under epic.
 	FindFollowups(ctx context.Context, epic, incidentID string) ([]jira.Issue, error)

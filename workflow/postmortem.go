@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
@@ -59,6 +60,10 @@ func (x *run) postmortem(ctx context.Context, pm Postmortem) (ref PostmortemRef,
 			return ref, false, err
 		}
 		return ref, false, x.noPostmortem(ctx)
+	}
+	pm, err = x.asMade(ctx, pm)
+	if err != nil {
+		return ref, false, err
 	}
 	d := x.draft(pm)
 	epic, made, err := x.epic(ctx, pm, d)
@@ -131,5 +136,12 @@ func (x *run) postmortemRef(ctx context.Context, primary string) (ref Postmortem
 	if !ok {
 		return ref, false, Permanent(fmt.Errorf("decode the post-mortem epic of %s: %q", primary, steps[StepEpic].Result))
 	}
-	return PostmortemRef{Key: er.Key, URL: x.r.Jira.BrowseURL(er.Key), Incidents: slices.Clone(er.Incidents)}, true, nil
+	incidents := slices.Clone(er.Incidents)
+	for name, st := range steps {
+		// The incidents labelled after the epic was made.
+		if ids, ok := strings.CutPrefix(name, StepEpicIncidents+"_"); ok && st.Status == store.StepDone {
+			incidents = append(incidents, strings.Split(ids, "_")...)
+		}
+	}
+	return PostmortemRef{Key: er.Key, URL: x.r.Jira.BrowseURL(er.Key), Incidents: incidents}, true, nil
 }

@@ -31,6 +31,7 @@ const (
 	StepEpic           = "epic"            // epic.go
 	StepFollowups      = "followups"       // followups.go
 	StepEpicPage       = "epic_page"       // page.go
+	StepEpicIncidents  = "epic_incidents"  // epic.go: the labels of incidents that joined later, one step per set
 	StepOwnerComment   = "owner_comment"   // owner.go
 	StepDeadlines      = "deadlines"       // deadlines.go (trace)
 	StepMemberNotes    = "member_notes"    // member_notes.go (trace)

@@ -207,12 +207,15 @@ func TestOutageOfTenMinutesEndsWithThePostmortem(t *testing.T) {
 	}
 }
 
-// Under 30% 5xx and 20% 429 on every write to PagerDuty and Jira, a SEV-1's
-// post-mortem is made, every effect once, within 2 minutes of production
-// time: a write the API answered it did not do needs no wait for Jira's
-// search, and each write that goes through starts the backoff again.
+// Under 30% 5xx (500 and 503) and 20% 429 on every write to PagerDuty and
+// Jira, a SEV-1's post-mortem is made, every effect once, within 2 minutes
+// of production time: a write the API answered it did not do (503, 429)
+// needs no wait for Jira's search, one that may have taken effect (500)
+// waits exactly until the search can be trusted, and each write that goes
+// through starts the backoff again.
 func TestFlakyAPIsPostmortemWithinTwoMinutes(t *testing.T) {
 	var worst time.Duration
+	var injected int
 	for seed := range uint64(5) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			e := newJiraEnv(t, jiratest.Cloud, 10)
@@ -234,10 +237,14 @@ func TestFlakyAPIsPostmortemWithinTwoMinutes(t *testing.T) {
 			worst = max(worst, production)
 			t.Logf("%d attempts, %d injected 5xx, %d injected 429; %s here, %s in production time",
 				len(rec.Attempts), ft.n5xx, ft.n429, elapsed.Round(time.Millisecond), production.Round(time.Second))
-			if ft.n5xx == 0 || production > 2*time.Minute {
+			injected += ft.n5xx
+			if production > 2*time.Minute {
 				t.Fatalf("post-mortem after %s of production time (%d injected 5xx), want within 2 minutes", production, ft.n5xx)
 			}
 		})
 	}
 	t.Logf("worst of 5 runs: %s in production time", worst.Round(time.Second))
+	if injected < 5 {
+		t.Fatalf("only %d 5xx answers injected in 5 runs", injected)
+	}
 }

@@ -354,6 +354,11 @@ func (w *Worker) retryLater(ctx context.Context, log *slog.Logger, e store.Entry
 		stalled = 0
 	}
 	delay := w.backoff(stalled + 1)
+	if at, ok := retryAt(err); ok {
+		// The failure says when a retry can succeed (Jira's search will
+		// have caught up): no sooner, and no later.
+		delay = max(at.Sub(w.now()), w.cfg.BackoffBase)
+	}
 	if at := w.now().Add(delay); at.After(w.horizon(e)) {
 		delay = max(w.horizon(e).Sub(w.now()), 0)
 	}

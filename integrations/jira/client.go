@@ -405,7 +405,7 @@ func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, er
 	if err != nil {
 		return nil, err
 	}
-	fields := []string{"summary", "issuetype", "status", "labels", "parent"}
+	fields := []string{"summary", "issuetype", "status", "labels", "parent", "assignee"}
 	link := ""
 	if d != Cloud {
 		// A Jira without epic fields has no epics to report; any other
@@ -437,6 +437,12 @@ func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, er
 		i := Issue{ID: is.ID, Key: is.Key}
 		if f := is.Fields; f != nil {
 			i.Summary, i.Labels = f.Summary, f.Labels
+			if a := f.Assignee; a != nil {
+				i.Assignee = a.AccountID
+				if d != Cloud {
+					i.Assignee = a.Name
+				}
+			}
 			i.IssueType = f.Type.Name
 			if f.Status != nil {
 				i.Status = f.Status.Name

@@ -101,17 +101,17 @@ func assigneeRefusal(err error) string {
 // the issue with the incident's label and no epic above it (its follow-ups
 // have one). Jira's search trails its writes by seconds: a post-mortem made
 // moments ago may not be found yet.
-func (c *Client) FindPostmortem(ctx context.Context, incidentID string) (key string, found bool, err error) {
+func (c *Client) FindPostmortem(ctx context.Context, incidentID string) (epic Issue, found bool, err error) {
 	issues, err := c.incidentIssues(ctx, incidentID)
 	if err != nil {
-		return "", false, err
+		return Issue{}, false, err
 	}
 	for _, is := range issues {
 		if is.Epic == "" {
-			return is.Key, true, nil
+			return is, true, nil
 		}
 	}
-	return "", false, nil
+	return Issue{}, false, nil
 }
 
 // Followup is a follow-up ticket to create under a post-mortem's epic.

@@ -40,6 +40,7 @@ type Issue struct {
 	Status    string
 	Labels    []string
 	Epic      string // parent (Cloud) or Epic Link (Data Center)
+	Assignee  string // the assignee's user ID (User.ID); "" unassigned
 }
 
 // User is a Jira user.
@@ -73,12 +74,13 @@ type Error struct {
 // workflow asks of every integration's errors.
 func (e *Error) Retryable() bool { return e.Transient }
 
-// Unapplied reports whether Jira itself answered that it did not do what was
-// asked (429, 500, 503), so that a write that failed this way took no
-// effect as far as anyone can tell. A lost answer, a gateway's 502 or 504,
-// or a timeout may have followed a write that took effect.
+// Unapplied reports whether Jira answered that it did not do what was asked
+// (429: rate limited; 503: unavailable, turned away before any work), so
+// that a write that failed this way took no effect as far as anyone can
+// tell. A 500 may come after part of the work was done, and a lost answer,
+// a gateway's 502 or 504, or a timeout may follow a write that took effect.
 func (e *Error) Unapplied() bool {
-	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusInternalServerError || e.Status == http.StatusServiceUnavailable
+	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable
 }
 
 func (e *Error) Error() string {

@@ -111,12 +111,13 @@ type Error struct {
 // workflow asks of every integration's errors.
 func (e *Error) Retryable() bool { return e.Transient }
 
-// Unapplied reports whether PagerDuty itself answered that it did not do what was
-// asked (429, 500, 503), so that a write that failed this way took no
-// effect as far as anyone can tell. A lost answer, a gateway's 502 or 504,
-// or a timeout may have followed a write that took effect.
+// Unapplied reports whether PagerDuty answered that it did not do what was
+// asked (429: rate limited; 503: unavailable, turned away before any work),
+// so that a write that failed this way took no effect as far as anyone can
+// tell. A 500 may come after part of the work was done, and a lost answer,
+// a gateway's 502 or 504, or a timeout may follow a write that took effect.
 func (e *Error) Unapplied() bool {
-	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusInternalServerError || e.Status == http.StatusServiceUnavailable
+	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable
 }
 
 func (e *Error) Error() string {
