@@ -179,9 +179,10 @@ func (k *Keeper) ApplyEpicStatus(ctx context.Context, key, jiraStatus string) (s
 	return k.apply(ctx, id, jiraStatus, "webhook")
 }
 
-// apply maps a Jira status to the post-mortem's and sets it. A move to
-// Reviewed queues the status job that asks the customer liaison for the
-// external message.
+// apply maps a Jira status to the post-mortem's and sets it. A move to In
+// Review queues the status job of the language review, a move to Reviewed
+// the one that asks the customer liaison for the external message. The job's
+// event ID names the status, so a second sync or webhook queues nothing.
 func (k *Keeper) apply(ctx context.Context, incident, jiraStatus, source string) (string, bool, error) {
 	status, ok := k.Rules().StatusMap[jiraStatus]
 	if !ok {
@@ -193,7 +194,7 @@ func (k *Keeper) apply(ctx context.Context, incident, jiraStatus, source string)
 		return status, false, err
 	}
 	k.Log.Info("post-mortem status changed", "incident", incident, "from", prev, "to", status, "source", source)
-	if status == store.StatusReviewed {
+	if status == store.StatusInReview || status == store.StatusReviewed {
 		body, _ := json.Marshal(map[string]string{"status": status})
 		now := k.now()
 		if _, err := k.Store.Enqueue(ctx, store.Delivery{

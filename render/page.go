@@ -67,6 +67,64 @@ type Page struct {
 	Resolution *Note
 	Actions    []Action // the follow-up tickets
 	Overflow   []string // TODO items beyond the rules' max: listed, not ticketed
+
+	// Show says which of the optional sections the rules turn on.
+	Show Sections
+	// Conference is the primary's incident call; nil when PagerDuty has none.
+	Conference *Conference
+	// Response is how the response went, per incident of the group
+	// (primary first); Overall is the whole group's, nil for one incident.
+	Response []Response
+	Overall  *Response
+	// Links are the links found in the incidents' notes (dashboards, log
+	// searches), each with the note it came from.
+	Links []NoteLink
+	// Invitees are who to invite to the post-mortem meeting: the incident
+	// commander first, then the responders.
+	Invitees []string
+}
+
+// Sections are the page's optional sections, each on or off in the rules
+// (page: in the rules file).
+type Sections struct {
+	Conference bool // the incident call and a prompt for its recording, in the Overview
+	Durations  bool // the response table in the Overview
+	Data       bool // "Data and queries", with the links found in notes
+	Impact     bool // the customer-impact fields
+	Meeting    bool // the meeting's due date, invitees and agenda
+}
+
+// AllSections turns every optional section on.
+func AllSections() Sections {
+	return Sections{Conference: true, Durations: true, Data: true, Impact: true, Meeting: true}
+}
+
+// Conference is an incident's call (PagerDuty's conference bridge).
+type Conference struct {
+	URL    string // a video call or chat channel; may be ""
+	Number string // a phone number with its access code; may be ""
+}
+
+// Response is how one incident (or the group) was answered. A duration is
+// "" when it did not happen: never acknowledged, not resolved.
+type Response struct {
+	Incident      string // "#4211", or "All" for the group
+	URL           string
+	PagedFirst    string // who was paged first; "" when the log does not say
+	Acknowledged  string // time from trigger to the first acknowledgement, e.g. "3 min"
+	Resolved      string // time from trigger to resolution
+	Escalations   int
+	Reassignments int
+}
+
+// NoteLink is a link someone wrote in a note.
+type NoteLink struct {
+	URL      string
+	Kind     string // "dashboard", "log search" or "link"
+	Incident string // "#4211"
+	Author   string
+	At       string
+	Line     string // the note's line the link is on
 }
 
 // Person is someone, with their Jira user when known.
@@ -164,6 +222,9 @@ func execute(t *template.Template, data any) (string, error) {
 
 // Duration says how long an incident lasted, for people: "1 h 25 min".
 func Duration(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d s", int(d.Round(time.Second).Seconds()))
+	}
 	d = d.Round(time.Minute)
 	h, m := int(d.Hours()), int(d.Minutes())%60
 	switch {
@@ -189,5 +250,15 @@ func Sample() Page {
 		Resolution: &Note{Author: "Alice", At: "10:20", Text: "Rolled back.", Link: "https://example.pagerduty.com/incidents/Q1"},
 		Actions:    []Action{{Key: "PM-2", URL: "https://example.atlassian.net/browse/PM-2", Summary: "Add an alert"}},
 		Overflow:   []string{"Review the runbook"},
+		Show:       AllSections(),
+		Conference: &Conference{URL: "https://meet.example.com/inc-42", Number: "+1-415-555-1212,,,,1234#"},
+		Response: []Response{
+			{Incident: "#42", URL: "https://example.pagerduty.com/incidents/Q1", PagedFirst: "Alice", Acknowledged: "3 min", Resolved: "1 h 25 min", Escalations: 1, Reassignments: 1},
+			{Incident: "#43", URL: "https://example.pagerduty.com/incidents/Q2", Resolved: "40 min"},
+		},
+		Overall: &Response{Incident: "All", PagedFirst: "Alice", Acknowledged: "3 min", Resolved: "1 h 25 min", Escalations: 1, Reassignments: 1},
+		Links: []NoteLink{{URL: "https://grafana.example.com/d/checkout", Kind: "dashboard", Incident: "#42", Author: "Alice", At: "09:10",
+			Line: "Error rate: https://grafana.example.com/d/checkout"}},
+		Invitees: []string{"Alice", "Bob"},
 	}
 }

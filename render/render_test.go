@@ -124,6 +124,11 @@ func TestMarkupInjectionKeepsThePageShape(t *testing.T) {
 		p.Actions = []Action{{Key: "PM-2", URL: "https://j.example/browse/PM-2", Summary: s}}
 		p.Overflow = []string{s}
 		p.Incidents = append(p.Incidents, Incident{Number: 43, Title: s, URL: "https://x.example/" + url.PathEscape(s), Role: "member"})
+		p.Conference = &Conference{URL: "https://meet.example/" + url.PathEscape(s), Number: s}
+		p.Response = append(p.Response, Response{Incident: "#43", URL: "https://x.example/q", PagedFirst: s})
+		p.Overall = &Response{Incident: "All", PagedFirst: s}
+		p.Links = append(p.Links, NoteLink{URL: "https://grafana.example/" + url.PathEscape(s), Kind: "dashboard", Incident: "#43", Author: s, At: "10:00", Line: s})
+		p.Invitees = []string{s, s}
 		return p
 	}
 	benign, err := Description(nil, build("plain words"))

@@ -100,6 +100,15 @@ func applyDefaults(r *Rules, given func(path string) bool) {
 	if !given("catch_up.look_back") {
 		r.CatchUp.LookBack = Duration(48 * time.Hour)
 	}
+	for key, on := range map[string]*bool{
+		"page.conference_bridge": &r.Page.ConferenceBridge, "page.durations": &r.Page.Durations,
+		"page.data_and_queries": &r.Page.DataAndQueries, "page.impact_fields": &r.Page.ImpactFields,
+		"page.meeting": &r.Page.Meeting, "page.language_review": &r.Page.LanguageReview,
+	} {
+		if !given(key) {
+			*on = true
+		}
+	}
 	if !given("status_map") {
 		r.StatusMap = make(map[string]string, len(defaultStatusMap))
 		for k, v := range defaultStatusMap {

@@ -50,6 +50,8 @@ type Rules struct {
 	CustomerLiaison string `yaml:"customer_liaison" doc:"Email of the customer liaison: when a post-mortem whose page has an external message reaches Reviewed, they are asked on the epic to post it on the status page. Empty: nobody is asked."`
 	// Notify lists who is told when a post-mortem is created.
 	Notify []Notify `yaml:"notify" doc:"Who is told when a post-mortem is created: each entry is an email list or a Slack webhook."`
+	// Page turns the post-mortem page's optional sections on or off.
+	Page Page `yaml:"page" doc:"The post-mortem page's optional sections, each on by default, and the language review at In Review."`
 	// Templates override the rendered Jira text.
 	Templates Templates `yaml:"templates" doc:"Go text/template overrides for the Jira epic's summary and description."`
 	// CatchUp finds resolutions whose webhook never came.
@@ -170,6 +172,18 @@ type CatchUp struct {
 type Notify struct {
 	Email           []string `yaml:"email" pattern:"email" doc:"Email addresses."`
 	SlackWebhookEnv string   `yaml:"slack_webhook_env" pattern:"envname" doc:"Name of the environment variable holding a Slack incoming-webhook URL (the URL is a secret: never in this file)."`
+}
+
+// Page configures the post-mortem page's optional sections and the
+// language review.
+type Page struct {
+	ConferenceBridge bool     `yaml:"conference_bridge" doc:"The incident call (PagerDuty's conference bridge) in the Overview, with a prompt for the recording's link."`
+	Durations        bool     `yaml:"durations" doc:"The response table in the Overview: per incident and for the group, who was paged first, time to acknowledge and to resolve, escalations and reassignments."`
+	DataAndQueries   bool     `yaml:"data_and_queries" doc:"The Data and queries section: a prompt, and the links found in the notes (dashboards, log searches) with the note each came from."`
+	ImpactFields     bool     `yaml:"impact_fields" doc:"The Impact section's prompt in terms of event submission, delayed processing, notification delivery and customers affected, with the customer-impact fields."`
+	Meeting          bool     `yaml:"meeting" doc:"The Post-mortem Meeting section: due date, invitees (the incident commander and the responders) and the agenda."`
+	LanguageReview   bool     `yaml:"language_review" doc:"When the post-mortem goes to In Review, one comment on the epic lists uses of outage in the External section and blame-shaped phrases on the page."`
+	BlamePhrases     []string `yaml:"blame_phrases" doc:"Phrases the language review looks for besides the built-in ones (docs/rules.md lists them), matched as whole words in any case."`
 }
 
 // Templates override the rendered Jira text. Empty: the built-in template.

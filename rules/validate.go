@@ -10,6 +10,7 @@ import (
 	"text/template"
 	"time"
 	_ "time/tzdata" // zones resolve on images without /usr/share/zoneinfo
+	"unicode"
 
 	"github.com/rickar/cal/v2"
 	"github.com/rickar/cal/v2/at"
@@ -104,6 +105,7 @@ func (d *decoder) validate(r *Rules) {
 	d.validateCatchUp(r.CatchUp)
 	d.validateStatusMap(r)
 	d.validateNotify(r)
+	d.validatePage(r.Page)
 	c.summaryTmpl = d.template("templates.epic_summary", r.Templates.EpicSummary)
 	c.descTmpl = d.template("templates.epic_description", r.Templates.EpicDescription)
 }
@@ -599,5 +601,33 @@ func (d *decoder) validateCatchUp(c CatchUp) {
 		d.problem("catch_up.look_back", "%s is more than 30 days", c.LookBack)
 	case c.LookBack < c.Every:
 		d.problem("catch_up.look_back", "%s is shorter than catch_up.every (%s): resolutions between two sweeps would be missed", c.LookBack, c.Every)
+	}
+}
+
+// validatePage checks the language review's phrases: each a few words on
+// one line, starting and ending with a letter or digit (they are matched as
+// whole words), written once.
+func (d *decoder) validatePage(p Page) {
+	seen := map[string]bool{}
+	for i, ph := range p.BlamePhrases {
+		path := fmt.Sprintf("page.blame_phrases[%d]", i)
+		t := strings.TrimSpace(ph)
+		rs := []rune(t)
+		switch {
+		case t == "":
+			d.problem(path, "a blame phrase is empty")
+		case strings.ContainsAny(t, "\r\n"):
+			d.problem(path, "blame phrase %q spans lines: write one phrase a line", t)
+		case len(rs) > 60:
+			d.problem(path, "blame phrase %q is longer than 60 characters", t)
+		case !unicode.IsLetter(rs[0]) && !unicode.IsDigit(rs[0]) || !unicode.IsLetter(rs[len(rs)-1]) && !unicode.IsDigit(rs[len(rs)-1]):
+			d.problem(path, "blame phrase %q must start and end with a letter or digit: it is matched as whole words", t)
+		case seen[strings.ToLower(t)]:
+			d.problem(path, "blame phrase %q is listed twice", t)
+		}
+		seen[strings.ToLower(t)] = true
+	}
+	if len(p.BlamePhrases) > 0 && !p.LanguageReview && d.written("page.language_review") {
+		d.problem("page.blame_phrases", "page.blame_phrases are set but page.language_review is false: they would never be used")
 	}
 }

@@ -339,14 +339,16 @@ func (e *pdEnv) wantOneEpic() jiratest.Issue {
 
 // realisticSEV1 seeds an outage: a SEV-1 on checkout with 30+ key events,
 // three responders (one named incident commander), two TODO items, a
-// resolution note, and a related SEV-2 on payments.
+// resolution note, a conference bridge, a dashboard and a log search in the
+// notes, and a related SEV-2 on payments.
 func realisticSEV1(e *pdEnv) {
 	s := e.sim
-	s.AddIncident(pagerdutytest.NewIncident{ID: "PCHK1", Number: 4211, Title: "Checkout API returning 502 for 38% of requests", ServiceID: "PSVC001", Priority: "P1", CreatedAt: t0})
+	s.AddIncident(pagerdutytest.NewIncident{ID: "PCHK1", Number: 4211, Title: "Checkout API returning 502 for 38% of requests", ServiceID: "PSVC001", Priority: "P1", CreatedAt: t0,
+		Conference: &pagerdutytest.ConferenceBridge{URL: "https://meet.example.com/inc-4211", Number: "+1-415-555-1212,,,,4211#"}})
 	s.Assign("PCHK1", "PUSER01", t0.Add(30*time.Second))
 	s.AddNotifyEntries("PCHK1", 12, t0.Add(40*time.Second))
 	s.Acknowledge("PCHK1", "PUSER01", t0.Add(3*time.Minute))
-	s.Annotate("PCHK1", "PUSER01", "IC: Alice Ng\nScribe: Carol Diaz\nOpened #inc-4211 in chat.", t0.Add(4*time.Minute))
+	s.Annotate("PCHK1", "PUSER01", "IC: Alice Ng\nScribe: Carol Diaz\nOpened #inc-4211 in chat.\nError rate: https://grafana.example.com/d/checkout-5xx?from=now-1h.", t0.Add(4*time.Minute))
 	s.Escalate("PCHK1", "PUSER03", t0.Add(6*time.Minute))
 	s.Acknowledge("PCHK1", "PUSER03", t0.Add(7*time.Minute))
 	for i := range 15 {
@@ -356,7 +358,7 @@ func realisticSEV1(e *pdEnv) {
 	s.Assign("PCHK1", "PUSER02", t0.Add(40*time.Minute))
 	s.Acknowledge("PCHK1", "PUSER02", t0.Add(41*time.Minute))
 	s.Annotate("PCHK1", "PUSER02", "Rolled back deploy 7781.\nTODO: alert on connection pool saturation above 90%\n- FOLLOWUP: load test checkout with the new driver before the next rollout", t0.Add(55*time.Minute))
-	s.Annotate("PCHK1", "PUSER01", "Error rate back to baseline; the rollback of deploy 7781 fixed it. Root cause: the new DB driver leaked connections under retries.", t0.Add(70*time.Minute))
+	s.Annotate("PCHK1", "PUSER01", "Error rate back to baseline; the rollback of deploy 7781 fixed it. Root cause: the new DB driver leaked connections under retries.\nThe leak in the logs: https://logs.example.com/search?q=%22pool+exhausted%22&service=checkout", t0.Add(70*time.Minute))
 	s.AddIncident(pagerdutytest.NewIncident{ID: "PPAY1", Number: 4212, Title: "Payments authorisations timing out", ServiceID: "PSVC002", Priority: "P2", CreatedAt: t0.Add(8 * time.Minute)})
 	s.Acknowledge("PPAY1", "PUSER02", t0.Add(10*time.Minute))
 	s.Annotate("PPAY1", "PUSER02", "Payments timeouts follow checkout: same DB pool.", t0.Add(20*time.Minute))

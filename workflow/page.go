@@ -131,7 +131,55 @@ func (x *run) pageOf(pm Postmortem) render.Page {
 	if n := pm.Timeline.Resolution; n != nil {
 		p.Resolution = &render.Note{Author: n.Author, At: x.at(n.At), Text: n.Content, Link: n.Link}
 	}
+	x.pageSections(&p, pm)
 	return p
+}
+
+// pageSections fills the optional sections the rules turn on: the incident
+// call, the response table, the links of the notes and the invitees.
+func (x *run) pageSections(p *render.Page, pm Postmortem) {
+	cfg := x.rules.Page
+	p.Show = render.Sections{Conference: cfg.ConferenceBridge, Durations: cfg.Durations, Data: cfg.DataAndQueries,
+		Impact: cfg.ImpactFields, Meeting: cfg.Meeting}
+	if c := pm.Primary.Conference; c != nil && p.Show.Conference {
+		p.Conference = &render.Conference{URL: c.URL, Number: c.Number}
+	}
+	tl := pm.Timeline
+	if p.Show.Durations {
+		for _, r := range tl.Response {
+			p.Response = append(p.Response, pageResponse(r, "#"+strconv.Itoa(r.IncidentNumber)))
+		}
+		if len(tl.Response) > 1 {
+			all := pageResponse(overallResponse(tl.Response), "All")
+			p.Overall = &all
+		}
+	}
+	if p.Show.Data {
+		for _, l := range tl.Links {
+			p.Links = append(p.Links, render.NoteLink{URL: l.URL, Kind: l.Kind, Incident: "#" + strconv.Itoa(l.IncidentNumber),
+				Author: l.Author, At: x.at(l.At), Line: l.Line})
+		}
+	}
+	if p.Show.Meeting {
+		p.Invitees = invitees(tl.Responders)
+	}
+}
+
+// invitees are who to invite to the meeting: the incident commander, then
+// the other responders in the order they joined.
+func invitees(rs []Responder) []string {
+	var out []string
+	for _, r := range rs {
+		if r.Role == "Incident commander" && !slices.Contains(out, r.Name) {
+			out = append(out, r.Name)
+		}
+	}
+	for _, r := range rs {
+		if r.Name != "" && !slices.Contains(out, r.Name) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
 }
 
 // pageIncidents lists the group's incidents and the services they are on.

@@ -44,6 +44,10 @@ const (
 	// reminder_overdue_2: reminders.go), and so is the liaison's comment
 	// (status.go).
 	StepLiaison = "liaison_comment"
+	// StepLanguageReview is the comment listing "outage" in the External
+	// section and blame-shaped phrases, when the post-mortem goes to In
+	// Review (status.go).
+	StepLanguageReview = "language_review"
 )
 
 // Mode says what a run may write.

@@ -34,6 +34,10 @@ type Timeline struct {
 	// on it before it resolved; nil when there is none.
 	Resolution *NoteRef `json:"resolution,omitempty"`
 	TODOs      []TODO   `json:"todos"`
+	// Response is how each incident was answered, primary first.
+	Response []IncidentResponse `json:"response"`
+	// Links are the links found in the notes, each once.
+	Links []NoteLink `json:"links"`
 }
 
 // TimelineEvent is one key event of one incident.
@@ -130,7 +134,7 @@ type incidentLog struct {
 // Notes aftermath wrote itself are left out.
 func buildTimeline(primary incidentLog, members []incidentLog, markers []string) Timeline {
 	b := &timelineBuilder{
-		tl:         Timeline{Events: []TimelineEvent{}, Responders: []Responder{}, TODOs: []TODO{}},
+		tl:         Timeline{Events: []TimelineEvent{}, Responders: []Responder{}, TODOs: []TODO{}, Response: []IncidentResponse{}, Links: []NoteLink{}},
 		responders: map[string]*Responder{},
 		markers:    markers,
 	}
@@ -138,8 +142,10 @@ func buildTimeline(primary incidentLog, members []incidentLog, markers []string)
 	for _, il := range all {
 		b.entries(il)
 		b.notes(il)
+		b.tl.Response = append(b.tl.Response, responseOf(il))
 	}
 	slices.SortStableFunc(b.tl.Events, func(a, b TimelineEvent) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(b.tl.Links, func(a, b NoteLink) int { return a.At.Compare(b.At) })
 	for _, r := range b.responders {
 		b.tl.Responders = append(b.tl.Responders, *r)
 	}
@@ -256,6 +262,12 @@ func (b *timelineBuilder) notes(il incidentLog) {
 		ref := NoteRef{IncidentID: in.ID, Author: n.User.Summary, At: n.CreatedAt, Content: n.Content, Link: in.HTMLURL}
 		for _, t := range findTODOs(n.Content, b.markers) {
 			b.tl.TODOs = append(b.tl.TODOs, TODO{Text: t, NoteRef: ref})
+		}
+		urls, lines := findLinks(n.Content)
+		for i, u := range urls {
+			if !slices.ContainsFunc(b.tl.Links, func(l NoteLink) bool { return l.URL == u }) {
+				b.tl.Links = append(b.tl.Links, NoteLink{URL: u, Kind: linkKind(u), Line: lines[i], NoteRef: ref, IncidentNumber: in.Number})
+			}
 		}
 	}
 }

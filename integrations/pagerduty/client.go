@@ -78,14 +78,21 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) *Client {
 // From is the email writes are made as.
 func (c *Client) From() string { return c.cfg.From }
 
-// Incident reads one incident.
+// Incident reads one incident, with its conference bridge (which PagerDuty
+// returns only when asked; go-pagerduty's GetIncident cannot ask).
 func (c *Client) Incident(ctx context.Context, id string) (Incident, error) {
-	in, err := c.api.GetIncidentWithContext(ctx, url.PathEscape(id))
-	if err != nil {
-		return Incident{}, wrap(ctx, "get incident "+id, err)
+	var res struct {
+		Incident pd.Incident `json:"incident"`
 	}
-	return fromIncident(*in), nil
+	q := url.Values{"include[]": {includeConference}}
+	if err := c.getJSON(ctx, "get incident "+id, "/incidents/"+url.PathEscape(id), q, &res); err != nil {
+		return Incident{}, err
+	}
+	return fromIncident(res.Incident), nil
 }
+
+// includeConference asks PagerDuty for the incidents' conference bridges.
+const includeConference = "conference_bridge"
 
 // Incidents lists the incidents of the given services created in
 // [since, until), whatever their status, fetching every page.
@@ -97,7 +104,7 @@ func (c *Client) Incidents(ctx context.Context, serviceIDs []string, since, unti
 			Limit: PageSize, Offset: uint(page * PageSize), ServiceIDs: serviceIDs,
 			Since: since.UTC().Format(time.RFC3339), Until: until.UTC().Format(time.RFC3339),
 			Statuses: []string{StatusTriggered, StatusAcknowledged, StatusResolved},
-			SortBy:   "created_at:asc",
+			SortBy:   "created_at:asc", Includes: []string{includeConference},
 		})
 		if err != nil {
 			return nil, wrap(ctx, op, err)

@@ -258,6 +258,48 @@ func TestIncident(t *testing.T) {
 	})
 }
 
+// The conference bridge comes with the incident, read or listed: the client
+// asks for it (include[]=conference_bridge), and an incident without one
+// has none.
+func TestIncidentConferenceBridge(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	bridge := &pagerdutytest.ConferenceBridge{URL: "https://meet.example.com/inc-42", Number: "+1-415-555-1212,,,,1234#"}
+	f.sim.AddIncident(pagerdutytest.NewIncident{ID: "PCALL01", Title: "With a call", ServiceID: web.ID, CreatedAt: t0, Conference: bridge})
+	f.sim.AddIncident(pagerdutytest.NewIncident{ID: "PNOCALL", Title: "Without", ServiceID: web.ID, CreatedAt: t0.Add(time.Minute)})
+	f.sim.AddIncident(pagerdutytest.NewIncident{ID: "PLATER1", Title: "Call added later", ServiceID: web.ID, CreatedAt: t0.Add(2 * time.Minute)})
+	f.sim.SetConferenceBridge("PLATER1", &pagerdutytest.ConferenceBridge{URL: "https://chat.example.com/inc"})
+	want := map[string]*Conference{
+		"PCALL01": {URL: bridge.URL, Number: bridge.Number},
+		"PNOCALL": nil,
+		"PLATER1": {URL: "https://chat.example.com/inc"},
+	}
+	f.sim.ResetCalls()
+	for id, w := range want {
+		in, err := f.pd.Incident(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalJSON(in.Conference, w) {
+			t.Errorf("Incident(%s).Conference = %+v, want %+v", id, in.Conference, w)
+		}
+	}
+	list, err := f.pd.Incidents(ctx, []string{web.ID}, t0, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range list {
+		if !equalJSON(in.Conference, want[in.ID]) {
+			t.Errorf("listed %s: Conference = %+v, want %+v", in.ID, in.Conference, want[in.ID])
+		}
+	}
+	for _, c := range f.sim.Calls() {
+		if !slices.Contains(c.Query["include[]"], "conference_bridge") {
+			t.Errorf("%s %s does not ask for the conference bridge", c.Route, c.Query.Encode())
+		}
+	}
+}
+
 func equalJSON(a, b any) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)

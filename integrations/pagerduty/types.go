@@ -47,6 +47,15 @@ type Incident struct {
 	Assignees          []Ref     `json:"assignees,omitempty"`
 	// MergedInto is the incident this one was merged into, if it was.
 	MergedInto string `json:"merged_into,omitempty"`
+	// Conference is the incident's call (conference_bridge); nil when
+	// the incident has none.
+	Conference *Conference `json:"conference,omitempty"`
+}
+
+// Conference is an incident's conference bridge: where responders met.
+type Conference struct {
+	URL    string `json:"url,omitempty"`    // conference_url: a video call or chat channel
+	Number string `json:"number,omitempty"` // conference_number, e.g. "+1-415-555-1212,,,,1234#"
 }
 
 // Open reports whether the incident is not resolved.
@@ -213,6 +222,9 @@ func fromIncident(in pd.Incident) Incident {
 	}
 	if in.ResolveReason.Type == "merge_resolve_reason" {
 		out.MergedInto = in.ResolveReason.Incident.ID
+	}
+	if cb := in.ConferenceBridge; cb != nil && (cb.ConferenceURL != "" || cb.ConferenceNumber != "") {
+		out.Conference = &Conference{URL: cb.ConferenceURL, Number: cb.ConferenceNumber}
 	}
 	return out
 }

@@ -144,7 +144,7 @@ func (s *Server) incidentJSON(x *incident, v view) map[string]any {
 	if x.Status == StatusResolved {
 		triggered, resolved = 0, x.Alerts
 	}
-	return map[string]any{
+	m := map[string]any{
 		"id": x.ID, "type": "incident", "summary": fmt.Sprintf("[#%d] %s", x.Number, x.Title),
 		"self": s.base + "/incidents/" + x.ID, "html_url": x.HTMLURL,
 		"incident_number":         x.Number,
@@ -172,6 +172,26 @@ func (s *Server) incidentJSON(x *incident, v view) map[string]any {
 		"alert_grouping":          nil,
 		"incident_type":           map[string]any{"name": "incident_default"},
 	}
+	if v.includes["conference_bridge"] {
+		m["conference_bridge"] = s.conferenceJSON(x.Conference)
+	}
+	return m
+}
+
+// conferenceJSON renders a conference bridge; an incident without one has
+// an empty object, as PagerDuty answers.
+func (s *Server) conferenceJSON(cb *ConferenceBridge) map[string]any {
+	m := map[string]any{}
+	if cb == nil {
+		return m
+	}
+	if cb.URL != "" {
+		m["conference_url"] = cb.URL
+	}
+	if cb.Number != "" {
+		m["conference_number"] = cb.Number
+	}
+	return m
 }
 
 func (s *Server) logEntryJSON(x *incident, e LogEntry, v view) map[string]any {

@@ -88,6 +88,10 @@ func (s *Server) AddIncident(in NewIncident) *Incident {
 		Alerts:             1,
 		HTMLURL:            s.base + "/incidents/" + in.ID,
 	}}
+	if in.Conference != nil {
+		cb := *in.Conference
+		x.Conference = &cb
+	}
 	s.incidents[x.ID] = x
 	e := LogEntry{Type: TriggerLogEntry, CreatedAt: in.CreatedAt, AgentType: agentService, AgentID: in.ServiceID, Channel: "api", Summary: "Triggered through the API."}
 	if in.TriggeredBy != "" {
@@ -97,6 +101,19 @@ func (s *Server) AddIncident(in NewIncident) *Incident {
 	s.appendLog(x, e)
 	snap := s.snapshot(x)
 	return &snap
+}
+
+// SetConferenceBridge sets (or, with nil, removes) the incident's
+// conference bridge, as a responder does from the website.
+func (s *Server) SetConferenceBridge(incidentID string, cb *ConferenceBridge) {
+	s.act(func() {
+		x := s.mustIncident(incidentID)
+		x.Conference = nil
+		if cb != nil {
+			c := *cb
+			x.Conference = &c
+		}
+	})
 }
 
 // Acknowledge acknowledges the incident as the user, as from the website.
@@ -314,6 +331,10 @@ func (s *Server) snapshot(x *incident) Incident {
 	if x.ResolveReason != nil {
 		rr := *x.ResolveReason
 		out.ResolveReason = &rr
+	}
+	if x.Conference != nil {
+		cb := *x.Conference
+		out.Conference = &cb
 	}
 	out.Notes = slices.Clone(x.Notes)
 	out.LogEntries = make([]LogEntry, len(x.LogEntries))

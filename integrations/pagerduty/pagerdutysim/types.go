@@ -75,6 +75,15 @@ type NewIncident struct {
 	// TriggeredBy is the user who triggered the incident from the website,
 	// or "" when the service's integration did (through the API).
 	TriggeredBy string
+	// Conference is the incident's conference bridge; nil = none.
+	Conference *ConferenceBridge
+}
+
+// ConferenceBridge is where an incident's responders meet. PagerDuty
+// returns it only to requests with include[]=conference_bridge.
+type ConferenceBridge struct {
+	URL    string // conference_url
+	Number string // conference_number, e.g. "+1-415-555-1212,,,,1234#"
 }
 
 // Incident is a snapshot of an incident's state.
@@ -93,8 +102,9 @@ type Incident struct {
 	ResolvedAt         time.Time // zero unless resolved
 	Assignments        []Assignment
 	Acknowledgements   []Acknowledgement
-	ResolveReason      *ResolveReason // set when the incident was merged away
-	Alerts             int            // number of alerts, grown by merges
+	ResolveReason      *ResolveReason    // set when the incident was merged away
+	Alerts             int               // number of alerts, grown by merges
+	Conference         *ConferenceBridge // nil = none
 	HTMLURL            string
 	LogEntries         []LogEntry // oldest first
 	Notes              []Note     // oldest first

@@ -12,21 +12,22 @@ import "github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutysim"
 
 // The simulator's types; see pagerdutysim.
 type (
-	Server          = pagerdutysim.Server
-	Options         = pagerdutysim.Options
-	Fault           = pagerdutysim.Fault
-	Call            = pagerdutysim.Call
-	User            = pagerdutysim.User
-	Service         = pagerdutysim.Service
-	Priority        = pagerdutysim.Priority
-	NewIncident     = pagerdutysim.NewIncident
-	Incident        = pagerdutysim.Incident
-	Assignment      = pagerdutysim.Assignment
-	Acknowledgement = pagerdutysim.Acknowledgement
-	ResolveReason   = pagerdutysim.ResolveReason
-	LogEntry        = pagerdutysim.LogEntry
-	Note            = pagerdutysim.Note
-	Webhook         = pagerdutysim.Webhook
+	Server           = pagerdutysim.Server
+	Options          = pagerdutysim.Options
+	Fault            = pagerdutysim.Fault
+	Call             = pagerdutysim.Call
+	User             = pagerdutysim.User
+	Service          = pagerdutysim.Service
+	Priority         = pagerdutysim.Priority
+	NewIncident      = pagerdutysim.NewIncident
+	Incident         = pagerdutysim.Incident
+	Assignment       = pagerdutysim.Assignment
+	Acknowledgement  = pagerdutysim.Acknowledgement
+	ResolveReason    = pagerdutysim.ResolveReason
+	LogEntry         = pagerdutysim.LogEntry
+	Note             = pagerdutysim.Note
+	Webhook          = pagerdutysim.Webhook
+	ConferenceBridge = pagerdutysim.ConferenceBridge
 )
 
 // Incident statuses, as PagerDuty spells them.
