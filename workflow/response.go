@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"regexp"
 	"slices"
 	"strings"
@@ -53,7 +54,7 @@ func responseOf(il incidentLog) IncidentResponse {
 		if assigning && r.PagedAt.IsZero() && len(e.Assignees) > 0 {
 			r.PagedAt = e.CreatedAt
 			for _, a := range e.Assignees {
-				r.PagedFirst = append(r.PagedFirst, cmpOr(a.Summary, a.ID))
+				r.PagedFirst = append(r.PagedFirst, cmp.Or(a.Summary, a.ID))
 			}
 		}
 	}
@@ -143,11 +144,4 @@ func linkKind(u string) string {
 		}
 	}
 	return "link"
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
