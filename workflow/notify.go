@@ -44,6 +44,9 @@ func (x *run) notify(ctx context.Context, in pagerduty.Incident, members []Membe
 	if x.r.Notifier == nil {
 		return x.trace(ctx, StepNotify, store.StepSkipped, "no notifier is configured", "")
 	}
+	if !x.r.Notifier.MailEnabled() && len(x.rules.Notify) == 0 {
+		return x.trace(ctx, StepNotify, store.StepSkipped, "nobody to tell: no SMTP_ADDR and no notify entries", "")
+	}
 	f, err := x.factsOf(ctx, in, members, logs, tl, ref, pm)
 	if err != nil {
 		return x.failRead(ctx, StepNotify, err)
