@@ -6,8 +6,11 @@ require (
 	github.com/PagerDuty/go-pagerduty v1.8.0
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/andygrunwald/go-jira v1.17.0
+	github.com/arran4/golang-ical v0.3.4
 	github.com/bsm/redislock v0.9.4
 	github.com/caarlos0/env/v11 v11.4.2
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.24.0
 	github.com/getkin/kin-openapi v0.152.0
 	github.com/goccy/go-yaml v1.19.2
 	github.com/hashicorp/go-retryablehttp v0.7.8
@@ -17,6 +20,7 @@ require (
 	github.com/rickar/cal/v2 v2.1.13
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/trivago/tgo v1.0.7
+	github.com/wneessen/go-mail v0.7.2
 	golang.org/x/time v0.15.0
 )
 

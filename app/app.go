@@ -22,6 +22,7 @@ import (
 	"github.com/aftermath-dev/aftermath/deadlines"
 	"github.com/aftermath-dev/aftermath/handlers"
 	"github.com/aftermath-dev/aftermath/integrations/jira"
+	"github.com/aftermath-dev/aftermath/integrations/notify"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/webhook"
 	"github.com/aftermath-dev/aftermath/internal/embedredis"
@@ -211,7 +212,9 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Process
 		mode = workflow.DryRun
 		a.log.Warn("AFTERMATH_DRY_RUN is on: events are planned and the plan recorded; nothing is written to PagerDuty or Jira")
 	}
-	res := &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log), Store: st, Mode: mode, Log: a.log, Metrics: m}
+	res := &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log), Store: st, Mode: mode, Log: a.log, Metrics: m,
+		Notifier: notify.New(notify.Config{SMTPAddr: a.cfg.SMTP.Addr, Username: a.cfg.SMTP.Username, Password: a.cfg.SMTP.Password.Reveal(),
+			From: a.cfg.SMTP.From, TLS: a.cfg.SMTP.TLS, Getenv: os.LookupEnv}, a.log, nil)}
 	if a.cfg.JiraBaseURL == "" {
 		a.log.Warn("JIRA_BASE_URL is not set: post-mortems are not made; the other steps run and the post-mortem step is recorded as skipped")
 		return res, nil

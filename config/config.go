@@ -48,6 +48,18 @@ type Config struct {
 	// reasons a retry can fix (5xx, 429, timeouts) is retried before it is
 	// dead-lettered.
 	RetryHorizon time.Duration
+
+	// SMTP sends the notification mail; SMTP.Addr "" sends none.
+	SMTP SMTP
+}
+
+// SMTP is the mail relay of the notifications.
+type SMTP struct {
+	Addr     string // host:port
+	Username string
+	Password Secret
+	From     string
+	TLS      string // starttls, tls or none
 }
 
 // raw is what caarlos0/env reads: plain strings, so that every conversion and
@@ -69,6 +81,11 @@ type raw struct {
 	AdminToken         string `env:"AFTERMATH_ADMIN_TOKEN"`
 	DryRun             string `env:"AFTERMATH_DRY_RUN" envDefault:"false"`
 	RetryHorizon       string `env:"AFTERMATH_RETRY_HORIZON" envDefault:"48h"`
+	SMTPAddr           string `env:"SMTP_ADDR"`
+	SMTPUsername       string `env:"SMTP_USERNAME"`
+	SMTPPassword       string `env:"SMTP_PASSWORD"`
+	SMTPFrom           string `env:"SMTP_FROM"`
+	SMTPTLS            string `env:"SMTP_TLS" envDefault:"starttls"`
 }
 
 // VarError says which environment variable is wrong and how. Its message never
@@ -179,7 +196,52 @@ func Load(environ map[string]string) (Config, error) {
 	if err != nil {
 		bad("AFTERMATH_RETRY_HORIZON", err.Error())
 	}
+	c.SMTP = smtpOf(r, bad)
 	return c, errors.Join(errs...)
+}
+
+// smtpOf reads the SMTP_* variables. Without SMTP_ADDR no mail is sent, and
+// the others must then be unset too (a half-configured relay is a mistake).
+func smtpOf(r raw, bad func(name, problem string)) SMTP {
+	s := SMTP{
+		Addr: strings.TrimSpace(r.SMTPAddr), Username: strings.TrimSpace(r.SMTPUsername),
+		Password: Secret(r.SMTPPassword), From: strings.TrimSpace(r.SMTPFrom),
+		TLS: strings.ToLower(strings.TrimSpace(r.SMTPTLS)),
+	}
+	if s.Addr == "" {
+		if s.Username != "" || s.Password != "" || s.From != "" {
+			bad("SMTP_ADDR", "required when SMTP_USERNAME, SMTP_PASSWORD or SMTP_FROM is set (host:port of the mail relay, e.g. smtp.example.com:587)")
+		}
+		return s
+	}
+	if host, port, err := net.SplitHostPort(s.Addr); err != nil || host == "" {
+		bad("SMTP_ADDR", fmt.Sprintf("%q is not host:port (for example smtp.example.com:587)", s.Addr))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		bad("SMTP_ADDR", fmt.Sprintf("port %q is not a number from 1 to 65535", port))
+	}
+	switch s.From {
+	case "":
+		bad("SMTP_FROM", "required when SMTP_ADDR is set: the sender address of the notifications")
+	default:
+		if !looksLikeEmail(s.From) {
+			bad("SMTP_FROM", fmt.Sprintf("%q is not an email address", s.From))
+		}
+	}
+	switch s.TLS {
+	case "", "starttls":
+		s.TLS = "starttls"
+	case "tls", "none":
+	default:
+		bad("SMTP_TLS", fmt.Sprintf("%q is not starttls, tls or none", r.SMTPTLS))
+	}
+	if (s.Username == "") != (s.Password == "") {
+		if s.Username == "" {
+			bad("SMTP_USERNAME", "required when SMTP_PASSWORD is set")
+		} else {
+			bad("SMTP_PASSWORD", "required when SMTP_USERNAME is set")
+		}
+	}
+	return s
 }
 
 // retryHorizon reads AFTERMATH_RETRY_HORIZON: a Go duration of a minute or

@@ -77,6 +77,14 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"AFTERMATH_RETRY_HORIZON": "two days"}, "AFTERMATH_RETRY_HORIZON: \"two days\" is not a duration such as 48h or 90m"},
 		{map[string]string{"AFTERMATH_RETRY_HORIZON": "30s"}, "AFTERMATH_RETRY_HORIZON: 30s is shorter than a minute"},
 		{map[string]string{"JIRA_WEBHOOK_SECRET": "hunter2"}, "JIRA_WEBHOOK_SECRET: 7 characters is too short to be a secret"},
+		{map[string]string{"SMTP_FROM": "pm@example.com"}, "SMTP_ADDR: required when SMTP_USERNAME, SMTP_PASSWORD or SMTP_FROM is set"},
+		{map[string]string{"SMTP_ADDR": "smtp.example.com", "SMTP_FROM": "pm@example.com"}, "SMTP_ADDR: \"smtp.example.com\" is not host:port"},
+		{map[string]string{"SMTP_ADDR": "smtp.example.com:smtp", "SMTP_FROM": "pm@example.com"}, "SMTP_ADDR: port \"smtp\" is not a number"},
+		{map[string]string{"SMTP_ADDR": "smtp.example.com:587"}, "SMTP_FROM: required when SMTP_ADDR is set"},
+		{map[string]string{"SMTP_ADDR": "smtp.example.com:587", "SMTP_FROM": "pm"}, "SMTP_FROM: \"pm\" is not an email address"},
+		{map[string]string{"SMTP_ADDR": "smtp.example.com:587", "SMTP_FROM": "pm@example.com", "SMTP_TLS": "ssl"}, "SMTP_TLS: \"ssl\" is not starttls, tls or none"},
+		{map[string]string{"SMTP_ADDR": "smtp.example.com:587", "SMTP_FROM": "pm@example.com", "SMTP_USERNAME": "bot"}, "SMTP_PASSWORD: required when SMTP_USERNAME is set"},
+		{map[string]string{"SMTP_ADDR": "smtp.example.com:587", "SMTP_FROM": "pm@example.com", "SMTP_PASSWORD": "pw"}, "SMTP_USERNAME: required when SMTP_PASSWORD is set"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want[:strings.IndexByte(tc.want, ':')], func(t *testing.T) {
@@ -181,5 +189,25 @@ func TestJiraBaseURLNeedsCredentials(t *testing.T) {
 		if _, err := Load(env); err != nil {
 			t.Fatalf("%v: %v", env, err)
 		}
+	}
+}
+
+func TestLoadSMTP(t *testing.T) {
+	c, err := Load(map[string]string{})
+	if err != nil || c.SMTP.Addr != "" || c.SMTP.TLS != "starttls" {
+		t.Fatalf("unset: got %+v, %v; want no mail, starttls", c.SMTP, err)
+	}
+	const pw = "smtp-pw-do-not-show-7Qz"
+	c, err = Load(map[string]string{"SMTP_ADDR": "smtp.example.com:465", "SMTP_FROM": "pm@example.com", "SMTP_TLS": "TLS",
+		"SMTP_USERNAME": "bot", "SMTP_PASSWORD": pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SMTP{Addr: "smtp.example.com:465", Username: "bot", Password: Secret(pw), From: "pm@example.com", TLS: "tls"}
+	if c.SMTP != want {
+		t.Fatalf("got %+v, want %+v", c.SMTP, want)
+	}
+	if s := fmt.Sprintf("%v %+v %#v", c, c, c.SMTP); strings.Contains(s, pw) {
+		t.Fatalf("the SMTP password is printed: %s", s)
 	}
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -194,3 +195,36 @@ func IsFinished(status string) bool { return status == StatusReviewed || status 
 // overrides, or nil for the built-in ones.
 func (r *Rules) EpicSummaryTemplate() *template.Template     { return r.c.summaryTmpl }
 func (r *Rules) EpicDescriptionTemplate() *template.Template { return r.c.descTmpl }
+
+// NotifyFor lists the notify entries for a post-mortem of severity on
+// services: those whose severities and services (when given) match.
+func (r *Rules) NotifyFor(severity string, services []string) []Notify {
+	var out []Notify
+	for _, n := range r.Notify {
+		if len(n.Severities) > 0 && !slices.Contains(n.Severities, severity) {
+			continue
+		}
+		if len(n.Services) > 0 && !slices.ContainsFunc(services, func(s string) bool { return slices.Contains(n.Services, s) }) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// PeopleOf lists the people entries of the services, in the file's order.
+func (r *Rules) PeopleOf(services []string) []ServicePeople {
+	var out []ServicePeople
+	for _, sp := range r.People.Services {
+		if slices.ContainsFunc(services, func(s string) bool { return slices.Contains(sp.Services, s) }) {
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// MostSevere reports whether severity is the rules' first (most severe)
+// level, e.g. SEV-1.
+func (r *Rules) MostSevere(severity string) bool {
+	return len(r.Severities) > 0 && r.Severities[0].Name == severity
+}

@@ -49,7 +49,9 @@ type Rules struct {
 	// CustomerLiaison posts the external message on the status page.
 	CustomerLiaison string `yaml:"customer_liaison" doc:"Email of the customer liaison: when a post-mortem whose page has an external message reaches Reviewed, they are asked on the epic to post it on the status page. Empty: nobody is asked."`
 	// Notify lists who is told when a post-mortem is created.
-	Notify []Notify `yaml:"notify" doc:"Who is told when a post-mortem is created: each entry is an email list or a Slack webhook."`
+	Notify []Notify `yaml:"notify" doc:"Who is told about post-mortems (made, review due, overdue, Reviewed): each entry is an email list or a Slack webhook, optionally only for some severities or services."`
+	// People names who answers for each service: the meeting's invitees.
+	People People `yaml:"people" doc:"Who answers for the services: their owners and managers are invited to the post-mortem meeting of an incident on them."`
 	// Page turns the post-mortem page's optional sections on or off.
 	Page Page `yaml:"page" doc:"The post-mortem page's optional sections, each on by default, and the language review at In Review."`
 	// Templates override the rendered Jira text.
@@ -168,10 +170,25 @@ type CatchUp struct {
 	LookBack Duration `yaml:"look_back" doc:"How far back the first sweep looks (no cursor in Redis yet), and the longest a sweep ever looks back. Go duration, at least every, at most 720h (30 days), e.g. 48h."`
 }
 
-// Notify is one recipient of the creation message.
+// Notify is one recipient of the post-mortems' messages.
 type Notify struct {
 	Email           []string `yaml:"email" pattern:"email" doc:"Email addresses."`
 	SlackWebhookEnv string   `yaml:"slack_webhook_env" pattern:"envname" doc:"Name of the environment variable holding a Slack incoming-webhook URL (the URL is a secret: never in this file)."`
+	Severities      []string `yaml:"severities" doc:"Only post-mortems of these severities. Empty: every severity."`
+	Services        []string `yaml:"services" pattern:"service" doc:"Only post-mortems of incidents on one of these PagerDuty services. Empty: every service."`
+}
+
+// People names who answers for the services.
+type People struct {
+	Services []ServicePeople `yaml:"services" doc:"Owners and managers, per set of PagerDuty services."`
+}
+
+// ServicePeople are the owners and managers of some services.
+type ServicePeople struct {
+	Services            []string `yaml:"services" pattern:"service" doc:"PagerDuty service IDs, e.g. PSVC001."`
+	Owners              []string `yaml:"owners" pattern:"email" doc:"Emails of the services' owners (invited to the meeting)."`
+	EngineeringManagers []string `yaml:"engineering_managers" pattern:"email" doc:"Emails of the services' engineering managers (invited to the meeting)."`
+	ProductManagers     []string `yaml:"product_managers" pattern:"email" doc:"Emails of the services' product managers (invited to the meeting)."`
 }
 
 // Page configures the post-mortem page's optional sections and the

@@ -384,6 +384,37 @@ func (d *decoder) validateNotify(r *Rules) {
 		if n.SlackWebhookEnv != "" && !envNameRe.MatchString(n.SlackWebhookEnv) {
 			d.problem(p+".slack_webhook_env", "%q is not an environment variable name (like SLACK_WEBHOOK_URL); the URL itself must not be in this file", n.SlackWebhookEnv)
 		}
+		for j, sev := range n.Severities {
+			if _, ok := r.c.bySeverity[sev]; !ok {
+				d.problem(fmt.Sprintf("%s.severities[%d]", p, j), "notify names severity %q, which severities does not define%s", sev, known(r.c.bySeverity))
+			}
+		}
+		if len(n.Services) > 0 {
+			d.services(p+".services", n.Services, func(string, string) {})
+		}
+	}
+	d.validatePeople(r)
+}
+
+// validatePeople checks the people section: every entry names services and
+// at least one person, each an email.
+func (d *decoder) validatePeople(r *Rules) {
+	for i, sp := range r.People.Services {
+		p := fmt.Sprintf("people.services[%d]", i)
+		d.services(p+".services", sp.Services, func(string, string) {})
+		if len(sp.Owners)+len(sp.EngineeringManagers)+len(sp.ProductManagers) == 0 {
+			d.problem(p, "an entry needs owners, engineering_managers or product_managers (email lists)")
+		}
+		for _, l := range []struct {
+			key  string
+			list []string
+		}{{"owners", sp.Owners}, {"engineering_managers", sp.EngineeringManagers}, {"product_managers", sp.ProductManagers}} {
+			for j, e := range l.list {
+				if !emailRe.MatchString(e) {
+					d.problem(fmt.Sprintf("%s.%s[%d]", p, l.key, j), "%q is not an email address", e)
+				}
+			}
+		}
 	}
 }
 

@@ -26,6 +26,10 @@ import (
 // instead of creating a second issue.
 const DefaultSearchLag = 30 * time.Second
 
+// MaybeWritten is the result of a once write whose earlier attempt may have
+// taken effect: it was not written again.
+const MaybeWritten = "maybe"
+
 // write is one outside write.
 type write struct {
 	incident string // whose record holds the checkpoint
@@ -40,6 +44,12 @@ type write struct {
 	// proves nothing yet.
 	searched bool
 	do       func(ctx context.Context) (result string, err error)
+	// once marks a write whose effect cannot be looked up (an email, a
+	// Slack message): after an attempt that may have taken effect (a crash
+	// after the intent, a lost answer) it is not written again, so that it
+	// is never sent twice; only an attempt the outside system answered it
+	// did not do (Unapplied) is repeated.
+	once bool
 	// intentAt is when the intent still in force was first recorded, and
 	// writeEndedAt when its last unanswered write attempt ended.
 	intentAt, writeEndedAt time.Time
@@ -75,6 +85,11 @@ func (x *run) write(ctx context.Context, w write) (string, error) {
 			case w.searched && x.lagging(w):
 				return "", x.fail(ctx, w, "", x.lagError(w))
 			}
+		}
+		if w.once && !x.trustAt(w).IsZero() {
+			x.log.Warn("an earlier attempt may have written this; not writing again", "step", w.name)
+			return MaybeWritten, x.checkpoint(ctx, w.incident, store.StepRecord{Name: w.name, Status: store.StepDone, Intent: w.intent, Result: MaybeWritten,
+				Detail: w.intent + " (not sent again: an earlier attempt may have sent it and its outcome is unknown)"})
 		}
 	}
 	earlier := w

@@ -9,6 +9,7 @@ type Metrics struct {
 	panics    prometheus.Counter
 	reclaimed prometheus.Counter
 	reminders *prometheus.CounterVec
+	messages  *prometheus.CounterVec
 }
 
 // NewMetrics creates the worker's metrics and registers them with reg, when
@@ -36,6 +37,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "aftermath_reminders_total",
 			Help: "Reminders the workflow ran, by outcome: sent (the comment is on the epic), skipped (Reviewed or Closed meanwhile), failed (an attempt failed; it is retried).",
 		}, []string{"outcome"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aftermath_notifications_total",
+			Help: "Messages about post-mortems by channel (email, slack) and outcome: sent, failed (an attempt failed; retried unless refused for good), unknown (an earlier attempt may have sent it: not sent again).",
+		}, []string{"channel", "outcome"}),
+	}
+	for _, c := range []string{"email", "slack"} {
+		for _, o := range []string{"sent", "failed", "unknown"} {
+			m.messages.WithLabelValues(c, o)
+		}
 	}
 	for _, o := range []string{"sent", "skipped", "failed"} {
 		m.reminders.WithLabelValues(o)
@@ -44,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.outcomes.WithLabelValues(o)
 	}
 	if reg != nil {
-		reg.MustRegister(m.outcomes, m.duration, m.panics, m.reclaimed, m.reminders)
+		reg.MustRegister(m.outcomes, m.duration, m.panics, m.reclaimed, m.reminders, m.messages)
 	}
 	return m
 }
@@ -53,5 +63,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) reminder(outcome string) {
 	if m != nil {
 		m.reminders.WithLabelValues(outcome).Inc()
+	}
+}
+
+// notification counts a message's outcome; a nil Metrics counts nothing.
+func (m *Metrics) notification(channel, outcome string) {
+	if m != nil {
+		m.messages.WithLabelValues(channel, outcome).Inc()
 	}
 }

@@ -67,4 +67,6 @@ type Store interface {
 	Register(ctx context.Context, pm store.Postmortem, maxOverdue int) (bool, error)
 	Deadline(ctx context.Context, incidentID string) (store.Deadline, bool, error)
 	NoteReminder(ctx context.Context, incidentID string, r store.Sent) error
+	// Enqueue queues aftermath's own jobs (the messages: notify.go).
+	Enqueue(ctx context.Context, d store.Delivery) (store.EnqueueResult, error)
 }

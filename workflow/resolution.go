@@ -34,6 +34,7 @@ const (
 	StepEpicIncidents  = "epic_incidents"  // epic.go: the labels of incidents that joined later, one step per set
 	StepOwnerComment   = "owner_comment"   // owner.go
 	StepDeadlines      = "deadlines"       // deadlines.go (trace)
+	StepNotify         = "notify"          // notify.go: queues the messages' job (EventNotify), whose steps are notify_created_*
 	StepMemberNotes    = "member_notes"    // member_notes.go (trace)
 	StepMemberNote     = "member_note"     // member_notes.go, in the member's own record
 	StepEpicAttach     = "epic_attach"     // attach.go, in a late member's record
@@ -75,8 +76,10 @@ type Resolution struct {
 	Mode Mode
 	Log  *slog.Logger
 	Now  func() time.Time
-	// Metrics counts the reminders (nil: not counted).
+	// Metrics counts the reminders and messages (nil: not counted).
 	Metrics *Metrics
+	// Notifier sends email and Slack messages (nil: nobody is told).
+	Notifier Notifier
 	// MemberLockWait bounds how long a member's note waits for the
 	// member's own processing to release its lock (10s).
 	MemberLockWait time.Duration
@@ -174,6 +177,8 @@ func (x *run) dispatch(ctx context.Context) error {
 		return x.remind(ctx)
 	case store.EventStatus:
 		return x.statusChanged(ctx)
+	case EventNotify:
+		return x.sendCreated(ctx)
 	default:
 		return x.trace(ctx, StepEvent, store.StepSkipped, "event type "+x.event+" needs no processing", "")
 	}
@@ -211,6 +216,9 @@ func (x *run) resolved(ctx context.Context) error {
 		return err
 	}
 	if err := x.deadlines(ctx, in, members, ref, pm); err != nil {
+		return err
+	}
+	if err := x.notify(ctx, in, members, logs, tl, ref, pm); err != nil {
 		return err
 	}
 	if err := x.memberNotes(ctx, in, ref); err != nil {
