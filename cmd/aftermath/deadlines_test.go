@@ -242,4 +242,3 @@ func postmortemOf(t *testing.T, base, admin, id string) trackedPM {
 	}
 	return *rec.Postmortem
 }
-
