@@ -148,6 +148,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		}
 		hopts.Verifier = webhook.NewVerifier(secrets)
 		hopts.Queue, hopts.Records = a.store, a.store
+		hopts.Postmortems, hopts.Severities, hopts.Location = a.store, a.severityNames, func() *time.Location { return a.rules.Current().Location() }
 		// incident.triggered matters only for merging into an open
 		// primary; the rules in force decide, reloads included.
 		hopts.QueueEvent = func(t string) bool {
@@ -290,6 +291,9 @@ func (a *App) ReloadRules() (summary string, problems []string, err error) {
 
 // Start listens and starts the worker; it returns once both run.
 func (a *App) Start(ctx context.Context) error {
+	if a.opts.Ingest {
+		a.indexTracked(ctx)
+	}
 	if a.srv != nil {
 		ln, err := net.Listen("tcp", a.srv.Addr)
 		if err != nil {
@@ -421,4 +425,29 @@ type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+}
+
+// severityNames are the rules' severities, for the overview's filter.
+func (a *App) severityNames() []string {
+	sevs := a.rules.Current().Severities
+	out := make([]string, len(sevs))
+	for i, s := range sevs {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// indexTracked puts the post-mortems a release before the overview
+// registered into its index. A failure (Redis down at start) only leaves
+// them out of the overview until the next start.
+func (a *App) indexTracked(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n, err := a.store.IndexTracked(ctx)
+	switch {
+	case err != nil:
+		a.log.Warn("could not index the tracked post-mortems for the overview; the next start tries again", "err", err)
+	case n > 0:
+		a.log.Info("indexed tracked post-mortems for the overview", "added", n)
+	}
 }

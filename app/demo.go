@@ -197,6 +197,8 @@ Everything keeps running until Ctrl-C:
   webhook          POST %[1]s/webhooks/pagerduty   (signing secret %[2]s)
   admin API        curl -H 'Authorization: Bearer %[3]s' %[1]s/api/v1/incidents/%[4]s
   dead letters     curl -H 'Authorization: Bearer %[3]s' %[1]s/api/v1/dead-letters
+  post-mortems     open %[1]s/postmortems in a browser and log in with the admin token %[3]s
+  post-mortems API curl -H 'Authorization: Bearer %[3]s' %[1]s/api/v1/postmortems
   metrics          curl %[1]s/metrics
   PagerDuty sim    curl -H 'Authorization: Token token=%[5]s' %[6]s/incidents/%[4]s/notes
   Jira sim         curl -u '%[7]s:%[8]s' '%[9]s/rest/api/2/search/jql?jql=project=PM'

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,7 @@ type Store interface {
 	IncidentOfEpic(ctx context.Context, key string) (string, bool, error)
 	ClaimStatusSync(ctx context.Context, consumer string, every time.Duration) (bool, error)
 	StatusSynced(ctx context.Context) error
+	SetFollowupsDone(ctx context.Context, incident string, done int) error
 	Enqueue(ctx context.Context, d store.Delivery) (store.EnqueueResult, error)
 }
 
@@ -50,7 +52,17 @@ type Keeper struct {
 	Metrics  *Metrics
 	// Tick is how often the scheduler looks for due reminders (1s).
 	Tick time.Duration
+	// DoneStatuses are the Jira statuses of a follow-up that count as done
+	// (nil: DefaultDoneStatuses), besides those the rules' status_map maps
+	// to Closed. Compared without regard to case.
+	DoneStatuses []string
 }
+
+// DefaultDoneStatuses are the Jira statuses that count a follow-up as done:
+// those of Jira's default workflows whose status category is Done. (The
+// status sync reads status names only; a workflow's own done statuses go
+// into Keeper.DoneStatuses or the rules' status_map.)
+var DefaultDoneStatuses = []string{"Done", "Closed", "Resolved", "Won't Do", "Won't Fix", "Cancelled", "Canceled", "Declined"}
 
 func (k *Keeper) now() time.Time {
 	if k.Now != nil {
@@ -125,8 +137,10 @@ func (k *Keeper) syncIfClaimed(ctx context.Context, every time.Duration) error {
 	return k.Sync(ctx)
 }
 
-// Sync reads the Jira status of every open post-mortem's epic, 50 a
-// search, and applies each change. It also sets the status gauges.
+// Sync reads the Jira status of every open post-mortem's epic and of its
+// follow-ups, in the same searches (50 issues a search), applies each
+// epic's change and records how many follow-ups are done. It also sets the
+// status gauges.
 func (k *Keeper) Sync(ctx context.Context) error {
 	ids, err := k.Store.Open(ctx)
 	if err != nil {
@@ -143,9 +157,17 @@ func (k *Keeper) Sync(ctx context.Context) error {
 			byEpic[d.Key] = d
 		}
 	}
-	statuses, err := k.Jira.Statuses(ctx, slices.Sorted(mapKeys(byEpic)))
+	keys := slices.Sorted(mapKeys(byEpic))
+	for _, d := range byEpic {
+		keys = append(keys, d.Followups...)
+	}
+	slices.Sort(keys[len(byEpic):])
+	statuses, err := k.Jira.Statuses(ctx, slices.Compact(keys))
 	if err != nil {
-		return fmt.Errorf("read the epics' statuses: %w", err)
+		return fmt.Errorf("read the epics' and follow-ups' statuses: %w", err)
+	}
+	if err := k.followupsDone(ctx, byEpic, statuses); err != nil {
+		return err
 	}
 	counts := map[string]int{}
 	overdue := 0
@@ -165,6 +187,40 @@ func (k *Keeper) Sync(ctx context.Context) error {
 	}
 	k.Metrics.setCounts(counts, overdue)
 	return k.Store.StatusSynced(ctx)
+}
+
+// followupsDone records how many follow-ups of each post-mortem are done.
+// A follow-up Jira no longer shows (deleted) counts as not done.
+func (k *Keeper) followupsDone(ctx context.Context, byEpic map[string]store.Deadline, statuses map[string]string) error {
+	names := k.DoneStatuses
+	if names == nil {
+		names = DefaultDoneStatuses
+	}
+	done := map[string]bool{}
+	for _, s := range names {
+		done[strings.ToLower(s)] = true
+	}
+	for js, status := range k.Rules().StatusMap {
+		if status == store.StatusClosed {
+			done[strings.ToLower(js)] = true
+		}
+	}
+	for _, key := range slices.Sorted(mapKeys(byEpic)) {
+		d := byEpic[key]
+		if len(d.Followups) == 0 {
+			continue
+		}
+		n := 0
+		for _, fu := range d.Followups {
+			if st, ok := statuses[fu]; ok && done[strings.ToLower(st)] {
+				n++
+			}
+		}
+		if err := k.Store.SetFollowupsDone(ctx, d.Incident, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ApplyEpicStatus applies the Jira status of an epic (POST /webhooks/jira):

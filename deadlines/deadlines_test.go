@@ -90,3 +90,69 @@ func TestSyncReadsFiftyEpicsASearch(t *testing.T) {
 		t.Fatalf("Q000 = %s after an unmapped status", d.Status)
 	}
 }
+
+// The sync reads the follow-ups' statuses in the same searches as the
+// epics' (30 epics and 60 follow-ups: 2 searches of at most 50) and records
+// how many of each post-mortem's are done: a status of the keeper's done
+// list (whatever the case) or one the status_map maps to Closed.
+func TestSyncCountsFollowupsDone(t *testing.T) {
+	ctx := context.Background()
+	js := jiratest.New(t, jiratest.Cloud)
+	js.AddProject(jiratest.Project{Key: "PM", Name: "Post-mortems"})
+	log := slog.New(slog.DiscardHandler)
+	jc, err := jira.New(jira.Config{BaseURL: js.URL(), Deployment: jira.Cloud, Email: js.Email(), APIToken: js.APIToken()}, log,
+		jira.NewHTTPClient(outbound.Config{RequestsPerMinute: 60000, Burst: 200}, nil, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := redistest.New(t)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	st := store.New(r.Client, r.Prefix).WithClock(func() time.Time { return now })
+	for i := range 30 {
+		id := fmt.Sprintf("Q%02d", i)
+		epic, err := jc.CreateEpic(ctx, jira.Epic{Project: "PM", IssueType: "Epic", Summary: "Post-mortem " + id, Incidents: []string{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := jc.CreateFollowups(ctx, epic.Key, id, []jira.Followup{
+			{Project: "PM", IssueType: "Task", Summary: "Fix " + id}, {Project: "PM", IssueType: "Task", Summary: "Alert " + id},
+		})
+		if err != nil || len(res) != 2 {
+			t.Fatal(res, err)
+		}
+		fus := []string{res[0].Key, res[1].Key}
+		if _, err := st.Register(ctx, store.Postmortem{Incident: id, Key: epic.Key, ResolvedAt: now,
+			MeetingDue: now.Add(72 * time.Hour), ReviewDue: now.Add(48 * time.Hour), Followups: fus}, 5); err != nil {
+			t.Fatal(err)
+		}
+		switch i {
+		case 0:
+			js.SetStatus(fus[0], "Done")
+			js.SetStatus(fus[1], "In Progress")
+		case 1:
+			js.SetStatus(fus[0], "Done")
+			js.SetStatus(fus[1], "Reviewed") // the status_map's Closed
+		case 2:
+			js.SetStatus(fus[0], "In Review") // the keeper's list
+		}
+	}
+	rl, err := rules.Load("r.yaml", []byte("status_map:\n  To Do: Draft\n  Reviewed: Closed\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Keeper{Store: st, Jira: jc, Rules: func() *rules.Rules { return rl }, Log: log, Now: func() time.Time { return now }, Metrics: NewMetrics(nil),
+		DoneStatuses: []string{"DONE", "in review"}}
+	js.ResetCalls()
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := js.Count("GET /rest/api/2/search/jql"); n != 2 {
+		t.Fatalf("%d searches for 30 epics and 60 follow-ups, want 2", n)
+	}
+	for id, want := range map[string]int{"Q00": 1, "Q01": 2, "Q02": 1, "Q03": 0} {
+		d, _, _ := st.Deadline(ctx, id)
+		if d.FollowupsDone != want || !d.FollowupsCheckedAt.Equal(now) {
+			t.Errorf("%s: %d of %v done at %s, want %d", id, d.FollowupsDone, d.Followups, d.FollowupsCheckedAt, want)
+		}
+	}
+}

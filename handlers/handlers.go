@@ -1,5 +1,5 @@
 // Package handlers holds aftermath's HTTP routes: webhook ingress, health,
-// metrics and the admin API. It speaks HTTP only: it verifies, decodes,
+// metrics, the admin API and the managers' overview page. It speaks HTTP only: it verifies, decodes,
 // validates, stores and answers, and never calls PagerDuty or Jira.
 package handlers
 
@@ -52,8 +52,16 @@ type Options struct {
 	// the secret that route answers 404.
 	EpicStatuses      EpicStatuses
 	JiraWebhookSecret string
-	// AdminToken guards /api/v1 and /-/reload; empty disables them (403).
+	// AdminToken guards /api/v1, /postmortems and /-/reload; empty
+	// disables them (403).
 	AdminToken string
+	// Postmortems serves the managers' overview, GET /api/v1/postmortems
+	// and the page GET /postmortems; nil: neither route.
+	Postmortems Postmortems
+	// Severities are the rules' severity names (filter values and links);
+	// Location the rules' time zone (the page's times; nil: UTC).
+	Severities func() []string
+	Location   func() *time.Location
 	// QueueEvent says which event types are queued; nil queues
 	// incident.resolved only. Other types are answered "ignored".
 	QueueEvent   func(eventType string) bool
@@ -117,6 +125,20 @@ func New(o Options) *echo.Echo {
 		api := e.Group("/api/v1", requireAdmin(o.AdminToken))
 		api.GET("/incidents/:id", admin.incident)
 		api.GET("/dead-letters", admin.deadLetters)
+	}
+	if o.Postmortems != nil {
+		ov := &overviewHandler{pms: o.Postmortems, severities: o.Severities, location: o.Location, now: o.Now, admin: admin, token: o.AdminToken}
+		if ov.severities == nil {
+			ov.severities = func() []string { return nil }
+		}
+		if ov.location == nil {
+			ov.location = func() *time.Location { return time.UTC }
+		}
+		e.GET("/api/v1/postmortems", ov.api, requireAdmin(o.AdminToken))
+		e.GET("/postmortems", ov.pageHTML)
+		e.POST("/postmortems/login", ov.loginPost)
+		e.POST("/postmortems/logout", ov.logout)
+		e.GET("/postmortems/style.css", ov.style)
 	}
 	if o.Reloader != nil {
 		e.POST("/-/reload", admin.reload(o.Reloader), requireAdmin(o.AdminToken))

@@ -54,6 +54,8 @@ type Postmortem struct {
 	ResolvedAt time.Time `json:"resolved_at"`
 	ReviewDue  time.Time `json:"review_due"`
 	MeetingDue time.Time `json:"meeting_due"`
+	// Followups are the keys of the follow-up tickets made with the epic.
+	Followups []string `json:"followups,omitempty"`
 }
 
 // Deadline is a tracked post-mortem as it stands.
@@ -67,6 +69,10 @@ type Deadline struct {
 	NextAt       time.Time    `json:"next_at,omitzero"`
 	History      []Transition `json:"history"`
 	Reminders    []Sent       `json:"reminders"`
+	// FollowupsDone is how many of the follow-ups were done at the last
+	// status sync, FollowupsCheckedAt when that was (zero: never).
+	FollowupsDone      int       `json:"followups_done"`
+	FollowupsCheckedAt time.Time `json:"followups_checked_at,omitzero"`
 }
 
 // Transition is a status change.
@@ -97,12 +103,14 @@ func (s *Store) pmKey(id, what string) string { return s.prefix + ":{queue}:pm:"
 func (s *Store) syncClaimKey() string         { return s.prefix + ":statussync:claim" }
 func (s *Store) syncLastKey() string          { return s.prefix + ":statussync:last" }
 func (s *Store) epicsKey() string             { return s.prefix + ":{queue}:epics" }
+func (s *Store) trackedKey() string           { return s.prefix + ":{queue}:pmindex" }
 
 // registerScript records a post-mortem once: a second registration (a
 // retry, another replica) changes nothing.
 //
 // KEYS[1] record hash, KEYS[2] deadlines, KEYS[3] open set, KEYS[4] history,
-// KEYS[5] epic index; ARGV[1] incident, ARGV[2] data, ARGV[3] first reminder
+// KEYS[5] epic index, KEYS[6] every tracked post-mortem by meeting due;
+// ARGV[1] incident, ARGV[2] data, ARGV[3] first reminder
 // kind ("" none), ARGV[4] its due time (ms), ARGV[5] meeting due (ms),
 // ARGV[6] the first history entry, ARGV[7] the epic's key.
 var registerScript = redis.NewScript(`
@@ -112,6 +120,7 @@ if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('RPUSH', KEYS[4], ARGV[6])
 redis.call('HSET', KEYS[5], ARGV[7], ARGV[1])
+redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
 return 1
 `)
 
@@ -131,7 +140,7 @@ func (s *Store) Register(ctx context.Context, pm Postmortem, maxOverdue int) (re
 	data, _ := json.Marshal(pm)
 	first, _ := json.Marshal(Transition{Status: StatusDraft, At: now, Source: "created"})
 	n, err := registerScript.Run(ctx, s.rdb,
-		[]string{s.pmKey(pm.Incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(pm.Incident, ":history"), s.epicsKey()},
+		[]string{s.pmKey(pm.Incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(pm.Incident, ":history"), s.epicsKey(), s.trackedKey()},
 		pm.Incident, data, kind, at.UnixMilli(), pm.MeetingDue.UnixMilli(), first, pm.Key).Int()
 	if err != nil {
 		return false, fmt.Errorf("register the post-mortem of %s: %w", pm.Incident, err)
@@ -244,18 +253,33 @@ func (s *Store) NoteReminder(ctx context.Context, incident string, r Sent) error
 // Deadline reads a tracked post-mortem; found is false when it is not
 // tracked.
 func (s *Store) Deadline(ctx context.Context, incident string) (d Deadline, found bool, err error) {
-	var rec, sent *redis.MapStringStringCmd
-	var hist *redis.StringSliceCmd
+	var r deadlineRead
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		rec = p.HGetAll(ctx, s.pmKey(incident, ""))
-		hist = p.LRange(ctx, s.pmKey(incident, ":history"), 0, -1)
-		sent = p.HGetAll(ctx, s.pmKey(incident, ":sent"))
+		r = s.queueDeadline(ctx, p, incident)
 		return nil
 	})
 	if err != nil {
 		return d, false, fmt.Errorf("read the post-mortem of %s: %w", incident, err)
 	}
-	h := rec.Val()
+	return r.decode(incident)
+}
+
+// deadlineRead is a post-mortem's reads, queued in a pipeline.
+type deadlineRead struct {
+	rec, sent *redis.MapStringStringCmd
+	hist      *redis.StringSliceCmd
+}
+
+func (s *Store) queueDeadline(ctx context.Context, p redis.Pipeliner, incident string) deadlineRead {
+	return deadlineRead{
+		rec:  p.HGetAll(ctx, s.pmKey(incident, "")),
+		hist: p.LRange(ctx, s.pmKey(incident, ":history"), 0, -1),
+		sent: p.HGetAll(ctx, s.pmKey(incident, ":sent")),
+	}
+}
+
+func (r deadlineRead) decode(incident string) (d Deadline, found bool, err error) {
+	h := r.rec.Val()
 	if len(h) == 0 {
 		return d, false, nil
 	}
@@ -263,19 +287,23 @@ func (s *Store) Deadline(ctx context.Context, incident string) (d Deadline, foun
 		return d, false, fmt.Errorf("decode the post-mortem of %s: %w", incident, err)
 	}
 	d.Status, d.NextReminder = h["status"], h["next"]
+	d.FollowupsDone, _ = strconv.Atoi(h["fu_done"])
+	if ms, err := strconv.ParseInt(h["fu_at"], 10, 64); err == nil {
+		d.FollowupsCheckedAt = time.UnixMilli(ms).UTC()
+	}
 	if d.NextReminder != "" {
 		d.NextN, _ = strconv.Atoi(h["n"])
 		ms, _ := strconv.ParseInt(h["at"], 10, 64)
 		d.NextAt = time.UnixMilli(ms).UTC()
 	}
 	d.History, d.Reminders = []Transition{}, []Sent{}
-	for _, raw := range hist.Val() {
+	for _, raw := range r.hist.Val() {
 		var t Transition
 		if json.Unmarshal([]byte(raw), &t) == nil {
 			d.History = append(d.History, t)
 		}
 	}
-	for _, raw := range sent.Val() {
+	for _, raw := range r.sent.Val() {
 		var r Sent
 		if json.Unmarshal([]byte(raw), &r) == nil {
 			d.Reminders = append(d.Reminders, r)

@@ -3,6 +3,8 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/store"
@@ -19,10 +21,18 @@ func (x *run) deadlines(ctx context.Context, in pagerduty.Incident, members []Me
 	for _, m := range members {
 		group = append(group, m.Incident.ID)
 	}
+	// The follow-ups' keys, as the followups step recorded them: the status
+	// sync counts how many are done.
+	fu, _, err := x.checkpointOf(ctx, x.id, StepFollowups)
+	if err != nil {
+		return err
+	}
+	followups := slices.Sorted(maps.Values(decodeResult(fu.Result, map[string]string{})))
 	registered, err := x.store.Register(ctx, store.Postmortem{
 		Incident: in.ID, Number: in.Number, Title: in.Title, URL: in.HTMLURL, Group: group, Severity: pm.Severity,
 		Key: ref.Key, EpicURL: ref.URL, Owner: ref.Owner, OwnerJira: ref.OwnerJira,
 		ResolvedAt: x.resolvedAt(in), ReviewDue: pm.ReviewDue, MeetingDue: pm.MeetingDue,
+		Followups: followups,
 	}, x.rules.Reminders.MaxOverdue)
 	if err != nil {
 		return err

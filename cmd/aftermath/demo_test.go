@@ -233,6 +233,8 @@ func TestDemoBinaryText(t *testing.T) {
 // What `demo --keep-running` prints, and how the test reads it.
 var (
 	keepAdminLine = regexp.MustCompile(`^\s*admin API\s+curl -H 'Authorization: Bearer ([0-9a-f]+)' (http://[^/\s]+)(/api/v1/incidents/\S+)$`)
+	keepPageLine  = regexp.MustCompile(`^\s*post-mortems\s+open (http://[^/\s]+/postmortems) in a browser and log in with the admin token ([0-9a-f]+)$`)
+	keepPMAPILine = regexp.MustCompile(`^\s*post-mortems API\s+curl -H 'Authorization: Bearer ([0-9a-f]+)' (http://[^/\s]+/api/v1/postmortems)$`)
 	keepPDLine    = regexp.MustCompile(`^\s*PagerDuty sim\s+curl -H 'Authorization: (Token token=[0-9a-f]+)' (http://[^/\s]+)(/incidents/\S+/notes)$`)
 	keepJiraLine  = regexp.MustCompile(`^\s*Jira sim\s+curl -u '([^:']+):([^']+)' '(http://[^/']+)(/rest/api/2/search/jql\?[^']*)'$`)
 )
@@ -285,7 +287,7 @@ func TestDemoBinaryKeepRunning(t *testing.T) {
 	defer func() { cancel(); stopReading(); <-exited }()
 	output := func() string { mu.Lock(); defer mu.Unlock(); return transcript.String() }
 
-	var admin, pd, jira []string
+	var admin, pd, jira, page, pmAPI []string
 	deadline := time.After(50 * time.Second)
 	for jira == nil {
 		select {
@@ -300,6 +302,12 @@ func TestDemoBinaryKeepRunning(t *testing.T) {
 			if m := keepPDLine.FindStringSubmatch(l); m != nil {
 				pd = m
 			}
+			if m := keepPageLine.FindStringSubmatch(l); m != nil {
+				page = m
+			}
+			if m := keepPMAPILine.FindStringSubmatch(l); m != nil {
+				pmAPI = m
+			}
 			if m := keepJiraLine.FindStringSubmatch(l); m != nil {
 				jira = m
 			}
@@ -308,8 +316,8 @@ func TestDemoBinaryKeepRunning(t *testing.T) {
 		}
 	}
 	stopReading()
-	if admin == nil || pd == nil {
-		t.Fatalf("admin API or PagerDuty simulator line missing\nstdout:\n%s", output())
+	if admin == nil || pd == nil || page == nil || pmAPI == nil {
+		t.Fatalf("admin API, post-mortems or PagerDuty simulator line missing\nstdout:\n%s", output())
 	}
 
 	// The admin API: the incident the demo processed, with the token only.
@@ -319,6 +327,29 @@ func TestDemoBinaryKeepRunning(t *testing.T) {
 	}
 	if code, body := demoGet(t, adminURL, "Bearer wrong", nil); code != http.StatusUnauthorized {
 		t.Errorf("GET %s with a wrong token: %d %s", adminURL, code, body)
+	}
+	// The managers' overview shows the demo's post-mortem: the page with
+	// the printed token (without it, the login page and no data), and the
+	// API with its epic and the follow-ups the workflow registered.
+	if code, body := demoGet(t, page[1], "", nil); code != http.StatusOK || !strings.Contains(body, `action="/postmortems/login"`) || strings.Contains(body, "PM-1") {
+		t.Errorf("GET %s without the token: %d %s", page[1], code, body)
+	}
+	if code, body := demoGet(t, page[1], "Bearer "+page[2], nil); code != http.StatusOK || !strings.Contains(body, `data-incident="Q1CHECKOUT502"`) ||
+		!strings.Contains(body, "/browse/PM-1") {
+		t.Errorf("GET %s with the token: %d %s", page[1], code, body)
+	}
+	code, body := demoGet(t, pmAPI[2], "Bearer "+pmAPI[1], nil)
+	var overview struct {
+		Postmortems []struct {
+			Incident  string   `json:"incident"`
+			EpicKey   string   `json:"epic_key"`
+			Status    string   `json:"status"`
+			Followups []string `json:"followups"`
+		} `json:"postmortems"`
+	}
+	if err := json.Unmarshal([]byte(body), &overview); code != http.StatusOK || err != nil || len(overview.Postmortems) != 1 ||
+		overview.Postmortems[0].Incident != "Q1CHECKOUT502" || overview.Postmortems[0].EpicKey != "PM-1" || len(overview.Postmortems[0].Followups) == 0 {
+		t.Errorf("GET %s: %d %v %s", pmAPI[2], code, err, body)
 	}
 	// The simulators' state: the primary's notes, among them aftermath's
 	// link to the epic, and the epic in the project's issues.
