@@ -154,6 +154,15 @@ func TestServeProcessStopsOnSIGTERM(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("webhook: %d", resp.StatusCode)
 	}
+	// SIGTERM once a worker is at work on the event: a graceful stop lets
+	// it finish. (Sent earlier, the entry would stay queued for the next
+	// process, which is right too, but not what this test is about.)
+	for deadline := time.Now().Add(10 * time.Second); sim.Count("GET /incidents/{id}") == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no worker took the event\n%s", logs.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
