@@ -17,11 +17,10 @@ import (
 	"github.com/aftermath-dev/aftermath/store"
 )
 
-// The status sync reads 120 open post-mortems in 3 searches (50 a
-// request), applies each change through the rules' status_map, ignores
-// statuses the map does not name, and counts the post-mortems by status.
-func TestSyncReadsFiftyEpicsASearch(t *testing.T) {
-	ctx := context.Background()
+// syncFixture is a Jira Cloud simulator with the project PM, a client for
+// it, and a store under the test's prefix whose time stands at now.
+func syncFixture(t *testing.T) (*jiratest.Server, *jira.Client, *store.Store, time.Time) {
+	t.Helper()
 	js := jiratest.New(t, jiratest.Cloud)
 	js.AddProject(jiratest.Project{Key: "PM", Name: "Post-mortems"})
 	log := slog.New(slog.DiscardHandler)
@@ -32,7 +31,16 @@ func TestSyncReadsFiftyEpicsASearch(t *testing.T) {
 	}
 	r := redistest.New(t)
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	st := store.New(r.Client, r.Prefix).WithClock(func() time.Time { return now })
+	return js, jc, store.New(r.Client, r.Prefix).WithClock(func() time.Time { return now }), now
+}
+
+// The status sync reads 120 open post-mortems in 3 searches (50 a
+// request), applies each change through the rules' status_map, ignores
+// statuses the map does not name, and counts the post-mortems by status.
+func TestSyncReadsFiftyEpicsASearch(t *testing.T) {
+	ctx := context.Background()
+	js, jc, st, now := syncFixture(t)
+	log := slog.New(slog.DiscardHandler)
 	for i := range 120 {
 		id := fmt.Sprintf("Q%03d", i)
 		epic, err := jc.CreateEpic(ctx, jira.Epic{Project: "PM", IssueType: "Epic", Summary: "Post-mortem " + id, Incidents: []string{id}})
@@ -97,17 +105,8 @@ func TestSyncReadsFiftyEpicsASearch(t *testing.T) {
 // list (whatever the case) or one the status_map maps to Closed.
 func TestSyncCountsFollowupsDone(t *testing.T) {
 	ctx := context.Background()
-	js := jiratest.New(t, jiratest.Cloud)
-	js.AddProject(jiratest.Project{Key: "PM", Name: "Post-mortems"})
+	js, jc, st, now := syncFixture(t)
 	log := slog.New(slog.DiscardHandler)
-	jc, err := jira.New(jira.Config{BaseURL: js.URL(), Deployment: jira.Cloud, Email: js.Email(), APIToken: js.APIToken()}, log,
-		jira.NewHTTPClient(outbound.Config{RequestsPerMinute: 60000, Burst: 200}, nil, log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := redistest.New(t)
-	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	st := store.New(r.Client, r.Prefix).WithClock(func() time.Time { return now })
 	for i := range 30 {
 		id := fmt.Sprintf("Q%02d", i)
 		epic, err := jc.CreateEpic(ctx, jira.Epic{Project: "PM", IssueType: "Epic", Summary: "Post-mortem " + id, Incidents: []string{id}})

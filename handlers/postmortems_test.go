@@ -10,22 +10,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/internal/testutil"
 	"github.com/aftermath-dev/aftermath/store"
 )
-
-// testClock is a settable clock shared by the store and the handlers.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // overviewNow is "now" in the overview's tests.
 var overviewNow = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -70,22 +61,22 @@ func overviewSeeds() []seedPM {
 type overviewEnv struct {
 	url   string
 	store *store.Store
-	clock *testClock
+	clock *testutil.Clock
 }
 
 func newOverview(t *testing.T, token string, seeds []seedPM) *overviewEnv {
 	t.Helper()
 	r := redistest.New(t)
-	clock := &testClock{t: overviewNow}
-	st := store.New(r.Client, r.Prefix).WithClock(clock.now)
+	clock := testutil.NewClock(overviewNow)
+	st := store.New(r.Client, r.Prefix).WithClock(clock.Now)
 	ctx := context.Background()
 	for _, s := range seeds {
-		clock.set(s.registered)
+		clock.Set(s.registered)
 		if _, err := st.Register(ctx, s.pm, 2); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range s.moves {
-			clock.set(m.at)
+			clock.Set(m.at)
 			if _, _, err := st.SetStatus(ctx, s.pm.Incident, m.status, "sync"); err != nil {
 				t.Fatal(err)
 			}
@@ -96,13 +87,13 @@ func newOverview(t *testing.T, token string, seeds []seedPM) *overviewEnv {
 			}
 		}
 	}
-	clock.set(overviewNow)
+	clock.Set(overviewNow)
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(New(Options{
-		Postmortems: st, AdminToken: token, Now: clock.now,
+		Postmortems: st, AdminToken: token, Now: clock.Now,
 		Severities: func() []string { return []string{"SEV-1", "SEV-2"} },
 		Location:   func() *time.Location { return berlin },
 	}))
@@ -392,11 +383,11 @@ func TestPostmortemsLogin(t *testing.T) {
 	if code, _, body := get(t, page, "", &forged); code != http.StatusUnauthorized || strings.Contains(body, "Checkout down") {
 		t.Fatalf("forged cookie: %d", code)
 	}
-	env.clock.set(overviewNow.Add(13 * time.Hour))
+	env.clock.Set(overviewNow.Add(13 * time.Hour))
 	if code, _, body := get(t, page, "", ck); code != http.StatusUnauthorized || !strings.Contains(body, "session has ended") {
 		t.Fatalf("expired cookie: %d\n%s", code, body)
 	}
-	env.clock.set(overviewNow)
+	env.clock.Set(overviewNow)
 
 	// Behind a TLS-terminating proxy the cookie is Secure; a q that is not
 	// a query stays on the page.

@@ -11,23 +11,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/internal/testutil"
 )
 
-// clock is a settable time for the store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time)     { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func (c *clock) add(d time.Duration) { c.set(c.now().Add(d)) }
-
-func newDeadlineStore(t *testing.T, at time.Time) (*Store, *clock) {
+func newDeadlineStore(t *testing.T, at time.Time) (*Store, *testutil.Clock) {
 	t.Helper()
 	s, _ := newStore(t)
-	c := &clock{t: at}
-	s.now = c.now
+	c := testutil.NewClock(at)
+	s.now = c.Now
 	if err := s.EnsureGroup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +103,7 @@ func TestDeadlineReminderSchedule(t *testing.T) {
 		{pm.MeetingDue.Add(48 * time.Hour), ""}, // capped at 2
 		{pm.MeetingDue.Add(30 * 24 * time.Hour), ""},
 	} {
-		c.set(st.at)
+		c.Set(st.at)
 		var got string
 		for _, j := range claimAll(t, s) {
 			got += fmt.Sprintf("%s-%d", j.Kind, j.N)
@@ -138,11 +129,11 @@ func TestDeadlineOldIncidentGetsOneOverdue(t *testing.T) {
 	if jobs := claimAll(t, s); len(jobs) != 1 || jobs[0].Kind != ReminderOverdue || jobs[0].N != 1 {
 		t.Fatalf("jobs = %+v, want one overdue reminder", jobs)
 	}
-	c.add(time.Hour)
+	c.Add(time.Hour)
 	if jobs := claimAll(t, s); len(jobs) != 0 {
 		t.Fatalf("a backlog: %+v", jobs)
 	}
-	c.add(23 * time.Hour)
+	c.Add(23 * time.Hour)
 	if jobs := claimAll(t, s); len(jobs) != 1 || jobs[0].N != 2 {
 		t.Fatalf("a day later: %+v", jobs)
 	}
@@ -171,7 +162,7 @@ func TestDeadlineStatusStopsReminders(t *testing.T) {
 			t.Fatalf("set %s: %q %v %v", tc.status, prev, changed, err)
 		}
 	}
-	c.add(30 * 24 * time.Hour)
+	c.Add(30 * 24 * time.Hour)
 	if jobs := claimAll(t, s); len(jobs) != 0 {
 		t.Fatalf("reminders after Reviewed: %+v", jobs)
 	}
@@ -201,7 +192,7 @@ func TestDeadlineSchedulersClaimOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.add(4 * 24 * time.Hour) // review and meeting both due
+	c.Add(4 * 24 * time.Hour) // review and meeting both due
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	queued := map[string]int{}

@@ -53,7 +53,7 @@ func TestPostmortemsFiltersAndOrder(t *testing.T) {
 	s, c := newDeadlineStore(t, base.AddDate(0, 0, -5))
 	seedOverview(t, s, base)
 	now := base.AddDate(0, 0, 3).Add(time.Hour) // P0..P3 past their meeting
-	c.set(now)
+	c.Set(now)
 	yes, no := true, false
 	for _, tc := range []struct {
 		name string

@@ -11,26 +11,17 @@ import (
 
 	"github.com/aftermath-dev/aftermath/deadlines"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
+	"github.com/aftermath-dev/aftermath/internal/testutil"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
 
-// testClock is the injected time of a deadline test: the store, the
-// workflow and the schedulers all read it.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
-// deadlineEnv is a jiraEnv whose time is a testClock, with a worker
+// deadlineEnv is a jiraEnv whose time is a settable clock, with a worker
 // running the workflow and n deadline keepers (schedulers and status syncs,
 // as n replicas run them).
 type deadlineEnv struct {
 	*jiraEnv
-	clock   *testClock
+	clock   *testutil.Clock
 	w       *env
 	keepers []*deadlines.Keeper
 }
@@ -45,9 +36,9 @@ func newDeadlineEnv(t *testing.T, rulesExtra string, at time.Time, keepers int) 
 		}
 		e.rules = rl
 	}
-	c := &testClock{t: at}
-	e.store.WithClock(c.now)
-	e.res.Now = c.now
+	c := testutil.NewClock(at)
+	e.store.WithClock(c.Now)
+	e.res.Now = c.Now
 	d := &deadlineEnv{jiraEnv: e, clock: c, w: &env{t: t, r: e.r, store: e.store, q: e.store}}
 	cfg := fast("worker")
 	cfg.Rules = func() *rules.Rules { return e.rules }
@@ -55,7 +46,7 @@ func newDeadlineEnv(t *testing.T, rulesExtra string, at time.Time, keepers int) 
 	m := deadlines.NewMetrics(nil)
 	for i := range keepers {
 		d.keepers = append(d.keepers, &deadlines.Keeper{Store: e.store, Jira: e.jc, Rules: func() *rules.Rules { return e.rules },
-			Consumer: fmt.Sprint("replica-", i), Log: slog.New(slog.DiscardHandler), Now: c.now, Metrics: m})
+			Consumer: fmt.Sprint("replica-", i), Log: slog.New(slog.DiscardHandler), Now: c.Now, Metrics: m})
 	}
 	return d
 }
@@ -138,19 +129,19 @@ func TestRemindersOnceAcrossSchedulersUntilReviewed(t *testing.T) {
 		t.Fatalf("deadline = %+v", dl)
 	}
 
-	d.clock.set(dl.ReviewDue.Add(-time.Minute))
+	d.clock.Set(dl.ReviewDue.Add(-time.Minute))
 	d.tick()
 	if n := len(d.comments(epic.Key, "due for review")); n != 0 {
 		t.Fatalf("%d review reminders before review due", n)
 	}
-	d.clock.set(dl.ReviewDue)
+	d.clock.Set(dl.ReviewDue)
 	d.tick()
 	d.tick()
 	review := d.comments(epic.Key, "due for review")
 	if len(review) != 1 || !strings.Contains(review[0], "[~accountid:acc-alice]") {
 		t.Fatalf("review reminders = %q, want one mentioning the owner", review)
 	}
-	d.clock.set(dl.MeetingDue.Add(time.Minute))
+	d.clock.Set(dl.MeetingDue.Add(time.Minute))
 	d.tick()
 	d.tick()
 	if over := d.comments(epic.Key, "meeting was due"); len(over) != 1 || !strings.Contains(over[0], "still Draft") {
@@ -163,7 +154,7 @@ func TestRemindersOnceAcrossSchedulersUntilReviewed(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.drain()
-	d.clock.set(dl.MeetingDue.Add(30 * 24 * time.Hour))
+	d.clock.Set(dl.MeetingDue.Add(30 * 24 * time.Hour))
 	d.tick()
 	if over := d.comments(epic.Key, "meeting was due"); len(over) != 1 {
 		t.Fatalf("%d overdue reminders after Reviewed", len(over))
@@ -198,7 +189,7 @@ func TestReminderOfADeadSchedulerFiresOnce(t *testing.T) {
 	d.resolve("PCHK1")
 	epic := d.wantOneEpic()
 	dl := d.deadline("PCHK1")
-	d.clock.set(dl.ReviewDue)
+	d.clock.Set(dl.ReviewDue)
 	// The dead scheduler's claim: the job is queued with it.
 	if _, ok, err := d.store.ClaimDue(context.Background(), "PCHK1", 24*time.Hour, 5); err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
@@ -224,7 +215,7 @@ func TestReplayedOldIncidentGetsOneOverdueThenTheCap(t *testing.T) {
 		t.Fatalf("%d overdue and %d review reminders, want 1 and 0", n, r)
 	}
 	for day := 1; day <= 5; day++ {
-		d.clock.set(t0.AddDate(0, 1, day))
+		d.clock.Set(t0.AddDate(0, 1, day))
 		d.tick()
 	}
 	over := d.comments(epic.Key, "meeting was due")
@@ -266,7 +257,7 @@ func TestStatusLifecycleThroughTheWebhook(t *testing.T) {
 	if len(ask) != 1 || !strings.Contains(ask[0], "[~accountid:acc-carol]") || !strings.Contains(ask[0], "no order was lost") {
 		t.Fatalf("liaison comments = %q", ask)
 	}
-	d.clock.set(d.deadline("PCHK1").MeetingDue.Add(time.Hour))
+	d.clock.Set(d.deadline("PCHK1").MeetingDue.Add(time.Hour))
 	d.tick()
 	if n := len(d.comments(epic.Key, "meeting was due")); n != 0 {
 		t.Fatalf("%d overdue reminders after Reviewed", n)
