@@ -146,7 +146,7 @@ func (x *run) send(ctx context.Context, step, intent, channel string, do func(co
 		x.log.Warn("a message failed", "step", step, "err", err)
 	case res == MaybeWritten:
 		x.r.Metrics.notification(channel, "unknown")
-	case !x.dry:
+	case res != "": // "" is a dry run's planned write
 		x.r.Metrics.notification(channel, "sent")
 	}
 	return err

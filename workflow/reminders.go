@@ -47,7 +47,10 @@ func (x *run) remind(ctx context.Context) error {
 		return err
 	}
 	x.r.Metrics.reminder("sent")
-	return x.store.NoteReminder(ctx, x.id, store.Sent{Kind: job.Kind, N: job.N, At: x.r.now(), Note: "comment on " + d.Key})
+	if err := x.store.NoteReminder(ctx, x.id, store.Sent{Kind: job.Kind, N: job.N, At: x.r.now(), Note: "comment on " + d.Key}); err != nil {
+		return err
+	}
+	return x.tellReminder(ctx, job, d)
 }
 
 // mention is the markup that mentions the owner, or says there is none.

@@ -17,7 +17,8 @@ type StatusJob struct {
 // statusChanged does what a post-mortem's new status asks: at In Review,
 // the language review of its page; at Reviewed, when the page has an
 // external message and the rules name a customer liaison, a comment asks
-// the liaison to post it on the status page.
+// the liaison to post it on the status page, and the Reviewed message goes
+// to the owner and the rules' recipients.
 func (x *run) statusChanged(ctx context.Context) error {
 	var job StatusJob
 	if err := json.Unmarshal(x.body, &job); err != nil || job.Status == "" {
@@ -27,7 +28,10 @@ func (x *run) statusChanged(ctx context.Context) error {
 	case store.StatusInReview:
 		return x.languageReview(ctx)
 	case store.StatusReviewed:
-		return x.liaison(ctx)
+		if err := x.liaison(ctx); err != nil {
+			return err
+		}
+		return x.tellReviewed(ctx)
 	}
 	return x.trace(ctx, StepLiaison, store.StepSkipped, "the post-mortem is "+job.Status+": nothing to do", "")
 }

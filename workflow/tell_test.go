@@ -1,0 +1,118 @@
+package workflow
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aftermath-dev/aftermath/integrations/notify"
+	"github.com/aftermath-dev/aftermath/integrations/notify/notifytest"
+	"github.com/aftermath-dev/aftermath/store"
+)
+
+// subjects lists the subject lines of the mails to a recipient.
+func subjects(s *notifytest.SMTP, to string) []string {
+	var out []string
+	for _, m := range s.Mails() {
+		if !strings.Contains(strings.Join(m.To, ","), to) {
+			continue
+		}
+		for _, l := range strings.Split(m.Data, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Subject: "); ok {
+				out = append(out, v)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func slackTexts(s *notifytest.Slack) []string {
+	var out []string
+	for _, p := range s.Posts() {
+		out = append(out, p.Text)
+	}
+	return out
+}
+
+func countPrefix(list []string, prefix string) int {
+	n := 0
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func countContaining(list []string, part string) int {
+	n := 0
+	for _, s := range list {
+		if strings.Contains(s, part) {
+			n++
+		}
+	}
+	return n
+}
+
+// End to end through the queue, against both simulators, a real SMTP
+// conversation and a Slack receiver: a new SEV-1 post-mortem is told once
+// to the stakeholders by email and in Slack and the owner gets the meeting
+// hold; the review reminder and the Reviewed message reach the owner and
+// the stakeholders too; replays of every job send nothing twice.
+func TestTellingPeopleEndToEnd(t *testing.T) {
+	d := newDeadlineEnv(t, "notify:\n  - email: [stakeholders@example.com]\n  - slack_webhook_env: SLACK_SRE\n", t0.Add(80*time.Minute), 2)
+	smtp, slack := notifytest.NewSMTP(t), notifytest.NewSlack(t)
+	cfg := smtp.Config()
+	cfg.Getenv = func(k string) (string, bool) { return slack.URL, k == "SLACK_SRE" }
+	d.res.Notifier = notify.New(cfg, nil, nil)
+	realisticSEV1(d.pdEnv)
+	d.resolve("PCHK1")
+	epic := d.wantOneEpic()
+
+	stake, owner := subjects(smtp, "stakeholders@example.com"), subjects(smtp, "alice@example.com")
+	if countPrefix(stake, "Post-mortem "+epic.Key) != 1 || countContaining(slackTexts(slack), "post-mortem "+epic.Key+" is open") != 1 {
+		t.Fatalf("creation: stakeholders got %q, Slack %q; want one of each", stake, slackTexts(slack))
+	}
+	if countPrefix(owner, "Meeting hold: ") != 1 {
+		t.Fatalf("owner got %q, want the meeting hold", owner)
+	}
+	for _, m := range smtp.Mails() {
+		if strings.Contains(strings.Join(m.To, ","), "alice@example.com") && !strings.Contains(m.Data, "text/calendar") {
+			t.Fatal("the owner's hold has no calendar attached")
+		}
+	}
+
+	// The same resolution again (PagerDuty's redelivery with a new event
+	// ID): nothing is sent twice.
+	d.w.enqueue(resolved("EPCHK1-again", "PCHK1"))
+	d.drain()
+	if n := len(smtp.Mails()); n != 2 {
+		t.Fatalf("%d mails after a redelivery, want the 2 of the creation", n)
+	}
+
+	dl := d.deadline("PCHK1")
+	d.clock.Set(dl.ReviewDue)
+	d.tick()
+	d.tick()
+	if o, s, sl := countPrefix(subjects(smtp, "alice@example.com"), "Review due"), countPrefix(subjects(smtp, "stakeholders@example.com"), "Review due"),
+		countContaining(slackTexts(slack), "is due for review"); o != 1 || s != 1 || sl != 1 {
+		t.Fatalf("review reminder: owner %d, stakeholders %d, Slack %d mails; want 1 each", o, s, sl)
+	}
+
+	if _, changed, err := d.keepers[0].ApplyEpicStatus(context.Background(), epic.Key, "Reviewed"); err != nil || !changed {
+		t.Fatalf("Reviewed: %v %v", changed, err)
+	}
+	d.drain()
+	if _, _, err := d.keepers[1].ApplyEpicStatus(context.Background(), epic.Key, "Reviewed"); err != nil {
+		t.Fatal(err)
+	}
+	d.drain()
+	if s, sl := countPrefix(subjects(smtp, "stakeholders@example.com"), "Reviewed: "), countContaining(slackTexts(slack), "is Reviewed"); s != 1 || sl != 1 {
+		t.Fatalf("Reviewed: stakeholders %d, Slack %d; want 1 each", s, sl)
+	}
+	if rec, _, _ := d.store.IncidentRecord(context.Background(), "PCHK1"); rec.Postmortem == nil || rec.Postmortem.Status != store.StatusReviewed {
+		t.Fatalf("record = %+v", rec.Postmortem)
+	}
+}
