@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 
@@ -15,7 +16,7 @@ import (
 // services, and the customer liaison for the most severe level only. A
 // responder's email comes from PagerDuty; one that cannot be read leaves
 // the name only (listed, not sent the hold).
-func (x *run) invitees(ctx context.Context, severity string, services []string, logs map[string]incidentLog, tl Timeline) ([]notify.Invitee, error) {
+func (x *run) invitees(ctx context.Context, severity string, services []string, logs map[string]incidentLog, tl Timeline, emails bool) []notify.Invitee {
 	var out []notify.Invitee
 	add := func(in notify.Invitee) {
 		i := slices.IndexFunc(out, func(o notify.Invitee) bool {
@@ -30,7 +31,7 @@ func (x *run) invitees(ctx context.Context, severity string, services []string, 
 	people := x.rules.PeopleOf(services)
 	for _, r := range tl.Responders {
 		if r.Role == "Incident commander" {
-			add(notify.Invitee{Name: r.Name, Email: x.emailOf(ctx, r), Why: "incident commander"})
+			add(notify.Invitee{Name: r.Name, Email: x.emailOf(ctx, r, emails), Why: "incident commander"})
 		}
 	}
 	if name := shadowOf(logs); name != "" {
@@ -43,7 +44,7 @@ func (x *run) invitees(ctx context.Context, severity string, services []string, 
 	}
 	for _, r := range tl.Responders {
 		if r.UserID != "" && len(r.Actions) > 0 {
-			add(notify.Invitee{Name: r.Name, Email: x.emailOf(ctx, r), Why: "responder"})
+			add(notify.Invitee{Name: r.Name, Email: x.emailOf(ctx, r, emails), Why: "responder"})
 		}
 	}
 	for _, p := range people {
@@ -57,13 +58,14 @@ func (x *run) invitees(ctx context.Context, severity string, services []string, 
 	if l := x.rules.CustomerLiaison; l != "" && x.rules.MostSevere(severity) {
 		add(notify.Invitee{Email: l, Why: "customer liaison (" + severity + ")"})
 	}
-	return out, nil
+	return out
 }
 
 // emailOf is a responder's email in PagerDuty, or "" when it cannot be
-// read (a name found only in a note, a user PagerDuty will not show).
-func (x *run) emailOf(ctx context.Context, r Responder) string {
-	if r.UserID == "" || x.r.PagerDuty == nil {
+// read (a name found only in a note, a user PagerDuty will not show) or is
+// not wanted.
+func (x *run) emailOf(ctx context.Context, r Responder, want bool) string {
+	if !want || r.UserID == "" || x.r.PagerDuty == nil {
 		return ""
 	}
 	u, err := x.r.PagerDuty.User(ctx, r.UserID)
@@ -74,10 +76,11 @@ func (x *run) emailOf(ctx context.Context, r Responder) string {
 	return u.Email
 }
 
-// shadowOf is the name on a note line "Shadow: <name>".
+// shadowOf is the name on a note line "Shadow: <name>": the first, in the
+// order of the incidents' IDs.
 func shadowOf(logs map[string]incidentLog) string {
-	for _, il := range logs {
-		for _, n := range il.Notes {
+	for _, id := range slices.Sorted(maps.Keys(logs)) {
+		for _, n := range logs[id].Notes {
 			if name := shadowIn(n.Content); name != "" {
 				return name
 			}

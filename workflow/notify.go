@@ -47,12 +47,9 @@ func (x *run) notify(ctx context.Context, in pagerduty.Incident, members []Membe
 	if !x.r.Notifier.MailEnabled() && len(x.rules.Notify) == 0 {
 		return x.trace(ctx, StepNotify, store.StepSkipped, "nobody to tell: no SMTP_ADDR and no notify entries", "")
 	}
-	f, err := x.factsOf(ctx, in, members, logs, tl, ref, pm)
-	if err != nil {
-		return x.failRead(ctx, StepNotify, err)
-	}
+	f := x.factsOf(in, ref, pm)
 	body, _ := json.Marshal(f)
-	_, err = x.write(ctx, write{incident: x.id, name: StepNotify, intent: fmt.Sprintf("queue the messages of %s (%d invitees)", ref.Key, len(f.Invitees)),
+	_, err := x.write(ctx, write{incident: x.id, name: StepNotify, intent: fmt.Sprintf("queue the messages of %s (%d invitees)", ref.Key, len(f.Invitees)),
 		do: func(ctx context.Context) (string, error) {
 			// Queued once per incident: the event ID is the dedupe key.
 			_, err := x.store.Enqueue(ctx, store.Delivery{EventID: EventNotify + ":" + x.id, EventType: EventNotify, IncidentID: x.id,
@@ -63,22 +60,12 @@ func (x *run) notify(ctx context.Context, in pagerduty.Incident, members []Membe
 }
 
 // factsOf is what the messages say of the post-mortem.
-func (x *run) factsOf(ctx context.Context, in pagerduty.Incident, members []Member, logs map[string]incidentLog, tl Timeline, ref PostmortemRef, pm Postmortem) (notify.Facts, error) {
-	services := []string{in.Service.ID}
-	for _, m := range members {
-		if id := m.Incident.Service.ID; id != "" && !strings.Contains(strings.Join(services, " "), id) {
-			services = append(services, id)
-		}
-	}
-	invitees, err := x.invitees(ctx, pm.Severity, services, logs, tl)
-	if err != nil {
-		return notify.Facts{}, err
-	}
+func (x *run) factsOf(in pagerduty.Incident, ref PostmortemRef, pm Postmortem) notify.Facts {
 	return notify.Facts{
-		Incident: in.ID, Number: in.Number, Title: in.Title, IncidentURL: in.HTMLURL, Severity: pm.Severity, Services: services,
+		Incident: in.ID, Number: in.Number, Title: in.Title, IncidentURL: in.HTMLURL, Severity: pm.Severity, Services: pm.Services,
 		Key: ref.Key, EpicURL: ref.URL, Owner: ref.Owner, TriggeredAt: in.CreatedAt, ResolvedAt: x.resolvedAt(in),
-		ReviewDue: pm.ReviewDue, MeetingDue: pm.MeetingDue, TZ: x.rules.Location().String(), Invitees: invitees,
-	}, nil
+		ReviewDue: pm.ReviewDue, MeetingDue: pm.MeetingDue, TZ: x.rules.Location().String(), Invitees: pm.Invitees,
+	}
 }
 
 // sendCreated runs an EventNotify job: the creation message to every

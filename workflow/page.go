@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -161,25 +162,10 @@ func (x *run) pageSections(p *render.Page, pm Postmortem) {
 		}
 	}
 	if p.Show.Meeting {
-		p.Invitees = invitees(tl.Responders)
-	}
-}
-
-// invitees are who to invite to the meeting: the incident commander, then
-// the other responders in the order they joined.
-func invitees(rs []Responder) []string {
-	var out []string
-	for _, r := range rs {
-		if r.Role == "Incident commander" && !slices.Contains(out, r.Name) {
-			out = append(out, r.Name)
+		for _, in := range pm.Invitees {
+			p.Invitees = append(p.Invitees, cmp.Or(in.Name, in.Email)+" ("+in.Why+")")
 		}
 	}
-	for _, r := range rs {
-		if r.Name != "" && !slices.Contains(out, r.Name) {
-			out = append(out, r.Name)
-		}
-	}
-	return out
 }
 
 // pageIncidents lists the group's incidents and the services they are on.

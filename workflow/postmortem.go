@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aftermath-dev/aftermath/integrations/notify"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -24,6 +25,10 @@ type Postmortem struct {
 	OwnerNote  string             `json:"owner_note,omitempty"` // why there is no owner
 	MeetingDue time.Time          `json:"meeting_due,omitzero"`
 	ReviewDue  time.Time          `json:"review_due,omitzero"`
+	// Services are the PagerDuty services of the group, primary's first.
+	Services []string `json:"services,omitempty"`
+	// Invitees are who to invite to the post-mortem meeting (invitees.go).
+	Invitees []notify.Invitee `json:"invitees,omitempty"`
 }
 
 // PostmortemRef is a post-mortem once it exists.
@@ -38,13 +43,21 @@ type PostmortemRef struct {
 }
 
 // postmortemOf gathers what the steps so far found into the post-mortem,
-// with its deadlines.
-func (x *run) postmortemOf(in pagerduty.Incident, members []Member, final string, tl Timeline, owner Owner, ownerNote string) Postmortem {
-	pm := Postmortem{Primary: in, Members: members, Severity: final, Timeline: tl, Owner: owner, OwnerNote: ownerNote}
+// with its deadlines and the meeting's invitees.
+func (x *run) postmortemOf(ctx context.Context, in pagerduty.Incident, members []Member, final string, tl Timeline, logs map[string]incidentLog, owner Owner, ownerNote string) Postmortem {
+	pm := Postmortem{Primary: in, Members: members, Severity: final, Timeline: tl, Owner: owner, OwnerNote: ownerNote, Services: []string{in.Service.ID}}
 	if due, err := x.rules.MeetingDeadline(final, x.resolvedAt(in)); err == nil {
 		pm.MeetingDue = due
 		pm.ReviewDue = x.rules.ReviewDeadline(due)
 	}
+	for _, m := range members {
+		if id := m.Incident.Service.ID; id != "" && !slices.Contains(pm.Services, id) {
+			pm.Services = append(pm.Services, id)
+		}
+	}
+	// Emails only matter to the messages: without a notifier, no user is
+	// read for them.
+	pm.Invitees = x.invitees(ctx, final, pm.Services, logs, tl, x.r.Notifier != nil)
 	x.plan.MeetingDue = pm.MeetingDue
 	return pm
 }

@@ -210,7 +210,7 @@ func (x *run) resolved(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pm := x.postmortemOf(in, members, final, tl, owner, ownerNote)
+	pm := x.postmortemOf(ctx, in, members, final, tl, logs, owner, ownerNote)
 	ref, made, err := x.postmortem(ctx, pm)
 	if err != nil || !made {
 		return err

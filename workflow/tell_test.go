@@ -62,7 +62,9 @@ func countContaining(list []string, part string) int {
 // hold; the review reminder and the Reviewed message reach the owner and
 // the stakeholders too; replays of every job send nothing twice.
 func TestTellingPeopleEndToEnd(t *testing.T) {
-	d := newDeadlineEnv(t, "notify:\n  - email: [stakeholders@example.com]\n  - slack_webhook_env: SLACK_SRE\n", t0.Add(80*time.Minute), 2)
+	d := newDeadlineEnv(t, "notify:\n  - email: [stakeholders@example.com]\n  - slack_webhook_env: SLACK_SRE\n"+
+		"people:\n  services:\n    - services: [PSVC001]\n      owners: [checkout-owner@example.com]\n      engineering_managers: [checkout-em@example.com]\n",
+		t0.Add(80*time.Minute), 2)
 	smtp, slack := notifytest.NewSMTP(t), notifytest.NewSlack(t)
 	cfg := smtp.Config()
 	cfg.Getenv = func(k string) (string, bool) { return slack.URL, k == "SLACK_SRE" }
@@ -70,6 +72,16 @@ func TestTellingPeopleEndToEnd(t *testing.T) {
 	realisticSEV1(d.pdEnv)
 	d.resolve("PCHK1")
 	epic := d.wantOneEpic()
+	// The meeting's invitees, from the responders and the rules' people, on
+	// the page and in the creation message.
+	for _, who := range []string{"Alice Ng (incident commander)", "checkout-owner@example.com (service owner)", "checkout-em@example.com (engineering manager)"} {
+		if !strings.Contains(epic.Description, who) {
+			t.Errorf("the page does not invite %s", who)
+		}
+	}
+	if m := smtp.Mails(); len(m) == 0 || !strings.Contains(m[0].Data, "checkout-owner@example.com") {
+		t.Error("the creation message does not list the invitees")
+	}
 
 	stake, owner := subjects(smtp, "stakeholders@example.com"), subjects(smtp, "alice@example.com")
 	if countPrefix(stake, "Post-mortem "+epic.Key) != 1 || countContaining(slackTexts(slack), "post-mortem "+epic.Key+" is open") != 1 {
