@@ -146,18 +146,13 @@ func plan(args []string, env map[string]string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: aftermath plan --incident ID [--json]")
 		return 2
 	}
-	lvl, ok := logLevel(*level, stderr)
-	if !ok {
-		return 2
+	cfg, log, code := commandSetup(*level, env, stderr)
+	if code != 0 {
+		return code
 	}
-	cfg, err := config.Load(env)
-	if err != nil {
-		return configErrors(err, stderr)
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	err = app.Plan(ctx, cfg, *incident, *asJSON, stdout, log)
+	err := app.Plan(ctx, cfg, *incident, *asJSON, stdout, log)
 	switch {
 	case err == nil:
 		return 0
@@ -192,18 +187,13 @@ func replay(args []string, env map[string]string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "usage: aftermath replay --incident ID | --since DURATION [--yes] | --dead-letters")
 		return 2
 	}
-	lvl, ok := logLevel(*level, stderr)
-	if !ok {
-		return 2
+	cfg, log, code := commandSetup(*level, env, stderr)
+	if code != 0 {
+		return code
 	}
-	cfg, err := config.Load(env)
-	if err != nil {
-		return configErrors(err, stderr)
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	err = app.Replay(ctx, cfg, app.ReplayOptions{Incident: *incident, Since: *since, Yes: *yes, DeadLetters: *dead}, stdout, log)
+	err := app.Replay(ctx, cfg, app.ReplayOptions{Incident: *incident, Since: *since, Yes: *yes, DeadLetters: *dead}, stdout, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "aftermath: %v\n", err)
 		if errors.Is(err, app.ErrNoRedisURL) || errors.Is(err, app.ErrNoPagerDutyToken) {
@@ -326,4 +316,18 @@ func environ() map[string]string {
 		}
 	}
 	return m
+}
+
+// commandSetup reads the configuration and makes the JSON logger of a
+// one-shot command (plan, replay). code is the exit code when it cannot.
+func commandSetup(level string, env map[string]string, stderr io.Writer) (config.Config, *slog.Logger, int) {
+	lvl, ok := logLevel(level, stderr)
+	if !ok {
+		return config.Config{}, nil, 2
+	}
+	cfg, err := config.Load(env)
+	if err != nil {
+		return cfg, nil, configErrors(err, stderr)
+	}
+	return cfg, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl})), 0
 }
