@@ -3,7 +3,6 @@ package pagerdutysim
 import (
 	"net/http"
 	"slices"
-	"time"
 )
 
 // logRow is one entry of the account-wide log, with its incident.
@@ -27,16 +26,9 @@ func (s *Server) listAccountLogEntries(rq *request) reply {
 	if bad != nil {
 		return *bad
 	}
-	var since, until time.Time
-	okS, okU := true, true
-	if raw := q.Get("since"); raw != "" {
-		since, okS = parseTime(raw, v.loc)
-	}
-	if raw := q.Get("until"); raw != "" {
-		until, okU = parseTime(raw, v.loc)
-	}
-	if !okS || !okU {
-		return apiError(http.StatusBadRequest, 2004, "Invalid time values in 'since' and/or 'until' parameters")
+	since, until, bad := timeWindow(q, v.loc)
+	if bad != nil {
+		return *bad
 	}
 	if until.IsZero() {
 		until = rq.at

@@ -193,15 +193,8 @@ func (s *Server) listIncidents(rq *request) reply {
 	var since, until time.Time
 	bounded := q.Get("date_range") != "all"
 	if bounded {
-		var okS, okU = true, true
-		if raw := q.Get("since"); raw != "" {
-			since, okS = parseTime(raw, v.loc)
-		}
-		if raw := q.Get("until"); raw != "" {
-			until, okU = parseTime(raw, v.loc)
-		}
-		if !okS || !okU {
-			return apiError(http.StatusBadRequest, 2004, "Invalid time values in 'since' and/or 'until' parameters")
+		if since, until, bad = timeWindow(q, v.loc); bad != nil {
+			return *bad
 		}
 		switch {
 		case since.IsZero() && until.IsZero():
@@ -284,16 +277,9 @@ func (s *Server) listLogEntries(rq *request) reply {
 	if bad != nil {
 		return *bad
 	}
-	var since, until time.Time
-	var okS, okU = true, true
-	if raw := q.Get("since"); raw != "" {
-		since, okS = parseTime(raw, v.loc)
-	}
-	if raw := q.Get("until"); raw != "" {
-		until, okU = parseTime(raw, v.loc)
-	}
-	if !okS || !okU {
-		return apiError(http.StatusBadRequest, 2004, "Invalid time values in 'since' and/or 'until' parameters")
+	since, until, bad := timeWindow(q, v.loc)
+	if bad != nil {
+		return *bad
 	}
 	overview := q.Get("is_overview") == "true"
 	var list []LogEntry
@@ -606,4 +592,21 @@ func (s *Server) listUsers(rq *request) reply {
 	}
 	slices.SortFunc(list, func(a, b *User) int { return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID)) })
 	return paginate(p, "users", list, func(u *User) any { return s.userJSON(u) })
+}
+
+// timeWindow reads the since and until parameters (zero when absent), as
+// PagerDuty's list routes take them.
+func timeWindow(q url.Values, loc *time.Location) (since, until time.Time, bad *reply) {
+	okS, okU := true, true
+	if raw := q.Get("since"); raw != "" {
+		since, okS = parseTime(raw, loc)
+	}
+	if raw := q.Get("until"); raw != "" {
+		until, okU = parseTime(raw, loc)
+	}
+	if !okS || !okU {
+		r := apiError(http.StatusBadRequest, 2004, "Invalid time values in 'since' and/or 'until' parameters")
+		return since, until, &r
+	}
+	return since, until, nil
 }
