@@ -121,13 +121,22 @@ type Server struct {
 	URL  string
 	port int
 	dir  string
+	args []string
 	cmd  *exec.Cmd
 }
 
+// Durable are StartServer arguments for a server that writes every command
+// to its append-only file before answering, so a SIGKILL loses nothing it
+// acknowledged.
+var Durable = []string{"--appendonly", "yes", "--appendfsync", "always"}
+
 // StartServer starts a private redis-server on a free port, for tests that
-// stop Redis. It skips the test when redis-server is not installed, unless a
-// real Redis is required, then it fails.
-func StartServer(t testing.TB) *Server {
+// stop Redis. args are added to its command line after the defaults (no
+// persistence), so they override them: Durable gives a server that keeps
+// every acknowledged write across a restart. It skips the test when
+// redis-server is not installed, unless a real Redis is required, then it
+// fails.
+func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if Required() {
@@ -135,7 +144,7 @@ func StartServer(t testing.TB) *Server {
 		}
 		t.Skip("redis-server is not installed; skipping a test that stops Redis")
 	}
-	s := &Server{port: freePort(t), dir: t.TempDir()}
+	s := &Server{port: freePort(t), dir: t.TempDir(), args: args}
 	s.Addr = "127.0.0.1:" + strconv.Itoa(s.port)
 	s.URL = "redis://" + s.Addr + "/0"
 	s.Start(t)
@@ -146,8 +155,9 @@ func StartServer(t testing.TB) *Server {
 // Start (re)starts the server on its port and waits until it answers.
 func (s *Server) Start(t testing.TB) {
 	t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
+	args := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir}, s.args...)
+	s.cmd = exec.Command("redis-server", args...)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
