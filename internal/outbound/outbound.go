@@ -72,7 +72,7 @@ func NewClient(service string, cfg Config, base http.RoundTripper, log *slog.Log
 	// is not failed for waiting longer than one attempt may take.
 	paced := &pacedTransport{
 		limiter: rate.NewLimiter(rate.Limit(float64(cfg.RequestsPerMinute)/60), cfg.Burst),
-		base:    &attemptTimeout{d: cfg.AttemptTimeout, base: base},
+		base:    &countedTransport{api: apiLabel(service), base: &attemptTimeout{d: cfg.AttemptTimeout, base: base}},
 	}
 	inner := &http.Client{Transport: paced}
 	mk := func(policy retryablehttp.CheckRetry) http.RoundTripper {
