@@ -109,6 +109,11 @@ func TestOneSlotHook(t *testing.T) {
 	if s, x := h.Counts(); s < 2 || x != 2 {
 		t.Fatalf("checked %d scripts and %d transactions, want >= 2 and 2", s, x)
 	}
+	for site := range h.Sites() {
+		if !strings.Contains(site, "cluster_test.go:") {
+			t.Errorf("site %q is not in this test", site)
+		}
+	}
 }
 
 // The sentinel names the master, and go-redis's failover client reaches it

@@ -3,7 +3,9 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,10 +42,23 @@ func Slot(key string) int {
 // slot. It sees the commands on any client, a single server's too, so a test
 // suite run on one server proves the same as on a cluster; on a cluster the
 // server would refuse them (CROSSSLOT) as well.
+//
+// It also notes where each checked call came from (Sites), so that a test
+// can show that every script and transaction call site was exercised.
 type OneSlot struct {
 	mu           sync.Mutex
 	scripts, txs int
 	problems     []string
+	sites        map[string]int
+}
+
+// Sites returns, for each place that ran a checked script or transaction
+// (file:line of the first caller outside go-redis and this package), how many
+// times it did.
+func (h *OneSlot) Sites() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.sites)
 }
 
 // Counts returns how many scripts and transactions the hook has checked.
@@ -112,13 +127,35 @@ func (h *OneSlot) script(cmd redis.Cmder) {
 }
 
 func (h *OneSlot) check(count *int, what string, keys []string) {
+	site := caller()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	*count++
+	if h.sites == nil {
+		h.sites = map[string]int{}
+	}
+	h.sites[site]++
 	for _, k := range keys[min(1, len(keys)):] {
 		if Slot(k) != Slot(keys[0]) {
 			h.problems = append(h.problems, fmt.Sprintf("%s with keys in more than one slot: %q", what, keys))
 			return
+		}
+	}
+}
+
+// caller is the file:line of the first frame outside go-redis and this
+// package.
+func caller() string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	for {
+		f, more := frames.Next()
+		ours := strings.Contains(f.Function, "internal/redistest.") && !strings.HasSuffix(f.File, "_test.go")
+		if !strings.HasPrefix(f.Function, "github.com/redis/go-redis/") && !ours {
+			return f.File + ":" + strconv.Itoa(f.Line)
+		}
+		if !more {
+			return "unknown"
 		}
 	}
 }
