@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/aftermath-dev/aftermath/config"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
@@ -159,40 +156,19 @@ func TestAppQueuesTriggeredOnlyForMergeWhileOpen(t *testing.T) {
 // when PagerDuty delivers it twice. The same on each REDIS_MODE: one server,
 // a 3-master Redis Cluster, a master found through Redis Sentinel.
 func TestAppEndToEndWithJira(t *testing.T) {
-	for _, mode := range []string{config.RedisSingle, config.RedisCluster, config.RedisSentinel} {
+	for _, mode := range redistest.Modes {
 		t.Run(mode, func(t *testing.T) {
-			env, rdb := redisFor(t, mode)
-			endToEndWithJira(t, env)
+			rm := redistest.ForMode(t, mode)
+			endToEndWithJira(t, with(serveEnv(redistest.New(t)), rm.Env))
 			// The state is where that mode puts it.
 			ctx := context.Background()
 			for _, k := range []string{":{queue}:events", ":incident:" + pagerdutytest.SampleIncidentID + ":steps"} {
-				if n, err := rdb.Exists(ctx, env["AFTERMATH_REDIS_PREFIX"]+k).Result(); n != 1 {
+				if n, err := rm.Client.Exists(ctx, rm.Prefix+k).Result(); n != 1 {
 					t.Errorf("key %s is not in the %s Redis: %d %v", k, mode, n, err)
 				}
 			}
 		})
 	}
-}
-
-// redisFor is the environment of a test app on a Redis of the given mode,
-// started for the test unless single, and a client of that Redis.
-func redisFor(t *testing.T, mode string) (map[string]string, redis.UniversalClient) {
-	t.Helper()
-	r := redistest.New(t) // the prefix, and the server for single
-	env := serveEnv(r)
-	switch mode {
-	case config.RedisCluster:
-		c := redistest.StartCluster(t)
-		env["REDIS_MODE"], env["REDIS_URL"] = mode, c.URL
-		return env, c.Client
-	case config.RedisSentinel:
-		s := redistest.StartSentinel(t)
-		env["REDIS_MODE"], env["REDIS_URL"], env["REDIS_SENTINEL_MASTER"] = mode, s.URL, s.Master
-		master := redis.NewClient(&redis.Options{Addr: s.MasterAddr})
-		t.Cleanup(func() { _ = master.Close() })
-		return env, master
-	}
-	return env, r.Client
 }
 
 func endToEndWithJira(t *testing.T, redisEnv map[string]string) {

@@ -257,3 +257,39 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// Modes are the values of REDIS_MODE.
+var Modes = []string{"single", "cluster", "sentinel"}
+
+// Mode is a Redis of one REDIS_MODE for a test.
+type Mode struct {
+	// Env points aftermath at it: REDIS_MODE, REDIS_URL,
+	// AFTERMATH_REDIS_PREFIX and, for sentinel, REDIS_SENTINEL_MASTER.
+	Env    map[string]string
+	Prefix string                // unique to the test
+	Client redis.UniversalClient // sees what aftermath writes there
+}
+
+// ForMode gives the test a Redis of the mode: New's for single, else a
+// cluster or a sentinel started for the test.
+func ForMode(t testing.TB, mode string) *Mode {
+	t.Helper()
+	r := New(t)
+	m := &Mode{Prefix: r.Prefix, Client: r.Client,
+		Env: map[string]string{"REDIS_MODE": mode, "REDIS_URL": r.URL, "AFTERMATH_REDIS_PREFIX": r.Prefix}}
+	switch mode {
+	case "single":
+	case "cluster":
+		c := StartCluster(t)
+		m.Env["REDIS_URL"], m.Client = c.URL, c.Client
+	case "sentinel":
+		s := StartSentinel(t)
+		m.Env["REDIS_URL"], m.Env["REDIS_SENTINEL_MASTER"] = s.URL, s.Master
+		master := redis.NewClient(&redis.Options{Addr: s.MasterAddr})
+		t.Cleanup(func() { _ = master.Close() })
+		m.Client = master
+	default:
+		t.Fatalf("redistest.ForMode: unknown mode %q", mode)
+	}
+	return m
+}
