@@ -27,14 +27,17 @@ type Cluster struct {
 	dir   string
 }
 
-// Sentinel is one redis-server master watched by one Redis Sentinel, both
-// started by the test.
+// Sentinel is a redis-server master and its replica watched by one Redis
+// Sentinel, all started by the test.
 type Sentinel struct {
 	// URL is REDIS_URL for REDIS_MODE=sentinel: the sentinel's address.
 	URL string
 	// Master is the master name the sentinel monitors (REDIS_SENTINEL_MASTER).
 	Master     string
-	MasterAddr string
+	MasterAddr string // the current master; Failover changes it
+
+	addr, log       string // the sentinel's address and log file
+	master, replica *Server
 }
 
 // SentinelMaster is the master name StartSentinel's sentinel monitors.
@@ -141,23 +144,32 @@ func (c *Cluster) Close() {
 	c.procs = nil
 }
 
-// StartSentinel starts a redis-server master and one redis-server --sentinel
-// monitoring it under SentinelMaster, waits until the sentinel names the
-// master, and stops both when the test ends. It skips like StartServer.
+// StartSentinel starts a redis-server master, a replica of it, and one
+// redis-server --sentinel monitoring the master under SentinelMaster; it waits
+// until the sentinel names the master and knows the replica, and stops all
+// three when the test ends. It skips like StartServer.
 func StartSentinel(t testing.TB) *Sentinel {
 	t.Helper()
 	needBinaries(t, "redis-server")
-	master := StartServer(t)
+	// The replica's first sync starts at once (Redis waits 5 s by default,
+	// for more replicas to share a diskless transfer).
+	master := StartServer(t, "--repl-diskless-sync-delay", "0")
+	host, port, _ := net.SplitHostPort(master.Addr)
+	replica := StartServer(t, "--replicaof", host, port)
 	dir := t.TempDir()
 	ports, err := freePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	conf := filepath.Join(dir, "sentinel.conf")
-	host, port, _ := net.SplitHostPort(master.Addr)
-	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %[3]s 5000\n",
+	s := &Sentinel{Master: SentinelMaster, MasterAddr: master.Addr, master: master, replica: replica,
+		addr: "127.0.0.1:" + strconv.Itoa(ports[0]), log: filepath.Join(dir, "sentinel.log")}
+	s.URL = "redis://" + s.addr
+	// A master is down after 500 ms without an answer; the failover may
+	// take 5 s at most, so a test that kills the master is short.
+	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 1\n"+
+		"sentinel down-after-milliseconds %[3]s 500\nsentinel failover-timeout %[3]s 5000\n",
 		ports[0], dir, SentinelMaster, host, port)
+	conf := filepath.Join(dir, "sentinel.conf")
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -166,22 +178,43 @@ func StartSentinel(t testing.TB) *Sentinel {
 		t.Fatalf("start redis sentinel: %v", err)
 	}
 	t.Cleanup(func() { stopProcess(cmd) })
+	s.waitMaster(t, master.Addr, replica.Addr)
+	return s
+}
 
-	sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
+// Failover kills the master (SIGKILL) and waits until the sentinel has
+// promoted the replica; MasterAddr is then the replica's.
+func (s *Sentinel) Failover(t testing.TB) {
+	t.Helper()
+	s.master.Stop(t)
+	s.waitMaster(t, s.replica.Addr, "")
+	s.MasterAddr = s.replica.Addr
+}
+
+// waitMaster waits until the sentinel names want as the master, and knows
+// replica as its replica when replica is set.
+func (s *Sentinel) waitMaster(t testing.TB, want, replica string) {
+	t.Helper()
+	sc := redis.NewSentinelClient(&redis.Options{Addr: s.addr})
 	defer sc.Close()
-	deadline := time.Now().Add(10 * time.Second)
+	ctx := context.Background()
+	deadline := time.Now().Add(15 * time.Second)
 	for {
-		got, err := sc.GetMasterAddrByName(context.Background(), SentinelMaster).Result()
-		if err == nil && len(got) == 2 && net.JoinHostPort(got[0], got[1]) == master.Addr {
-			break
+		got, err := sc.GetMasterAddrByName(ctx, SentinelMaster).Result()
+		ok := err == nil && len(got) == 2 && net.JoinHostPort(got[0], got[1]) == want
+		if ok && replica != "" {
+			reps, _ := sc.Replicas(ctx, SentinelMaster).Result()
+			ok = len(reps) == 1 && net.JoinHostPort(reps[0]["ip"], reps[0]["port"]) == replica && reps[0]["master-link-status"] == "ok"
+		}
+		if ok {
+			return
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "sentinel.log"))
-			t.Fatalf("sentinel on %s does not name master %s within 10s: %v %v\n%s", addr, master.Addr, got, err, log)
+			log, _ := os.ReadFile(s.log)
+			t.Fatalf("sentinel on %s does not name master %s (replica %q) within 15s: %v %v\n%s", s.addr, want, replica, got, err, log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return &Sentinel{URL: "redis://" + addr, Master: SentinelMaster, MasterAddr: master.Addr}
 }
 
 // needBinaries skips the test when a program is missing, or fails it when a
@@ -267,7 +300,10 @@ type Mode struct {
 	// AFTERMATH_REDIS_PREFIX and, for sentinel, REDIS_SENTINEL_MASTER.
 	Env    map[string]string
 	Prefix string                // unique to the test
-	Client redis.UniversalClient // sees what aftermath writes there
+	Client redis.UniversalClient // sees what aftermath writes there (a failover client for sentinel)
+
+	Cluster  *Cluster  // set for cluster
+	Sentinel *Sentinel // set for sentinel
 }
 
 // ForMode gives the test a Redis of the mode: New's for single, else a
@@ -280,14 +316,15 @@ func ForMode(t testing.TB, mode string) *Mode {
 	switch mode {
 	case "single":
 	case "cluster":
-		c := StartCluster(t)
-		m.Env["REDIS_URL"], m.Client = c.URL, c.Client
+		m.Cluster = StartCluster(t)
+		m.Env["REDIS_URL"], m.Client = m.Cluster.URL, m.Cluster.Client
 	case "sentinel":
 		s := StartSentinel(t)
+		m.Sentinel = s
 		m.Env["REDIS_URL"], m.Env["REDIS_SENTINEL_MASTER"] = s.URL, s.Master
-		master := redis.NewClient(&redis.Options{Addr: s.MasterAddr})
-		t.Cleanup(func() { _ = master.Close() })
-		m.Client = master
+		c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.Master, SentinelAddrs: []string{s.addr}})
+		t.Cleanup(func() { _ = c.Close() })
+		m.Client = c
 	default:
 		t.Fatalf("redistest.ForMode: unknown mode %q", mode)
 	}

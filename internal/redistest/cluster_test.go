@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -135,5 +136,27 @@ func TestStartSentinel(t *testing.T) {
 	defer direct.Close()
 	if got := direct.Get(ctx, "k").Val(); got != "v" {
 		t.Fatalf("the master at %s holds %q, want the value written through the sentinel", s.MasterAddr, got)
+	}
+
+	// After the master dies, the same client writes to the promoted replica.
+	if err := c.Wait(ctx, 1, time.Second).Err(); err != nil { // the replica has "k" before the crash
+		t.Fatal(err)
+	}
+	old := s.MasterAddr
+	s.Failover(t)
+	if s.MasterAddr == old {
+		t.Fatal("Failover did not change MasterAddr")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Set(ctx, "k2", "v2", 0).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the failover client never wrote to the new master")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	promoted := redis.NewClient(&redis.Options{Addr: s.MasterAddr})
+	defer promoted.Close()
+	if got := promoted.MGet(ctx, "k", "k2").Val(); len(got) != 2 || got[0] != "v" || got[1] != "v2" {
+		t.Fatalf("the promoted master holds %v, want [v v2]", got)
 	}
 }
