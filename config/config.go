@@ -83,29 +83,29 @@ type SMTP struct {
 // raw is what caarlos0/env reads: plain strings, so that every conversion and
 // every message is ours and no message can echo a secret's value.
 type raw struct {
-	ListenAddr          string `env:"AFTERMATH_LISTEN_ADDR" envDefault:":8080"`
-	RulesPath           string `env:"AFTERMATH_RULES"`
-	RedisURL            string `env:"REDIS_URL"`
-	RedisPrefix         string `env:"AFTERMATH_REDIS_PREFIX" envDefault:"aftermath"`
-	RedisMode           string `env:"REDIS_MODE" envDefault:"single"`
-	RedisSentinelMaster string `env:"REDIS_SENTINEL_MASTER"`
-	WebhookSecrets      string `env:"PAGERDUTY_WEBHOOK_SECRETS"`
-	PagerDutyAPIToken   string `env:"PAGERDUTY_API_TOKEN"`
-	PagerDutyAPIURL     string `env:"PAGERDUTY_API_URL" envDefault:"https://api.pagerduty.com"`
-	PagerDutyFromEmail  string `env:"PAGERDUTY_FROM_EMAIL"`
-	JiraBaseURL         string `env:"JIRA_BASE_URL"`
-	JiraEmail           string `env:"JIRA_EMAIL"`
-	JiraAPIToken        string `env:"JIRA_API_TOKEN"`
-	JiraPAT             string `env:"JIRA_PAT"`
-	JiraWebhookSecret   string `env:"JIRA_WEBHOOK_SECRET"`
-	AdminToken          string `env:"AFTERMATH_ADMIN_TOKEN"`
-	DryRun              string `env:"AFTERMATH_DRY_RUN" envDefault:"false"`
-	RetryHorizon        string `env:"AFTERMATH_RETRY_HORIZON" envDefault:"48h"`
-	SMTPAddr            string `env:"SMTP_ADDR"`
-	SMTPUsername        string `env:"SMTP_USERNAME"`
-	SMTPPassword        string `env:"SMTP_PASSWORD"`
-	SMTPFrom            string `env:"SMTP_FROM"`
-	SMTPTLS             string `env:"SMTP_TLS" envDefault:"starttls"`
+	ListenAddr         string `env:"AFTERMATH_LISTEN_ADDR" envDefault:":8080"`
+	RulesPath          string `env:"AFTERMATH_RULES"`
+	RedisURL           string `env:"REDIS_URL"`
+	RedisPrefix        string `env:"AFTERMATH_REDIS_PREFIX" envDefault:"aftermath"`
+	RedisMode          string `env:"REDIS_MODE" envDefault:"single"`
+	SentinelMaster     string `env:"REDIS_SENTINEL_MASTER"`
+	WebhookSecrets     string `env:"PAGERDUTY_WEBHOOK_SECRETS"`
+	PagerDutyAPIToken  string `env:"PAGERDUTY_API_TOKEN"`
+	PagerDutyAPIURL    string `env:"PAGERDUTY_API_URL" envDefault:"https://api.pagerduty.com"`
+	PagerDutyFromEmail string `env:"PAGERDUTY_FROM_EMAIL"`
+	JiraBaseURL        string `env:"JIRA_BASE_URL"`
+	JiraEmail          string `env:"JIRA_EMAIL"`
+	JiraAPIToken       string `env:"JIRA_API_TOKEN"`
+	JiraPAT            string `env:"JIRA_PAT"`
+	JiraWebhookSecret  string `env:"JIRA_WEBHOOK_SECRET"`
+	AdminToken         string `env:"AFTERMATH_ADMIN_TOKEN"`
+	DryRun             string `env:"AFTERMATH_DRY_RUN" envDefault:"false"`
+	RetryHorizon       string `env:"AFTERMATH_RETRY_HORIZON" envDefault:"48h"`
+	SMTPAddr           string `env:"SMTP_ADDR"`
+	SMTPUsername       string `env:"SMTP_USERNAME"`
+	SMTPPassword       string `env:"SMTP_PASSWORD"`
+	SMTPFrom           string `env:"SMTP_FROM"`
+	SMTPTLS            string `env:"SMTP_TLS" envDefault:"starttls"`
 }
 
 // VarError says which environment variable is wrong and how. Its message never
@@ -219,7 +219,7 @@ func Load(environ map[string]string) (Config, error) {
 // included: the messages say only which part is wrong.
 func redisOf(r raw, u Secret, bad func(name, problem string)) (mode, master string) {
 	mode = strings.ToLower(strings.TrimSpace(r.RedisMode))
-	master = strings.TrimSpace(r.RedisSentinelMaster)
+	master = strings.TrimSpace(r.SentinelMaster)
 	const hidden = " (the value is not shown: it may hold a password)"
 	switch mode {
 	case "", RedisSingle:
