@@ -29,7 +29,7 @@ var cluster *redistest.Cluster
 // transaction call site of the package must have been exercised under it:
 // together, the proof that each atomic step keeps its keys in one slot.
 func TestMain(m *testing.M) {
-	if code := m.Run(); code != 0 {
+	if code := m.Run(); code != 0 || flag.Lookup("test.list").Value.String() != "" {
 		os.Exit(code)
 	}
 	fullRun := flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.skip").Value.String() == ""
