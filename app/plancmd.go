@@ -45,9 +45,10 @@ func Plan(ctx context.Context, cfg config.Config, incidentID string, asJSON bool
 	}
 	defer rdb.Close()
 
+	st := store.New(rdb, cfg.RedisPrefix)
 	res := &workflow.Resolution{
-		PagerDuty: NewPagerDuty(cfg, log),
-		Store:     store.New(rdb, cfg.RedisPrefix),
+		PagerDuty: NewPagerDuty(cfg, log, sharedPacer(st, "pagerduty", log)),
+		Store:     st,
 		Log:       log,
 	}
 	if cfg.JiraBaseURL != "" {
