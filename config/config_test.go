@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -226,6 +227,22 @@ func TestVarsListsWhatLoadReads(t *testing.T) {
 		_, err := Load(map[string]string{name: "not valid {}"})
 		if errs := VarErrors(err); len(errs) == 0 || errs[0].Var != name {
 			t.Errorf("Load with a bad %s: %v", name, err)
+		}
+	}
+}
+
+// TestReadmeDocumentsEveryVariable keeps the README's configuration table
+// complete: every variable Load reads is named there.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(b), "## Configuration")
+	table, _, _ = strings.Cut(table, "\n## ")
+	for _, v := range Vars() {
+		if !strings.Contains(table, "`"+v+"`") {
+			t.Errorf("README.md's Configuration section does not name %s", v)
 		}
 	}
 }
