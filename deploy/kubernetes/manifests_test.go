@@ -258,8 +258,18 @@ func TestRulesAndEnvironment(t *testing.T) {
 			fromSecret = ef.SecretRef.Name
 		}
 	}
-	if _, ok := b.configMaps[fromCM]; !ok || !strings.HasPrefix(fromCM, "aftermath-env-") {
-		t.Errorf("envFrom ConfigMap %q is not the generated aftermath-env", fromCM)
+	envCM, ok := b.configMaps[fromCM]
+	if !ok || !strings.HasPrefix(fromCM, "aftermath-env-") {
+		t.Fatalf("envFrom ConfigMap %q is not the generated aftermath-env", fromCM)
+	}
+	// kustomize read aftermath.env's NAME=value lines and skipped its comments.
+	if envCM.Data["PAGERDUTY_FROM_EMAIL"] == "" || envCM.Data["AFTERMATH_REDIS_PREFIX"] != "aftermath" {
+		t.Errorf("aftermath-env holds %v", envCM.Data)
+	}
+	for k := range envCM.Data {
+		if strings.ContainsAny(k, "# ") {
+			t.Errorf("aftermath-env has the key %q: a comment or a malformed line", k)
+		}
 	}
 	secret := readSecretExample(t)
 	if fromSecret != secret.Name {
