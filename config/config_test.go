@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,5 +253,38 @@ func TestLoadSMTP(t *testing.T) {
 	}
 	if s := fmt.Sprintf("%v %+v %#v", c, c, c.SMTP); strings.Contains(s, pw) {
 		t.Fatalf("the SMTP password is printed: %s", s)
+	}
+}
+
+func TestVarsListsWhatLoadReads(t *testing.T) {
+	vars := Vars()
+	for _, want := range []string{"AFTERMATH_LISTEN_ADDR", "AFTERMATH_RULES", "REDIS_URL", "PAGERDUTY_WEBHOOK_SECRETS", "JIRA_WEBHOOK_SECRET", "SMTP_TLS"} {
+		if !slices.Contains(vars, want) {
+			t.Errorf("Vars() = %v, missing %s", vars, want)
+		}
+	}
+	// A bad value under a name Vars gives is reported under that name: the
+	// names are the ones Load reads.
+	for _, name := range []string{"AFTERMATH_LISTEN_ADDR", "AFTERMATH_RETRY_HORIZON", "AFTERMATH_REDIS_PREFIX", "AFTERMATH_DRY_RUN"} {
+		_, err := Load(map[string]string{name: "not valid {}"})
+		if errs := VarErrors(err); len(errs) == 0 || errs[0].Var != name {
+			t.Errorf("Load with a bad %s: %v", name, err)
+		}
+	}
+}
+
+// TestReadmeDocumentsEveryVariable keeps the README's configuration table
+// complete: every variable Load reads is named there.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(b), "## Configuration")
+	table, _, _ = strings.Cut(table, "\n## ")
+	for _, v := range Vars() {
+		if !strings.Contains(table, "`"+v+"`") {
+			t.Errorf("README.md's Configuration section does not name %s", v)
+		}
 	}
 }
