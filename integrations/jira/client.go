@@ -2,6 +2,7 @@ package jira
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,7 +25,12 @@ const BulkLimit = 50
 
 // Config is what the client needs to reach Jira.
 type Config struct {
+	// BaseURL is the site people browse (https://<site>.atlassian.net):
+	// every link aftermath shows is built on it.
 	BaseURL string
+	// APIURL is where REST calls go, when not BaseURL: Atlassian's API
+	// gateway for scoped API tokens, https://api.atlassian.com/ex/jira/{cloudId}.
+	APIURL string
 	// Cloud: basic auth with an account's email and API token.
 	Email, APIToken string
 	// Data Center: a personal access token (bearer), instead.
@@ -84,6 +90,7 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error)
 		cfg.Now = time.Now
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	cfg.APIURL = strings.TrimRight(cmp.Or(cfg.APIURL, cfg.BaseURL), "/")
 	var auth http.RoundTripper
 	switch {
 	case cfg.PAT != "":
@@ -98,10 +105,12 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error)
 	hc.Transport = auth
 	// Redirects are followed by the http.Client inside the retrying
 	// transport, which, like every Go http.Client, drops the Authorization
-	// header when a redirect leaves the host.
-	api, err := gojira.NewClient(&hc, cfg.BaseURL)
+	// header when a redirect leaves the host. go-jira resolves every path
+	// against the API URL with a trailing slash, so the gateway's
+	// /ex/jira/{cloudId} prefix is kept.
+	api, err := gojira.NewClient(&hc, cfg.APIURL)
 	if err != nil {
-		return nil, fmt.Errorf("jira: base URL: %w", err)
+		return nil, fmt.Errorf("jira: API URL: %w", err)
 	}
 	c := &Client{api: api, http: &hc, cfg: cfg, log: log, users: map[string]cachedUser{}}
 	switch strings.ToLower(cfg.Deployment) {
@@ -110,9 +119,13 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error)
 	case DataCenter, "server":
 		c.deployment = DataCenter
 	default:
-		// Every Jira Cloud site is served under atlassian.net: no need to
-		// ask. Anything else is asked once.
-		if u, err := url.Parse(cfg.BaseURL); err == nil && strings.HasSuffix(strings.ToLower(u.Hostname()), ".atlassian.net") {
+		// Every Jira Cloud site is served under atlassian.net, and only
+		// Cloud behind Atlassian's API gateway: no need to ask. Anything
+		// else is asked once.
+		site, err1 := url.Parse(cfg.BaseURL)
+		api, err2 := url.Parse(cfg.APIURL)
+		if err1 == nil && strings.HasSuffix(strings.ToLower(site.Hostname()), ".atlassian.net") ||
+			err2 == nil && strings.EqualFold(api.Hostname(), "api.atlassian.com") {
 			c.deployment = Cloud
 		}
 	}
@@ -120,7 +133,9 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error)
 	return c, nil
 }
 
-// BrowseURL is where people open an issue.
+// BrowseURL is where people open an issue: on the site (BaseURL), never on
+// the API URL, nor from the "self" links Jira's answers carry, which point
+// at the API host.
 func (c *Client) BrowseURL(key string) string { return c.cfg.BaseURL + "/browse/" + key }
 
 // Deployment returns "cloud" or "datacenter", asking the server once when the
@@ -347,7 +362,7 @@ func (c *Client) bulk(ctx context.Context, offset int, specs []IssueSpec) ([]Bul
 		}
 		updates = append(updates, map[string]any{"fields": f})
 	}
-	status, body, err := c.raw(ctx, op, http.MethodPost, "rest/api/2/issue/bulk", map[string]any{"issueUpdates": updates})
+	status, h, body, err := c.raw(ctx, op, http.MethodPost, "rest/api/2/issue/bulk", map[string]any{"issueUpdates": updates})
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +385,7 @@ func (c *Client) bulk(ctx context.Context, offset int, specs []IssueSpec) ([]Bul
 		// on its own so that Jira's field messages are kept.
 		var ae apiError
 		_ = json.Unmarshal(body, &ae)
-		return nil, statusError(op, status, ae)
+		return nil, c.refusal(statusError(op, status, ae), h)
 	}
 	// Jira lists the created issues in request order, skipping the failed
 	// elements, which it numbers from 0 in this request; the message names
@@ -430,7 +445,7 @@ func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, er
 		issues, resp, err = c.api.Issue.SearchWithContext(ctx, jql, &gojira.SearchOptions{MaxResults: limit, Fields: fields})
 	}
 	if err != nil {
-		return nil, goJiraError(ctx, op, resp, err)
+		return nil, c.goJiraError(ctx, op, resp, err)
 	}
 	out := make([]Issue, 0, len(issues))
 	for _, is := range issues {
@@ -538,14 +553,14 @@ func (c *Client) Transition(ctx context.Context, key, status string) error {
 
 // do sends a request and decodes a 2xx answer into out.
 func (c *Client) do(ctx context.Context, op, method, path string, body, out any) error {
-	status, b, err := c.raw(ctx, op, method, path, body)
+	status, h, b, err := c.raw(ctx, op, method, path, body)
 	if err != nil {
 		return err
 	}
 	if status >= 300 {
 		var ae apiError
 		_ = json.Unmarshal(b, &ae)
-		return statusError(op, status, ae)
+		return c.refusal(statusError(op, status, ae), h)
 	}
 	if out != nil && len(bytes.TrimSpace(b)) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
@@ -555,22 +570,34 @@ func (c *Client) do(ctx context.Context, op, method, path string, body, out any)
 	return nil
 }
 
-// raw sends a request built by go-jira and returns the status and body.
-func (c *Client) raw(ctx context.Context, op, method, path string, body any) (int, []byte, error) {
+// raw sends a request built by go-jira and returns the status, headers and
+// body.
+func (c *Client) raw(ctx context.Context, op, method, path string, body any) (int, http.Header, []byte, error) {
 	req, err := c.api.NewRequestWithContext(ctx, method, path, body)
 	if err != nil {
-		return 0, nil, &Error{Op: op, Message: err.Error()}
+		return 0, nil, nil, &Error{Op: op, Message: err.Error()}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, transportError(ctx, op, err)
+		return 0, nil, nil, transportError(ctx, op, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return resp.StatusCode, nil, transportError(ctx, op, err)
+		return resp.StatusCode, resp.Header, nil, transportError(ctx, op, err)
 	}
-	return resp.StatusCode, b, nil
+	return resp.StatusCode, resp.Header, b, nil
+}
+
+// refusal completes a refusal with what a 429's or 503's headers say (why,
+// and when to retry) and logs a rate limit with its reason, after the HTTP
+// client's own retries gave up.
+func (c *Client) refusal(e *Error, h http.Header) *Error {
+	e = e.withRetryAfter(h, c.cfg.Now())
+	if e.Status == http.StatusTooManyRequests {
+		c.log.Warn("Jira rate limit: giving up for now", "op", e.Op, "reason", e.RateLimitReason, "retry_after", e.RetryAfter)
+	}
+	return e
 }
 
 func transportError(ctx context.Context, op string, err error) error {
@@ -581,7 +608,7 @@ func transportError(ctx context.Context, op string, err error) error {
 }
 
 // goJiraError turns what go-jira's search returns into an *Error.
-func goJiraError(ctx context.Context, op string, resp *gojira.Response, err error) error {
+func (c *Client) goJiraError(ctx context.Context, op string, resp *gojira.Response, err error) error {
 	if resp == nil {
 		return transportError(ctx, op, err)
 	}
@@ -590,5 +617,5 @@ func goJiraError(ctx context.Context, op string, resp *gojira.Response, err erro
 	if errors.As(err, &je) {
 		msg = apiError{ErrorMessages: je.ErrorMessages, Errors: je.Errors}.String()
 	}
-	return &Error{Op: op, Status: resp.StatusCode, Message: msg, Transient: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500}
+	return c.refusal(&Error{Op: op, Status: resp.StatusCode, Message: msg, Transient: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500}, resp.Header)
 }
