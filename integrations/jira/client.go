@@ -59,6 +59,7 @@ type Client struct {
 	epicLink   string
 	epicName   string
 	users      map[string]cachedUser
+	recent     recentWrites
 }
 
 type cachedUser struct {
@@ -327,11 +328,13 @@ func (c *Client) CreateIssue(ctx context.Context, spec IssueSpec) (string, error
 		return "", err
 	}
 	var out struct {
+		ID  string `json:"id"`
 		Key string `json:"key"`
 	}
 	if err := c.do(ctx, op, http.MethodPost, "rest/api/2/issue", map[string]any{"fields": f}, &out); err != nil {
 		return "", err
 	}
+	c.recent.created(out.Key, out.ID, spec.Labels, c.cfg.Now())
 	return out.Key, nil
 }
 
@@ -368,6 +371,7 @@ func (c *Client) bulk(ctx context.Context, offset int, specs []IssueSpec) ([]Bul
 	}
 	var res struct {
 		Issues []struct {
+			ID  string `json:"id"`
 			Key string `json:"key"`
 		} `json:"issues"`
 		Errors []struct {
@@ -402,6 +406,7 @@ func (c *Client) bulk(ctx context.Context, offset int, specs []IssueSpec) ([]Bul
 			r.Err = ferr
 		} else if next < len(res.Issues) {
 			r.Key = res.Issues[next].Key
+			c.recent.created(r.Key, res.Issues[next].ID, specs[i].Labels, c.cfg.Now())
 			next++
 		} else {
 			r.Err = &Error{Op: op, Status: status, Message: "Jira neither created nor refused this item"}
@@ -415,6 +420,14 @@ func (c *Client) bulk(ctx context.Context, offset int, specs []IssueSpec) ([]Bul
 // aftermath reads. Cloud uses the enhanced search (SearchV2JQL), because it
 // answers 410 to /rest/api/2/search; Data Center uses /rest/api/2/search.
 func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, error) {
+	return c.search(ctx, jql, limit, nil)
+}
+
+// search is Search that, on Cloud, has Jira reconcile the issues with the
+// ids in reconcile (at most 50): its eventually consistent search shows
+// them as they are now, though they changed moments ago. Data Center's
+// search is consistent and takes no such parameter.
+func (c *Client) search(ctx context.Context, jql string, limit int, reconcile []int64) ([]Issue, error) {
 	op := "search " + jql
 	d, err := c.Deployment(ctx)
 	if err != nil {
@@ -439,9 +452,17 @@ func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, er
 	}
 	var issues []gojira.Issue
 	var resp *gojira.Response
-	if d == Cloud {
+	switch {
+	case d == Cloud && len(reconcile) > 0:
+		// go-jira sends reconcileIssues as one comma-separated value, the
+		// spec as an array: the POST form's JSON body says it plainly.
+		issues, err = c.searchReconciled(ctx, op, jql, limit, fields, reconcile)
+		if err != nil {
+			return nil, err
+		}
+	case d == Cloud:
 		issues, resp, err = c.api.Issue.SearchV2JQLWithContext(ctx, jql, &gojira.SearchOptionsV2{MaxResults: limit, Fields: fields})
-	} else {
+	default:
 		issues, resp, err = c.api.Issue.SearchWithContext(ctx, jql, &gojira.SearchOptions{MaxResults: limit, Fields: fields})
 	}
 	if err != nil {
@@ -449,6 +470,7 @@ func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, er
 	}
 	out := make([]Issue, 0, len(issues))
 	for _, is := range issues {
+		c.recent.learn(is.Key, is.ID)
 		i := Issue{ID: is.ID, Key: is.Key}
 		if f := is.Fields; f != nil {
 			i.Summary, i.Labels = f.Summary, f.Labels
@@ -475,15 +497,40 @@ func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, er
 	return out, nil
 }
 
+// searchReconciled is Cloud's POST /search/jql with reconcileIssues.
+func (c *Client) searchReconciled(ctx context.Context, op, jql string, limit int, fields []string, reconcile []int64) ([]gojira.Issue, error) {
+	body := map[string]any{"jql": jql, "fields": fields, "reconcileIssues": reconcile}
+	if limit > 0 {
+		body["maxResults"] = limit
+	}
+	var out struct {
+		Issues []gojira.Issue `json:"issues"`
+	}
+	if err := c.do(ctx, op, http.MethodPost, "rest/api/2/search/jql", body, &out); err != nil {
+		return nil, err
+	}
+	return out.Issues, nil
+}
+
 // AddComment comments on an issue.
 func (c *Client) AddComment(ctx context.Context, key, body string) error {
-	return c.do(ctx, "comment on "+key, http.MethodPost, "rest/api/2/issue/"+url.PathEscape(key)+"/comment", map[string]string{"body": body}, nil)
+	return c.write(ctx, key, nil, "comment on "+key, http.MethodPost, "rest/api/2/issue/"+url.PathEscape(key)+"/comment", map[string]string{"body": body})
 }
 
 // UpdateDescription replaces an issue's description.
 func (c *Client) UpdateDescription(ctx context.Context, key, description string) error {
-	return c.do(ctx, "update the description of "+key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key),
-		map[string]any{"fields": map[string]string{"description": description}}, nil)
+	return c.write(ctx, key, nil, "update the description of "+key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key),
+		map[string]any{"fields": map[string]string{"description": description}})
+}
+
+// write sends a write to the issue key, and remembers that the issue
+// changed (with labels added, if any) for the searches that must see it.
+func (c *Client) write(ctx context.Context, key string, labels []string, op, method, path string, body any) error {
+	if err := c.do(ctx, op, method, path, body, nil); err != nil {
+		return err
+	}
+	c.recent.changed(key, labels, c.cfg.Now())
+	return nil
 }
 
 // Comments returns the bodies of an issue's comments, newest first (the
@@ -510,7 +557,7 @@ func (c *Client) AddLabels(ctx context.Context, key string, labels []string) err
 	for _, l := range labels {
 		ops = append(ops, map[string]string{"add": l})
 	}
-	return c.do(ctx, "label "+key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key), map[string]any{"update": map[string]any{"labels": ops}}, nil)
+	return c.write(ctx, key, labels, "label "+key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key), map[string]any{"update": map[string]any{"labels": ops}})
 }
 
 // Status returns the name of an issue's status.
@@ -545,7 +592,7 @@ func (c *Client) Transition(ctx context.Context, key, status string) error {
 	}
 	for _, t := range out.Transitions {
 		if strings.EqualFold(t.To.Name, status) {
-			return c.do(ctx, "move "+key+" to "+status, http.MethodPost, path, map[string]any{"transition": map[string]string{"id": t.ID}}, nil)
+			return c.write(ctx, key, nil, "move "+key+" to "+status, http.MethodPost, path, map[string]any{"transition": map[string]string{"id": t.ID}})
 		}
 	}
 	return &Error{Op: "move " + key + " to " + status, Message: "no transition leads there"}

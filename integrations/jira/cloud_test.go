@@ -1,6 +1,8 @@
 package jira_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -131,3 +133,141 @@ func TestRateLimitError(t *testing.T) {
 		})
 	}
 }
+
+// lagging starts a Cloud simulator whose search trails every write by an
+// hour on a clock that stands still, and a client of it.
+func lagging(t *testing.T) (*env, *clock) {
+	t.Helper()
+	clk := newClock()
+	e := newEnv(t, jiratest.Cloud, func(s *setup) {
+		s.sim.Now, s.sim.SearchLag = clk.Now, time.Hour
+		s.cfg.Now = clk.Now
+	})
+	return e, clk
+}
+
+// reconciled returns the ids the searches so far asked Jira to reconcile.
+func reconciled(t *testing.T, e *env) [][]int64 {
+	t.Helper()
+	var out [][]int64
+	for _, c := range e.sim.Calls() {
+		if c.Route != "POST /rest/api/2/search/jql" {
+			continue
+		}
+		var body struct {
+			ReconcileIssues []int64 `json:"reconcileIssues"`
+		}
+		if err := json.Unmarshal(c.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, body.ReconcileIssues)
+	}
+	return out
+}
+
+// Cloud's search is eventually consistent: the issues this client just
+// wrote are found only because it names them in reconcileIssues. A second
+// client (another replica) that did not write them does not find them
+// yet, which shows the search lag is real.
+func TestReconcileIssues(t *testing.T) {
+	t.Run("post-mortem and follow-ups just created", func(t *testing.T) {
+		t.Parallel()
+		e, clk := lagging(t)
+		other := newClient(t, jira.Config{BaseURL: e.sim.URL(), Email: e.sim.Email(), APIToken: e.sim.APIToken(), Now: clk.Now}, nil, e.logs)
+		ctx := t.Context()
+		made, err := e.c.CreateEpic(ctx, jira.Epic{Project: ops.Key, IssueType: "Epic", Summary: "Post-mortem", Incidents: []string{"P1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := other.FindPostmortem(ctx, "P1"); err != nil || found {
+			t.Fatalf("another client found the new epic (%v, %v): the search lag is not simulated", found, err)
+		}
+		if got, found, err := e.c.FindPostmortem(ctx, "P1"); err != nil || !found || got.Key != made.Key {
+			t.Fatalf("FindPostmortem = %+v, %v, %v; want %s", got, found, err, made.Key)
+		}
+		epicID := e.issue(t, made.Key).ID
+		if r := reconciled(t, e); len(r) != 1 || len(r[0]) != 1 || fmt.Sprint(r[0][0]) != epicID {
+			t.Fatalf("reconciled %v, want [[%s]]", r, epicID)
+		}
+
+		res, err := e.c.CreateFollowups(ctx, made.Key, "P1", []jira.Followup{
+			{Project: ops.Key, IssueType: "Task", Summary: "Add an alert"},
+			{Project: ops.Key, IssueType: "Task", Summary: "Fix the runbook"},
+		})
+		if err != nil || len(res) != 2 || res[0].Err != nil || res[1].Err != nil {
+			t.Fatalf("CreateFollowups = %+v, %v", res, err)
+		}
+		fus, err := e.c.FindFollowups(ctx, made.Key, "P1")
+		if err != nil || len(fus) != 2 || fus[0].Key != res[0].Key || fus[1].Key != res[1].Key {
+			t.Fatalf("FindFollowups = %+v, %v; want %s and %s", fus, err, res[0].Key, res[1].Key)
+		}
+		if fus, err := other.FindFollowups(ctx, made.Key, "P1"); err != nil || len(fus) != 0 {
+			t.Fatalf("another client found %+v, %v", fus, err)
+		}
+
+		// An incident that joined the group: its label is on the epic now.
+		if err := e.c.AddIncidents(ctx, made.Key, []string{"P2"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, found, err := e.c.FindPostmortem(ctx, "P2"); err != nil || !found || got.Key != made.Key {
+			t.Fatalf("FindPostmortem(P2) = %+v, %v, %v", got, found, err)
+		}
+		if _, found, _ := other.FindPostmortem(ctx, "P2"); found {
+			t.Fatal("another client found the new label")
+		}
+	})
+
+	t.Run("status of an epic just moved", func(t *testing.T) {
+		t.Parallel()
+		e, clk := lagging(t)
+		other := newClient(t, jira.Config{BaseURL: e.sim.URL(), Email: e.sim.Email(), APIToken: e.sim.APIToken(), Now: clk.Now}, nil, e.logs)
+		key := e.create(t, epic("Post-mortem"))
+		if err := e.c.Transition(t.Context(), key, jiratest.StatusInReview); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := e.c.Statuses(t.Context(), []string{key}); err != nil || st[key] != jiratest.StatusInReview {
+			t.Fatalf("Statuses = %v, %v; want %s", st, err, jiratest.StatusInReview)
+		}
+		if st, err := other.Statuses(t.Context(), []string{key}); err != nil || len(st) != 0 {
+			t.Fatalf("another client read %v, %v", st, err)
+		}
+		// An hour on, the index has caught up and nothing is reconciled.
+		clk.Add(reconcileAfter)
+		before := len(reconciled(t, e))
+		if st, err := e.c.Statuses(t.Context(), []string{key}); err != nil || st[key] != jiratest.StatusInReview {
+			t.Fatalf("Statuses later = %v, %v", st, err)
+		}
+		if len(reconciled(t, e)) != before {
+			t.Fatal("an old write is still reconciled")
+		}
+	})
+
+	t.Run("at most 50 issues", func(t *testing.T) {
+		t.Parallel()
+		e, clk := lagging(t)
+		specs := make([]jira.IssueSpec, 60)
+		for i := range specs {
+			specs[i] = task(fmt.Sprintf("ticket %d", i), jira.IncidentLabel("P9"))
+		}
+		if _, err := e.c.CreateIssues(t.Context(), specs); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Second) // the last ones are the latest written
+		key := e.create(t, task("newest", jira.IncidentLabel("P9")))
+		found, err := e.c.FindFollowups(t.Context(), "", "P9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := reconciled(t, e)
+		if len(r) != 1 || len(r[0]) != 50 || fmt.Sprint(r[0][0]) != e.issue(t, key).ID {
+			t.Fatalf("reconciled %d searches, first with %d ids; want one with 50, the newest first", len(r), len(r[0]))
+		}
+		if len(found) != 50 {
+			t.Fatalf("found %d issues, want the 50 reconciled", len(found))
+		}
+	})
+}
+
+// reconcileAfter is past the client's reconcile window and the simulator's
+// search lag.
+const reconcileAfter = 2 * time.Hour

@@ -71,7 +71,9 @@ type Options struct {
 	Now func() time.Time
 	// SearchLag is how long after a change search results reflect it: until
 	// then a new issue is missing from them and a changed one is found (and
-	// shown) as it was. 0 means at once.
+	// shown) as it was. 0 means at once. As on Cloud, /search/jql shows
+	// the issues whose ids a search names in reconcileIssues as they are
+	// now.
 	SearchLag time.Duration
 	// CloudID is the site's cloud ID: the API is served under
 	// /ex/jira/{CloudID} too, as Atlassian's gateway serves it to scoped
