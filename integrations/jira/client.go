@@ -44,8 +44,19 @@ type Config struct {
 	// UserTTL is how long an email's user (or the absence of one) is
 	// cached (1h).
 	UserTTL time.Duration
-	Now     func() time.Time
+	// IssueWriteInterval spaces this client's writes to one issue (edits,
+	// comments, transitions): Jira Cloud limits writes per issue
+	// (RateLimit-Reason jira-per-issue-on-write). Default
+	// DefaultIssueWriteInterval; negative: no spacing.
+	IssueWriteInterval time.Duration
+	Now                func() time.Time
 }
+
+// DefaultIssueWriteInterval is the least time between two writes of one
+// client to one issue: at most four a second, far under Jira Cloud's
+// per-issue write limit, and unnoticeable for aftermath's few writes to an
+// issue.
+const DefaultIssueWriteInterval = 250 * time.Millisecond
 
 // Client talks to Jira. It is safe for concurrent use.
 type Client struct {
@@ -60,6 +71,7 @@ type Client struct {
 	epicName   string
 	users      map[string]cachedUser
 	recent     recentWrites
+	spacer     issueSpacer
 }
 
 type cachedUser struct {
@@ -89,6 +101,9 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.IssueWriteInterval == 0 {
+		cfg.IssueWriteInterval = DefaultIssueWriteInterval
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	cfg.APIURL = strings.TrimRight(cmp.Or(cfg.APIURL, cfg.BaseURL), "/")
@@ -526,6 +541,9 @@ func (c *Client) UpdateDescription(ctx context.Context, key, description string)
 // write sends a write to the issue key, and remembers that the issue
 // changed (with labels added, if any) for the searches that must see it.
 func (c *Client) write(ctx context.Context, key string, labels []string, op, method, path string, body any) error {
+	if err := c.spacer.wait(ctx, key, c.cfg.IssueWriteInterval); err != nil {
+		return fmt.Errorf("jira: %s: %w", op, err)
+	}
 	if err := c.do(ctx, op, method, path, body, nil); err != nil {
 		return err
 	}

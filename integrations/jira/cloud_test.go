@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -271,3 +272,58 @@ func TestReconcileIssues(t *testing.T) {
 // reconcileAfter is past the client's reconcile window and the simulator's
 // search lag.
 const reconcileAfter = 2 * time.Hour
+
+// Writes to one issue are spaced by IssueWriteInterval, whatever the
+// goroutines sending them; writes to another issue do not wait for them.
+// The spacing is read from the simulator's arrival times, with a generous
+// tolerance below the interval (and none above: a loaded machine only
+// spaces them more).
+func TestIssueWriteSpacing(t *testing.T) {
+	const interval = 150 * time.Millisecond
+	e := newEnv(t, jiratest.Cloud, withConfig(func(c *jira.Config) { c.IssueWriteInterval = interval }))
+	busy, other := e.create(t, task("busy")), e.create(t, task("other"))
+	e.sim.ResetCalls()
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			if err := e.c.AddComment(ctx, busy, fmt.Sprint("comment ", i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Go(func() {
+		if err := e.c.AddLabels(ctx, busy, []string{"late"}); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := e.c.AddComment(ctx, other, "not held up"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	var times []time.Time
+	var otherAt time.Time
+	for _, c := range e.sim.Calls() {
+		switch c.Path {
+		case "/rest/api/2/issue/" + busy + "/comment", "/rest/api/2/issue/" + busy:
+			times = append(times, c.At)
+		case "/rest/api/2/issue/" + other + "/comment":
+			otherAt = c.At
+		}
+	}
+	if len(times) != 5 {
+		t.Fatalf("%d writes to %s, want 5", len(times), busy)
+	}
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	for i := 1; i < len(times); i++ {
+		if gap := times[i].Sub(times[i-1]); gap < interval/2 {
+			t.Errorf("writes %d and %d to %s came %s apart, want about %s", i-1, i, busy, gap, interval)
+		}
+	}
+	// The other issue's write, sent while those queued, did not wait for
+	// them all.
+	if !otherAt.Before(times[len(times)-1]) {
+		t.Errorf("the write to %s came after all of %s's", other, busy)
+	}
+
+}
