@@ -1,6 +1,7 @@
 package simkit
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -103,7 +104,7 @@ func (s *Server[F, R]) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			r2.URL = new(url.URL)
 			*r2.URL = *r.URL
 			r2.URL.Path, r2.URL.RawPath = rest, ""
-			r = r2
+			r = r2.WithContext(context.WithValue(r2.Context(), prefixedKey{}, true))
 		}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
@@ -136,6 +137,15 @@ func (s *Server[F, R]) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if rep, ok := apply(r.Context(), s.api.Plan(f), handle, func() R { return s.api.FaultReply(f) }); ok {
 		answer(rep)
 	}
+}
+
+type prefixedKey struct{}
+
+// Prefixed reports whether r came under Config.PathPrefix (now stripped):
+// an API answers it with links under that prefix, as Jira's gateway does.
+func Prefixed(r *http.Request) bool {
+	p, _ := r.Context().Value(prefixedKey{}).(bool)
+	return p
 }
 
 // MatchRoute finds the route for a request among routes, each "METHOD

@@ -183,6 +183,12 @@ func (a api) NotFound(r *http.Request) reply { return a.s.noSuchResource(r) }
 func (a api) Handle(r *http.Request, route, param string, body []byte) reply {
 	a.s.mu.Lock()
 	defer a.s.mu.Unlock()
+	// Through the gateway, Jira's links (self) name the gateway, not the
+	// site: a client must not take them for links people open.
+	a.s.base = a.s.kit.URL()
+	if simkit.Prefixed(r) {
+		a.s.base = a.s.APIURL()
+	}
 	return routes[route](a.s, &request{r: r, param: param, body: body, at: a.s.now()})
 }
 

@@ -40,8 +40,13 @@ func TestSearchReconcile(t *testing.T) {
 	}
 	// Under the gateway's prefix, validated against the same spec.
 	req := "/ex/jira/" + s.CloudID() + "/rest/api/2/search/jql"
-	if n := count(send(t, s, "POST", req, fmt.Sprintf(jql, `,"reconcileIssues":[`+id+`]`), nil)); n != 1 {
+	r = send(t, s, "POST", req, fmt.Sprintf(jql, `,"reconcileIssues":[`+id+`]`), nil)
+	if n := count(r); n != 1 {
 		t.Fatalf("reconciled POST under the prefix found %d, want 1", n)
+	}
+	// Its links name the gateway, as Jira's do: not a page to browse.
+	if self, _ := r.body["issues"].([]any)[0].(map[string]any)["self"].(string); self != s.APIURL()+"/rest/api/2/issue/"+id {
+		t.Fatalf("self = %q, want under %s", self, s.APIURL())
 	}
 	ids := make([]string, 51)
 	for i := range ids {
