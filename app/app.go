@@ -216,7 +216,7 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Process
 	}
 	// Jira named but not usable stops the start: events would otherwise be
 	// acknowledged without their post-mortem.
-	jc, err := NewJira(a.cfg, a.rules.Current(), a.log)
+	jc, err := NewJira(a.cfg, a.rules.Current(), a.log, sharedPacer(st, "jira", a.log))
 	if err != nil {
 		return nil, &config.VarError{Var: "JIRA_BASE_URL", Problem: err.Error()}
 	}
@@ -226,14 +226,15 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Process
 
 // NewJira returns the Jira client the configuration describes; the rules
 // say the deployment and, on Data Center, the epic fields, when they know.
-func NewJira(cfg config.Config, rl *rules.Rules, log *slog.Logger) (*jira.Client, error) {
+// pacer paces its requests (nil: a pace of its own, at the default rate).
+func NewJira(cfg config.Config, rl *rules.Rules, log *slog.Logger, pacer outbound.Pacer) (*jira.Client, error) {
 	jcfg := jira.Config{
 		BaseURL: cfg.JiraBaseURL, APIURL: cfg.JiraAPIURL, Email: cfg.JiraEmail, APIToken: cfg.JiraAPIToken.Reveal(), PAT: cfg.JiraPAT.Reveal(),
 	}
 	if rl != nil {
 		jcfg.Deployment, jcfg.EpicLinkField, jcfg.EpicNameField = rl.Jira.Deployment, rl.Jira.EpicLinkField, rl.Jira.EpicNameField
 	}
-	return jira.New(jcfg, log, jira.NewHTTPClient(outbound.Config{}, nil, log))
+	return jira.New(jcfg, log, jira.NewHTTPClient(outbound.Config{Pacer: pacer}, nil, log))
 }
 
 // NewPagerDuty returns the PagerDuty client the configuration describes,
