@@ -128,7 +128,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 	a.store = store.New(a.rdb, cfg.RedisPrefix)
 
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.reg.MustRegister(store.NewCollector(a.store))
+	a.reg.MustRegister(store.NewCollector(a.store), outbound.Collector())
 
 	// Every role serves health and metrics; only ingest takes webhooks and
 	// serves the admin API.
