@@ -38,12 +38,19 @@ type Pacer interface {
 	Wait(ctx context.Context) error
 }
 
+// The default pace: 900 requests a minute, under PagerDuty's 960 per key,
+// after a burst of 10.
+const (
+	DefaultRequestsPerMinute = 900
+	DefaultBurst             = 10
+)
+
 func (c Config) withDefaults() Config {
 	if c.RequestsPerMinute <= 0 {
-		c.RequestsPerMinute = 900
+		c.RequestsPerMinute = DefaultRequestsPerMinute
 	}
 	if c.Burst <= 0 {
-		c.Burst = 10
+		c.Burst = DefaultBurst
 	}
 	if c.MaxRetries <= 0 {
 		c.MaxRetries = 4
