@@ -152,6 +152,9 @@ func resolveAtOnce(b *testing.B, replicas int) {
 	fmt.Printf("| ideal, Jira: %d requests at %d/min per replica | %s |\n", jiraStats.Requests, outboundPerMinute, idealJira.Round(time.Millisecond))
 	fmt.Printf("| ideal, one incident's %.1f requests in a row × %s | %s |\n", perIncident, ms(rtt), idealPath.Round(time.Millisecond))
 	fmt.Printf("\n**ratio actual/ideal %.3f** (target ≤ 1.2: %s)\n", ratio, verdict(ratio <= 1.2))
+	at960 := time.Duration(float64(pdOK) / (float64(pdPerMinute) / 60) * float64(time.Second))
+	fmt.Printf("(against PagerDuty's own limit instead of aftermath's pace, %d requests at %d/min take %s: ratio %.3f)\n",
+		pdOK, pdPerMinute, at960.Round(time.Millisecond), float64(elapsed)/float64(at960))
 	fmt.Printf("PagerDuty: %d requests reached the proxy, %d answered 429 over %d/min (aftermath counted %d 429s)\n", pdStats.Requests, rpm429, pdPerMinute, tooMany)
 	b.ReportMetric(elapsed.Seconds(), "s-all-done")
 	b.ReportMetric(ideal.Seconds(), "s-ideal")
