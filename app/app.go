@@ -228,7 +228,7 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Process
 // say the deployment and, on Data Center, the epic fields, when they know.
 func NewJira(cfg config.Config, rl *rules.Rules, log *slog.Logger) (*jira.Client, error) {
 	jcfg := jira.Config{
-		BaseURL: cfg.JiraBaseURL, Email: cfg.JiraEmail, APIToken: cfg.JiraAPIToken.Reveal(), PAT: cfg.JiraPAT.Reveal(),
+		BaseURL: cfg.JiraBaseURL, APIURL: cfg.JiraAPIURL, Email: cfg.JiraEmail, APIToken: cfg.JiraAPIToken.Reveal(), PAT: cfg.JiraPAT.Reveal(),
 	}
 	if rl != nil {
 		jcfg.Deployment, jcfg.EpicLinkField, jcfg.EpicNameField = rl.Jira.Deployment, rl.Jira.EpicLinkField, rl.Jira.EpicNameField

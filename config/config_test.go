@@ -288,3 +288,46 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestJiraAPIURL(t *testing.T) {
+	cloud := map[string]string{"JIRA_BASE_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "bot@acme.com", "JIRA_API_TOKEN": "t"}
+	with := func(extra map[string]string) map[string]string {
+		env := map[string]string{}
+		for k, v := range cloud {
+			env[k] = v
+		}
+		for k, v := range extra {
+			if v == "" {
+				delete(env, k)
+			} else {
+				env[k] = v
+			}
+		}
+		return env
+	}
+	c, err := Load(with(map[string]string{"JIRA_API_URL": " https://api.atlassian.com/ex/jira/1a2b3c/ "}))
+	if err != nil || c.JiraAPIURL != "https://api.atlassian.com/ex/jira/1a2b3c" || c.JiraBaseURL != "https://acme.atlassian.net" {
+		t.Fatalf("got %q, %q, %v", c.JiraAPIURL, c.JiraBaseURL, err)
+	}
+	if c, err := Load(cloud); err != nil || c.JiraAPIURL != "" {
+		t.Fatalf("unset: got %q, %v", c.JiraAPIURL, err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{with(map[string]string{"JIRA_API_URL": "api.atlassian.com/ex/jira/1"}), `"api.atlassian.com/ex/jira/1" is not an http:// or https:// URL`},
+		{with(map[string]string{"JIRA_API_URL": "https://u:secret-pw@api.atlassian.com"}), "must not carry credentials"},
+		{with(map[string]string{"JIRA_API_URL": "https://api.atlassian.com/ex/jira/1", "JIRA_EMAIL": "", "JIRA_API_TOKEN": "", "JIRA_PAT": "p"}), "only for Jira Cloud's scoped API tokens"},
+		{map[string]string{"JIRA_API_URL": "https://api.atlassian.com/ex/jira/1"}, "set without JIRA_BASE_URL"},
+	} {
+		_, err := Load(tc.env)
+		ve := VarErrors(err)
+		if len(ve) != 1 || ve[0].Var != "JIRA_API_URL" || !strings.Contains(ve[0].Problem, tc.want) {
+			t.Errorf("%v: errors = %v, want JIRA_API_URL: %s", tc.env, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-pw") {
+			t.Errorf("the error shows the URL's password: %v", err)
+		}
+	}
+}

@@ -109,6 +109,14 @@ func NewClient(service string, cfg Config, base http.RoundTripper, log *slog.Log
 				log.Warn("retrying "+service+" request", "method", r.Method, "path", r.URL.Path, "retry", n)
 			}
 		}
+		rc.ResponseLogHook = func(_ retryablehttp.Logger, resp *http.Response) {
+			if resp.StatusCode == http.StatusTooManyRequests {
+				// Jira says which limit it applied (RateLimit-Reason):
+				// per endpoint, per issue or a quota.
+				log.Warn(service+" rate limit", "method", resp.Request.Method, "path", resp.Request.URL.Path,
+					"reason", resp.Header.Get("RateLimit-Reason"), "retry_after", resp.Header.Get("Retry-After"))
+			}
+		}
 		return &retryablehttp.RoundTripper{Client: rc}
 	}
 	return &http.Client{Transport: &byMethod{
