@@ -8,7 +8,7 @@ IMAGE   ?= aftermath
 .PHONY: help build image deploy-check run test race vet fmt fuzz ci bench-ingest clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build bin/aftermath: static, -trimpath, VERSION stamped (the Dockerfile runs this too)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/aftermath ./cmd/aftermath
@@ -39,6 +39,13 @@ fuzz: ## each fuzz target for FUZZTIME (default 20s)
 
 ci: ## what CI runs
 	bash .ci/run
+
+bench: ## every benchmark, each against a same-run baseline (docs/benchmarks.md; about 6 minutes)
+	$(MAKE) bench-e2e
+	-$(MAKE) bench-ingest
+
+bench-e2e: ## end-to-end benchmarks of issue 13: 200 incidents at once, lone-incident latency, requests by step, memory
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./e2e/bench
 
 bench-ingest: ## ingest benchmark against a same-run baseline (needs Redis on 127.0.0.1:6379 or REDIS_URL)
 	$(GO) run ./tools/bench-ingest $(BENCH_FLAGS)

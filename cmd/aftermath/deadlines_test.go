@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/internal/e2ekit"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 )
 
@@ -41,48 +41,6 @@ status_sync:
 catch_up:
   enabled: false
 `
-
-// replica is one `aftermath serve` process of the real binary.
-type replica struct {
-	base string
-	logs *bytes.Buffer
-}
-
-// startReplicas runs n serve processes on one Redis, against the
-// simulators, and waits until each is ready.
-func startReplicas(t *testing.T, n int, env []string) []replica {
-	t.Helper()
-	var out []replica
-	for i := range n {
-		addr := freeAddr(t)
-		cmd := exec.Command(binary(t), "serve", "--workers", "2")
-		cmd.Env = append(append([]string{}, env...), "AFTERMATH_LISTEN_ADDR="+addr)
-		logs := &bytes.Buffer{}
-		cmd.Stdout, cmd.Stderr = logs, logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("replica %d logs:\n%s", i, logs.String())
-			}
-		})
-		out = append(out, replica{base: "http://" + addr, logs: logs})
-	}
-	for _, r := range out {
-		waitFor(t, 20*time.Second, "replica ready at "+r.base, func() bool {
-			resp, err := http.Get(r.base + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
-	}
-	return out
-}
 
 func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -124,16 +82,15 @@ func TestDeadlinesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
 		"REDIS_URL=" + r.URL, "AFTERMATH_REDIS_PREFIX=" + r.Prefix, "AFTERMATH_RULES=" + rulesFile,
 		"PAGERDUTY_API_URL=" + pd.URL(), "PAGERDUTY_API_TOKEN=" + pd.Token(), "PAGERDUTY_FROM_EMAIL=aftermath@example.com",
 		"PAGERDUTY_WEBHOOK_SECRETS=" + secret, "AFTERMATH_ADMIN_TOKEN=" + admin,
 		"JIRA_BASE_URL=" + js.URL(), "JIRA_EMAIL=" + js.Email(), "JIRA_API_TOKEN=" + js.APIToken(), "JIRA_WEBHOOK_SECRET=" + jiraSecret,
 	}
-	reps := startReplicas(t, 3, env)
+	reps := e2ekit.StartReplicas(t, 3, env, "--workers", "2")
 	for i, id := range []string{"QOLD", "QHOL", "QOLD"} {
 		wh := pd.IncidentWebhook(id, "incident.resolved", "PALICE", secret)
-		post(t, reps[i].base+"/webhooks/pagerduty", wh.Body, wh.Headers)
+		post(t, reps.URL(i)+"/webhooks/pagerduty", wh.Body, wh.Headers)
 	}
 
 	epicOf := func(id string) jiratest.Issue {
@@ -169,7 +126,7 @@ func TestDeadlinesEndToEnd(t *testing.T) {
 	// QOLD's epic is moved to Reviewed in Jira: the status sync finds it.
 	js.SetStatus(epicOf("QOLD").Key, "Reviewed")
 	waitFor(t, 15*time.Second, "QOLD's post-mortem Reviewed", func() bool {
-		pm := postmortemOf(t, reps[2].base, admin, "QOLD")
+		pm := postmortemOf(t, reps.URL(2), admin, "QOLD")
 		return pm.Status == "Reviewed" && pm.NextReminder == ""
 	})
 	// QHOL's through Jira's webhook, signed as Jira Cloud signs it.
@@ -177,14 +134,14 @@ func TestDeadlinesEndToEnd(t *testing.T) {
 		"issue": map[string]any{"key": epicOf("QHOL").Key, "fields": map[string]any{"status": map[string]string{"name": "Reviewed"}}}})
 	mac := hmac.New(sha256.New, []byte(jiraSecret))
 	mac.Write(body)
-	if code, answer := post(t, reps[1].base+"/webhooks/jira", body, map[string]string{"X-Hub-Signature": "sha256=" + hex.EncodeToString(mac.Sum(nil))}); code != 200 || !strings.Contains(answer, `"status":"updated"`) {
+	if code, answer := post(t, reps.URL(1)+"/webhooks/jira", body, map[string]string{"X-Hub-Signature": "sha256=" + hex.EncodeToString(mac.Sum(nil))}); code != 200 || !strings.Contains(answer, `"status":"updated"`) {
 		t.Fatalf("Jira webhook: %d %s", code, answer)
 	}
-	pm := postmortemOf(t, reps[0].base, admin, "QHOL")
+	pm := postmortemOf(t, reps.URL(0), admin, "QHOL")
 	if pm.Status != "Reviewed" || pm.NextReminder != "" || len(pm.History) != 2 || pm.History[1].Source != "webhook" || len(pm.Reminders) != 1 {
 		t.Fatalf("QHOL's post-mortem = %+v", pm)
 	}
-	if code, _ := post(t, reps[1].base+"/webhooks/jira?secret=wrong", body, nil); code != 401 {
+	if code, _ := post(t, reps.URL(1)+"/webhooks/jira?secret=wrong", body, nil); code != 401 {
 		t.Fatalf("Jira webhook with a wrong secret: %d, want 401", code)
 	}
 	if a, b := overdue("QOLD"), overdue("QHOL"); a != 1 || b != 1 {

@@ -5,17 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/internal/e2ekit"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/internal/testspecs"
 	"github.com/aftermath-dev/aftermath/internal/testutil"
@@ -28,9 +27,7 @@ func TestMain(m *testing.M) {
 		os.Exit(run(strings.Fields(args), environ(), os.Stdout, os.Stderr))
 	}
 	code := m.Run()
-	if binPath != "" {
-		_ = os.RemoveAll(filepath.Dir(binPath)) // built by the demo tests
-	}
+	e2ekit.RemoveBinary() // built by the demo tests
 	os.Exit(code)
 }
 
@@ -90,15 +87,7 @@ func samplePagerDuty(t *testing.T) *pagerdutytest.Server {
 	return sim
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return e2ekit.FreeAddr(t) }
 
 // The real process: serve, accept a webhook, then SIGTERM: it stops accepting,
 // finishes, exits 0, and its log holds no secret. On each REDIS_MODE.

@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -48,6 +49,9 @@ type SMTP struct {
 	Addr string
 	// CA trusts the server's certificate.
 	CA *x509.CertPool
+	// CAPEM is that certificate in PEM, for a child process to trust
+	// (SSL_CERT_FILE).
+	CAPEM []byte
 
 	mu      sync.Mutex
 	mails   []Mail
@@ -62,7 +66,7 @@ type SMTP struct {
 func NewSMTP(t testing.TB) *SMTP {
 	t.Helper()
 	cert, pool := selfSigned(t)
-	s := &SMTP{CA: pool}
+	s := &SMTP{CA: pool, CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{s: s, c: c}, nil }))
 	srv.Domain = "localhost"
 	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
