@@ -4,7 +4,7 @@ PKGS    := ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/aftermath-dev/aftermath/app.Version=$(VERSION)
 
-.PHONY: help build run test race vet fmt fuzz ci bench-ingest clean
+.PHONY: help build run test race vet fmt fuzz ci e2e bench-ingest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ fmt: ## gofmt the tree
 
 fuzz: ## each fuzz target for FUZZTIME (default 20s)
 	FUZZTIME=$${FUZZTIME:-20s} bash .ci/fuzz
+
+e2e: ## the end-to-end suite: the real binary, 3 replicas, Redis and the simulators under faults (E2E_SEED=N to replay)
+	AFTERMATH_TEST_REDIS=required $(GO) test -count=1 -v -timeout 15m ./e2e/
 
 ci: ## what CI runs
 	bash .ci/run

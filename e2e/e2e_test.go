@@ -1,0 +1,34 @@
+// Package e2e is the end-to-end suite: the real binary, three replicas,
+// real Redis (one server, then a Redis Cluster), the simulators behind
+// chaos proxies, and everything that can go wrong on a bad day at once.
+// See run_test.go for the schedule and check_test.go for what must hold.
+package e2e
+
+import (
+	"os"
+	"testing"
+
+	"github.com/aftermath-dev/aftermath/internal/e2ekit"
+	"github.com/aftermath-dev/aftermath/internal/redistest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	e2ekit.RemoveBinary()
+	os.Exit(code)
+}
+
+// One durable redis-server (appendfsync always), killed with SIGKILL and
+// restarted mid-run.
+func TestEndToEndSingleRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the end-to-end suite runs the binary for minutes")
+	}
+	srv := redistest.StartServer(t, redistest.Durable...)
+	runSuite(t, redisUnderTest{
+		name:  "redis-server " + srv.Addr,
+		env:   []string{"REDIS_URL=" + srv.URL},
+		kill:  func() { srv.Stop(t) },
+		start: func() { srv.Start(t) },
+	})
+}
