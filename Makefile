@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/aftermath-dev/aftermath/app.Version=$(VERSION)
 .PHONY: help build run test race vet fmt fuzz ci e2e bench-ingest clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build bin/aftermath
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/aftermath ./cmd/aftermath
