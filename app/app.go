@@ -69,8 +69,8 @@ type App struct {
 	log  *slog.Logger
 
 	mini  *embedredis.Server
-	rdb   *redis.Client // ingest, admin API, metrics
-	wrdb  *redis.Client // workers: their blocking reads never starve ingest of connections
+	rdb   redis.UniversalClient // ingest, admin API, metrics
+	wrdb  redis.UniversalClient // workers: their blocking reads never starve ingest of connections
 	store *store.Store
 	reg   *prometheus.Registry
 	rules *rules.Manager
@@ -105,30 +105,22 @@ func New(cfg config.Config, opts Options) (*App, error) {
 	}
 	a.log.Info("rules loaded", "summary", a.rules.Current().Summary())
 
-	var ropts *redis.Options
+	rcfg := cfg
 	if cfg.RedisURL == "" {
-		mini, err := embedredis.Start()
-		if err != nil {
+		if rcfg, a.mini, err = embedded(cfg); err != nil {
 			return nil, fmt.Errorf("start embedded redis: %w", err)
 		}
-		a.mini = mini
-		ropts = &redis.Options{Addr: mini.Addr()}
 		a.log.Warn("REDIS_URL is not set: using embedded in-memory Redis; queued events, dedupe keys and incident records are lost when the process exits. Set REDIS_URL in production.")
-	} else {
-		var err error
-		if ropts, err = redisOptions(cfg); err != nil {
-			return nil, err
-		}
 	}
-	ropts.DialTimeout = 2 * time.Second
-	ropts.ReadTimeout = 2 * time.Second
-	ropts.WriteTimeout = 2 * time.Second
+	tuning := redisTuning{dial: 2 * time.Second, read: 2 * time.Second, write: 2 * time.Second}
 	redisLoggerOnce.Do(func() { redis.SetLogger(redisLogger{a.log}) }) // process-wide in go-redis
-	a.rdb = redis.NewClient(ropts)
+	if a.rdb, err = newRedisClient(rcfg, tuning); err != nil {
+		return nil, err
+	}
 	a.store = store.New(a.rdb, cfg.RedisPrefix)
 
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.reg.MustRegister(store.NewCollector(a.store))
+	a.reg.MustRegister(store.NewCollector(a.store), outbound.Collector())
 
 	// Every role serves health and metrics; only ingest takes webhooks and
 	// serves the admin API.
@@ -174,11 +166,13 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		if wcfg.RetryHorizon == 0 {
 			wcfg.RetryHorizon = cfg.RetryHorizon
 		}
-		wopts := *ropts
 		// One connection per slot blocked in XREADGROUP, one for its
 		// heartbeat, and some for the rest.
-		wopts.PoolSize = 2*max(wcfg.Concurrency, 4) + 4
-		a.wrdb = redis.NewClient(&wopts)
+		wt := tuning
+		wt.poolSize = 2*max(wcfg.Concurrency, 4) + 4
+		if a.wrdb, err = newRedisClient(rcfg, wt); err != nil {
+			return nil, err
+		}
 		wstore := store.New(a.wrdb, cfg.RedisPrefix)
 		wm := workflow.NewMetrics(a.reg)
 		proc := opts.Processor
@@ -368,7 +362,7 @@ func (a *App) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("stop: %w", ctx.Err()))
 	}
-	for _, c := range []*redis.Client{a.rdb, a.wrdb} {
+	for _, c := range []redis.UniversalClient{a.rdb, a.wrdb} {
 		if c == nil {
 			continue
 		}

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/aftermath-dev/aftermath/config"
 	"github.com/aftermath-dev/aftermath/internal/embedredis"
 	"github.com/aftermath-dev/aftermath/store"
@@ -33,19 +31,18 @@ func Plan(ctx context.Context, cfg config.Config, incidentID string, asJSON bool
 	if err != nil {
 		return err
 	}
-	var ropts *redis.Options
+	rcfg := cfg
 	if cfg.RedisURL == "" {
-		mini, err := embedredis.Start()
-		if err != nil {
+		var mini *embedredis.Server
+		if rcfg, mini, err = embedded(cfg); err != nil {
 			return fmt.Errorf("start embedded redis: %w", err)
 		}
 		defer mini.Close()
-		ropts = &redis.Options{Addr: mini.Addr()}
-	} else if ropts, err = redisOptions(cfg); err != nil {
+	}
+	rdb, err := newRedisClient(rcfg, redisTuning{dial: 2 * time.Second, read: 5 * time.Second})
+	if err != nil {
 		return err
 	}
-	ropts.DialTimeout, ropts.ReadTimeout = 2*time.Second, 5*time.Second
-	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 
 	res := &workflow.Resolution{

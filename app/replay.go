@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/aftermath-dev/aftermath/catchup"
 	"github.com/aftermath-dev/aftermath/config"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
@@ -43,12 +41,10 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, stdout io.W
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	ropts, err := redisOptions(cfg)
+	rdb, err := newRedisClient(cfg, redisTuning{dial: 2 * time.Second, read: 5 * time.Second})
 	if err != nil {
 		return err
 	}
-	ropts.DialTimeout, ropts.ReadTimeout = 2*time.Second, 5*time.Second
-	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 	st := store.New(rdb, cfg.RedisPrefix)
 	if err := st.Ping(ctx); err != nil {

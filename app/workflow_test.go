@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -152,9 +153,25 @@ func TestAppQueuesTriggeredOnlyForMergeWhileOpen(t *testing.T) {
 
 // The whole path against both simulators: a signed webhook becomes a Jira
 // epic with its page, owner and follow-up, the link-back note, once, even
-// when PagerDuty delivers it twice.
+// when PagerDuty delivers it twice. The same on each REDIS_MODE: one server,
+// a 3-master Redis Cluster, a master found through Redis Sentinel.
 func TestAppEndToEndWithJira(t *testing.T) {
-	r := redistest.New(t)
+	for _, mode := range redistest.Modes {
+		t.Run(mode, func(t *testing.T) {
+			rm := redistest.ForMode(t, mode)
+			endToEndWithJira(t, with(serveEnv(redistest.New(t)), rm.Env))
+			// The state is where that mode puts it.
+			ctx := context.Background()
+			for _, k := range []string{":{queue}:events", ":incident:" + pagerdutytest.SampleIncidentID + ":steps"} {
+				if n, err := rm.Client.Exists(ctx, rm.Prefix+k).Result(); n != 1 {
+					t.Errorf("key %s is not in the %s Redis: %d %v", k, mode, n, err)
+				}
+			}
+		})
+	}
+}
+
+func endToEndWithJira(t *testing.T, redisEnv map[string]string) {
 	sim, pdEnv := pagerDuty(t)
 	sim.Annotate(pagerdutytest.SampleIncidentID, "PBEN", "TODO: add a synthetic check for the webhook tester", time.Date(2025, 4, 7, 3, 48, 30, 0, time.UTC))
 	js := jiratest.New(t, jiratest.Cloud)
@@ -164,13 +181,16 @@ func TestAppEndToEndWithJira(t *testing.T) {
 	if err := os.WriteFile(path, []byte("jira:\n  deployment: cloud\n  project: PM\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, logs := startApp(t, with(pdEnv, serveEnv(r), map[string]string{
+	a, logs := startApp(t, with(pdEnv, redisEnv, map[string]string{
 		"AFTERMATH_RULES": path,
 		"JIRA_BASE_URL":   js.URL(),
 		"JIRA_EMAIL":      js.Email(),
 		"JIRA_API_TOKEN":  js.APIToken(),
 	}))
 	base := "http://" + a.Addr()
+	if code, out := get(t, base+"/readyz", ""); code != http.StatusOK {
+		t.Fatalf("/readyz on REDIS_MODE=%s: %d %s", redisEnv["REDIS_MODE"], code, out)
+	}
 	body := testspecs.Read(t, "webhooks/incident.resolved.json")
 	for _, wid := range []string{"W1", "W2"} { // a redelivery with a new webhook ID
 		if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader, "X-Webhook-Id": wid}); code != http.StatusAccepted && code != http.StatusOK {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/internal/outbound"
 	"github.com/aftermath-dev/aftermath/rules"
 )
 
@@ -132,6 +133,7 @@ func (s *Sweeper) Round(ctx context.Context) (swept bool, res Result, err error)
 // failing) leaves it where the unfinished window starts: nothing is lost,
 // and the next sweep looks again.
 func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
+	ctx = outbound.WithStep(ctx, "catch_up")
 	now := s.cfg.Now()
 	res := Result{Until: now.Add(-s.cfg.Settle)}
 	floor := res.Until.Add(-time.Duration(s.cfg.Rules().CatchUp.LookBack))

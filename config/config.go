@@ -18,6 +18,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// The values of REDIS_MODE.
+const (
+	// RedisSingle is one Redis server: REDIS_URL is redis://[:password@]host:port/db.
+	RedisSingle = "single"
+	// RedisCluster is a Redis Cluster: REDIS_URL names one or more nodes,
+	// redis://[:password@]host1:port?addr=host2:port&addr=host3:port.
+	RedisCluster = "cluster"
+	// RedisSentinel is a master found through Redis Sentinel: REDIS_URL names
+	// the sentinels in the cluster form, REDIS_SENTINEL_MASTER the master.
+	RedisSentinel = "sentinel"
+)
+
 // DefaultPagerDutyAPIURL is the REST API PagerDuty serves for every account.
 const DefaultPagerDutyAPIURL = "https://api.pagerduty.com"
 
@@ -28,6 +40,12 @@ type Config struct {
 	RulesPath   string
 	RedisURL    Secret // may carry a password; empty means embedded Redis
 	RedisPrefix string
+	// RedisMode is how REDIS_URL is read: RedisSingle, RedisCluster or
+	// RedisSentinel.
+	RedisMode string
+	// RedisSentinelMaster is the master name the sentinels monitor
+	// (RedisSentinel only).
+	RedisSentinelMaster string
 
 	WebhookSecrets []Secret
 
@@ -69,6 +87,8 @@ type raw struct {
 	RulesPath          string `env:"AFTERMATH_RULES"`
 	RedisURL           string `env:"REDIS_URL"`
 	RedisPrefix        string `env:"AFTERMATH_REDIS_PREFIX" envDefault:"aftermath"`
+	RedisMode          string `env:"REDIS_MODE" envDefault:"single"`
+	SentinelMaster     string `env:"REDIS_SENTINEL_MASTER"`
 	WebhookSecrets     string `env:"PAGERDUTY_WEBHOOK_SECRETS"`
 	PagerDutyAPIToken  string `env:"PAGERDUTY_API_TOKEN"`
 	PagerDutyAPIURL    string `env:"PAGERDUTY_API_URL" envDefault:"https://api.pagerduty.com"`
@@ -136,13 +156,7 @@ func Load(environ map[string]string) (Config, error) {
 		bad("AFTERMATH_LISTEN_ADDR", fmt.Sprintf("port %q is not a number from 0 to 65535", port))
 	}
 
-	if c.RedisURL != "" {
-		// redis.ParseURL's errors can quote the URL, password included: report
-		// only which part is wrong.
-		if _, err := redis.ParseURL(c.RedisURL.Reveal()); err != nil {
-			bad("REDIS_URL", "not a valid redis:// or rediss:// URL (the value is not shown: it may hold a password)")
-		}
-	}
+	c.RedisMode, c.RedisSentinelMaster = redisOf(r, c.RedisURL, bad)
 
 	if c.RedisPrefix == "" {
 		bad("AFTERMATH_REDIS_PREFIX", "must not be empty")
@@ -198,6 +212,57 @@ func Load(environ map[string]string) (Config, error) {
 	}
 	c.SMTP = smtpOf(r, bad)
 	return c, errors.Join(errs...)
+}
+
+// redisOf checks REDIS_MODE, REDIS_URL in the form of that mode and
+// REDIS_SENTINEL_MASTER. go-redis's parse errors can quote the URL, password
+// included: the messages say only which part is wrong.
+func redisOf(r raw, u Secret, bad func(name, problem string)) (mode, master string) {
+	mode = strings.ToLower(strings.TrimSpace(r.RedisMode))
+	master = strings.TrimSpace(r.SentinelMaster)
+	const hidden = " (the value is not shown: it may hold a password)"
+	switch mode {
+	case "", RedisSingle:
+		mode = RedisSingle
+		if u == "" {
+			break
+		}
+		if _, err := redis.ParseURL(u.Reveal()); err != nil {
+			hint := ""
+			if pu, perr := url.Parse(u.Reveal()); perr == nil && pu.Query().Has("addr") {
+				hint = "; it lists more addresses (addr=): set REDIS_MODE=cluster or REDIS_MODE=sentinel"
+			}
+			bad("REDIS_URL", "not a valid redis:// or rediss:// URL"+hint+hidden)
+		}
+	case RedisCluster:
+		if u == "" {
+			bad("REDIS_MODE", "cluster needs REDIS_URL: without it aftermath runs an embedded single Redis")
+			break
+		}
+		if _, err := redis.ParseClusterURL(u.Reveal()); err != nil {
+			bad("REDIS_URL", "not a valid Redis Cluster URL such as redis://host1:6379?addr=host2:6379&addr=host3:6379"+hidden)
+		} else if pu, _ := url.Parse(u.Reveal()); strings.Trim(pu.Path, "/") != "" && strings.Trim(pu.Path, "/") != "0" {
+			bad("REDIS_URL", "names a database other than 0, but Redis Cluster has only database 0"+hidden)
+		}
+	case RedisSentinel:
+		if u == "" {
+			bad("REDIS_MODE", "sentinel needs REDIS_URL (the sentinels' addresses): without it aftermath runs an embedded single Redis")
+		} else if o, err := redis.ParseFailoverURL(u.Reveal()); err != nil {
+			bad("REDIS_URL", "not a valid Sentinel URL such as redis://sentinel1:26379/0?addr=sentinel2:26379&addr=sentinel3:26379"+hidden)
+		} else if o.MasterName != "" && master != "" && o.MasterName != master {
+			bad("REDIS_URL", fmt.Sprintf("its master_name differs from REDIS_SENTINEL_MASTER %q: give the master name once, in REDIS_SENTINEL_MASTER", master))
+		}
+		if master == "" {
+			bad("REDIS_SENTINEL_MASTER", "required when REDIS_MODE=sentinel: the master name the sentinels monitor (the name in `sentinel monitor <name> ...`)")
+		}
+	default:
+		bad("REDIS_MODE", fmt.Sprintf("%q is not single, cluster or sentinel", r.RedisMode))
+		return mode, master
+	}
+	if master != "" && mode != RedisSentinel {
+		bad("REDIS_SENTINEL_MASTER", fmt.Sprintf("set, but REDIS_MODE is %q: it is only read with REDIS_MODE=sentinel", mode))
+	}
+	return mode, master
 }
 
 // smtpOf reads the SMTP_* variables. Without SMTP_ADDR no mail is sent, and

@@ -63,6 +63,17 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"AFTERMATH_LISTEN_ADDR": ":http-alt"}, "AFTERMATH_LISTEN_ADDR: port \"http-alt\" is not a number"},
 		{map[string]string{"AFTERMATH_LISTEN_ADDR": ":70000"}, "AFTERMATH_LISTEN_ADDR: port \"70000\" is not a number from 0 to 65535"},
 		{map[string]string{"REDIS_URL": "localhost:6379"}, "REDIS_URL: not a valid redis:// or rediss:// URL"},
+		{map[string]string{"REDIS_URL": "redis://a:6379?addr=b:6379"}, "REDIS_URL: not a valid redis:// or rediss:// URL; it lists more addresses (addr=): set REDIS_MODE=cluster or REDIS_MODE=sentinel"},
+		{map[string]string{"REDIS_MODE": "replicated", "REDIS_URL": "redis://a:6379"}, "REDIS_MODE: \"replicated\" is not single, cluster or sentinel"},
+		{map[string]string{"REDIS_MODE": "cluster"}, "REDIS_MODE: cluster needs REDIS_URL"},
+		{map[string]string{"REDIS_MODE": "sentinel", "REDIS_SENTINEL_MASTER": "mymaster"}, "REDIS_MODE: sentinel needs REDIS_URL"},
+		{map[string]string{"REDIS_MODE": "cluster", "REDIS_URL": "redis://a:6379?addr=b"}, "REDIS_URL: not a valid Redis Cluster URL such as redis://host1:6379?addr=host2:6379&addr=host3:6379"},
+		{map[string]string{"REDIS_MODE": "cluster", "REDIS_URL": "redis://a:6379/2?addr=b:6379"}, "REDIS_URL: names a database other than 0, but Redis Cluster has only database 0"},
+		{map[string]string{"REDIS_MODE": "sentinel", "REDIS_URL": "redis://s1:26379?addr=s2", "REDIS_SENTINEL_MASTER": "mymaster"}, "REDIS_URL: not a valid Sentinel URL"},
+		{map[string]string{"REDIS_MODE": "sentinel", "REDIS_URL": "redis://s1:26379?master_name=other", "REDIS_SENTINEL_MASTER": "mymaster"}, "REDIS_URL: its master_name differs from REDIS_SENTINEL_MASTER \"mymaster\""},
+		{map[string]string{"REDIS_MODE": "sentinel", "REDIS_URL": "redis://s1:26379?addr=s2:26379"}, "REDIS_SENTINEL_MASTER: required when REDIS_MODE=sentinel"},
+		{map[string]string{"REDIS_URL": "redis://a:6379", "REDIS_SENTINEL_MASTER": "mymaster"}, "REDIS_SENTINEL_MASTER: set, but REDIS_MODE is \"single\""},
+		{map[string]string{"REDIS_MODE": "cluster", "REDIS_URL": "redis://a:6379", "REDIS_SENTINEL_MASTER": "mymaster"}, "REDIS_SENTINEL_MASTER: set, but REDIS_MODE is \"cluster\""},
 		{map[string]string{"AFTERMATH_REDIS_PREFIX": " "}, "AFTERMATH_REDIS_PREFIX: must not be empty"},
 		{map[string]string{"AFTERMATH_REDIS_PREFIX": "a{b}"}, "AFTERMATH_REDIS_PREFIX: \"a{b}\" must not contain"},
 		{map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": " , ,"}, "PAGERDUTY_WEBHOOK_SECRETS: holds only commas and spaces"},
@@ -100,6 +111,29 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 				t.Fatalf("a problem must fit on one line: %q", ves[0])
 			}
 		})
+	}
+}
+
+// Each mode reads REDIS_URL in its own form.
+func TestLoadRedisModes(t *testing.T) {
+	for _, tc := range []struct {
+		env          map[string]string
+		mode, master string
+	}{
+		{map[string]string{}, RedisSingle, ""},
+		{map[string]string{"REDIS_URL": "redis://:pw@r:6379/1"}, RedisSingle, ""},
+		{map[string]string{"REDIS_MODE": "Cluster", "REDIS_URL": "rediss://:pw@n1:6379?addr=n2:6379&addr=n3:6379"}, RedisCluster, ""},
+		{map[string]string{"REDIS_MODE": "cluster", "REDIS_URL": "redis://n1:6379/0"}, RedisCluster, ""},
+		{map[string]string{"REDIS_MODE": "sentinel", "REDIS_URL": "redis://s1:26379/2?addr=s2:26379&addr=s3:26379&password=pw", "REDIS_SENTINEL_MASTER": " mymaster "}, RedisSentinel, "mymaster"},
+		{map[string]string{"REDIS_MODE": "sentinel", "REDIS_URL": "redis://s1:26379?master_name=mymaster", "REDIS_SENTINEL_MASTER": "mymaster"}, RedisSentinel, "mymaster"},
+	} {
+		c, err := Load(tc.env)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.env["REDIS_MODE"], err)
+		}
+		if c.RedisMode != tc.mode || c.RedisSentinelMaster != tc.master {
+			t.Errorf("%v: mode %q master %q, want %q %q", tc.env, c.RedisMode, c.RedisSentinelMaster, tc.mode, tc.master)
+		}
 	}
 }
 
@@ -156,12 +190,20 @@ func TestSecretsNeverShown(t *testing.T) {
 		}
 	}
 
-	// A malformed URL holding a password must not echo it either.
-	_, err = Load(map[string]string{"REDIS_URL": "redis://:" + redisPW + "@[::1"})
-	if err == nil {
-		t.Fatal("a malformed REDIS_URL must fail")
+	// A malformed URL holding a password must not echo it either, in any
+	// mode (a sentinel URL can carry the master's password as ?password=).
+	for _, env := range []map[string]string{
+		{"REDIS_URL": "redis://:" + redisPW + "@[::1"},
+		{"REDIS_URL": "redis://:" + redisPW + "@a:6379?addr=b:6379"},
+		{"REDIS_MODE": "cluster", "REDIS_URL": "redis://:" + redisPW + "@a:6379?addr=" + redisPW},
+		{"REDIS_MODE": "cluster", "REDIS_URL": "redis://:" + redisPW + "@a:6379/3"},
+		{"REDIS_MODE": "sentinel", "REDIS_URL": "redis://s:26379?password=" + redisPW + "&addr=" + redisPW, "REDIS_SENTINEL_MASTER": "m"},
+	} {
+		if _, err = Load(env); err == nil {
+			t.Fatalf("a malformed REDIS_URL must fail (mode %q)", env["REDIS_MODE"])
+		}
+		out += "\n" + err.Error()
 	}
-	out += "\n" + err.Error()
 
 	for _, s := range []string{redisPW, whSecret, pdToken, jiraToken, admin} {
 		if strings.Contains(out, s) {

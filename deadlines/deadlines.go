@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aftermath-dev/aftermath/internal/outbound"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -142,6 +143,7 @@ func (k *Keeper) syncIfClaimed(ctx context.Context, every time.Duration) error {
 // epic's change and records how many follow-ups are done. It also sets the
 // status gauges.
 func (k *Keeper) Sync(ctx context.Context) error {
+	ctx = outbound.WithStep(ctx, "status_sync")
 	ids, err := k.Store.Open(ctx)
 	if err != nil {
 		return err

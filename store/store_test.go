@@ -27,10 +27,26 @@ func clientFor(t *testing.T, url string) *redis.Client {
 	return c
 }
 
-func newStore(t *testing.T) (*Store, *redistest.Redis) {
+// testRedis is the Redis a store test works against: one server, or the
+// package's Redis Cluster on the second run (see TestMain).
+type testRedis struct {
+	Client redis.UniversalClient
+	Prefix string
+}
+
+// newStore returns a store under a prefix of its own, with the OneSlot hook
+// on its client: the test fails if a script or transaction spans slots.
+func newStore(t *testing.T) (*Store, *testRedis) {
 	t.Helper()
-	r := redistest.New(t)
-	return New(r.Client, r.Prefix), r
+	r := redistest.New(t) // the prefix, and the client on the first run
+	tr := &testRedis{Client: r.Client, Prefix: r.Prefix}
+	if cluster != nil {
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cluster.Addrs})
+		t.Cleanup(func() { _ = c.Close() })
+		tr.Client = c
+	}
+	watchSlots(t, tr.Client)
+	return New(tr.Client, tr.Prefix), tr
 }
 
 func delivery(eventID, webhookID, incidentID string) Delivery {

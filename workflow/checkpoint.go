@@ -59,6 +59,7 @@ type write struct {
 // is recorded before the write, and the result after it. In a dry run or a
 // plan it records what it would do and returns "".
 func (x *run) write(ctx context.Context, w write) (string, error) {
+	ctx = at(ctx, w.name)
 	prev, seen, err := x.checkpointOf(ctx, w.incident, w.name)
 	if err != nil {
 		return "", err
@@ -137,6 +138,7 @@ type bulkWrite struct {
 // retry looks for the rest before writing it. Items refused as such are
 // reported (the step is recorded failed, without an error, and not retried).
 func (x *run) writeBulk(ctx context.Context, b bulkWrite) (map[string]string, []string, error) {
+	ctx = at(ctx, b.name)
 	written := map[string]string{}
 	prev, seen, err := x.checkpointOf(ctx, b.incident, b.name)
 	if err != nil {

@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/internal/outbound"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -172,13 +174,13 @@ func (x *run) dispatch(ctx context.Context) error {
 	case EventResolved:
 		return x.resolved(ctx)
 	case EventTriggered:
-		return x.merge(ctx)
+		return x.merge(at(ctx, StepMerge))
 	case store.EventReminder:
-		return x.remind(ctx)
+		return x.remind(at(ctx, "reminder"))
 	case store.EventStatus:
-		return x.statusChanged(ctx)
+		return x.statusChanged(at(ctx, "status"))
 	case EventNotify:
-		return x.sendCreated(ctx)
+		return x.sendCreated(at(ctx, StepNotify))
 	default:
 		return x.trace(ctx, StepEvent, store.StepSkipped, "event type "+x.event+" needs no processing", "")
 	}
@@ -187,44 +189,63 @@ func (x *run) dispatch(ctx context.Context) error {
 // resolved is the post-incident process of a resolved incident, step by
 // step, as docs/workflow.md tells it.
 func (x *run) resolved(ctx context.Context) error {
-	in, proceed, err := x.severity(ctx)
+	in, proceed, err := x.severity(at(ctx, StepSeverity))
 	if err != nil || !proceed {
 		return err
 	}
-	members, proceed, err := x.group(ctx, in)
+	members, proceed, err := x.group(at(ctx, StepGroup), in)
 	if err != nil || !proceed {
 		return err
 	}
-	final, err := x.finalSeverity(ctx, in, members)
+	final, err := x.finalSeverity(at(ctx, StepFinalSeverity), in, members)
 	if err != nil {
 		return err
 	}
-	if err := x.resolveMembers(ctx, members); err != nil {
+	if err := x.resolveMembers(at(ctx, StepResolveMembers), members); err != nil {
 		return err
 	}
-	logs, tl, err := x.timeline(ctx, in, members)
+	logs, tl, err := x.timeline(at(ctx, StepTimeline), in, members)
 	if err != nil {
 		return err
 	}
-	owner, ownerNote, err := x.owner(ctx, in, logs)
+	owner, ownerNote, err := x.owner(at(ctx, StepOwner), in, logs)
 	if err != nil {
 		return err
 	}
 	pm := x.postmortemOf(ctx, in, members, final, tl, logs, owner, ownerNote)
-	ref, made, err := x.postmortem(ctx, pm)
+	ref, made, err := x.postmortem(at(ctx, StepPostmortem), pm)
 	if err != nil || !made {
 		return err
 	}
-	if err := x.deadlines(ctx, in, members, ref, pm); err != nil {
+	if err := x.deadlines(at(ctx, StepDeadlines), in, members, ref, pm); err != nil {
 		return err
 	}
-	if err := x.notify(ctx, in, members, logs, tl, ref, pm); err != nil {
+	if err := x.notify(at(ctx, StepNotify), in, members, logs, tl, ref, pm); err != nil {
 		return err
 	}
-	if err := x.memberNotes(ctx, in, ref); err != nil {
+	if err := x.memberNotes(at(ctx, StepMemberNotes), in, ref); err != nil {
 		return err
 	}
-	return x.linkBack(ctx, in, members, ref)
+	return x.linkBack(at(ctx, StepLinkBack), in, members, ref)
+}
+
+// at names the step the requests made under ctx belong to, for
+// aftermath_api_requests_total; a write names its own (write, writeBulk).
+// Names that carry an incident set or a count are labelled by their kind
+// (epic_incidents_P1_P2 as epic_incidents, reminder_overdue_2 as
+// reminder_overdue), so the label's values stay few.
+func at(ctx context.Context, step string) context.Context {
+	if strings.HasPrefix(step, StepEpicIncidents) {
+		step = StepEpicIncidents
+	}
+	for {
+		i := strings.LastIndexByte(step, '_')
+		if i <= 0 || strings.Trim(step[i+1:], "0123456789") != "" || i == len(step)-1 {
+			break
+		}
+		step = step[:i]
+	}
+	return outbound.WithStep(ctx, step)
 }
 
 // resolvedAt is when the incident resolved, or now while it is open.

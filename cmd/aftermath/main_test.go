@@ -41,6 +41,9 @@ func TestConfigErrorsExit2WithOneLine(t *testing.T) {
 		{"bad listen address", map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "AFTERMATH_LISTEN_ADDR": "nope"}, "aftermath: AFTERMATH_LISTEN_ADDR: \"nope\" is not host:port"},
 		{"bad redis url with password", map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "REDIS_URL": "redis://:hunter2@[oops"}, "aftermath: REDIS_URL: not a valid"},
 		{"bad dry run", map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "AFTERMATH_DRY_RUN": "sometimes"}, "aftermath: AFTERMATH_DRY_RUN: \"sometimes\" is not true or false"},
+		{"cluster without url", map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "REDIS_MODE": "cluster"}, "aftermath: REDIS_MODE: cluster needs REDIS_URL"},
+		{"sentinel without master", map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "REDIS_MODE": "sentinel", "REDIS_URL": "redis://:hunter2@s1:26379"}, "aftermath: REDIS_SENTINEL_MASTER: required when REDIS_MODE=sentinel"},
+		{"bad cluster url with password", map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "REDIS_MODE": "cluster", "REDIS_URL": "redis://:hunter2@n1:6379?addr=hunter2"}, "aftermath: REDIS_URL: not a valid Redis Cluster URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,9 +90,14 @@ func samplePagerDuty(t *testing.T) *pagerdutytest.Server {
 func freeAddr(t *testing.T) string { return e2ekit.FreeAddr(t) }
 
 // The real process: serve, accept a webhook, then SIGTERM: it stops accepting,
-// finishes, exits 0, and its log holds no secret.
+// finishes, exits 0, and its log holds no secret. On each REDIS_MODE.
 func TestServeProcessStopsOnSIGTERM(t *testing.T) {
-	r := redistest.New(t)
+	for _, mode := range redistest.Modes {
+		t.Run(mode, func(t *testing.T) { serveStopsOnSIGTERM(t, redistest.ForMode(t, mode)) })
+	}
+}
+
+func serveStopsOnSIGTERM(t *testing.T, r *redistest.Mode) {
 	const secret = "HvPtlQNKMPpHSSqJpCdndXfo7HnGXa1pnH6w5axpxLFn9aRBNBGh4e8/HlonK5mz"
 	const admin = "admin-token-NOT-IN-LOGS"
 	addr := freeAddr(t)
@@ -101,11 +109,12 @@ func TestServeProcessStopsOnSIGTERM(t *testing.T) {
 		"PAGERDUTY_API_TOKEN="+sim.Token(),
 		"PAGERDUTY_FROM_EMAIL=aftermath@example.com",
 		"AFTERMATH_LISTEN_ADDR="+addr,
-		"REDIS_URL="+r.URL,
-		"AFTERMATH_REDIS_PREFIX="+r.Prefix,
 		"PAGERDUTY_WEBHOOK_SECRETS="+secret,
 		"AFTERMATH_ADMIN_TOKEN="+admin,
 	)
+	for k, v := range r.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

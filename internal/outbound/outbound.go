@@ -28,6 +28,14 @@ type Config struct {
 	MinBackoff        time.Duration // first wait after a 5xx or a timeout (500ms)
 	MaxBackoff        time.Duration // longest wait, also the cap on Retry-After (60s)
 	AttemptTimeout    time.Duration // one HTTP attempt, answer read included, pacing wait excluded (30s)
+	// Pacer, when set, paces instead of a limiter of this client alone at
+	// RequestsPerMinute: store.Pacer shares one pace among every replica.
+	Pacer Pacer
+}
+
+// Pacer blocks until a request may go, or ctx ends (rate.Limiter is one).
+type Pacer interface {
+	Wait(ctx context.Context) error
 }
 
 func (c Config) withDefaults() Config {
@@ -70,9 +78,13 @@ func NewClient(service string, cfg Config, base http.RoundTripper, log *slog.Log
 	}
 	// The attempt timeout sits under the pacing: a request waiting its turn
 	// is not failed for waiting longer than one attempt may take.
+	var pacer Pacer = rate.NewLimiter(rate.Limit(float64(cfg.RequestsPerMinute)/60), cfg.Burst)
+	if cfg.Pacer != nil {
+		pacer = cfg.Pacer
+	}
 	paced := &pacedTransport{
-		limiter: rate.NewLimiter(rate.Limit(float64(cfg.RequestsPerMinute)/60), cfg.Burst),
-		base:    &attemptTimeout{d: cfg.AttemptTimeout, base: base},
+		limiter: pacer,
+		base:    &countedTransport{api: apiLabel(service), base: &attemptTimeout{d: cfg.AttemptTimeout, base: base}},
 	}
 	inner := &http.Client{Transport: paced}
 	mk := func(policy retryablehttp.CheckRetry) http.RoundTripper {
@@ -186,7 +198,7 @@ func serverWait(h http.Header, now time.Time) (time.Duration, bool) {
 
 // pacedTransport waits for the rate limiter before every attempt.
 type pacedTransport struct {
-	limiter *rate.Limiter
+	limiter Pacer
 	base    http.RoundTripper
 }
 

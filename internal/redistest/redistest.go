@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -138,12 +137,7 @@ var Durable = []string{"--appendonly", "yes", "--appendfsync", "always"}
 // fails.
 func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if Required() {
-			t.Fatalf("AFTERMATH_TEST_REDIS=required but redis-server is not installed")
-		}
-		t.Skip("redis-server is not installed; skipping a test that stops Redis")
-	}
+	needBinaries(t, "redis-server")
 	s := &Server{port: freePort(t), dir: t.TempDir(), args: args}
 	s.Addr = "127.0.0.1:" + strconv.Itoa(s.port)
 	s.URL = "redis://" + s.Addr + "/0"
@@ -161,14 +155,8 @@ func (s *Server) Start(t testing.TB) {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not answer within 10s", s.Addr)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := waitPing(s.Addr); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -185,12 +173,11 @@ func (s *Server) Stop(t testing.TB) {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports[0]
 }
 
 func randomHex(n int) string {
