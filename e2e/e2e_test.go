@@ -24,11 +24,34 @@ func TestEndToEndSingleRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the end-to-end suite runs the binary for minutes")
 	}
+	t.Parallel()
 	srv := redistest.StartServer(t, redistest.Durable...)
 	runSuite(t, redisUnderTest{
 		name:  "redis-server " + srv.Addr,
 		env:   []string{"REDIS_URL=" + srv.URL},
 		kill:  func() { srv.Stop(t) },
 		start: func() { srv.Start(t) },
+	})
+}
+
+// A 3-master Redis Cluster on loopback ports (REDIS_MODE=cluster); one
+// master, drawn with the run's seed, is killed with SIGKILL and restarted
+// mid-run.
+func TestEndToEndRedisCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the end-to-end suite runs the binary for minutes")
+	}
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	var victim *clusterNode
+	runSuite(t, redisUnderTest{
+		name: "cluster node",
+		env:  []string{"REDIS_MODE=cluster", "REDIS_URL=" + c.URL},
+		pick: func(seed uint64) string {
+			victim = durableNode(t, c.Addrs[seed%uint64(len(c.Addrs))])
+			return "cluster node " + victim.addr
+		},
+		kill:  func() { victim.kill(t) },
+		start: func() { victim.start(t, c.Addrs) },
 	})
 }

@@ -19,8 +19,11 @@ import (
 // what the replicas need to reach it and how to crash and restart it.
 // kill and start run on the test's goroutine.
 type redisUnderTest struct {
-	name  string
-	env   []string
+	name string
+	env  []string
+	// pick, when set, chooses with the run's seed what kill and start act
+	// on, and names it.
+	pick  func(seed uint64) string
 	kill  func()
 	start func()
 }
@@ -66,6 +69,9 @@ func runSuite(t *testing.T, redis redisUnderTest) {
 		seed = s
 	}
 	t.Logf("seed %d (rerun with E2E_SEED=%d)", seed, seed)
+	if redis.pick != nil {
+		redis.name = redis.pick(seed)
+	}
 	rng := rand.New(rand.NewPCG(seed, 42))
 	sc := newScenario(seed)
 	sims := e2ekit.StartSims(t, seed)
