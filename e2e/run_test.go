@@ -146,7 +146,7 @@ func runSuite(t *testing.T, redis redisUnderTest) {
 	doneAt := waitDone(t, ctx, sc, sims, rs, start)
 	time.Sleep(settle)
 	res := check(t, sc, sims, rs, sender, eventIDs)
-	res.kills, res.redisRestarts, res.took = 0, redisRestarts, doneAt
+	res.kills, res.redisRestarts, res.took, res.start = 0, redisRestarts, doneAt, start
 	for i := range replicas {
 		res.kills += rs.Kills(i)
 	}
