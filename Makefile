@@ -2,15 +2,22 @@
 GO      ?= go
 PKGS    := ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/aftermath-dev/aftermath/app.Version=$(VERSION)
+LDFLAGS := -s -w -X github.com/aftermath-dev/aftermath/app.Version=$(VERSION)
+IMAGE   ?= aftermath
 
-.PHONY: help build run test race vet fmt fuzz ci e2e bench-ingest clean
+.PHONY: help build image deploy-check run test race vet fmt fuzz ci e2e bench-ingest clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-build: ## build bin/aftermath
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/aftermath ./cmd/aftermath
+build: ## build bin/aftermath: static, -trimpath, VERSION stamped (the Dockerfile runs this too)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/aftermath ./cmd/aftermath
+
+image: ## docker image $(IMAGE):$(VERSION) and $(IMAGE):dev
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) -t $(IMAGE):dev .
+
+deploy-check: ## check deploy/kubernetes: kustomize build, strict decode, PromQL (its own Go module)
+	cd deploy/kubernetes && $(GO) test -count=1 ./...
 
 run: ## serve on embedded Redis with a development signing secret
 	PAGERDUTY_WEBHOOK_SECRETS=$${PAGERDUTY_WEBHOOK_SECRETS:-dev-secret} $(GO) run ./cmd/aftermath serve
@@ -35,6 +42,13 @@ e2e: ## the end-to-end suite: the real binary, 3 replicas, Redis and the simulat
 
 ci: ## what CI runs
 	bash .ci/run
+
+bench: ## every benchmark, each against a same-run baseline (docs/benchmarks.md; about 6 minutes)
+	$(MAKE) bench-e2e
+	-$(MAKE) bench-ingest
+
+bench-e2e: ## end-to-end benchmarks of issue 13: 200 incidents at once, lone-incident latency, requests by step, memory
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./e2e/bench
 
 bench-ingest: ## ingest benchmark against a same-run baseline (needs Redis on 127.0.0.1:6379 or REDIS_URL)
 	$(GO) run ./tools/bench-ingest $(BENCH_FLAGS)

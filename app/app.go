@@ -207,7 +207,7 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Process
 		mode = workflow.DryRun
 		a.log.Warn("AFTERMATH_DRY_RUN is on: events are planned and the plan recorded; nothing is written to PagerDuty or Jira")
 	}
-	res := &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log), Store: st, Mode: mode, Log: a.log, Metrics: m,
+	res := &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log, sharedPacer(st, "pagerduty", a.log)), Store: st, Mode: mode, Log: a.log, Metrics: m,
 		Notifier: notify.New(notify.Config{SMTPAddr: a.cfg.SMTP.Addr, Username: a.cfg.SMTP.Username, Password: a.cfg.SMTP.Password.Reveal(),
 			From: a.cfg.SMTP.From, TLS: a.cfg.SMTP.TLS, Getenv: os.LookupEnv}, a.log, nil)}
 	if a.cfg.JiraBaseURL == "" {
@@ -216,7 +216,7 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Process
 	}
 	// Jira named but not usable stops the start: events would otherwise be
 	// acknowledged without their post-mortem.
-	jc, err := NewJira(a.cfg, a.rules.Current(), a.log)
+	jc, err := NewJira(a.cfg, a.rules.Current(), a.log, sharedPacer(st, "jira", a.log))
 	if err != nil {
 		return nil, &config.VarError{Var: "JIRA_BASE_URL", Problem: err.Error()}
 	}
@@ -226,21 +226,30 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Process
 
 // NewJira returns the Jira client the configuration describes; the rules
 // say the deployment and, on Data Center, the epic fields, when they know.
-func NewJira(cfg config.Config, rl *rules.Rules, log *slog.Logger) (*jira.Client, error) {
+// pacer paces its requests (nil: a pace of its own, at the default rate).
+func NewJira(cfg config.Config, rl *rules.Rules, log *slog.Logger, pacer outbound.Pacer) (*jira.Client, error) {
 	jcfg := jira.Config{
-		BaseURL: cfg.JiraBaseURL, Email: cfg.JiraEmail, APIToken: cfg.JiraAPIToken.Reveal(), PAT: cfg.JiraPAT.Reveal(),
+		BaseURL: cfg.JiraBaseURL, APIURL: cfg.JiraAPIURL, Email: cfg.JiraEmail, APIToken: cfg.JiraAPIToken.Reveal(), PAT: cfg.JiraPAT.Reveal(),
 	}
 	if rl != nil {
 		jcfg.Deployment, jcfg.EpicLinkField, jcfg.EpicNameField = rl.Jira.Deployment, rl.Jira.EpicLinkField, rl.Jira.EpicNameField
 	}
-	return jira.New(jcfg, log, jira.NewHTTPClient(outbound.Config{}, nil, log))
+	return jira.New(jcfg, log, jira.NewHTTPClient(outbound.Config{Pacer: pacer}, nil, log))
 }
 
-// NewPagerDuty returns the PagerDuty client the configuration describes.
-func NewPagerDuty(cfg config.Config, log *slog.Logger) *pagerduty.Client {
+// NewPagerDuty returns the PagerDuty client the configuration describes,
+// paced by pacer (nil: by a pace of its own, at the default rate).
+func NewPagerDuty(cfg config.Config, log *slog.Logger, pacer outbound.Pacer) *pagerduty.Client {
 	return pagerduty.New(pagerduty.Config{
 		APIURL: cfg.PagerDutyAPIURL, Token: cfg.PagerDutyAPIToken.Reveal(), From: cfg.PagerDutyFromEmail,
-	}, log, pagerduty.NewHTTPClient(pagerduty.TransportConfig{}, nil, log))
+	}, log, pagerduty.NewHTTPClient(pagerduty.TransportConfig{Pacer: pacer}, nil, log))
+}
+
+// sharedPacer is the pace of the named outside API that every client of
+// every replica on st's Redis shares, at the default rate: PagerDuty counts
+// its 960 requests a minute per API key, not per process.
+func sharedPacer(st *store.Store, name string, log *slog.Logger) outbound.Pacer {
+	return st.NewPacer(name, outbound.DefaultRequestsPerMinute, outbound.DefaultBurst, log)
 }
 
 // Store returns the process's store.

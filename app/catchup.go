@@ -24,7 +24,7 @@ func (a *App) newSweeper(st *store.Store) *catchup.Sweeper {
 	cfg := a.opts.CatchUp
 	cfg.Rules = a.rules.Current
 	cfg.Owner = a.worker.Consumer()
-	return catchup.New(cfg, NewPagerDuty(a.cfg, a.log), st, a.log, catchup.NewMetrics(a.reg))
+	return catchup.New(cfg, NewPagerDuty(a.cfg, a.log, sharedPacer(st, "pagerduty", a.log)), st, a.log, catchup.NewMetrics(a.reg))
 }
 
 // backgroundCtx is the context of the worker's background loops (the

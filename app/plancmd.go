@@ -45,14 +45,15 @@ func Plan(ctx context.Context, cfg config.Config, incidentID string, asJSON bool
 	}
 	defer rdb.Close()
 
+	st := store.New(rdb, cfg.RedisPrefix)
 	res := &workflow.Resolution{
-		PagerDuty: NewPagerDuty(cfg, log),
-		Store:     store.New(rdb, cfg.RedisPrefix),
+		PagerDuty: NewPagerDuty(cfg, log, sharedPacer(st, "pagerduty", log)),
+		Store:     st,
 		Log:       log,
 	}
 	if cfg.JiraBaseURL != "" {
 		// Read-only too: the owner's Jira user is looked up, nothing created.
-		if jc, err := NewJira(cfg, rl, log); err == nil {
+		if jc, err := NewJira(cfg, rl, log, sharedPacer(st, "jira", log)); err == nil {
 			res.Jira = jc
 		} else {
 			log.Warn("Jira is not usable; the plan leaves the post-mortem out", "err", err)

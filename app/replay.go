@@ -53,7 +53,7 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, stdout io.W
 	if o.DeadLetters {
 		return replayDeadLetters(ctx, st, stdout)
 	}
-	pd := NewPagerDuty(cfg, log)
+	pd := NewPagerDuty(cfg, log, sharedPacer(st, "pagerduty", log))
 	if o.Incident != "" {
 		return replayIncident(ctx, pd, st, o, stdout)
 	}

@@ -160,9 +160,10 @@ func TestAppEndToEndWithJira(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			rm := redistest.ForMode(t, mode)
 			endToEndWithJira(t, with(serveEnv(redistest.New(t)), rm.Env))
-			// The state is where that mode puts it.
+			// The state is where that mode puts it, the PagerDuty pace that
+			// every replica shares included.
 			ctx := context.Background()
-			for _, k := range []string{":{queue}:events", ":incident:" + pagerdutytest.SampleIncidentID + ":steps"} {
+			for _, k := range []string{":{queue}:events", ":incident:" + pagerdutytest.SampleIncidentID + ":steps", ":pace:pagerduty", ":pace:jira"} {
 				if n, err := rm.Client.Exists(ctx, rm.Prefix+k).Result(); n != 1 {
 					t.Errorf("key %s is not in the %s Redis: %d %v", k, mode, n, err)
 				}

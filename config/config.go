@@ -53,7 +53,11 @@ type Config struct {
 	PagerDutyAPIURL    string
 	PagerDutyFromEmail string
 
-	JiraBaseURL  string
+	JiraBaseURL string
+	// JiraAPIURL is where REST calls go: JiraBaseURL, or Atlassian's API
+	// gateway for scoped tokens (https://api.atlassian.com/ex/jira/{cloudId}).
+	// Links people open always use JiraBaseURL.
+	JiraAPIURL   string
 	JiraEmail    string
 	JiraAPIToken Secret
 	JiraPAT      Secret
@@ -94,6 +98,7 @@ type raw struct {
 	PagerDutyAPIURL    string `env:"PAGERDUTY_API_URL" envDefault:"https://api.pagerduty.com"`
 	PagerDutyFromEmail string `env:"PAGERDUTY_FROM_EMAIL"`
 	JiraBaseURL        string `env:"JIRA_BASE_URL"`
+	JiraAPIURL         string `env:"JIRA_API_URL"`
 	JiraEmail          string `env:"JIRA_EMAIL"`
 	JiraAPIToken       string `env:"JIRA_API_TOKEN"`
 	JiraPAT            string `env:"JIRA_PAT"`
@@ -142,6 +147,7 @@ func Load(environ map[string]string) (Config, error) {
 		PagerDutyAPIURL:    strings.TrimRight(strings.TrimSpace(r.PagerDutyAPIURL), "/"),
 		PagerDutyFromEmail: strings.TrimSpace(r.PagerDutyFromEmail),
 		JiraBaseURL:        strings.TrimRight(strings.TrimSpace(r.JiraBaseURL), "/"),
+		JiraAPIURL:         strings.TrimRight(strings.TrimSpace(r.JiraAPIURL), "/"),
 		JiraEmail:          strings.TrimSpace(r.JiraEmail),
 		JiraAPIToken:       Secret(strings.TrimSpace(r.JiraAPIToken)),
 		JiraPAT:            Secret(strings.TrimSpace(r.JiraPAT)),
@@ -180,6 +186,16 @@ func Load(environ map[string]string) (Config, error) {
 			bad("JIRA_BASE_URL", err.Error())
 		} else if c.JiraPAT == "" && c.JiraEmail == "" && c.JiraAPIToken == "" {
 			bad("JIRA_BASE_URL", "set, but no credentials: set JIRA_EMAIL and JIRA_API_TOKEN (Jira Cloud) or JIRA_PAT (Data Center)")
+		}
+	}
+	if c.JiraAPIURL != "" {
+		switch err := checkHTTPURL(c.JiraAPIURL); {
+		case err != nil:
+			bad("JIRA_API_URL", err.Error())
+		case c.JiraBaseURL == "":
+			bad("JIRA_API_URL", "set without JIRA_BASE_URL: set JIRA_BASE_URL to the site people browse (https://<site>.atlassian.net)")
+		case c.JiraPAT != "":
+			bad("JIRA_API_URL", "only for Jira Cloud's scoped API tokens (JIRA_EMAIL with JIRA_API_TOKEN); Data Center (JIRA_PAT) is called at JIRA_BASE_URL")
 		}
 	}
 	if c.JiraEmail != "" && !looksLikeEmail(c.JiraEmail) {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,5 +253,81 @@ func TestLoadSMTP(t *testing.T) {
 	}
 	if s := fmt.Sprintf("%v %+v %#v", c, c, c.SMTP); strings.Contains(s, pw) {
 		t.Fatalf("the SMTP password is printed: %s", s)
+	}
+}
+
+func TestVarsListsWhatLoadReads(t *testing.T) {
+	vars := Vars()
+	for _, want := range []string{"AFTERMATH_LISTEN_ADDR", "AFTERMATH_RULES", "REDIS_URL", "PAGERDUTY_WEBHOOK_SECRETS", "JIRA_WEBHOOK_SECRET", "SMTP_TLS"} {
+		if !slices.Contains(vars, want) {
+			t.Errorf("Vars() = %v, missing %s", vars, want)
+		}
+	}
+	// A bad value under a name Vars gives is reported under that name: the
+	// names are the ones Load reads.
+	for _, name := range []string{"AFTERMATH_LISTEN_ADDR", "AFTERMATH_RETRY_HORIZON", "AFTERMATH_REDIS_PREFIX", "AFTERMATH_DRY_RUN"} {
+		_, err := Load(map[string]string{name: "not valid {}"})
+		if errs := VarErrors(err); len(errs) == 0 || errs[0].Var != name {
+			t.Errorf("Load with a bad %s: %v", name, err)
+		}
+	}
+}
+
+// TestReadmeDocumentsEveryVariable keeps the README's configuration table
+// complete: every variable Load reads is named there.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(b), "## Configuration")
+	table, _, _ = strings.Cut(table, "\n## ")
+	for _, v := range Vars() {
+		if !strings.Contains(table, "`"+v+"`") {
+			t.Errorf("README.md's Configuration section does not name %s", v)
+		}
+	}
+}
+
+func TestJiraAPIURL(t *testing.T) {
+	cloud := map[string]string{"JIRA_BASE_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "bot@acme.com", "JIRA_API_TOKEN": "t"}
+	with := func(extra map[string]string) map[string]string {
+		env := map[string]string{}
+		for k, v := range cloud {
+			env[k] = v
+		}
+		for k, v := range extra {
+			if v == "" {
+				delete(env, k)
+			} else {
+				env[k] = v
+			}
+		}
+		return env
+	}
+	c, err := Load(with(map[string]string{"JIRA_API_URL": " https://api.atlassian.com/ex/jira/1a2b3c/ "}))
+	if err != nil || c.JiraAPIURL != "https://api.atlassian.com/ex/jira/1a2b3c" || c.JiraBaseURL != "https://acme.atlassian.net" {
+		t.Fatalf("got %q, %q, %v", c.JiraAPIURL, c.JiraBaseURL, err)
+	}
+	if c, err := Load(cloud); err != nil || c.JiraAPIURL != "" {
+		t.Fatalf("unset: got %q, %v", c.JiraAPIURL, err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{with(map[string]string{"JIRA_API_URL": "api.atlassian.com/ex/jira/1"}), `"api.atlassian.com/ex/jira/1" is not an http:// or https:// URL`},
+		{with(map[string]string{"JIRA_API_URL": "https://u:secret-pw@api.atlassian.com"}), "must not carry credentials"},
+		{with(map[string]string{"JIRA_API_URL": "https://api.atlassian.com/ex/jira/1", "JIRA_EMAIL": "", "JIRA_API_TOKEN": "", "JIRA_PAT": "p"}), "only for Jira Cloud's scoped API tokens"},
+		{map[string]string{"JIRA_API_URL": "https://api.atlassian.com/ex/jira/1"}, "set without JIRA_BASE_URL"},
+	} {
+		_, err := Load(tc.env)
+		ve := VarErrors(err)
+		if len(ve) != 1 || ve[0].Var != "JIRA_API_URL" || !strings.Contains(ve[0].Problem, tc.want) {
+			t.Errorf("%v: errors = %v, want JIRA_API_URL: %s", tc.env, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-pw") {
+			t.Errorf("the error shows the URL's password: %v", err)
+		}
 	}
 }

@@ -63,7 +63,7 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat - tolerance - now
 if wait < 0 then wait = 0 end
-local ttl = math.ceil((tat + interval - now) / 1000) + 1000
+local ttl = math.ceil((tat + interval - now) / 1000) + 60000
 redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', ttl)
 return wait
 `)

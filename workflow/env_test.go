@@ -164,7 +164,9 @@ func newWorkflowEnv(t *testing.T, rulesYAML string, mode jiratest.Mode, users ..
 	for _, u := range users {
 		js.AddUser(jiratest.User{AccountID: u.id, Name: u.name, Key: u.name, Email: u.email, DisplayName: strings.ToUpper(u.name[:1]) + u.name[1:], Active: true})
 	}
-	cfg := jira.Config{BaseURL: js.URL(), Deployment: string(mode)}
+	// Writes to one issue are spaced, as in production, but briefly: the
+	// spacing itself is tested in package jira.
+	cfg := jira.Config{BaseURL: js.URL(), Deployment: string(mode), IssueWriteInterval: 10 * time.Millisecond}
 	if mode == jiratest.Cloud {
 		cfg.Email, cfg.APIToken = js.Email(), js.APIToken()
 	} else {

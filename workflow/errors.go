@@ -88,10 +88,12 @@ func (e *searchLagError) Error() string {
 // RetryAt is when a retry can succeed.
 func (e *searchLagError) RetryAt() time.Time { return e.trustAt }
 
-// retryAt is when a retry of err can succeed, when err says so.
+// retryAt is when a retry of err can succeed, when err says so: Jira's
+// search will have caught up, or a rate limit's Retry-After is over. The
+// zero time says nothing.
 func retryAt(err error) (time.Time, bool) {
 	var r interface{ RetryAt() time.Time }
-	if errors.As(err, &r) {
+	if errors.As(err, &r) && !r.RetryAt().IsZero() {
 		return r.RetryAt(), true
 	}
 	return time.Time{}, false

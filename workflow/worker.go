@@ -356,7 +356,8 @@ func (w *Worker) retryLater(ctx context.Context, log *slog.Logger, e store.Entry
 	delay := w.backoff(stalled + 1)
 	if at, ok := retryAt(err); ok {
 		// The failure says when a retry can succeed (Jira's search will
-		// have caught up): no sooner, and no later.
+		// have caught up, or its rate limit's Retry-After is over): no
+		// sooner, and no later.
 		delay = max(at.Sub(w.now()), w.cfg.BackoffBase)
 	}
 	if at := w.now().Add(delay); at.After(w.horizon(e)) {

@@ -2,6 +2,7 @@ package jira
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,7 +25,12 @@ const BulkLimit = 50
 
 // Config is what the client needs to reach Jira.
 type Config struct {
+	// BaseURL is the site people browse (https://<site>.atlassian.net):
+	// every link aftermath shows is built on it.
 	BaseURL string
+	// APIURL is where REST calls go, when not BaseURL: Atlassian's API
+	// gateway for scoped API tokens, https://api.atlassian.com/ex/jira/{cloudId}.
+	APIURL string
 	// Cloud: basic auth with an account's email and API token.
 	Email, APIToken string
 	// Data Center: a personal access token (bearer), instead.
@@ -38,8 +44,19 @@ type Config struct {
 	// UserTTL is how long an email's user (or the absence of one) is
 	// cached (1h).
 	UserTTL time.Duration
-	Now     func() time.Time
+	// IssueWriteInterval spaces this client's writes to one issue (edits,
+	// comments, transitions): Jira Cloud limits writes per issue
+	// (RateLimit-Reason jira-per-issue-on-write). Default
+	// DefaultIssueWriteInterval; negative: no spacing.
+	IssueWriteInterval time.Duration
+	Now                func() time.Time
 }
+
+// DefaultIssueWriteInterval is the least time between two writes of one
+// client to one issue: at most four a second, far under Jira Cloud's
+// per-issue write limit, and unnoticeable for aftermath's few writes to an
+// issue.
+const DefaultIssueWriteInterval = 250 * time.Millisecond
 
 // Client talks to Jira. It is safe for concurrent use.
 type Client struct {
@@ -53,6 +70,8 @@ type Client struct {
 	epicLink   string
 	epicName   string
 	users      map[string]cachedUser
+	recent     recentWrites
+	spacer     issueSpacer
 }
 
 type cachedUser struct {
@@ -83,7 +102,11 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.IssueWriteInterval == 0 {
+		cfg.IssueWriteInterval = DefaultIssueWriteInterval
+	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	cfg.APIURL = strings.TrimRight(cmp.Or(cfg.APIURL, cfg.BaseURL), "/")
 	var auth http.RoundTripper
 	switch {
 	case cfg.PAT != "":
@@ -98,10 +121,12 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error)
 	hc.Transport = auth
 	// Redirects are followed by the http.Client inside the retrying
 	// transport, which, like every Go http.Client, drops the Authorization
-	// header when a redirect leaves the host.
-	api, err := gojira.NewClient(&hc, cfg.BaseURL)
+	// header when a redirect leaves the host. go-jira resolves every path
+	// against the API URL with a trailing slash, so the gateway's
+	// /ex/jira/{cloudId} prefix is kept.
+	api, err := gojira.NewClient(&hc, cfg.APIURL)
 	if err != nil {
-		return nil, fmt.Errorf("jira: base URL: %w", err)
+		return nil, fmt.Errorf("jira: API URL: %w", err)
 	}
 	c := &Client{api: api, http: &hc, cfg: cfg, log: log, users: map[string]cachedUser{}}
 	switch strings.ToLower(cfg.Deployment) {
@@ -110,9 +135,13 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error)
 	case DataCenter, "server":
 		c.deployment = DataCenter
 	default:
-		// Every Jira Cloud site is served under atlassian.net: no need to
-		// ask. Anything else is asked once.
-		if u, err := url.Parse(cfg.BaseURL); err == nil && strings.HasSuffix(strings.ToLower(u.Hostname()), ".atlassian.net") {
+		// Every Jira Cloud site is served under atlassian.net, and only
+		// Cloud behind Atlassian's API gateway: no need to ask. Anything
+		// else is asked once.
+		site, err1 := url.Parse(cfg.BaseURL)
+		api, err2 := url.Parse(cfg.APIURL)
+		if err1 == nil && strings.HasSuffix(strings.ToLower(site.Hostname()), ".atlassian.net") ||
+			err2 == nil && strings.EqualFold(api.Hostname(), "api.atlassian.com") {
 			c.deployment = Cloud
 		}
 	}
@@ -120,7 +149,9 @@ func New(cfg Config, log *slog.Logger, httpClient *http.Client) (*Client, error)
 	return c, nil
 }
 
-// BrowseURL is where people open an issue.
+// BrowseURL is where people open an issue: on the site (BaseURL), never on
+// the API URL, nor from the "self" links Jira's answers carry, which point
+// at the API host.
 func (c *Client) BrowseURL(key string) string { return c.cfg.BaseURL + "/browse/" + key }
 
 // Deployment returns "cloud" or "datacenter", asking the server once when the
@@ -312,11 +343,13 @@ func (c *Client) CreateIssue(ctx context.Context, spec IssueSpec) (string, error
 		return "", err
 	}
 	var out struct {
+		ID  string `json:"id"`
 		Key string `json:"key"`
 	}
 	if err := c.do(ctx, op, http.MethodPost, "rest/api/2/issue", map[string]any{"fields": f}, &out); err != nil {
 		return "", err
 	}
+	c.recent.created(out.Key, out.ID, spec.Labels, c.cfg.Now())
 	return out.Key, nil
 }
 
@@ -347,12 +380,13 @@ func (c *Client) bulk(ctx context.Context, offset int, specs []IssueSpec) ([]Bul
 		}
 		updates = append(updates, map[string]any{"fields": f})
 	}
-	status, body, err := c.raw(ctx, op, http.MethodPost, "rest/api/2/issue/bulk", map[string]any{"issueUpdates": updates})
+	status, h, body, err := c.raw(ctx, op, http.MethodPost, "rest/api/2/issue/bulk", map[string]any{"issueUpdates": updates})
 	if err != nil {
 		return nil, err
 	}
 	var res struct {
 		Issues []struct {
+			ID  string `json:"id"`
 			Key string `json:"key"`
 		} `json:"issues"`
 		Errors []struct {
@@ -370,7 +404,7 @@ func (c *Client) bulk(ctx context.Context, offset int, specs []IssueSpec) ([]Bul
 		// on its own so that Jira's field messages are kept.
 		var ae apiError
 		_ = json.Unmarshal(body, &ae)
-		return nil, statusError(op, status, ae)
+		return nil, c.refusal(statusError(op, status, ae), h)
 	}
 	// Jira lists the created issues in request order, skipping the failed
 	// elements, which it numbers from 0 in this request; the message names
@@ -387,6 +421,7 @@ func (c *Client) bulk(ctx context.Context, offset int, specs []IssueSpec) ([]Bul
 			r.Err = ferr
 		} else if next < len(res.Issues) {
 			r.Key = res.Issues[next].Key
+			c.recent.created(r.Key, res.Issues[next].ID, specs[i].Labels, c.cfg.Now())
 			next++
 		} else {
 			r.Err = &Error{Op: op, Status: status, Message: "Jira neither created nor refused this item"}
@@ -400,6 +435,14 @@ func (c *Client) bulk(ctx context.Context, offset int, specs []IssueSpec) ([]Bul
 // aftermath reads. Cloud uses the enhanced search (SearchV2JQL), because it
 // answers 410 to /rest/api/2/search; Data Center uses /rest/api/2/search.
 func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, error) {
+	return c.search(ctx, jql, limit, nil)
+}
+
+// search is Search that, on Cloud, has Jira reconcile the issues with the
+// ids in reconcile (at most 50): its eventually consistent search shows
+// them as they are now, though they changed moments ago. Data Center's
+// search is consistent and takes no such parameter.
+func (c *Client) search(ctx context.Context, jql string, limit int, reconcile []int64) ([]Issue, error) {
 	op := "search " + jql
 	d, err := c.Deployment(ctx)
 	if err != nil {
@@ -424,16 +467,25 @@ func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, er
 	}
 	var issues []gojira.Issue
 	var resp *gojira.Response
-	if d == Cloud {
+	switch {
+	case d == Cloud && len(reconcile) > 0:
+		// go-jira sends reconcileIssues as one comma-separated value, the
+		// spec as an array: the POST form's JSON body says it plainly.
+		issues, err = c.searchReconciled(ctx, op, jql, limit, fields, reconcile)
+		if err != nil {
+			return nil, err
+		}
+	case d == Cloud:
 		issues, resp, err = c.api.Issue.SearchV2JQLWithContext(ctx, jql, &gojira.SearchOptionsV2{MaxResults: limit, Fields: fields})
-	} else {
+	default:
 		issues, resp, err = c.api.Issue.SearchWithContext(ctx, jql, &gojira.SearchOptions{MaxResults: limit, Fields: fields})
 	}
 	if err != nil {
-		return nil, goJiraError(ctx, op, resp, err)
+		return nil, c.goJiraError(ctx, op, resp, err)
 	}
 	out := make([]Issue, 0, len(issues))
 	for _, is := range issues {
+		c.recent.learn(is.Key, is.ID)
 		i := Issue{ID: is.ID, Key: is.Key}
 		if f := is.Fields; f != nil {
 			i.Summary, i.Labels = f.Summary, f.Labels
@@ -460,15 +512,43 @@ func (c *Client) Search(ctx context.Context, jql string, limit int) ([]Issue, er
 	return out, nil
 }
 
+// searchReconciled is Cloud's POST /search/jql with reconcileIssues.
+func (c *Client) searchReconciled(ctx context.Context, op, jql string, limit int, fields []string, reconcile []int64) ([]gojira.Issue, error) {
+	body := map[string]any{"jql": jql, "fields": fields, "reconcileIssues": reconcile}
+	if limit > 0 {
+		body["maxResults"] = limit
+	}
+	var out struct {
+		Issues []gojira.Issue `json:"issues"`
+	}
+	if err := c.do(ctx, op, http.MethodPost, "rest/api/2/search/jql", body, &out); err != nil {
+		return nil, err
+	}
+	return out.Issues, nil
+}
+
 // AddComment comments on an issue.
 func (c *Client) AddComment(ctx context.Context, key, body string) error {
-	return c.do(ctx, "comment on "+key, http.MethodPost, "rest/api/2/issue/"+url.PathEscape(key)+"/comment", map[string]string{"body": body}, nil)
+	return c.write(ctx, key, nil, "comment on "+key, http.MethodPost, "rest/api/2/issue/"+url.PathEscape(key)+"/comment", map[string]string{"body": body})
 }
 
 // UpdateDescription replaces an issue's description.
 func (c *Client) UpdateDescription(ctx context.Context, key, description string) error {
-	return c.do(ctx, "update the description of "+key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key),
-		map[string]any{"fields": map[string]string{"description": description}}, nil)
+	return c.write(ctx, key, nil, "update the description of "+key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key),
+		map[string]any{"fields": map[string]string{"description": description}})
+}
+
+// write sends a write to the issue key, and remembers that the issue
+// changed (with labels added, if any) for the searches that must see it.
+func (c *Client) write(ctx context.Context, key string, labels []string, op, method, path string, body any) error {
+	if err := c.spacer.wait(ctx, key, c.cfg.IssueWriteInterval); err != nil {
+		return fmt.Errorf("jira: %s: %w", op, err)
+	}
+	if err := c.do(ctx, op, method, path, body, nil); err != nil {
+		return err
+	}
+	c.recent.changed(key, labels, c.cfg.Now())
+	return nil
 }
 
 // Comments returns the bodies of an issue's comments, newest first (the
@@ -495,7 +575,7 @@ func (c *Client) AddLabels(ctx context.Context, key string, labels []string) err
 	for _, l := range labels {
 		ops = append(ops, map[string]string{"add": l})
 	}
-	return c.do(ctx, "label "+key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key), map[string]any{"update": map[string]any{"labels": ops}}, nil)
+	return c.write(ctx, key, labels, "label "+key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key), map[string]any{"update": map[string]any{"labels": ops}})
 }
 
 // Status returns the name of an issue's status.
@@ -530,7 +610,7 @@ func (c *Client) Transition(ctx context.Context, key, status string) error {
 	}
 	for _, t := range out.Transitions {
 		if strings.EqualFold(t.To.Name, status) {
-			return c.do(ctx, "move "+key+" to "+status, http.MethodPost, path, map[string]any{"transition": map[string]string{"id": t.ID}}, nil)
+			return c.write(ctx, key, nil, "move "+key+" to "+status, http.MethodPost, path, map[string]any{"transition": map[string]string{"id": t.ID}})
 		}
 	}
 	return &Error{Op: "move " + key + " to " + status, Message: "no transition leads there"}
@@ -538,14 +618,14 @@ func (c *Client) Transition(ctx context.Context, key, status string) error {
 
 // do sends a request and decodes a 2xx answer into out.
 func (c *Client) do(ctx context.Context, op, method, path string, body, out any) error {
-	status, b, err := c.raw(ctx, op, method, path, body)
+	status, h, b, err := c.raw(ctx, op, method, path, body)
 	if err != nil {
 		return err
 	}
 	if status >= 300 {
 		var ae apiError
 		_ = json.Unmarshal(b, &ae)
-		return statusError(op, status, ae)
+		return c.refusal(statusError(op, status, ae), h)
 	}
 	if out != nil && len(bytes.TrimSpace(b)) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
@@ -555,22 +635,34 @@ func (c *Client) do(ctx context.Context, op, method, path string, body, out any)
 	return nil
 }
 
-// raw sends a request built by go-jira and returns the status and body.
-func (c *Client) raw(ctx context.Context, op, method, path string, body any) (int, []byte, error) {
+// raw sends a request built by go-jira and returns the status, headers and
+// body.
+func (c *Client) raw(ctx context.Context, op, method, path string, body any) (int, http.Header, []byte, error) {
 	req, err := c.api.NewRequestWithContext(ctx, method, path, body)
 	if err != nil {
-		return 0, nil, &Error{Op: op, Message: err.Error()}
+		return 0, nil, nil, &Error{Op: op, Message: err.Error()}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, transportError(ctx, op, err)
+		return 0, nil, nil, transportError(ctx, op, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return resp.StatusCode, nil, transportError(ctx, op, err)
+		return resp.StatusCode, resp.Header, nil, transportError(ctx, op, err)
 	}
-	return resp.StatusCode, b, nil
+	return resp.StatusCode, resp.Header, b, nil
+}
+
+// refusal completes a refusal with what a 429's or 503's headers say (why,
+// and when to retry) and logs a rate limit with its reason, after the HTTP
+// client's own retries gave up.
+func (c *Client) refusal(e *Error, h http.Header) *Error {
+	e = e.withRetryAfter(h, c.cfg.Now())
+	if e.Status == http.StatusTooManyRequests {
+		c.log.Warn("Jira rate limit: giving up for now", "op", e.Op, "reason", e.RateLimitReason, "retry_after", e.RetryAfter)
+	}
+	return e
 }
 
 func transportError(ctx context.Context, op string, err error) error {
@@ -581,7 +673,7 @@ func transportError(ctx context.Context, op string, err error) error {
 }
 
 // goJiraError turns what go-jira's search returns into an *Error.
-func goJiraError(ctx context.Context, op string, resp *gojira.Response, err error) error {
+func (c *Client) goJiraError(ctx context.Context, op string, resp *gojira.Response, err error) error {
 	if resp == nil {
 		return transportError(ctx, op, err)
 	}
@@ -590,5 +682,5 @@ func goJiraError(ctx context.Context, op string, resp *gojira.Response, err erro
 	if errors.As(err, &je) {
 		msg = apiError{ErrorMessages: je.ErrorMessages, Errors: je.Errors}.String()
 	}
-	return &Error{Op: op, Status: resp.StatusCode, Message: msg, Transient: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500}
+	return c.refusal(&Error{Op: op, Status: resp.StatusCode, Message: msg, Transient: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500}, resp.Header)
 }

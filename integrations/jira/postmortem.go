@@ -153,8 +153,13 @@ func (c *Client) FindFollowups(ctx context.Context, epic, incidentID string) ([]
 }
 
 // incidentIssues are the issues labelled for an incident, oldest first.
+// Those this client labelled so moments ago (created, or labelled for an
+// incident that joined the group) are reconciled: Cloud's search may not
+// show them yet, and a retry that missed them would make them again.
 func (c *Client) incidentIssues(ctx context.Context, incidentID string) ([]Issue, error) {
-	return c.Search(ctx, fmt.Sprintf("labels = %q ORDER BY created ASC", IncidentLabel(incidentID)), 100)
+	label := IncidentLabel(incidentID)
+	ids := c.recent.reconcile(c.cfg.Now(), func(_ string, labels []string) bool { return slices.Contains(labels, label) })
+	return c.search(ctx, fmt.Sprintf("labels = %q ORDER BY created ASC", label), 100, ids)
 }
 
 // SetPage replaces the post-mortem page (the epic's description).
@@ -191,7 +196,10 @@ func (c *Client) Statuses(ctx context.Context, keys []string) (map[string]string
 	out := make(map[string]string, len(keys))
 	for start := 0; start < len(keys); start += statusBatch {
 		batch := keys[start:min(start+statusBatch, len(keys))]
-		issues, err := c.Search(ctx, "key in ("+strings.Join(batch, ",")+")", len(batch))
+		// Epics and tickets this client created or moved moments ago are
+		// reconciled: else a stale status could undo a change.
+		ids := c.recent.reconcile(c.cfg.Now(), func(key string, _ []string) bool { return slices.Contains(batch, key) })
+		issues, err := c.search(ctx, "key in ("+strings.Join(batch, ",")+")", len(batch), ids)
 		if err != nil {
 			return out, err
 		}

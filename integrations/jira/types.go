@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -68,7 +69,21 @@ type Error struct {
 	// Fields are the fields Jira named in its refusal (its "errors" map),
 	// with its message for each.
 	Fields map[string]string
+	// RateLimitReason is a 429's RateLimit-Reason header: which of Jira
+	// Cloud's limits was hit (jira-burst-based, jira-per-issue-on-write,
+	// jira-quota-tenant-based, jira-quota-global-based); "" when Jira did
+	// not say.
+	RateLimitReason string
+	// RetryAfter is how long a 429 or 503 asked to wait (its Retry-After,
+	// in seconds or as a date), and Until when that ends; zero when it did
+	// not say.
+	RetryAfter time.Duration
+	Until      time.Time
 }
+
+// RetryAt is the earliest time a retry may succeed: when Jira's
+// Retry-After ends. The zero time when Jira did not say.
+func (e *Error) RetryAt() time.Time { return e.Until }
 
 // Retryable reports whether the same call may succeed later: what the
 // workflow asks of every integration's errors.
@@ -87,7 +102,40 @@ func (e *Error) Error() string {
 	if e.Status == 0 {
 		return fmt.Sprintf("jira: %s: %s", e.Op, e.Message)
 	}
-	return fmt.Sprintf("jira: %s: HTTP %d: %s", e.Op, e.Status, e.Message)
+	status := fmt.Sprintf("HTTP %d", e.Status)
+	if e.RateLimitReason != "" {
+		status += " (" + e.RateLimitReason + ")"
+	}
+	if !e.Until.IsZero() {
+		status += ", retry after " + e.RetryAfter.String()
+	}
+	return fmt.Sprintf("jira: %s: %s: %s", e.Op, status, e.Message)
+}
+
+// longestRetryAfter bounds a Retry-After taken from an answer, so that a
+// huge value cannot overflow or park a retry for days.
+const longestRetryAfter = 24 * time.Hour
+
+// withRetryAfter notes on e, a 429 or 503, what the answer's headers say
+// of when to retry and why it was refused.
+func (e *Error) withRetryAfter(h http.Header, now time.Time) *Error {
+	if e.Status != http.StatusTooManyRequests && e.Status != http.StatusServiceUnavailable {
+		return e
+	}
+	e.RateLimitReason = strings.TrimSpace(h.Get("RateLimit-Reason"))
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return e
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		e.RetryAfter = time.Duration(min(s, int(longestRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		e.RetryAfter = min(max(t.Sub(now), 0), longestRetryAfter).Round(time.Second)
+	} else {
+		return e
+	}
+	e.Until = now.Add(e.RetryAfter)
+	return e
 }
 
 // apiError is Jira's error body.

@@ -38,12 +38,19 @@ type Pacer interface {
 	Wait(ctx context.Context) error
 }
 
+// The default pace: 900 requests a minute, under PagerDuty's 960 per key,
+// after a burst of 10.
+const (
+	DefaultRequestsPerMinute = 900
+	DefaultBurst             = 10
+)
+
 func (c Config) withDefaults() Config {
 	if c.RequestsPerMinute <= 0 {
-		c.RequestsPerMinute = 900
+		c.RequestsPerMinute = DefaultRequestsPerMinute
 	}
 	if c.Burst <= 0 {
-		c.Burst = 10
+		c.Burst = DefaultBurst
 	}
 	if c.MaxRetries <= 0 {
 		c.MaxRetries = 4
@@ -100,6 +107,14 @@ func NewClient(service string, cfg Config, base http.RoundTripper, log *slog.Log
 		rc.RequestLogHook = func(_ retryablehttp.Logger, r *http.Request, n int) {
 			if n > 0 {
 				log.Warn("retrying "+service+" request", "method", r.Method, "path", r.URL.Path, "retry", n)
+			}
+		}
+		rc.ResponseLogHook = func(_ retryablehttp.Logger, resp *http.Response) {
+			if resp.StatusCode == http.StatusTooManyRequests {
+				// Jira says which limit it applied (RateLimit-Reason):
+				// per endpoint, per issue or a quota.
+				log.Warn(service+" rate limit", "method", resp.Request.Method, "path", resp.Request.URL.Path,
+					"reason", resp.Header.Get("RateLimit-Reason"), "retry_after", resp.Header.Get("Retry-After"))
 			}
 		}
 		return &retryablehttp.RoundTripper{Client: rc}

@@ -1,8 +1,10 @@
 package simkit
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -49,6 +51,10 @@ type Config struct {
 	Validate Validator
 	// Now is the clock for Call.At; default time.Now.
 	Now func() time.Time
+	// PathPrefix, when set, is a prefix the API is also served under
+	// (Jira Cloud's gateway: /ex/jira/{cloudId}). A request under it is
+	// served, recorded and validated as if the prefix were not there.
+	PathPrefix string
 }
 
 // Server runs a simulator on a loopback port. Every request is
@@ -90,6 +96,17 @@ func (s *Server[F, R]) Close() { s.ts.close() }
 func (s *Server[F, R]) Inject(route string, f F, times int) { s.faults.inject(route, f, times) }
 
 func (s *Server[F, R]) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := s.cfg.PathPrefix; p != "" {
+		if rest, ok := strings.CutPrefix(r.URL.Path, p); ok && strings.HasPrefix(rest, "/") {
+			// As http.StripPrefix does: a shallow copy with its own URL.
+			r2 := new(http.Request)
+			*r2 = *r
+			r2.URL = new(url.URL)
+			*r2.URL = *r.URL
+			r2.URL.Path, r2.URL.RawPath = rest, ""
+			r = r2.WithContext(context.WithValue(r2.Context(), prefixedKey{}, true))
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if err != nil {
 		http.Error(w, "read body", http.StatusBadRequest)
@@ -120,6 +137,15 @@ func (s *Server[F, R]) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if rep, ok := apply(r.Context(), s.api.Plan(f), handle, func() R { return s.api.FaultReply(f) }); ok {
 		answer(rep)
 	}
+}
+
+type prefixedKey struct{}
+
+// Prefixed reports whether r came under Config.PathPrefix (now stripped):
+// an API answers it with links under that prefix, as Jira's gateway does.
+func Prefixed(r *http.Request) bool {
+	p, _ := r.Context().Value(prefixedKey{}).(bool)
+	return p
 }
 
 // MatchRoute finds the route for a request among routes, each "METHOD

@@ -23,7 +23,7 @@ func issueNotFound() reply {
 
 func (s *Server) serverInfo(rq *request) reply {
 	m := map[string]any{
-		"baseUrl":        s.base,
+		"baseUrl":        s.kit.URL(), // the site, also through the gateway
 		"serverTime":     jiraTime(rq.at),
 		"scmInfo":        "9f0b1cf4a7f41e26b0cc1bbd0b0a1c3e6f0b3ad1",
 		"serverTitle":    "Jira",
@@ -35,7 +35,7 @@ func (s *Server) serverInfo(rq *request) reply {
 		m["deploymentType"] = "Cloud"
 		m["buildNumber"] = 100281
 		m["buildDate"] = "2025-01-01T00:00:00.000+0000"
-		m["displayUrl"] = s.base
+		m["displayUrl"] = s.kit.URL()
 	} else {
 		m["version"] = "9.12.15"
 		m["versionNumbers"] = []int{9, 12, 15}

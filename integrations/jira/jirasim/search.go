@@ -33,7 +33,13 @@ type searchParams struct {
 	MaxResults    *int     `json:"maxResults"`
 	NextPageToken string   `json:"nextPageToken"`
 	Fields        []string `json:"fields"`
+	// ReconcileIssues are issue ids whose latest state search must reflect
+	// (Cloud's read-after-write for up to maxReconcile issues).
+	ReconcileIssues []int64 `json:"reconcileIssues"`
 }
+
+// maxReconcile is the most issue ids /search/jql reconciles.
+const maxReconcile = 50
 
 func readSearch(rq *request) (searchParams, *reply) {
 	var p searchParams
@@ -46,6 +52,16 @@ func readSearch(rq *request) (searchParams, *reply) {
 	}
 	q := rq.r.URL.Query()
 	p.JQL, p.NextPageToken, p.Fields = q.Get("jql"), q.Get("nextPageToken"), q["fields"]
+	for _, v := range q["reconcileIssues"] {
+		for _, id := range strings.Split(v, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64)
+			if err != nil {
+				r := errorMessages(http.StatusBadRequest, "The value '"+v+"' is not valid for the parameter 'reconcileIssues'.")
+				return p, &r
+			}
+			p.ReconcileIssues = append(p.ReconcileIssues, n)
+		}
+	}
 	num := func(name string) (int, bool, *reply) {
 		v := q.Get(name)
 		if v == "" {
@@ -73,8 +89,10 @@ func readSearch(rq *request) (searchParams, *reply) {
 	return p, nil
 }
 
-// run parses, resolves and evaluates jql over the indexed issues, ordered.
-func (s *Server) run(jql string, now time.Time) ([]*Issue, *reply) {
+// run parses, resolves and evaluates jql over the indexed issues, ordered;
+// the issues with the ids in reconcile are taken as they are now, however
+// recently they changed.
+func (s *Server) run(jql string, now time.Time, reconcile []int64) ([]*Issue, *reply) {
 	q, err := parseJQL(jql, s.mode)
 	if err == nil {
 		err = s.resolve(&q)
@@ -88,9 +106,17 @@ func (s *Server) run(jql string, now time.Time) ([]*Issue, *reply) {
 		r := errorMessages(http.StatusBadRequest, msg)
 		return nil, &r
 	}
+	fresh := map[string]bool{}
+	for _, id := range reconcile {
+		fresh[strconv.FormatInt(id, 10)] = true
+	}
 	var hits []*Issue
 	for _, x := range s.issues {
-		if v := s.indexed(x, now); v != nil && q.matches(v, s.mode) {
+		v := &x.Issue
+		if !fresh[x.ID] {
+			v = s.indexed(x, now)
+		}
+		if v != nil && q.matches(v, s.mode) {
 			hits = append(hits, v)
 		}
 	}
@@ -140,6 +166,9 @@ func (s *Server) searchCloud(rq *request) reply {
 	if q, err := parseJQL(p.JQL, s.mode); err == nil && len(q.clauses) == 0 {
 		return errorMessages(http.StatusBadRequest, unbounded)
 	}
+	if len(p.ReconcileIssues) > maxReconcile {
+		return errorMessages(http.StatusBadRequest, "reconcileIssues accepts at most "+strconv.Itoa(maxReconcile)+" issue ids.")
+	}
 	offset := 0
 	if p.NextPageToken != "" {
 		var ok bool
@@ -157,7 +186,7 @@ func (s *Server) searchCloud(rq *request) reply {
 	} else {
 		size = min(size, cloudMaxFields)
 	}
-	hits, bad := s.run(p.JQL, rq.at)
+	hits, bad := s.run(p.JQL, rq.at, p.ReconcileIssues)
 	if bad != nil {
 		return *bad
 	}
@@ -207,7 +236,8 @@ func (s *Server) searchDC(rq *request) reply {
 		size = *p.MaxResults
 	}
 	size = min(size, dataCenterMaxHit)
-	hits, bad := s.run(p.JQL, rq.at)
+	// Data Center's search is consistent and has no reconcileIssues.
+	hits, bad := s.run(p.JQL, rq.at, nil)
 	if bad != nil {
 		return *bad
 	}

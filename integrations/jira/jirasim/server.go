@@ -40,6 +40,7 @@ type Server struct {
 	email    string
 	apiToken string
 	pat      string
+	cloudID  string
 	now      func() time.Time
 
 	mu           sync.Mutex
@@ -66,6 +67,7 @@ func NewServer(opts Options) *Server {
 		email:        opts.Email,
 		apiToken:     opts.APIToken,
 		pat:          opts.PAT,
+		cloudID:      cmp.Or(opts.CloudID, DefaultCloudID),
 		now:          opts.Now,
 		lag:          opts.SearchLag,
 		projects:     map[string]*project{},
@@ -86,7 +88,7 @@ func NewServer(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.users = append(s.users, &User{AccountID: BotAccountID, Name: BotName, Key: BotKey, Email: s.email, DisplayName: BotDisplayName, Active: true})
-	s.kit = simkit.NewServer(simkit.Config{Name: "jirasim", Routes: Routes(), Validate: opts.Validate, Now: s.now}, api{s})
+	s.kit = simkit.NewServer(simkit.Config{Name: "jirasim", Routes: Routes(), Validate: opts.Validate, Now: s.now, PathPrefix: "/ex/jira/" + s.cloudID}, api{s})
 	s.mu.Lock()
 	s.base = s.kit.URL()
 	s.mu.Unlock()
@@ -95,6 +97,14 @@ func NewServer(opts Options) *Server {
 
 // URL is the site's base URL, for jira.NewClient.
 func (s *Server) URL() string { return s.kit.URL() }
+
+// APIURL is the site's API as Atlassian's gateway serves it to scoped API
+// tokens (https://api.atlassian.com/ex/jira/{cloudId}): the same API under
+// /ex/jira/{CloudID}, for a client whose API URL differs from its site.
+func (s *Server) APIURL() string { return s.kit.URL() + "/ex/jira/" + s.cloudID }
+
+// CloudID is the site's cloud ID.
+func (s *Server) CloudID() string { return s.cloudID }
 
 // Close shuts the server down; it may be called more than once.
 func (s *Server) Close() { s.kit.Close() }
@@ -173,6 +183,12 @@ func (a api) NotFound(r *http.Request) reply { return a.s.noSuchResource(r) }
 func (a api) Handle(r *http.Request, route, param string, body []byte) reply {
 	a.s.mu.Lock()
 	defer a.s.mu.Unlock()
+	// Through the gateway, Jira's links (self) name the gateway, not the
+	// site: a client must not take them for links people open.
+	a.s.base = a.s.kit.URL()
+	if simkit.Prefixed(r) {
+		a.s.base = a.s.APIURL()
+	}
 	return routes[route](a.s, &request{r: r, param: param, body: body, at: a.s.now()})
 }
 
@@ -257,6 +273,9 @@ func (s *Server) faultReply(f Fault) reply {
 		rep = errorMessages(f.Status, "Rate limit exceeded.")
 		rep.header = http.Header{}
 		rep.header.Set("X-RateLimit-Remaining", "0")
+		if f.RateLimitReason != "" {
+			rep.header.Set("RateLimit-Reason", f.RateLimitReason)
+		}
 	case http.StatusInternalServerError:
 		rep = errorMessages(f.Status, "Internal server error")
 	case http.StatusForbidden:

@@ -43,6 +43,15 @@ const (
 	BotDisplayName = "Aftermath Bot"
 )
 
+// The RateLimit-Reason values Jira Cloud answers a 429 with: which of its
+// limits the request hit.
+const (
+	RateLimitBurst     = "jira-burst-based"        // requests per second, per endpoint and method
+	RateLimitPerIssue  = "jira-per-issue-on-write" // writes to one issue
+	RateLimitQuotaApp  = "jira-quota-global-based" // an app's hourly points quota
+	RateLimitQuotaSite = "jira-quota-tenant-based" // an app's hourly points quota on one site
+)
+
 // Options configures a Server.
 type Options struct {
 	// Mode is the deployment imitated; default Cloud.
@@ -62,9 +71,19 @@ type Options struct {
 	Now func() time.Time
 	// SearchLag is how long after a change search results reflect it: until
 	// then a new issue is missing from them and a changed one is found (and
-	// shown) as it was. 0 means at once.
+	// shown) as it was. 0 means at once. As on Cloud, /search/jql shows
+	// the issues whose ids a search names in reconcileIssues as they are
+	// now.
 	SearchLag time.Duration
+	// CloudID is the site's cloud ID: the API is served under
+	// /ex/jira/{CloudID} too, as Atlassian's gateway serves it to scoped
+	// API tokens (see Server.APIURL). Default DefaultCloudID.
+	CloudID string
 }
+
+// DefaultCloudID is the cloud ID of a simulated site unless Options say
+// otherwise.
+const DefaultCloudID = "0f0e0d0c-0b0a-4909-8807-060504030201"
 
 // Project is a Jira project. IssueTypes defaults to Epic, Task, Story, Bug.
 type Project struct {
@@ -131,9 +150,12 @@ type Call = simkit.Call
 
 // Fault makes the server misbehave on a route; see Server.Inject.
 type Fault struct {
-	Status     int           // e.g. 429, 500, 503; 0 = answer normally (after Latency)
-	Times      int           // how many matching requests get the fault (0 = 1)
-	RetryAfter string        // Retry-After header value, if set
-	Latency    time.Duration // delay before answering
-	AfterApply bool          // perform the request's effect first, then answer with Status
+	Status     int    // e.g. 429, 500, 503; 0 = answer normally (after Latency)
+	Times      int    // how many matching requests get the fault (0 = 1)
+	RetryAfter string // Retry-After header value, if set
+	// RateLimitReason is the RateLimit-Reason header of a 429: which of
+	// Jira Cloud's limits was hit (RateLimit* constants).
+	RateLimitReason string
+	Latency         time.Duration // delay before answering
+	AfterApply      bool          // perform the request's effect first, then answer with Status
 }

@@ -44,6 +44,14 @@ const (
 	EpicNameField = jirasim.EpicNameField
 )
 
+// The RateLimit-Reason values of Jira Cloud's 429s.
+const (
+	RateLimitBurst     = jirasim.RateLimitBurst
+	RateLimitPerIssue  = jirasim.RateLimitPerIssue
+	RateLimitQuotaApp  = jirasim.RateLimitQuotaApp
+	RateLimitQuotaSite = jirasim.RateLimitQuotaSite
+)
+
 // The user every request authenticates as ("myself").
 const (
 	BotAccountID   = jirasim.BotAccountID
