@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/aftermath-dev/aftermath/app.Version=$(VERSION)
 IMAGE   ?= aftermath
 
-.PHONY: help build image deploy-check run test race vet fmt fuzz ci bench-ingest clean
+.PHONY: help build image deploy-check run test race vet fmt fuzz ci e2e bench-ingest clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ fmt: ## gofmt the tree
 
 fuzz: ## each fuzz target for FUZZTIME (default 20s)
 	FUZZTIME=$${FUZZTIME:-20s} bash .ci/fuzz
+
+e2e: ## the end-to-end suite: the real binary, 3 replicas, Redis and the simulators under faults (E2E_SEED=N to replay)
+	AFTERMATH_TEST_REDIS=required $(GO) test -count=1 -v -timeout 15m ./e2e/
 
 ci: ## what CI runs
 	bash .ci/run

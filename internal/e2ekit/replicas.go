@@ -58,7 +58,7 @@ func StartReplicas(t testing.TB, n int, env []string, args ...string) *Replicas 
 		}
 	})
 	for i := range n {
-		if err := rs.start(i); err != nil {
+		if err := rs.Start(i); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,7 +97,10 @@ func (rs *Replicas) Kills(i int) int {
 	return rs.procs[i].kills
 }
 
-func (rs *Replicas) start(i int) error {
+// Start starts replica i again on its port if it is down, without waiting
+// until it is ready (WaitReady does): a replica cannot be ready while Redis
+// is down, and a test's chaos schedule must not wait for it then.
+func (rs *Replicas) Start(i int) error {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	p := rs.procs[i]
@@ -140,7 +143,7 @@ func (rs *Replicas) Kill(i int) {
 // up) and waits until it is ready. It may be called from any goroutine.
 func (rs *Replicas) Restart(i int) error {
 	rs.Kill(i)
-	if err := rs.start(i); err != nil {
+	if err := rs.Start(i); err != nil {
 		return err
 	}
 	return rs.WaitReady(i)
