@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -150,7 +152,27 @@ func runSuite(t *testing.T, redis redisUnderTest) {
 	for i := range replicas {
 		res.kills += rs.Kills(i)
 	}
-	t.Logf("summary (%s, seed %d):\n%s", redis.name, seed, res.table(sc, sims, sender))
+	summary := fmt.Sprintf("summary (%s, seed %d):\n%s", redis.name, seed, res.table(sc, sims, sender))
+	t.Log(summary)
+	keepSummary(t, summary)
+}
+
+// keepSummary writes the run's summary into the directory E2E_SUMMARY_DIR
+// names, if set: `go test ./...` shows a passing test's log only with -v,
+// so .ci/run prints the figures from there.
+func keepSummary(t *testing.T, summary string) {
+	dir := os.Getenv("E2E_SUMMARY_DIR")
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Errorf("E2E_SUMMARY_DIR: %v", err)
+		return
+	}
+	file := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "-")+".txt")
+	if err := os.WriteFile(file, []byte(summary+"\n"), 0o644); err != nil {
+		t.Errorf("E2E_SUMMARY_DIR: %v", err)
+	}
 }
 
 // webhookEventID is the event ID in a webhook's body.
