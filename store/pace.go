@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -54,28 +55,47 @@ func (s *Store) NewPacer(name string, perMinute, burst int, log *slog.Logger) *P
 // paceScript reserves the next slot: the key holds the theoretical arrival
 // time (TAT) in microseconds of Redis's clock, so replicas with skewed
 // clocks agree. ARGV: interval and tolerance ((burst-1) intervals) in
-// microseconds. Returns the wait in microseconds before the slot.
+// microseconds; the longest wait the caller accepts (-1: any), beyond which
+// nothing is reserved; and how far ahead of now a stored TAT is believed
+// (a TAT further ahead was written under another master's clock, before a
+// failover: it is reset, rather than holding every replica back). Returns
+// the wait in microseconds before the slot, or -1 when it is longer than
+// the caller accepts.
 var paceScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
+local longest, ahead = tonumber(ARGV[3]), tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
+if tat < now or tat > now + ahead then tat = now end
 local wait = tat - tolerance - now
 if wait < 0 then wait = 0 end
+if longest >= 0 and wait > longest then return -1 end
 local ttl = math.ceil((tat + interval - now) / 1000) + 60000
 redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', ttl)
 return wait
 `)
+
+// paceAhead is how far ahead of Redis's clock a pace's next slot may be and
+// still be believed: far more than every worker of every replica waiting
+// at once can reserve.
+const paceAhead = 5 * time.Minute
+
+// errPaceDeadline says the next slot comes after the caller's deadline.
+var errPaceDeadline = errors.New("rate limit: the next request slot comes after the context's deadline")
 
 // Wait blocks until the caller may send its request, or ctx ends.
 func (p *Pacer) Wait(ctx context.Context) error {
 	if p.down() {
 		return p.local.Wait(ctx)
 	}
+	longest := int64(-1)
+	if d, ok := ctx.Deadline(); ok {
+		longest = max(time.Until(d).Microseconds(), 0)
+	}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	us, err := paceScript.Run(rctx, p.s.rdb, []string{p.key},
-		p.interval.Microseconds(), int64(p.burst-1)*p.interval.Microseconds()).Int64()
+		p.interval.Microseconds(), int64(p.burst-1)*p.interval.Microseconds(), longest, paceAhead.Microseconds()).Int64()
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -84,7 +104,11 @@ func (p *Pacer) Wait(ctx context.Context) error {
 		p.warn(err)
 		return p.local.Wait(ctx)
 	}
-	if us <= 0 {
+	if us < 0 {
+		// Like rate.Limiter: fail at once, reserving nothing.
+		return errPaceDeadline
+	}
+	if us == 0 {
 		return nil
 	}
 	t := time.NewTimer(time.Duration(us) * time.Microsecond)

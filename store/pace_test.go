@@ -74,3 +74,50 @@ func TestPacerFallsBackToLocalPacing(t *testing.T) {
 		t.Error("Wait on an ended context returned nil")
 	}
 }
+
+// A wait whose deadline comes before its slot fails at once and reserves
+// nothing, so requests that gave up do not push back the ones after them
+// (found by review).
+func TestPacerWaitPastItsDeadlineReservesNothing(t *testing.T) {
+	s, _ := newStore(t)
+	p := s.NewPacer("deadline", 600, 1, nil) // one per 100ms
+	if err := p.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		err := p.Wait(ctx)
+		cancel()
+		if err == nil {
+			t.Fatal("a wait whose slot comes after its deadline succeeded")
+		}
+	}
+	start := time.Now()
+	if err := p.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Its slot is at most 100ms away; ten reserved slots would be a second.
+	if took := time.Since(start); took > 600*time.Millisecond {
+		t.Fatalf("the next request waited %v: the given-up waits kept their slots", took)
+	}
+}
+
+// A next slot stored far ahead of Redis's clock (written under another
+// master's clock, before a failover) is not believed (found by review).
+func TestPacerIgnoresASlotFarAhead(t *testing.T) {
+	s, r := newStore(t)
+	p := s.NewPacer("skew", 900, 10, nil)
+	ctx := context.Background()
+	now, err := r.Client.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Client.Set(ctx, s.prefix+":pace:skew", now.Add(10*time.Minute).UnixMicro(), time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := p.Wait(wctx); err != nil {
+		t.Fatalf("an idle pace made the first request wait: %v", err)
+	}
+}

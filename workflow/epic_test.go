@@ -60,3 +60,20 @@ func TestJiraSlowCreateThenLostAnswer(t *testing.T) {
 	e.retryUntilDone(EventResolved, "PCHK1")
 	e.wantOneEpic()
 }
+
+// With JIRA_API_URL the calls go through Atlassian's gateway, whose 503 may
+// follow a create that Jira did (found by review): the retry waits out the
+// search lag before looking, and finds the epic rather than making a
+// second one.
+func TestJiraGateway503AfterTheCreateMakesOneEpic(t *testing.T) {
+	e := newJiraEnv(t, jiratest.Cloud, 10)
+	realisticSEV1(e.pdEnv)
+	e.res.SearchLag = 2 * time.Second
+	e.jsim.SetSearchLag(1500 * time.Millisecond)
+	e.jsim.Inject("POST /rest/api/2/issue", jiratest.Fault{Status: 503, AfterApply: true})
+	if err := e.process(EventResolved, "PCHK1"); err == nil {
+		t.Fatal("want the attempt to fail")
+	}
+	e.retryUntilDone(EventResolved, "PCHK1")
+	e.wantOneEpic()
+}

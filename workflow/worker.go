@@ -355,10 +355,17 @@ func (w *Worker) retryLater(ctx context.Context, log *slog.Logger, e store.Entry
 	}
 	delay := w.backoff(stalled + 1)
 	if at, ok := retryAt(err); ok {
-		// The failure says when a retry can succeed (Jira's search will
-		// have caught up, or its rate limit's Retry-After is over): no
-		// sooner, and no later.
-		delay = max(at.Sub(w.now()), w.cfg.BackoffBase)
+		var lag *searchLagError
+		if errors.As(err, &lag) {
+			// Jira's search will have caught up then: no sooner, and no
+			// later.
+			delay = max(at.Sub(w.now()), w.cfg.BackoffBase)
+		} else {
+			// A rate limit's Retry-After: no sooner, and never sooner than
+			// the growing backoff either, so a service that keeps saying
+			// "retry in 0s" is not asked again every second for days.
+			delay = max(at.Sub(w.now()), delay)
+		}
 	}
 	if at := w.now().Add(delay); at.After(w.horizon(e)) {
 		delay = max(w.horizon(e).Sub(w.now()), 0)

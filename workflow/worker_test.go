@@ -18,6 +18,7 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/internal/testutil"
 	"github.com/aftermath-dev/aftermath/rules"
@@ -775,4 +776,30 @@ func (r *recorder) Process(ctx context.Context, job Job) error {
 		Name: "record_event", Status: store.StepDone, EventID: d.EventID, UpdatedAt: now(),
 		Detail: "event recorded; the resolution workflow is not part of this release",
 	})
+}
+
+// A rate limit that keeps saying "retry in 0s" does not pin the retries at
+// the shortest backoff for the whole horizon (found by review): no sooner
+// than Retry-After, and no sooner than the growing backoff either.
+func TestWorkerRetryAfterKeepsTheBackoffGrowing(t *testing.T) {
+	e := newEnv(t)
+	e.enqueue(resolved("E1", "Q1"))
+	var calls atomic.Int32
+	e.start(fast("c1"), ProcessorFunc(func(ctx context.Context, j Job) error {
+		if calls.Add(1) <= 5 {
+			return fmt.Errorf("epic of Q1: %w", &jira.Error{Op: "create", Status: 429, Transient: true, Until: time.Now(), RateLimitReason: "jira-quota-tenant-based"})
+		}
+		return nil
+	}))
+	eventually(t, "queue drained", func() bool { return e.stats() == store.QueueStats{} && len(e.record("Q1").Attempts) == 6 })
+	var delays []string
+	for _, a := range e.record("Q1").Attempts {
+		if a.Outcome == store.OutcomeRetry {
+			delays = append(delays, a.RetryAfter)
+		}
+	}
+	last, _ := time.ParseDuration(delays[len(delays)-1])
+	if last < 20*time.Millisecond {
+		t.Fatalf("retry delays after repeated 429s = %s: the backoff never grows past BackoffBase", strings.Join(delays, ", "))
+	}
 }

@@ -521,7 +521,7 @@ func (c *Client) searchReconciled(ctx context.Context, op, jql string, limit int
 	var out struct {
 		Issues []gojira.Issue `json:"issues"`
 	}
-	if err := c.do(ctx, op, http.MethodPost, "rest/api/2/search/jql", body, &out); err != nil {
+	if err := c.do(outbound.AsRead(ctx), op, http.MethodPost, "rest/api/2/search/jql", body, &out); err != nil {
 		return nil, err
 	}
 	return out.Issues, nil

@@ -327,3 +327,20 @@ func TestIssueWriteSpacing(t *testing.T) {
 	}
 
 }
+
+// A reconciled search is a read sent as POST: it is retried on a 5xx like
+// the GET search (found by review).
+func TestReconciledSearchRetries5xx(t *testing.T) {
+	e, _ := lagging(t)
+	ctx := t.Context()
+	made, err := e.c.CreateEpic(ctx, jira.Epic{Project: ops.Key, IssueType: "Epic", Summary: "Post-mortem", Incidents: []string{"P1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Inject("POST /rest/api/2/search/jql", jiratest.Fault{Status: http.StatusServiceUnavailable, Times: 1})
+	got, found, err := e.c.FindPostmortem(ctx, "P1")
+	t.Logf("POST searches: %d", e.sim.Count("POST /rest/api/2/search/jql"))
+	if err != nil || !found || got.Key != made.Key {
+		t.Fatalf("FindPostmortem after one 503 = %+v, %v, %v", got, found, err)
+	}
+}

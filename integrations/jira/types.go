@@ -90,12 +90,15 @@ func (e *Error) RetryAt() time.Time { return e.Until }
 func (e *Error) Retryable() bool { return e.Transient }
 
 // Unapplied reports whether Jira answered that it did not do what was asked
-// (429: rate limited; 503: unavailable, turned away before any work), so
-// that a write that failed this way took no effect as far as anyone can
-// tell. A 500 may come after part of the work was done, and a lost answer,
-// a gateway's 502 or 504, or a timeout may follow a write that took effect.
+// (429: rate limited, before any work), so that a write that failed this
+// way took no effect. Not a 503: behind Atlassian's API gateway
+// (JIRA_API_URL) or any proxy, a 503 may be the gateway's, after Jira did
+// the write; the workflow then waits for Jira's search before looking for
+// it, rather than risk a second epic. A 500 may come after part of the work
+// was done, and a lost answer, a 502 or 504, or a timeout may follow a
+// write that took effect.
 func (e *Error) Unapplied() bool {
-	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable
+	return e.Status == http.StatusTooManyRequests
 }
 
 func (e *Error) Error() string {

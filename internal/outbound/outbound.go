@@ -139,10 +139,22 @@ func lastAnswer(resp *http.Response, err error, _ int) (*http.Response, error) {
 	return resp, nil
 }
 
+type readKey struct{}
+
+// AsRead marks the requests made under ctx as reads that change nothing
+// whatever their method (Jira's POST /search/jql), so that they are retried
+// on a 5xx or a transport error like a GET.
+func AsRead(ctx context.Context) context.Context { return context.WithValue(ctx, readKey{}, true) }
+
+func isRead(ctx context.Context) bool { v, _ := ctx.Value(readKey{}).(bool); return v }
+
 // byMethod sends reads and writes through different retry policies.
 type byMethod struct{ read, write http.RoundTripper }
 
 func (b *byMethod) RoundTrip(r *http.Request) (*http.Response, error) {
+	if isRead(r.Context()) {
+		return b.read.RoundTrip(r)
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return b.read.RoundTrip(r)
