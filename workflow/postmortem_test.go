@@ -12,6 +12,7 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/outbound"
+	"github.com/aftermath-dev/aftermath/internal/testutil"
 	"github.com/aftermath-dev/aftermath/store"
 )
 
@@ -177,7 +178,7 @@ func TestJiraRequestBudget(t *testing.T) {
 	e.jsim.ResetCalls()
 	before := apiRequests(t)
 	e.mustProcess(EventResolved, "PBUD")
-	byStep := apiRequests(t).minus(before)
+	byStep := apiRequests(t).Minus(before)
 	epic := e.wantOneEpic()
 	if n := len(e.children(epic.Key)); n != 4 {
 		t.Fatalf("%d follow-ups, want 4", n)
@@ -197,20 +198,20 @@ func TestJiraRequestBudget(t *testing.T) {
 	// aftermath_api_requests_total names the step of every request the
 	// simulators saw.
 	t.Logf("by step: %v", byStep)
-	if got := byStep.total("pagerduty"); got != len(pr) {
+	if got := byStep.Total("pagerduty"); got != len(pr) {
 		t.Errorf("aftermath_api_requests_total counts %d PagerDuty requests, the simulator saw %d", got, len(pr))
 	}
-	if got := byStep.total("jira"); got != len(jr) {
+	if got := byStep.Total("jira"); got != len(jr) {
 		t.Errorf("aftermath_api_requests_total counts %d Jira requests, the simulator saw %d", got, len(jr))
 	}
 	for k := range byStep {
-		if k.step == outbound.OtherStep {
-			t.Errorf("%d %s requests are not labelled with a step", byStep[k], k.api)
+		if k.Step == outbound.OtherStep {
+			t.Errorf("%d %s requests are not labelled with a step", byStep[k], k.API)
 		}
 	}
-	for _, k := range []apiStep{{"pagerduty", StepSeverity}, {"pagerduty", StepTimeline}, {"jira", StepEpic}, {"jira", StepFollowups}, {"pagerduty", StepLinkBack}} {
+	for _, k := range []testutil.APIStep{{API: "pagerduty", Step: StepSeverity}, {API: "pagerduty", Step: StepTimeline}, {API: "jira", Step: StepEpic}, {API: "jira", Step: StepFollowups}, {API: "pagerduty", Step: StepLinkBack}} {
 		if byStep[k] == 0 {
-			t.Errorf("no %s request counted for step %s", k.api, k.step)
+			t.Errorf("no %s request counted for step %s", k.API, k.Step)
 		}
 	}
 
@@ -221,21 +222,16 @@ func TestJiraRequestBudget(t *testing.T) {
 	e.sim.Resolve("PBUD2", "PUSER01", t0.Add(72*time.Hour+30*time.Minute))
 	before = apiRequests(t)
 	e.mustProcess(EventResolved, "PBUD2")
-	warm := apiRequests(t).minus(before)
+	warm := apiRequests(t).Minus(before)
 	t.Logf("warm cache, by step: %v", warm)
-	if p, j := warm.total("pagerduty"), warm.total("jira"); p != 5 || j != 3 {
+	if p, j := warm.Total("pagerduty"), warm.Total("jira"); p != 5 || j != 3 {
 		t.Errorf("warm cache: %d PagerDuty and %d Jira requests, want 5 and 3", p, j)
 	}
 }
 
-type apiStep struct{ api, step string }
-
-// requestCounts are aftermath_api_requests_total's values by API and step.
-type requestCounts map[apiStep]int
-
 // apiRequests reads aftermath_api_requests_total (process-wide, so tests
 // compare two readings).
-func apiRequests(t *testing.T) requestCounts {
+func apiRequests(t *testing.T) testutil.APIRequests {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(outbound.Collector())
@@ -243,42 +239,8 @@ func apiRequests(t *testing.T) requestCounts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := requestCounts{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			k := apiStep{}
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "api":
-					k.api = l.GetValue()
-				case "step":
-					k.step = l.GetValue()
-				}
-			}
-			out[k] += int(m.GetCounter().GetValue())
-		}
-	}
-	return out
-}
-
-func (c requestCounts) minus(before requestCounts) requestCounts {
-	out := requestCounts{}
-	for k, n := range c {
-		if d := n - before[k]; d != 0 {
-			out[k] = d
-		}
-	}
-	return out
-}
-
-func (c requestCounts) total(api string) int {
-	n := 0
-	for k, v := range c {
-		if k.api == api {
-			n += v
-		}
-	}
-	return n
+	c, _ := testutil.APIRequestsOf(mfs)
+	return c
 }
 
 // Refusals Jira makes as such are recorded and the rest goes on: a user

@@ -13,9 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +22,7 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/e2ekit"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -200,18 +199,11 @@ func (w *world) linkBack(id, epicKey string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// apiKey names one series of aftermath_api_requests_total (code summed).
-type apiKey struct{ api, step string }
-
-type apiCounts map[apiKey]int
-
-var apiLine = regexp.MustCompile(`^aftermath_api_requests_total\{([^}]*)\} ([0-9.e+]+)$`)
-
 // apiRequests scrapes aftermath_api_requests_total from every replica and
 // sums it by API and step; tooMany counts the 429 answers among them.
-func (w *world) apiRequests() (counts apiCounts, tooMany int) {
+func (w *world) apiRequests() (counts testutil.APIRequests, tooMany int) {
 	w.b.Helper()
-	counts = apiCounts{}
+	counts = testutil.APIRequests{}
 	for i := range w.rs.N() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		code, body := w.rs.Get(ctx, i, "/metrics")
@@ -219,70 +211,35 @@ func (w *world) apiRequests() (counts apiCounts, tooMany int) {
 		if code != http.StatusOK {
 			w.b.Fatalf("replica %d: /metrics answered %d", i, code)
 		}
-		sc := bufio.NewScanner(strings.NewReader(string(body)))
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			m := apiLine.FindStringSubmatch(sc.Text())
-			if m == nil {
-				continue
-			}
-			labels := map[string]string{}
-			for _, kv := range strings.Split(m[1], ",") {
-				k, v, _ := strings.Cut(kv, "=")
-				labels[k] = strings.Trim(v, `"`)
-			}
-			v, err := strconv.ParseFloat(m[2], 64)
-			if err != nil {
-				w.b.Fatal(err)
-			}
-			counts[apiKey{labels["api"], labels["step"]}] += int(v)
-			if labels["code"] == "429" {
-				tooMany += int(v)
-			}
+		c, n, err := testutil.ParseAPIRequests(body)
+		if err != nil {
+			w.b.Fatalf("replica %d: %v", i, err)
 		}
+		counts.Add(c)
+		tooMany += n
 	}
 	return counts, tooMany
 }
 
-func (c apiCounts) minus(o apiCounts) apiCounts {
-	out := apiCounts{}
-	for k, v := range c {
-		if d := v - o[k]; d != 0 {
-			out[k] = d
-		}
-	}
-	return out
-}
-
-func (c apiCounts) total(api string) int {
-	n := 0
-	for k, v := range c {
-		if k.api == api {
-			n += v
-		}
-	}
-	return n
-}
-
-// table prints the requests per incident by step, for n incidents.
-func (c apiCounts) table(n int) string {
-	var keys []apiKey
+// requestTable prints the requests per incident by step, for n incidents.
+func requestTable(c testutil.APIRequests, n int) string {
+	var keys []testutil.APIStep
 	for k := range c {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].api != keys[j].api {
-			return keys[i].api > keys[j].api // pagerduty first
+		if keys[i].API != keys[j].API {
+			return keys[i].API > keys[j].API // pagerduty first
 		}
-		return keys[i].step < keys[j].step
+		return keys[i].Step < keys[j].Step
 	})
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "| API | step | requests | per incident |\n| --- | --- | ---: | ---: |\n")
 	for _, k := range keys {
-		fmt.Fprintf(&sb, "| %s | %s | %d | %.2f |\n", k.api, k.step, c[k], float64(c[k])/float64(n))
+		fmt.Fprintf(&sb, "| %s | %s | %d | %.2f |\n", k.API, k.Step, c[k], float64(c[k])/float64(n))
 	}
 	for _, api := range []string{"pagerduty", "jira"} {
-		fmt.Fprintf(&sb, "| **%s** | **all** | **%d** | **%.2f** |\n", api, c.total(api), float64(c.total(api))/float64(n))
+		fmt.Fprintf(&sb, "| **%s** | **all** | **%d** | **%.2f** |\n", api, c.Total(api), float64(c.Total(api))/float64(n))
 	}
 	return sb.String()
 }

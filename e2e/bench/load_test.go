@@ -126,7 +126,7 @@ func resolveAtOnce(b *testing.B, replicas int) {
 		peak[i] = m
 	}
 	after, tooManyAfter := w.apiRequests()
-	used := after.minus(before)
+	used := after.Minus(before)
 	tooMany := tooManyAfter - tooManyBefore
 	pdStats, jiraStats := w.sims.PDProxy.Stats(), w.sims.JiraProxy.Stats()
 	rpm429 := pdStats.Injected[e2ekit.InjectedRPMLimit]
@@ -168,7 +168,7 @@ func resolveAtOnce(b *testing.B, replicas int) {
 		b.ReportMetric(float64(elapsed)/float64(loop), "actual/loop")
 	}
 
-	fmt.Printf("\n#### API requests per incident by step (%d incidents, %d replica(s))\n\n%s", atOnce, replicas, used.table(atOnce))
+	fmt.Printf("\n#### API requests per incident by step (%d incidents, %d replica(s))\n\n%s", atOnce, replicas, requestTable(used, atOnce))
 
 	fmt.Printf("\n#### Memory (%d replica(s))\n\n| replica | RSS at rest | peak RSS (VmHWM) after the load | RSS after the load |\n| --- | ---: | ---: | ---: |\n", replicas)
 	var maxPeak, maxRest int64

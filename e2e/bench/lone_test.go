@@ -40,7 +40,7 @@ func BenchmarkLoneIncident(b *testing.B) {
 		lat, path = append(lat, l), append(path, p)
 	}
 	after, tooMany := w.apiRequests()
-	used := after.minus(before)
+	used := after.Minus(before)
 	b.StopTimer()
 
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
@@ -57,16 +57,16 @@ func BenchmarkLoneIncident(b *testing.B) {
 	}
 	w.resolveAlone(ctx, id, r)
 	one, _ := w.apiRequests()
-	lone := one.minus(sev1)
+	lone := one.Minus(sev1)
 
 	fmt.Printf("\n### Lone incident, webhook to epic (%d incidents, one at a time, 1 replica, APIs at %s)\n\n", loneIncidents, apiLatency)
 	fmt.Printf("| | p50 | p95 | p99 | max |\n| --- | ---: | ---: | ---: | ---: |\n")
 	fmt.Printf("| webhook POST → epic created | %s | %s | %s | %s |\n", ms(p50), ms(p95), ms(p99), ms(lat[len(lat)-1]))
 	fmt.Printf("| baseline: %d requests on the path × proxy round trip %s | %s | | | |\n", pathCalls, ms(rtt), ms(baseline))
 	fmt.Printf("\nratio p50/baseline %.2f, p99/baseline %.2f; target p99 < 2 s: %s\n", float64(p50)/float64(baseline), float64(p99)/float64(baseline), verdict(p99 < 2*time.Second))
-	fmt.Printf("\n### API requests per incident by step, lone incidents on a warm cache (%d incidents, SEV-1 and SEV-2)\n\n%s", loneIncidents, used.table(loneIncidents))
-	fmt.Printf("\n### One lone SEV-1 on a warm cache\n\n%s", lone.table(1))
-	pd, jira := lone.total("pagerduty"), lone.total("jira")
+	fmt.Printf("\n### API requests per incident by step, lone incidents on a warm cache (%d incidents, SEV-1 and SEV-2)\n\n%s", loneIncidents, requestTable(used, loneIncidents))
+	fmt.Printf("\n### One lone SEV-1 on a warm cache\n\n%s", requestTable(lone, 1))
+	pd, jira := lone.Total("pagerduty"), lone.Total("jira")
 	fmt.Printf("\nPagerDuty %d, Jira %d (minimum 5 and 3): %s; 429 answers to aftermath: %d\n", pd, jira, verdict(pd <= 5 && jira <= 3), tooMany)
 
 	b.ReportMetric(float64(p50.Milliseconds()), "p50-ms")
