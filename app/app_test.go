@@ -23,7 +23,6 @@ import (
 
 const (
 	sampleSecret = "HvPtlQNKMPpHSSqJpCdndXfo7HnGXa1pnH6w5axpxLFn9aRBNBGh4e8/HlonK5mz"
-	sampleHeader = "v1=60a745384fb05b03acfc592b157b05e105e498da2f72f53c437c9d7c8d9aa879"
 	adminToken   = "admin-token-FOR-TESTS"
 )
 
@@ -142,9 +141,9 @@ func TestAppEndToEnd(t *testing.T) {
 		"AFTERMATH_ADMIN_TOKEN":     adminToken,
 	}))
 	base := "http://" + a.Addr()
-	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+	body := testspecs.Sample(t, "webhooks/incident.resolved.json")
 
-	code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader, "X-Webhook-Id": "W1"})
+	code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": testspecs.Sign(sampleSecret, body), "X-Webhook-Id": "W1"})
 	if code != http.StatusAccepted {
 		t.Fatalf("webhook: %d %s", code, out)
 	}
@@ -222,8 +221,8 @@ func TestAppEmbeddedRedisWarns(t *testing.T) {
 		!strings.Contains(logs.String(), "lost when the process exits") {
 		t.Fatalf("no warning about embedded Redis in:\n%s", logs)
 	}
-	body := testspecs.Read(t, "webhooks/incident.resolved.json")
-	if code, out := post(t, "http://"+a.Addr()+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader}); code != http.StatusAccepted {
+	body := testspecs.Sample(t, "webhooks/incident.resolved.json")
+	if code, out := post(t, "http://"+a.Addr()+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": testspecs.Sign(sampleSecret, body)}); code != http.StatusAccepted {
 		t.Fatalf("webhook on embedded Redis: %d %s", code, out)
 	}
 }
@@ -239,9 +238,9 @@ func TestAppRedisDownAnswers503WithoutLeakingSecrets(t *testing.T) {
 		"AFTERMATH_ADMIN_TOKEN":     adminToken,
 	})
 	base := "http://" + a.Addr()
-	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+	body := testspecs.Sample(t, "webhooks/incident.resolved.json")
 	var answers []string
-	code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader})
+	code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": testspecs.Sign(sampleSecret, body)})
 	if code != http.StatusServiceUnavailable {
 		t.Fatalf("webhook with Redis down: %d %s", code, out)
 	}
@@ -321,8 +320,8 @@ func TestDeadLetterIsVisible(t *testing.T) {
 		}),
 	})
 	base := "http://" + a.Addr()
-	body := testspecs.Read(t, "webhooks/incident.resolved.json")
-	if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader}); code != http.StatusAccepted {
+	body := testspecs.Sample(t, "webhooks/incident.resolved.json")
+	if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": testspecs.Sign(sampleSecret, body)}); code != http.StatusAccepted {
 		t.Fatalf("webhook: %d %s", code, out)
 	}
 	var list struct {

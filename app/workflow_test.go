@@ -50,8 +50,8 @@ func TestAppWithoutPagerDutyTokenDeadLettersWithReason(t *testing.T) {
 	r := redistest.New(t)
 	a, logs := startApp(t, serveEnv(r))
 	base := "http://" + a.Addr()
-	body := testspecs.Read(t, "webhooks/incident.resolved.json")
-	if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader}); code != http.StatusAccepted {
+	body := testspecs.Sample(t, "webhooks/incident.resolved.json")
+	if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": testspecs.Sign(sampleSecret, body)}); code != http.StatusAccepted {
 		t.Fatalf("webhook: %d %s", code, out)
 	}
 	waitRecord(t, base, "Q2CKYRLH85UNN4", func(rec store.IncidentRecord) bool {
@@ -87,8 +87,8 @@ func TestAppDryRunRecordsThePlan(t *testing.T) {
 		"AFTERMATH_DRY_RUN": "true",
 	}))
 	base := "http://" + a.Addr()
-	body := testspecs.Read(t, "webhooks/incident.resolved.json")
-	if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader}); code != http.StatusAccepted {
+	body := testspecs.Sample(t, "webhooks/incident.resolved.json")
+	if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": testspecs.Sign(sampleSecret, body)}); code != http.StatusAccepted {
 		t.Fatalf("webhook: %d %s", code, out)
 	}
 	rec := waitRecord(t, base, "Q2CKYRLH85UNN4", func(rec store.IncidentRecord) bool { return len(rec.Attempts) == 1 })
@@ -130,7 +130,7 @@ func TestAppQueuesTriggeredOnlyForMergeWhileOpen(t *testing.T) {
 		"AFTERMATH_RULES": path,
 	}))
 	base := "http://" + a.Addr()
-	body := testspecs.Read(t, "webhooks/incident.triggered.json")
+	body := testspecs.Sample(t, "webhooks/incident.triggered.json")
 	hdr := map[string]string{"X-PagerDuty-Signature": sign(sampleSecret, body)}
 	if code, out := post(t, base+"/webhooks/pagerduty", body, hdr); code != http.StatusOK || !strings.Contains(out, "ignored") {
 		t.Fatalf("triggered with merge_while_open off: %d %s", code, out)
@@ -192,9 +192,9 @@ func endToEndWithJira(t *testing.T, redisEnv map[string]string) {
 	if code, out := get(t, base+"/readyz", ""); code != http.StatusOK {
 		t.Fatalf("/readyz on REDIS_MODE=%s: %d %s", redisEnv["REDIS_MODE"], code, out)
 	}
-	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+	body := testspecs.Sample(t, "webhooks/incident.resolved.json")
 	for _, wid := range []string{"W1", "W2"} { // a redelivery with a new webhook ID
-		if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": sampleHeader, "X-Webhook-Id": wid}); code != http.StatusAccepted && code != http.StatusOK {
+		if code, out := post(t, base+"/webhooks/pagerduty", body, map[string]string{"X-PagerDuty-Signature": testspecs.Sign(sampleSecret, body), "X-Webhook-Id": wid}); code != http.StatusAccepted && code != http.StatusOK {
 			t.Fatalf("webhook: %d %s", code, out)
 		}
 	}

@@ -26,10 +26,10 @@ import (
 	"github.com/aftermath-dev/aftermath/store"
 )
 
-// The secret and signature of ../shared/specs/webhooks/incident.resolved.json.
+// The signing secret of the webhook samples (testspecs.Sample), and the
+// event ID of incident.resolved.json.
 const (
 	sampleSecret          = "HvPtlQNKMPpHSSqJpCdndXfo7HnGXa1pnH6w5axpxLFn9aRBNBGh4e8/HlonK5mz"
-	resolvedSampleHeader  = "v1=60a745384fb05b03acfc592b157b05e105e498da2f72f53c437c9d7c8d9aa879"
 	resolvedSampleEventID = "01FKZSYE5HCMM576S6JUVIGLQT"
 	adminToken            = "admin-token-for-tests"
 )
@@ -132,13 +132,13 @@ func (f *fixture) streamLen() int64 {
 func (f *fixture) keyCount() int { return len(f.redis.Keys(f.t)) }
 
 func TestWebhookContract(t *testing.T) {
-	sample := testspecs.Read(t, "webhooks/incident.resolved.json")
-	ping := testspecs.Read(t, "webhooks/pagey.ping.json")
-	triggered := testspecs.Read(t, "webhooks/incident.triggered.json")
+	sample := testspecs.Sample(t, "webhooks/incident.resolved.json")
+	ping := testspecs.Sample(t, "webhooks/pagey.ping.json")
+	triggered := testspecs.Sample(t, "webhooks/incident.triggered.json")
 
 	t.Run("valid incident.resolved is queued: 202", func(t *testing.T) {
 		f := newFixture(t, fixtureOpts{})
-		a := f.post(sample, map[string]string{webhook.SignatureHeader: resolvedSampleHeader, WebhookIDHeader: "W1"})
+		a := f.post(sample, map[string]string{webhook.SignatureHeader: testspecs.Sign(sampleSecret, sample), WebhookIDHeader: "W1"})
 		if a.code != http.StatusAccepted || a.body["status"] != "queued" || a.body["event_id"] != resolvedSampleEventID || a.body["incident_id"] != "Q2CKYRLH85UNN4" {
 			t.Fatalf("got %d %s", a.code, a.raw)
 		}
@@ -158,8 +158,8 @@ func TestWebhookContract(t *testing.T) {
 			body   []byte
 			header string
 		}{
-			"ping":      {ping, "v1=0e83584cbab86f98c51517cf96a70c90e910532d3d2f067d58c753cc8980a05b"},
-			"triggered": {triggered, "v1=3e3032b45bbe1801c13f182b0e0a7f4f3f530225cef07e3e90cbc57874d01c49"},
+			"ping":      {ping, testspecs.Sign(sampleSecret, ping)},
+			"triggered": {triggered, testspecs.Sign(sampleSecret, triggered)},
 		} {
 			a := f.post(c.body, map[string]string{webhook.SignatureHeader: c.header, WebhookIDHeader: "W-" + name})
 			if a.code != http.StatusOK || a.body["status"] != "ignored" || a.body["reason"] == nil {
@@ -173,7 +173,7 @@ func TestWebhookContract(t *testing.T) {
 
 	t.Run("same delivery again: 200 duplicate, nothing queued twice", func(t *testing.T) {
 		f := newFixture(t, fixtureOpts{})
-		hdr := map[string]string{webhook.SignatureHeader: resolvedSampleHeader, WebhookIDHeader: "W1"}
+		hdr := map[string]string{webhook.SignatureHeader: testspecs.Sign(sampleSecret, sample), WebhookIDHeader: "W1"}
 		if a := f.post(sample, hdr); a.code != http.StatusAccepted {
 			t.Fatalf("first: %d %s", a.code, a.raw)
 		}
@@ -201,7 +201,7 @@ func TestWebhookContract(t *testing.T) {
 			"wrong":          {webhook.SignatureHeader: "v1=" + strings.Repeat("ab", 32), WebhookIDHeader: "W1"},
 			"malformed":      {webhook.SignatureHeader: "sha256=abc", WebhookIDHeader: "W1"},
 			"other secret":   signed("not-configured", sample, "W1"),
-			"tampered body":  {webhook.SignatureHeader: resolvedSampleHeader},
+			"tampered body":  {webhook.SignatureHeader: testspecs.Sign(sampleSecret, sample)},
 			"signature of v": {webhook.SignatureHeader: "v1=0e83584cbab86f98c51517cf96a70c90e910532d3d2f067d58c753cc8980a05b"},
 		} {
 			body := sample
@@ -233,7 +233,7 @@ func TestWebhookContract(t *testing.T) {
 				t.Errorf("%s: got %d %s, want 400 saying %q", name, a.code, a.raw, c.reason)
 			}
 		}
-		a := f.post(nil, map[string]string{webhook.SignatureHeader: resolvedSampleHeader})
+		a := f.post(nil, map[string]string{webhook.SignatureHeader: testspecs.Sign(sampleSecret, sample)})
 		if a.code != http.StatusBadRequest {
 			t.Errorf("empty body: got %d %s, want 400", a.code, a.raw)
 		}
@@ -349,7 +349,7 @@ func TestWebhookRedisErrorAnswers503(t *testing.T) {
 
 func TestWebhookConcurrentIdenticalDeliveries(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	sample := testspecs.Read(t, "webhooks/incident.resolved.json")
+	sample := testspecs.Sample(t, "webhooks/incident.resolved.json")
 	const n = 200
 	codes := make([]int, n)
 	var wg sync.WaitGroup
@@ -360,7 +360,7 @@ func TestWebhookConcurrentIdenticalDeliveries(t *testing.T) {
 			defer wg.Done()
 			<-start
 			req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/webhooks/pagerduty", bytes.NewReader(sample))
-			req.Header.Set(webhook.SignatureHeader, resolvedSampleHeader)
+			req.Header.Set(webhook.SignatureHeader, testspecs.Sign(sampleSecret, sample))
 			req.Header.Set(WebhookIDHeader, "W-identical")
 			resp, err := f.client.Do(req)
 			if err != nil {

@@ -140,9 +140,9 @@ func serveStopsOnSIGTERM(t *testing.T, r *redistest.Mode) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	body := testspecs.Read(t, "webhooks/incident.resolved.json")
+	body := testspecs.Sample(t, "webhooks/incident.resolved.json")
 	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/pagerduty", bytes.NewReader(body))
-	req.Header.Set("X-PagerDuty-Signature", "v1=60a745384fb05b03acfc592b157b05e105e498da2f72f53c437c9d7c8d9aa879")
+	req.Header.Set("X-PagerDuty-Signature", testspecs.Sign(testspecs.SampleSecret, body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

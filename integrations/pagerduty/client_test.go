@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
-	"github.com/aftermath-dev/aftermath/internal/testspecs"
 	"github.com/aftermath-dev/aftermath/internal/testutil"
 )
 
@@ -76,11 +75,7 @@ func withBase(rt http.RoundTripper) option {
 // violation and on the token appearing in the logs.
 func newFixture(t *testing.T, opts ...option) *fixture {
 	t.Helper()
-	validate, err := pagerdutytest.SpecValidator(testspecs.Read(t, pagerdutytest.SpecFile))
-	if err != nil {
-		t.Fatalf("load pagerduty spec: %v", err)
-	}
-	sim := pagerdutytest.NewServer(pagerdutytest.Options{Token: secretToken, Validate: validate})
+	sim := pagerdutytest.NewServer(pagerdutytest.Options{Token: secretToken, Validate: pagerdutytest.Validator(t)})
 	for _, u := range []pagerdutytest.User{bot, alice, bob} {
 		sim.AddUser(u)
 	}

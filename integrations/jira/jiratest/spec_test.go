@@ -27,6 +27,7 @@ func specValidator(t *testing.T) func(*http.Request, []byte) error {
 }
 
 func TestSpecViolationsAreRecordedAndRejected(t *testing.T) {
+	testspecs.Require(t, SpecFile)
 	forModes(t, func(t *testing.T, mode Mode) {
 		s := NewServer(Options{Mode: mode, Validate: specValidator(t)})
 		t.Cleanup(s.Close)
