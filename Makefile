@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/aftermath-dev/aftermath/app.Version=$(VERSION)
 IMAGE   ?= aftermath
 
-.PHONY: help build image deploy-check run test race vet fmt fuzz ci e2e bench-ingest clean
+.PHONY: help build image deploy-check run test race vet fmt fuzz ci e2e bench-ingest specs clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ deploy-check: ## check deploy/kubernetes: kustomize build, strict decode, PromQL
 
 run: ## serve on embedded Redis with a development signing secret
 	PAGERDUTY_WEBHOOK_SECRETS=$${PAGERDUTY_WEBHOOK_SECRETS:-dev-secret} $(GO) run ./cmd/aftermath serve
+
+specs: ## fetch the official API specs and webhook samples the tests validate against (pinned in testdata/specs.lock)
+	$(GO) run ./tools/specs fetch
 
 test: ## the README's test command
 	$(GO) test $(PKGS)

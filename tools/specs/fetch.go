@@ -255,7 +255,7 @@ func (fe *fetcher) describe(u string, err error) error {
 	switch {
 	case errors.As(err, &dnsErr):
 		fe.offline[host] = true
-		return fmt.Errorf("%s: no network: cannot resolve %s: %w", u, dnsErr.Name, err)
+		return fmt.Errorf("%s: no network: %w", u, dnsErr)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		fe.offline[host] = true
 		return fmt.Errorf("%s: no network: cannot connect to %s: %w", u, host, opErr.Err)

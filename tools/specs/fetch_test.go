@@ -282,6 +282,14 @@ func TestFetchFailuresWriteNothing(t *testing.T) {
 			w.(http.Flusher).Flush() // chunked: no Content-Length
 			fmt.Fprint(w, strings.Repeat(" ", 100))
 		}, nil, "URL: larger than the 31 bytes the lock allows", "none"},
+		{"an endless body", func(w http.ResponseWriter, r *http.Request) {
+			chunk := []byte(strings.Repeat("x", 32<<10))
+			for r.Context().Err() == nil {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}, nil, "URL: larger than the 31 bytes the lock allows", "none"},
 		{"extract marker missing upstream", text(sourceBody), &Extract{After: "Acknowledge()", From: `"""`, To: `"""`},
 			`URL: extract: marker "Acknowledge()" not found in the source`, "none"},
 		{"extract delimiter missing upstream", text(sourceBody), &Extract{After: "Ping()", From: "```json\n", To: "```"},
@@ -308,6 +316,19 @@ func TestFetchFailuresWriteNothing(t *testing.T) {
 				t.Fatalf("a failed fetch left %v behind", got)
 			}
 		})
+	}
+}
+
+// A write that fails half-way leaves neither the file nor a temporary file.
+func TestWriteAtomicLeavesNothingOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "api.json")
+	mustWrite(t, filepath.Join(dest, "inside"), "a folder where the file should go") // the rename fails
+	if err := writeAtomic(dest, []byte(specBody)); err == nil || !strings.Contains(err.Error(), "write "+dest+": ") {
+		t.Fatalf("writeAtomic over a folder = %v, want an error", err)
+	}
+	if got := files(t, dir); fmt.Sprint(got) != "[api.json/inside]" {
+		t.Fatalf("folder holds %v after a failed write", got)
 	}
 }
 
