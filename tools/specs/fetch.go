@@ -124,16 +124,9 @@ func (fe *fetcher) one(ctx context.Context, f *File) (status, detail string, p *
 	}
 	sum := sha256Hex(data)
 
+	changed := false // under -update: the lock's values for f change
 	if fe.update {
-		changed := sum != f.SHA256 || int64(len(data)) != f.Size || (f.Extract != nil && int64(len(src)) != f.SourceSize)
-		if changed {
-			detail = fmt.Sprintf(": lock now %d bytes, sha256 %s (was %d, %s)", len(data), sum, f.Size, f.SHA256)
-			f.Size, f.SHA256 = int64(len(data)), sum
-			if f.Extract != nil {
-				f.SourceSize = int64(len(src))
-			}
-			status = "updated"
-		}
+		changed = sum != f.SHA256 || int64(len(data)) != f.Size || (f.Extract != nil && int64(len(src)) != f.SourceSize)
 	} else if sum != f.SHA256 || int64(len(data)) != f.Size {
 		what := "served"
 		if f.Extract != nil {
@@ -145,20 +138,25 @@ func (fe *fetcher) one(ctx context.Context, f *File) (status, detail string, p *
 		}
 	}
 
-	if have == sum {
-		if status == "" {
-			status = "kept"
+	status = "kept"
+	if have != sum {
+		if err := writeAtomic(dest, data); err != nil {
+			return "", "", &problem{reason: err.Error() + leftAs, got: sum}
 		}
-		return status, detail, nil
-	}
-	if err := writeAtomic(dest, data); err != nil {
-		return "", "", &problem{reason: err.Error() + leftAs, got: sum}
-	}
-	if status == "" {
 		status = "fetched"
 		detail = fmt.Sprintf(" (%d bytes from %s)", len(data), f.URL)
 		if have != "" {
 			detail = fmt.Sprintf(" (%d bytes from %s, replacing a file with sha256 %s)", len(data), f.URL, have)
+		}
+	}
+	// The lock changes only once the file is written, so a rewritten lock
+	// never pins bytes that are not in the folder.
+	if changed {
+		status = "updated"
+		detail = fmt.Sprintf(": lock now %d bytes, sha256 %s (was %d, %s)", len(data), sum, f.Size, f.SHA256)
+		f.Size, f.SHA256 = int64(len(data)), sum
+		if f.Extract != nil {
+			f.SourceSize = int64(len(src))
 		}
 	}
 	return status, detail, nil
