@@ -22,6 +22,9 @@ deploy-check: ## check deploy/kubernetes: kustomize build, strict decode, PromQL
 run: ## serve on embedded Redis with a development signing secret
 	PAGERDUTY_WEBHOOK_SECRETS=$${PAGERDUTY_WEBHOOK_SECRETS:-dev-secret} $(GO) run ./cmd/aftermath serve
 
+specs: ## fetch the official API specs and webhook samples the tests validate against (pinned in testdata/specs.lock)
+	$(GO) run ./tools/specs fetch
+
 test: ## the README's test command
 	$(GO) test $(PKGS)
 
