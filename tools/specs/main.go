@@ -45,8 +45,9 @@ const usage = `usage:
       bring the specs folder in line with the lock (make specs). DIR defaults
       to $AFTERMATH_SPECS, else ../shared/specs beside the module.
   go run ./tools/specs skips [-lock testdata/specs.lock] < go-test-json-output
-      list the skipped tests of a go test -json run; exit 1 if one is not
-      allowed by the lock (a program test is never allowed under CI=true).
+      list the failed and skipped tests of a go test -json run; exit 1 if a
+      test failed or a skip is not allowed by the lock (a program test is
+      never allowed under CI=true).
 `
 
 // run is the command; it returns the exit code: 0 done, 1 a problem
@@ -138,12 +139,13 @@ func runSkips(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv f
 		fmt.Fprintf(stderr, "specs skips: %v\n", err)
 		return 1
 	}
-	skips, err := readSkips(stdin)
+	rn, err := readRun(stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "specs skips: %v\n", err)
 		return 1
 	}
-	if reportSkips(stdout, l, skips, getenv("CI") == "true") > 0 {
+	failed := reportFailures(stdout, rn)
+	if reportSkips(stdout, l, rn.skips, getenv("CI") == "true") > 0 || failed > 0 {
 		return 1
 	}
 	return 0

@@ -58,6 +58,9 @@ func stream(t *testing.T, tests ...[3]string) string {
 		if result == "skip" {
 			ev("output", pkg, test, "    x_test.go:12: why "+test+" skipped\n")
 		}
+		if result == "fail" {
+			ev("output", pkg, test, "    x_test.go:34: why "+test+" failed\n")
+		}
 		ev("output", pkg, test, "--- "+strings.ToUpper(result)+": "+test+" (0.00s)\n")
 		ev(result, pkg, test, "")
 	}
@@ -115,6 +118,13 @@ func TestSkips(t *testing.T) {
 		}},
 		{"nothing skipped", [][3]string{{pkgWebhook, "TestDecodeSamples", "pass"}}, true, 0, []string{
 			"0 tests skipped (0 allowed by specs.lock)\n",
+			"1 tests passed, 0 failed\n",
+		}},
+		{"a failed test is shown with its output and fails the run", [][3]string{{pkgWebhook, "TestDecodeSamples", "skip"}, {pkgHandlers, "TestWebhookContract", "fail"}, {pkgHandlers, "TestReadyz", "pass"}}, false, 1, []string{
+			"FAILED   " + pkgHandlers + " TestWebhookContract\n",
+			"    x_test.go:34: why TestWebhookContract failed\n",
+			"1 tests passed, 1 failed\n",
+			"1 tests skipped (1 allowed by specs.lock)\n",
 		}},
 	}
 	for _, tc := range cases {
