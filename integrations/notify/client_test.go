@@ -259,3 +259,45 @@ func TestMessagesGolden(t *testing.T) {
 		})
 	}
 }
+
+// A very long body (a Reviewed message whose results are long, with a line
+// of 5,000 characters and text beyond ASCII) goes through SMTP intact:
+// no line of the message is over RFC 5322's 998 octets, and the text and
+// HTML parts decode back to all of it.
+func TestEmailLongBodyArrivesWhole(t *testing.T) {
+	srv := notifytest.NewSMTP(t)
+	c := notify.New(srv.Config(), nil, nil)
+	results := longResults() + "\n\n" + strings.Repeat("Zürich–São Paulo ✓ ", 2000) + "\n\nLast line."
+	m := notify.Reviewed(sample(), results)
+	if err := c.Email(context.Background(), notify.Email{To: []string{"a@example.com"}, Subject: m.Subject, Text: m.Text, HTML: m.HTML}); err != nil {
+		t.Fatal(err)
+	}
+	mails := srv.Mails()
+	if len(mails) != 1 {
+		t.Fatalf("%d mails", len(mails))
+	}
+	for i, l := range strings.Split(mails[0].Data, "\r\n") {
+		if len(l) > 998 {
+			t.Fatalf("line %d is %d octets, over 998", i+1, len(l))
+		}
+	}
+	parts, err := mails[0].Parts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text, html string
+	for _, p := range parts {
+		switch p.ContentType {
+		case "text/plain":
+			text = string(p.Body)
+		case "text/html":
+			html = string(p.Body)
+		}
+	}
+	if !strings.Contains(strings.ReplaceAll(text, "\r\n", "\n"), results) {
+		t.Errorf("the text part lost some of the results (%d octets)", len(text))
+	}
+	if !strings.Contains(html, "Last line.") || !strings.Contains(html, strings.Repeat("x", 4000)) {
+		t.Errorf("the HTML part lost some of the results (%d octets)", len(html))
+	}
+}
