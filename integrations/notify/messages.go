@@ -233,9 +233,11 @@ func (v view) slackBody() []string {
 		}
 		var head string
 		head, rest = splitEscaped(rest, limit)
-		out = append(out, head)
+		if head != "" { // "" only with a link of thousands of characters
+			out = append(out, head)
+		}
 	}
-	if rest != "" {
+	if rest != "" && len(out) > 0 {
 		out[len(out)-1] += cut
 	}
 	return out
