@@ -157,9 +157,10 @@ func (v view) render() Message {
 // What a Slack message may hold. Slack refuses a section's text over 3,000
 // characters and a field's over 2,000 (and 50 blocks, and cuts the
 // top-level text at 40,000: docs.slack.dev, Block Kit reference); a
-// refusal is a 4xx, so the message would be lost. It also refuses blocks
-// that add up to about 13,000 characters (msg_blocks_too_long, not in its
-// docs), so each part has a share well below that: about 11,000 in all.
+// refusal is a 4xx, so the message would be lost. It has also been seen to
+// refuse blocks that add up to about 13,000 characters (msg_blocks_too_long,
+// not in its docs: slackapi/bolt-js#2509), so each part has a share well
+// below that: about 11,000 in all.
 const (
 	slackSection      = 3000 // a section's text, Slack's limit
 	slackHeadline     = 500  // the headline, in the text and the first section
