@@ -1,11 +1,14 @@
 package workflow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	ics "github.com/arran4/golang-ical"
 
 	"github.com/aftermath-dev/aftermath/integrations/notify"
 	"github.com/aftermath-dev/aftermath/integrations/notify/notifytest"
@@ -15,6 +18,8 @@ import (
 )
 
 const notifyRules = testRules + `customer_liaison: liaison@example.com
+holidays:
+  calendar: us
 notify:
   - email: [stakeholders@example.com]
   - slack_webhook_env: SLACK_SRE
@@ -32,7 +37,8 @@ people:
 
 type notifyEnv struct {
 	smtp  *notifytest.SMTP
-	slack *notifytest.Slack
+	slack *notifytest.Slack // SLACK_SRE
+	pay   *notifytest.Slack // SLACK_PAY, for PSVC009 only
 	res   *Resolution
 	rules *rules.Rules
 	st    *store.Store
@@ -46,9 +52,17 @@ func newNotifyEnv(t *testing.T) *notifyEnv {
 	}
 	r := redistest.New(t)
 	st := store.New(r.Client, r.Prefix)
-	e := &notifyEnv{smtp: notifytest.NewSMTP(t), slack: notifytest.NewSlack(t), rules: rl, st: st}
+	e := &notifyEnv{smtp: notifytest.NewSMTP(t), slack: notifytest.NewSlack(t), pay: notifytest.NewSlack(t), rules: rl, st: st}
 	cfg := e.smtp.Config()
-	cfg.Getenv = func(k string) (string, bool) { return e.slack.URL, k == "SLACK_SRE" }
+	cfg.Getenv = func(k string) (string, bool) {
+		switch k {
+		case "SLACK_SRE":
+			return e.slack.URL, true
+		case "SLACK_PAY":
+			return e.pay.URL, true
+		}
+		return "", false
+	}
 	e.res = &Resolution{Store: st, Notifier: notify.New(cfg, nil, nil), Now: func() time.Time { return t0.Add(2 * time.Hour) }}
 	return e
 }
@@ -88,8 +102,8 @@ func TestNotifyCreatedSendsEachMessageOnce(t *testing.T) {
 	if got := strings.Join(recipients(e.smtp), " "); got != "stakeholders@example.com execs@example.com owner@example.com" {
 		t.Fatalf("mails to %s", got)
 	}
-	if n := len(e.slack.Posts()); n != 1 {
-		t.Fatalf("%d Slack posts, want 1", n)
+	if n, pay := len(e.slack.Posts()), len(e.pay.Posts()); n != 1 || pay != 0 {
+		t.Fatalf("%d Slack posts, %d to PSVC009's channel; want 1 and 0", n, pay)
 	}
 	hold := e.smtp.Mails()[2].Data
 	if !strings.Contains(hold, "text/calendar") || !strings.Contains(hold, "postmortem-PM-1.ics") {
@@ -194,5 +208,76 @@ func TestInviteesBySeverity(t *testing.T) {
 	}
 	if got := shadowIn("IC: Alice Ng\n- Shadow: Sam Roe"); got != "Sam Roe" {
 		t.Fatalf("shadow %q", got)
+	}
+}
+
+// The notify entries' filters: an entry with severities is for those
+// levels only, one with services for post-mortems involving one of them
+// only; an entry with neither is for all.
+func TestNotifyEntriesFilteredBySeverityAndService(t *testing.T) {
+	for _, tc := range []struct {
+		name, severity, service string
+		mails                   string
+		sre, pay                int
+	}{
+		{"SEV-2 on PSVC001", "SEV-2", "PSVC001", "stakeholders@example.com owner@example.com", 1, 0},
+		{"SEV-1 on PSVC001", "SEV-1", "PSVC001", "stakeholders@example.com execs@example.com owner@example.com", 1, 0},
+		{"SEV-2 on PSVC009", "SEV-2", "PSVC009", "stakeholders@example.com owner@example.com", 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newNotifyEnv(t)
+			f := notifyFacts("QF" + strings.ReplaceAll(tc.name, " ", ""))
+			f.Severity, f.Services = tc.severity, []string{tc.service}
+			if err := e.run(t, f); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(recipients(e.smtp), " "); got != tc.mails {
+				t.Errorf("mails to %s, want %s", got, tc.mails)
+			}
+			if sre, pay := len(e.slack.Posts()), len(e.pay.Posts()); sre != tc.sre || pay != tc.pay {
+				t.Errorf("Slack posts: %d to SLACK_SRE, %d to SLACK_PAY; want %d and %d", sre, pay, tc.sre, tc.pay)
+			}
+		})
+	}
+}
+
+// The owner's calendar hold is at the latest working-hours slot before the
+// meeting is due, skipping the rules' holidays: due Friday 27 November
+// 2026 at 09:10 New York time, before a slot fits that morning, the day
+// before is Thanksgiving, so the hold is Wednesday 16:30-17:00.
+func TestNotifyHoldAtTheLastWorkingSlotBeforeTheMeetingDue(t *testing.T) {
+	e := newNotifyEnv(t)
+	ny, _ := time.LoadLocation("America/New_York")
+	f := notifyFacts("QH1")
+	f.MeetingDue = time.Date(2026, 11, 27, 9, 10, 0, 0, ny)
+	if err := e.run(t, f); err != nil {
+		t.Fatal(err)
+	}
+	var hold []byte
+	for _, m := range e.smtp.Mails() {
+		parts, err := m.Parts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			if p.ContentType == "text/calendar" && strings.Join(m.To, ",") == f.Owner {
+				hold = p.Body
+			}
+		}
+	}
+	if hold == nil {
+		t.Fatal("the owner got no hold")
+	}
+	cal, err := ics.ParseCalendar(bytes.NewReader(hold))
+	if err != nil || len(cal.Events()) != 1 {
+		t.Fatalf("the hold does not parse: %v\n%s", err, hold)
+	}
+	start, err := cal.Events()[0].GetStartAt()
+	if want := time.Date(2026, 11, 25, 16, 30, 0, 0, ny); err != nil || !start.Equal(want) {
+		t.Fatalf("the hold starts %s (%v), want %s", start.In(ny), err, want)
+	}
+	steps, _ := e.st.Steps(context.Background(), "QH1")
+	if st := steps["notify_created_hold"]; !strings.Contains(st.Intent, "2026-11-25 16:30 EST") {
+		t.Fatalf("the hold's step says %+v", st)
 	}
 }

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,17 @@ func TestTellingPeopleEndToEnd(t *testing.T) {
 		t.Fatalf("review reminder: owner %d, stakeholders %d, Slack %d mails; want 1 each", o, s, sl)
 	}
 
+	// A long external message (for Slack, whose sections hold 3,000
+	// characters): the Reviewed message carries it whole by email and split
+	// and cut with a link in Slack, never refused.
+	var external strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&external, "Update %d: some checkouts failed & were retried; %s\n", i, strings.TrimSpace(strings.Repeat("no order was lost. ", 20)))
+	}
+	page := strings.Replace(d.wantOneEpic().Description+"\n", "h3. External\n", "h3. External\n"+external.String(), 1)
+	if err := d.jc.SetPage(context.Background(), epic.Key, page); err != nil {
+		t.Fatal(err)
+	}
 	if _, changed, err := d.keepers[0].ApplyEpicStatus(context.Background(), epic.Key, "Reviewed"); err != nil || !changed {
 		t.Fatalf("Reviewed: %v %v", changed, err)
 	}
@@ -123,6 +135,24 @@ func TestTellingPeopleEndToEnd(t *testing.T) {
 	d.drain()
 	if s, sl := countPrefix(subjects(smtp, "stakeholders@example.com"), "Reviewed: "), countContaining(slackTexts(slack), "is Reviewed"); s != 1 || sl != 1 {
 		t.Fatalf("Reviewed: stakeholders %d, Slack %d; want 1 each", s, sl)
+	}
+	if r := slack.Refused(); len(r) != 0 {
+		t.Fatalf("Slack refused %d posts: %q", len(r), r)
+	}
+	last := slack.Posts()[len(slack.Posts())-1]
+	if body := fmt.Sprint(last.Blocks[len(last.Blocks)-2].Text); !strings.Contains(body, "cut here") || !strings.Contains(body, "|"+epic.Key+">") {
+		t.Fatalf("the cut results do not link to the post-mortem: %s", body)
+	}
+	for _, m := range smtp.Mails() {
+		if strings.Contains(strings.Join(m.To, ","), "stakeholders@example.com") && strings.Contains(m.Data, "Reviewed: ") {
+			parts, err := m.Parts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text := string(parts[0].Body); !strings.Contains(strings.ReplaceAll(text, "\r\n", "\n"), strings.TrimSpace(external.String())) {
+				t.Fatalf("the Reviewed mail lacks some of the external message:\n%s", text)
+			}
+		}
 	}
 	if rec, _, _ := d.store.IncidentRecord(context.Background(), "PCHK1"); rec.Postmortem == nil || rec.Postmortem.Status != store.StatusReviewed {
 		t.Fatalf("record = %+v", rec.Postmortem)

@@ -197,8 +197,9 @@ func TestHoldParsesBack(t *testing.T) {
 	if !strings.HasSuffix(s, "\r\n") || strings.Count(s, "\n") != strings.Count(s, "\r\n") {
 		t.Fatalf("not CRLF line ends:\n%q", s)
 	}
-	for _, want := range []string{"DTSTART;TZID=America/New_York:20261123T150000\r\n", "DTEND;TZID=America/New_York:20261123T153000\r\n",
-		"BEGIN:VTIMEZONE\r\nTZID:America/New_York\r\n", "TZOFFSETTO:-0500", "METHOD:REQUEST"} {
+	// In UTC: 15:00 EST is 20:00Z.
+	for _, want := range []string{"DTSTART:20261123T200000Z\r\n", "DTEND:20261123T203000Z\r\n", "DTSTAMP:20261120T153500Z\r\n", "METHOD:REQUEST\r\n",
+		"ORGANIZER:mailto:alice@example.com\r\n", "ATTENDEE;CN=\"Alice Ng\";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE\r\n :mailto:alice@example.com\r\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("no %q in\n%s", want, s)
 		}
@@ -226,6 +227,125 @@ func TestHoldParsesBack(t *testing.T) {
 	// The shadow has no email: listed in the message, not an attendee.
 	if want := "alice@example.com payments-owner@example.com liaison@example.com"; strings.Join(att, " ") != want {
 		t.Fatalf("attendees %v, want %s", att, want)
+	}
+}
+
+// The hold is valid RFC 5545 to a strict reader as well as to golang-ical,
+// whatever the title and the names hold (CR, LF, CRLF, the characters
+// RFC 5545 escapes or quotes, text beyond ASCII across a fold), and says
+// the right instant in summer and in winter alike.
+func TestHoldIsStrictRFC5545(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	type attendees map[string]string // email -> CN
+	cases := []struct {
+		name        string
+		edit        func(*notify.Facts)
+		wantSummary string
+		wantCN      attendees
+	}{
+		{"plain", func(*notify.Facts) {}, "Post-mortem meeting: [SEV-1] Checkout <500s> & timeouts (#42)",
+			attendees{"alice@example.com": "Alice Ng", "payments-owner@example.com": "", "liaison@example.com": ""}},
+		{"a name with a comma", func(f *notify.Facts) { f.Invitees = []notify.Invitee{{Name: "Ng, Alice", Email: "alice@example.com"}} },
+			"Post-mortem meeting: [SEV-1] Checkout <500s> & timeouts (#42)", attendees{"alice@example.com": "Ng, Alice"}},
+		{"a title with a CR", func(f *notify.Facts) { f.Title = "Checkout\rdown" }, "Post-mortem meeting: [SEV-1] Checkout down (#42)",
+			attendees{"alice@example.com": "Alice Ng", "payments-owner@example.com": "", "liaison@example.com": ""}},
+		{"everything at once", func(f *notify.Facts) {
+			f.Title = "Checkout\rdown\r\nagain; \"big\", \\ 50% \n" + strings.Repeat("Zürich–São Paulo ✓ ", 8)
+			f.Invitees = []notify.Invitee{
+				{Name: "Ng, Alice; \"Al\": IC", Email: "alice@example.com", Why: "incident commander"},
+				{Name: "Bob\r\nRoe\rJr\nIII", Email: "bob@example.com", Why: "responder"},
+				{Name: "Zoë Ünal-Øster ✓ " + strings.Repeat("é", 40), Email: "zoe@example.com", Why: "responder"},
+				{Name: "Mallory", Email: "mallory@example.com\r\nATTENDEE:mailto:x@evil.example", Why: "responder"},
+				{Name: "Display", Email: "Display <d@example.com>", Why: "responder"},
+			}
+		}, "Post-mortem meeting: [SEV-1] Checkout down again; \"big\", \\ 50%  " + strings.Repeat("Zürich–São Paulo ✓ ", 8) + " (#42)",
+			// An address that is not one is not invited.
+			attendees{"alice@example.com": "Ng, Alice; 'Al': IC", "bob@example.com": "Bob Roe Jr III", "zoe@example.com": "Zoë Ünal-Øster ✓ " + strings.Repeat("é", 40)}},
+	}
+	starts := []time.Time{
+		time.Date(2026, 7, 15, 10, 0, 0, 0, ny),  // EDT, UTC-4
+		time.Date(2026, 11, 23, 15, 0, 0, 0, ny), // EST, UTC-5
+		time.Date(2027, 3, 15, 9, 30, 0, 0, ny),  // the Monday after DST began
+	}
+	for _, tc := range cases {
+		for _, start := range starts {
+			t.Run(tc.name+" "+start.Format("2006-01-02"), func(t *testing.T) {
+				f := sample()
+				tc.edit(&f)
+				raw := notify.Hold(f, start, f.ResolvedAt, f.Owner)
+				cal, err := strictICS(raw)
+				if err != nil {
+					t.Fatalf("not RFC 5545: %v\n%s", err, raw)
+				}
+				if got, err := icsStart(cal); err != nil || !got.Equal(start) {
+					t.Fatalf("the strict reader's start is %s (%v), want %s", got, err, start)
+				}
+				ev := cal.comps("VEVENT")[0]
+				if got := icsUnText(ev.props("SUMMARY")[0].Value); got != tc.wantSummary {
+					t.Errorf("summary\n%q, want\n%q", got, tc.wantSummary)
+				}
+				got := attendees{}
+				for _, a := range ev.props("ATTENDEE") {
+					got[strings.TrimPrefix(a.Value, "mailto:")] = strings.Join(a.Params["CN"], ",")
+				}
+				if fmt.Sprint(got) != fmt.Sprint(tc.wantCN) {
+					t.Errorf("attendees %v, want %v", got, tc.wantCN)
+				}
+
+				lib, err := ics.ParseCalendar(strings.NewReader(string(raw)))
+				if err != nil {
+					t.Fatalf("golang-ical: %v", err)
+				}
+				evs := lib.Events()
+				if len(evs) != 1 {
+					t.Fatalf("golang-ical: %d events", len(evs))
+				}
+				if s, err := evs[0].GetStartAt(); err != nil || !s.Equal(start) {
+					t.Fatalf("golang-ical's start is %s (%v), want %s", s, err, start)
+				}
+				if e, err := evs[0].GetEndAt(); err != nil || !e.Equal(start.Add(30*time.Minute)) {
+					t.Fatalf("golang-ical's end is %s (%v)", e, err)
+				}
+				if n := len(evs[0].Attendees()); n != len(tc.wantCN) {
+					t.Fatalf("golang-ical reads %d attendees, want %d", n, len(tc.wantCN))
+				}
+			})
+		}
+	}
+}
+
+// The strict reader refuses what RFC 5545 forbids; without that the test
+// above could not fail.
+func TestStrictICSReaderRefuses(t *testing.T) {
+	cal := func(event ...string) string {
+		return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20260101T000000Z\r\n" +
+			strings.Join(event, "\r\n") + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	}
+	nyStandardOnly := "BEGIN:VTIMEZONE\r\nTZID:America/New_York\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0400\r\nTZNAME:EDT\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+	good := cal("DTSTART:20260715T140000Z", "SUMMARY:a\\, b\\; c\\n", `ATTENDEE;CN="Ng, Alice";RSVP=TRUE:mailto:a@example.com`)
+	if _, err := strictICS([]byte(good)); err != nil {
+		t.Fatalf("refused a valid calendar: %v", err)
+	}
+	for name, raw := range map[string]string{
+		"bare CR in a value":        cal("DTSTART:20260715T140000Z", "SUMMARY:a\rb"),
+		"bare LF in a parameter":    cal("DTSTART:20260715T140000Z", "ATTENDEE;CN=a\nb:mailto:a@example.com"),
+		"a line over 75 octets":     cal("DTSTART:20260715T140000Z", "SUMMARY:"+strings.Repeat("a", 68)),
+		"an unquoted comma":         cal("DTSTART:20260715T140000Z", `ATTENDEE;CN=Ng\, Alice:mailto:a@example.com`),
+		"an unquoted colon":         cal("DTSTART:20260715T140000Z", `ATTENDEE;CN=a: b:mailto:a@example.com`),
+		"a quote in a quoted value": cal("DTSTART:20260715T140000Z", `ATTENDEE;CN="a \"b\"":mailto:a@example.com`),
+		"an unescaped semicolon":    cal("DTSTART:20260715T140000Z", "SUMMARY:a; b"),
+		"a bad escape":              cal("DTSTART:20260715T140000Z", `SUMMARY:a\b`),
+		"RSVP=yes":                  cal("DTSTART:20260715T140000Z", "ATTENDEE;RSVP=yes:mailto:a@example.com"),
+		"a floating time":           cal("DTSTART:20260715T140000"),
+		"a TZID with no VTIMEZONE":  cal("DTSTART;TZID=America/New_York:20260715T100000"),
+		"a standard-only VTIMEZONE": strings.Replace(cal("DTSTART;TZID=America/New_York:20260715T100000"), "BEGIN:VEVENT", strings.TrimSuffix(nyStandardOnly, "\r\n")+"\r\nBEGIN:VEVENT", 1),
+		"no CRLF at the end":        strings.TrimSuffix(good, "\r\n"),
+		"no UID":                    strings.Replace(good, "UID:u\r\n", "", 1),
+		"END with nothing open":     good + "END:VEVENT\r\n",
+	} {
+		if _, err := strictICS([]byte(raw)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
 
@@ -257,5 +377,47 @@ func TestMessagesGolden(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A very long body (a Reviewed message whose results are long, with a line
+// of 5,000 characters and text beyond ASCII) goes through SMTP intact:
+// no line of the message is over RFC 5322's 998 octets, and the text and
+// HTML parts decode back to all of it.
+func TestEmailLongBodyArrivesWhole(t *testing.T) {
+	srv := notifytest.NewSMTP(t)
+	c := notify.New(srv.Config(), nil, nil)
+	results := longResults() + "\n\n" + strings.Repeat("Zürich–São Paulo ✓ ", 2000) + "\n\nLast line."
+	m := notify.Reviewed(sample(), results)
+	if err := c.Email(context.Background(), notify.Email{To: []string{"a@example.com"}, Subject: m.Subject, Text: m.Text, HTML: m.HTML}); err != nil {
+		t.Fatal(err)
+	}
+	mails := srv.Mails()
+	if len(mails) != 1 {
+		t.Fatalf("%d mails", len(mails))
+	}
+	for i, l := range strings.Split(mails[0].Data, "\r\n") {
+		if len(l) > 998 {
+			t.Fatalf("line %d is %d octets, over 998", i+1, len(l))
+		}
+	}
+	parts, err := mails[0].Parts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text, html string
+	for _, p := range parts {
+		switch p.ContentType {
+		case "text/plain":
+			text = string(p.Body)
+		case "text/html":
+			html = string(p.Body)
+		}
+	}
+	if !strings.Contains(strings.ReplaceAll(text, "\r\n", "\n"), results) {
+		t.Errorf("the text part lost some of the results (%d octets)", len(text))
+	}
+	if !strings.Contains(html, "Last line.") || !strings.Contains(html, strings.Repeat("x", 4000)) {
+		t.Errorf("the HTML part lost some of the results (%d octets)", len(html))
 	}
 }

@@ -1,11 +1,13 @@
 package notify
 
 import (
+	"bytes"
 	"fmt"
+	"net/mail"
+	"net/url"
 	"strings"
 	"time"
-
-	ics "github.com/arran4/golang-ical"
+	"unicode/utf8"
 )
 
 // Working hours of the meeting hold, in the rules' time zone.
@@ -42,53 +44,125 @@ func MeetingSlot(due time.Time, loc *time.Location, workday func(time.Time) bool
 	return time.Date(due.Year(), due.Month(), due.Day(), workStart, 0, 0, 0, loc)
 }
 
-// Hold is the meeting's calendar hold: an RFC 5545 calendar (CRLF line
-// ends) with one 30-minute event at start, in start's time zone, the
-// invitees with an email as attendees, for the owner to forward or adjust.
+// Hold is the meeting's calendar hold: an RFC 5545 calendar with one
+// 30-minute event at start, for the owner to forward or adjust, and the
+// invitees whose email is a valid address as attendees. Times are in UTC,
+// which every client shows in its own zone, summer or winter, with no
+// VTIMEZONE to trust. What comes from outside (titles, names, addresses)
+// is written so that no client can misread it: TEXT escaped, parameter
+// values quoted, CR and LF never raw, lines folded at 75 octets.
 func Hold(f Facts, start, now time.Time, organizer string) []byte {
-	loc := start.Location()
-	cal := ics.NewCalendar()
-	cal.SetMethod(ics.MethodRequest)
-	cal.SetProductId("-//aftermath//post-mortem meeting//EN")
-	tz := cal.AddTimezone(loc.String())
-	std := tz.AddStandard()
-	name, off := start.Zone()
-	std.AddProperty(ics.ComponentPropertyDtStart, "19700101T000000")
-	std.AddProperty(ics.ComponentProperty(ics.PropertyTzoffsetfrom), utcOffset(off))
-	std.AddProperty(ics.ComponentProperty(ics.PropertyTzoffsetto), utcOffset(off))
-	std.AddProperty(ics.ComponentProperty(ics.PropertyTzname), name)
-
-	ev := cal.AddEvent(fmt.Sprintf("postmortem-%s@aftermath", f.Incident))
-	ev.SetDtStampTime(now)
-	const local = "20060102T150405"
-	ev.SetProperty(ics.ComponentPropertyDtStart, start.Format(local), ics.WithTZID(loc.String()))
-	ev.SetProperty(ics.ComponentPropertyDtEnd, start.Add(MeetingDuration).Format(local), ics.WithTZID(loc.String()))
-	ev.SetSummary(fmt.Sprintf("Post-mortem meeting: %s", subjectTitle(f)))
-	ev.SetDescription(fmt.Sprintf("Post-mortem %s: %s\nIncident: %s\nA hold from aftermath: forward it to the shared calendar or move it.", f.Key, f.EpicURL, f.IncidentURL))
-	ev.SetURL(f.EpicURL)
-	if organizer != "" {
-		ev.SetOrganizer("mailto:" + organizer)
+	var w icsWriter
+	w.line("BEGIN", "VCALENDAR")
+	w.line("VERSION", "2.0")
+	w.line("PRODID", "-//aftermath//post-mortem meeting//EN")
+	w.line("CALSCALE", "GREGORIAN")
+	w.line("METHOD", "REQUEST")
+	w.line("BEGIN", "VEVENT")
+	w.line("UID", icsText("postmortem-"+f.Incident+"@aftermath", false))
+	w.line("DTSTAMP", icsTime(now))
+	w.line("DTSTART", icsTime(start))
+	w.line("DTEND", icsTime(start.Add(MeetingDuration)))
+	w.line("SUMMARY", icsText("Post-mortem meeting: "+subjectTitle(f), false))
+	w.line("DESCRIPTION", icsText(fmt.Sprintf("Post-mortem %s: %s\nIncident: %s\nA hold from aftermath: forward it to the shared calendar or move it.", f.Key, f.EpicURL, f.IncidentURL), true))
+	if u, err := url.Parse(f.EpicURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && !hasCTL(f.EpicURL) {
+		w.line("URL", f.EpicURL)
+	}
+	if addr, ok := mailto(organizer); ok {
+		w.line("ORGANIZER", addr)
 	}
 	for _, in := range f.Invitees {
-		if in.Email == "" {
-			continue
+		addr, ok := mailto(in.Email)
+		if !ok {
+			continue // listed in the message, not invited by the hold
 		}
-		params := []ics.PropertyParameter{ics.WithRSVP(true), ics.ParticipationRoleReqParticipant}
-		if in.Name != "" {
-			params = append(params, ics.WithCN(in.Name))
+		params := ""
+		if name := icsParam(in.Name); name != `""` {
+			params = ";CN=" + name
 		}
-		ev.AddAttendee("mailto:"+in.Email, params...)
+		w.line("ATTENDEE"+params+";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE", addr)
 	}
-	return []byte(cal.Serialize(ics.WithNewLineWindows))
+	w.line("END", "VEVENT")
+	w.line("END", "VCALENDAR")
+	return w.b.Bytes()
 }
 
-func utcOffset(sec int) string {
-	sign := "+"
-	if sec < 0 {
-		sign, sec = "-", -sec
+// icsWriter writes content lines (RFC 5545 3.1): CRLF line ends, folded so
+// that no line is over 75 octets, never inside a UTF-8 sequence.
+type icsWriter struct{ b bytes.Buffer }
+
+func (w *icsWriter) line(nameAndParams, value string) {
+	const most = 75
+	n := 0 // octets on the current line
+	for _, r := range nameAndParams + ":" + value {
+		l := utf8.RuneLen(r)
+		if n+l > most {
+			w.b.WriteString("\r\n ")
+			n = 1
+		}
+		w.b.WriteRune(r)
+		n += l
 	}
-	return fmt.Sprintf("%s%02d%02d", sign, sec/3600, sec%3600/60)
+	w.b.WriteString("\r\n")
 }
+
+// icsTime is a DATE-TIME in UTC (RFC 5545 3.3.5, form 2).
+func icsTime(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
+
+// icsText is a TEXT value (RFC 5545 3.3.11): backslash, semicolon and comma
+// escaped; a line break (CRLF, CR or LF) is an escaped \n where the value
+// may have several lines and a space where it may not, a tab a space;
+// other control characters are dropped.
+func icsText(s string, multiline bool) string {
+	s = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' && multiline:
+			b.WriteString(`\n`)
+		case r == '\n' || r == '\t':
+			b.WriteByte(' ')
+		case r == '\\' || r == ';' || r == ',':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case isCTL(r):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// icsParam is a parameter value, always quoted (RFC 5545 3.2: one with a
+// colon, semicolon or comma must be; quoting the others does no harm). A
+// quoted string cannot hold a double quote or a control character: a
+// double quote becomes a single one, a line break or tab a space, and the
+// other controls are dropped.
+func icsParam(s string) string {
+	s = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ", "\t", " ", `"`, "'").Replace(s)
+	s = strings.Map(func(r rune) rune {
+		if isCTL(r) {
+			return -1
+		}
+		return r
+	}, s)
+	return `"` + strings.TrimSpace(s) + `"`
+}
+
+// mailto is the CAL-ADDRESS of a valid bare email address.
+func mailto(email string) (string, bool) {
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" || hasCTL(email) {
+		return "", false
+	}
+	return "mailto:" + email, true
+}
+
+// isCTL reports RFC 5545's control characters (3.1: %x00-08, %x0A-1F and
+// %x7F; HTAB, allowed in values, is not worth keeping either).
+func isCTL(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func hasCTL(s string) bool { return strings.ContainsFunc(s, isCTL) }
 
 func subjectTitle(f Facts) string {
 	return strings.TrimSpace(fmt.Sprintf("[%s] %s (#%d)", f.Severity, f.Title, f.Number))

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Message is one notification in every form: the email's subject, plain
@@ -152,14 +154,33 @@ func (v view) render() Message {
 	return Message{Subject: v.Subject, Text: t.String(), HTML: h.String(), Slack: v.slack()}
 }
 
+// What a Slack message may hold. Slack refuses a section's text over 3,000
+// characters and a field's over 2,000 (and 50 blocks, and cuts the
+// top-level text at 40,000: docs.slack.dev, Block Kit reference); a
+// refusal is a 4xx, so the message would be lost. It has also been seen to
+// refuse blocks that add up to about 13,000 characters (msg_blocks_too_long,
+// not in its docs: slackapi/bolt-js#2509), so each part has a share well
+// below that: about 11,000 in all.
+const (
+	slackSection      = 3000 // a section's text, Slack's limit
+	slackHeadline     = 500  // the headline, in the text and the first section
+	slackField        = 200  // a field's value (Slack allows 2,000 for label and value)
+	slackInvitees     = 2500 // the invitees' section
+	slackBodySections = 2    // sections of the body, each up to slackSection
+)
+
 // slack lays the message out for a channel: the headline, the fields in
-// two columns, the invitees and the body, with Slack's escaping.
+// two columns, the invitees and the body, with Slack's escaping, each cut
+// to its share of Slack's limits. A body too long for its sections is
+// split at paragraph, line or word breaks, and where it has to stop it
+// says so and links to the post-mortem, which holds the whole of it.
 func (v view) slack() SlackMessage {
-	m := SlackMessage{Text: esc(v.Headline)}
-	m.Blocks = append(m.Blocks, Block{Type: "section", Text: &TextObject{Type: "mrkdwn", Text: "*" + esc(v.Headline) + "*"}})
+	headline := fit(v.Headline, slackHeadline)
+	m := SlackMessage{Text: headline}
+	m.Blocks = append(m.Blocks, Block{Type: "section", Text: &TextObject{Type: "mrkdwn", Text: "*" + headline + "*"}})
 	var fields []TextObject
 	for _, f := range v.Fields {
-		val := esc(f.Value)
+		val := fit(f.Value, slackField)
 		if f.URL != "" {
 			val = "<" + f.URL + "|" + val + ">"
 		}
@@ -167,18 +188,115 @@ func (v view) slack() SlackMessage {
 	}
 	m.Blocks = append(m.Blocks, Block{Type: "section", Fields: fields})
 	if len(v.Invitees) > 0 {
-		var b strings.Builder
-		b.WriteString("*" + inviteeHeader + "*")
-		for _, in := range v.Invitees {
-			b.WriteString("\n• " + esc(in.Label()) + " _(" + esc(in.Why) + ")_")
-		}
-		m.Blocks = append(m.Blocks, Block{Type: "section", Text: &TextObject{Type: "mrkdwn", Text: b.String()}})
+		m.Blocks = append(m.Blocks, Block{Type: "section", Text: &TextObject{Type: "mrkdwn", Text: slackInviteeList(v.Invitees)}})
 	}
-	if v.Body != "" {
-		m.Blocks = append(m.Blocks, Block{Type: "section", Text: &TextObject{Type: "mrkdwn", Text: esc(v.Body)}})
+	for _, s := range v.slackBody() {
+		m.Blocks = append(m.Blocks, Block{Type: "section", Text: &TextObject{Type: "mrkdwn", Text: s}})
 	}
 	m.Blocks = append(m.Blocks, Block{Type: "context", Elements: []TextObject{{Type: "mrkdwn", Text: "Sent by aftermath"}}})
 	return m
+}
+
+// slackInviteeList lists the invitees within slackInvitees characters; the
+// ones that do not fit are counted, and the page lists them all.
+func slackInviteeList(invitees []Invitee) string {
+	var b strings.Builder
+	b.WriteString("*" + inviteeHeader + "*")
+	n := slackLen(b.String())
+	for i, in := range invitees {
+		line := "\n• " + fit(in.Label(), 200) + " _(" + fit(in.Why, 100) + ")_"
+		need := slackLen(line)
+		if i < len(invitees)-1 {
+			need += 80 // room for the line below
+		}
+		if n+need > slackInvitees {
+			fmt.Fprintf(&b, "\n…and %d more: the post-mortem page lists everyone.", len(invitees)-i)
+			break
+		}
+		b.WriteString(line)
+		n += slackLen(line)
+	}
+	return b.String()
+}
+
+// slackBody is the body in up to slackBodySections sections.
+func (v view) slackBody() []string {
+	rest := strings.TrimSpace(strings.ReplaceAll(v.Body, "\r\n", "\n"))
+	if rest == "" {
+		return nil
+	}
+	cut := "\n\n_… cut here: the whole text is in the post-mortem, <" + v.EpicURL + "|" + esc(v.Key) + ">._"
+	var out []string
+	for i := 0; rest != "" && i < slackBodySections; i++ {
+		limit := slackSection
+		if i == slackBodySections-1 && slackLen(esc(rest)) > limit {
+			limit -= slackLen(cut)
+		}
+		var head string
+		head, rest = splitEscaped(rest, limit)
+		if head != "" { // "" only with a link of thousands of characters
+			out = append(out, head)
+		}
+	}
+	if rest != "" && len(out) > 0 {
+		out[len(out)-1] += cut
+	}
+	return out
+}
+
+// splitEscaped takes from raw what fits in limit characters once escaped,
+// ending at the last paragraph, line or word break of the second half,
+// else anywhere between two characters; it returns that part escaped and
+// the rest unescaped.
+func splitEscaped(raw string, limit int) (head, rest string) {
+	if slackLen(esc(raw)) <= limit {
+		return esc(raw), ""
+	}
+	n, end := 0, 0
+	for i, r := range raw {
+		l := slackLen(esc(string(r)))
+		if n+l > limit {
+			break
+		}
+		n, end = n+l, i+utf8.RuneLen(r)
+	}
+	cut := end
+	for _, br := range []string{"\n\n", "\n", " "} {
+		if i := strings.LastIndex(raw[:end], br); i > end/2 {
+			cut = i
+			break
+		}
+	}
+	return esc(strings.TrimRight(raw[:cut], " \t\n")), strings.TrimLeft(raw[cut:], " \t\n")
+}
+
+// fit escapes s for Slack and cuts it to limit characters, the last one
+// an ellipsis when cut; the cut never splits an escape.
+func fit(s string, limit int) string {
+	e := esc(s)
+	if slackLen(e) <= limit {
+		return e
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		p := esc(string(r))
+		if n+slackLen(p) > limit-1 {
+			break
+		}
+		b.WriteString(p)
+		n += slackLen(p)
+	}
+	return b.String() + "…"
+}
+
+// slackLen counts as Slack's limits do, or more: in UTF-16 code units.
+func slackLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
 }
 
 // esc escapes what Slack's mrkdwn reads as markup.

@@ -1,8 +1,8 @@
 // Package notifytest holds the notifier's test doubles: an SMTP server
 // (github.com/emersion/go-smtp) on a real TCP port that requires STARTTLS
 // with a certificate made for the test and AUTH PLAIN, and a Slack
-// incoming-webhook receiver. Both record what they got and can be told to
-// refuse.
+// incoming-webhook receiver that enforces Block Kit's documented limits.
+// Both record what they got and can be told to refuse.
 package notifytest
 
 import (
@@ -12,17 +12,27 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	netmail "net/mail"
+	"net/textproto"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -215,13 +225,17 @@ func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: c}, pool
 }
 
-// Slack is an incoming-webhook receiver.
+// Slack is an incoming-webhook receiver that refuses what Slack refuses,
+// as Slack answers an incoming webhook: 400 with invalid_payload (not JSON),
+// no_text (no top-level text) or invalid_blocks (a block breaks Block Kit's
+// documented limits, see CheckSlack). A refused post is not kept.
 type Slack struct {
 	URL string
 
-	mu    sync.Mutex
-	posts []notify.SlackMessage
-	fail  []int
+	mu      sync.Mutex
+	posts   []notify.SlackMessage
+	refused []string
+	fail    []int
 }
 
 // NewSlack starts a receiver; its URL is the webhook's.
@@ -247,6 +261,13 @@ func (s *Slack) Posts() []notify.SlackMessage {
 	return append([]notify.SlackMessage(nil), s.posts...)
 }
 
+// Refused returns why each refused post was refused, in order.
+func (s *Slack) Refused() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.refused...)
+}
+
 func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -257,10 +278,180 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var m notify.SlackMessage
-	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&m) != nil || m.Text == "" {
+	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&m) != nil {
+		s.refused = append(s.refused, "invalid_payload")
 		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	if err := CheckSlack(m); err != nil {
+		s.refused = append(s.refused, err.Error())
+		code := "invalid_blocks"
+		if m.Text == "" {
+			code = "no_text"
+		}
+		http.Error(w, code, http.StatusBadRequest)
 		return
 	}
 	s.posts = append(s.posts, m)
 	_, _ = io.WriteString(w, "ok")
+}
+
+// Slack's documented limits on a message (docs.slack.dev, Block Kit
+// reference: blocks, section, header, context, text objects; api.slack.com
+// changelog 2018-04 "Truncating really long messages").
+const (
+	SlackMaxBlocks      = 50    // blocks in one message
+	SlackMaxText        = 40000 // the top-level text; Slack cuts it beyond, this receiver refuses so a test sees it
+	SlackMaxSectionText = 3000  // a section's text, and any text object
+	SlackMaxFields      = 10    // a section's fields
+	SlackMaxFieldText   = 2000  // each field's text
+	SlackMaxHeaderText  = 150   // a header's plain_text
+	SlackMaxContext     = 10    // a context block's elements
+)
+
+// SlackLen is a text's length as these limits count it: in UTF-16 code
+// units, which is never less than the characters Slack counts, so what
+// passes here passes in Slack.
+func SlackLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// CheckSlack says what in m Slack would refuse: no top-level text, too many
+// blocks, an unknown block type, a text object that is empty, of an unknown
+// type or over its block's limit, too many fields or context elements.
+func CheckSlack(m notify.SlackMessage) error {
+	var errs []error
+	if m.Text == "" {
+		errs = append(errs, errors.New("text: missing"))
+	}
+	if n := SlackLen(m.Text); n > SlackMaxText {
+		errs = append(errs, fmt.Errorf("text: %d characters, over %d", n, SlackMaxText))
+	}
+	if len(m.Blocks) > SlackMaxBlocks {
+		errs = append(errs, fmt.Errorf("blocks: %d, over %d", len(m.Blocks), SlackMaxBlocks))
+	}
+	for i, b := range m.Blocks {
+		at := fmt.Sprintf("blocks[%d] (%s)", i, b.Type)
+		switch b.Type {
+		case "section":
+			if b.Text == nil && len(b.Fields) == 0 {
+				errs = append(errs, errors.New(at+": neither text nor fields"))
+			}
+			if b.Text != nil {
+				errs = append(errs, checkText(at+".text", *b.Text, SlackMaxSectionText, "plain_text", "mrkdwn"))
+			}
+			if len(b.Fields) > SlackMaxFields {
+				errs = append(errs, fmt.Errorf("%s.fields: %d, over %d", at, len(b.Fields), SlackMaxFields))
+			}
+			for j, f := range b.Fields {
+				errs = append(errs, checkText(fmt.Sprintf("%s.fields[%d]", at, j), f, SlackMaxFieldText, "plain_text", "mrkdwn"))
+			}
+			if len(b.Elements) > 0 {
+				errs = append(errs, errors.New(at+": a section has no elements"))
+			}
+		case "header":
+			if b.Text == nil {
+				errs = append(errs, errors.New(at+": no text"))
+			} else {
+				errs = append(errs, checkText(at+".text", *b.Text, SlackMaxHeaderText, "plain_text"))
+			}
+			if len(b.Fields) > 0 || len(b.Elements) > 0 {
+				errs = append(errs, errors.New(at+": a header holds its text only"))
+			}
+		case "context":
+			if len(b.Elements) == 0 || len(b.Elements) > SlackMaxContext {
+				errs = append(errs, fmt.Errorf("%s.elements: %d, want 1 to %d", at, len(b.Elements), SlackMaxContext))
+			}
+			for j, e := range b.Elements {
+				errs = append(errs, checkText(fmt.Sprintf("%s.elements[%d]", at, j), e, SlackMaxSectionText, "plain_text", "mrkdwn"))
+			}
+			if b.Text != nil || len(b.Fields) > 0 {
+				errs = append(errs, errors.New(at+": a context holds elements only"))
+			}
+		case "divider":
+			if b.Text != nil || len(b.Fields) > 0 || len(b.Elements) > 0 {
+				errs = append(errs, errors.New(at+": a divider holds nothing"))
+			}
+		default:
+			errs = append(errs, errors.New(at+": not a block type this receiver knows"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkText(at string, t notify.TextObject, limit int, types ...string) error {
+	if !slices.Contains(types, t.Type) {
+		return fmt.Errorf("%s: type %q, want one of %v", at, t.Type, types)
+	}
+	if n := SlackLen(t.Text); n == 0 || n > limit {
+		return fmt.Errorf("%s: %d characters, want 1 to %d", at, n, limit)
+	}
+	return nil
+}
+
+// Part is one leaf of a mail's MIME tree, decoded.
+type Part struct {
+	ContentType string // the media type, e.g. text/calendar
+	Params      map[string]string
+	Filename    string // "" unless an attachment names one
+	Body        []byte // after the transfer encoding is undone
+}
+
+// Parts reads the message as a mail client would: its headers, then each
+// leaf of the multipart tree with its transfer encoding (base64,
+// quoted-printable) undone.
+func (m Mail) Parts() ([]Part, error) {
+	msg, err := netmail.ReadMessage(strings.NewReader(m.Data))
+	if err != nil {
+		return nil, fmt.Errorf("read the message: %w", err)
+	}
+	return parts(textproto.MIMEHeader(msg.Header), msg.Body)
+}
+
+func parts(h textproto.MIMEHeader, body io.Reader) ([]Part, error) {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		ct = "text/plain"
+	}
+	media, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return nil, fmt.Errorf("content type %q: %w", ct, err)
+	}
+	if strings.HasPrefix(media, "multipart/") {
+		var out []Part
+		r := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := r.NextRawPart()
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", media, err)
+			}
+			sub, err := parts(p.Header, p)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sub...)
+		}
+	}
+	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, body)
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s body: %w", media, err)
+	}
+	p := Part{ContentType: media, Params: params, Body: b}
+	if _, dp, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
+		p.Filename = dp["filename"]
+	}
+	return []Part{p}, nil
 }
