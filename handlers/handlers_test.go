@@ -31,7 +31,7 @@ const (
 	sampleSecret          = "HvPtlQNKMPpHSSqJpCdndXfo7HnGXa1pnH6w5axpxLFn9aRBNBGh4e8/HlonK5mz"
 	resolvedSampleHeader  = "v1=60a745384fb05b03acfc592b157b05e105e498da2f72f53c437c9d7c8d9aa879"
 	resolvedSampleEventID = "01FKZSYE5HCMM576S6JUVIGLQT"
-	adminToken            = "admin-token-for-tests"
+	adminToken            = "admin-token-for-tests-0123456789abcdef"
 )
 
 type fixture struct {
