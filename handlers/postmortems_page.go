@@ -176,9 +176,12 @@ func (o *overviewHandler) login(c echo.Context, code int, problem string) error 
 // tooMany is the login page answering 429: the client's address sent too
 // many wrong tokens.
 func (o *overviewHandler) tooMany(c echo.Context, lockedFor time.Duration, q string) error {
-	s := retryAfter(c, lockedFor)
+	wait := fmt.Sprintf("%d seconds", retryAfter(c, lockedFor))
+	if m := int(lockedFor.Round(time.Minute) / time.Minute); m >= 2 {
+		wait = fmt.Sprintf("%d minutes", m)
+	}
 	return o.render(c, http.StatusTooManyRequests, "login", loginData{Query: q,
-		Error: fmt.Sprintf("Too many wrong tokens from your address: try again in %d minutes.", (s+59)/60)})
+		Error: "Too many wrong tokens from your address: try again in " + wait + "."})
 }
 
 // readLoginForm reads the login form's body: URL-encoded only, and at most
