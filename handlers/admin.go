@@ -95,10 +95,15 @@ func (a *adminAuth) verify(c echo.Context, got string) (ok bool, lockedFor time.
 	st := a.limiter.Fail(ctx, client)
 	a.failures.WithLabelValues(c.Path()).Inc()
 	log := a.log.With("remote", remote, "route", c.Path(), "failures", st.Failures)
-	if st.LockedNow {
+	switch {
+	case st.LockedNow:
 		a.lockouts.WithLabelValues(c.Path()).Inc()
 		log.Warn("admin token refused; too many wrong tokens from this address: locked out", "locked_for", st.LockedFor.Round(time.Second).String())
-	} else {
+	case st.LockedFor > 0:
+		// Already locked out and warned about: a line each would let a
+		// guesser fill the log. The metric still counts it.
+		log.Debug("admin token refused during the lockout")
+	default:
 		log.Warn("admin token refused")
 	}
 	return false, st.LockedFor
