@@ -126,8 +126,11 @@ func New(cfg config.Config, opts Options) (*App, error) {
 	// serves the admin API.
 	// Every role also reloads its rules on POST /-/reload (the workers are
 	// what use them).
+	// Wrong admin tokens are counted in Redis, so that every replica
+	// shares one lockout per client address.
 	hopts := handlers.Options{
 		Ready: a.ready, Reloader: a, AdminToken: cfg.AdminToken.Reveal(),
+		AuthLimiter: a.store.NewAuthLimiter(store.DefaultAuthLimits, a.log), Sessions: a.store, TrustedProxies: cfg.TrustedProxies,
 		Registerer: a.reg, Gatherer: a.reg, Logger: a.log,
 	}
 	dm := deadlines.NewMetrics(a.reg)

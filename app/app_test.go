@@ -23,7 +23,7 @@ import (
 
 const (
 	sampleSecret = "HvPtlQNKMPpHSSqJpCdndXfo7HnGXa1pnH6w5axpxLFn9aRBNBGh4e8/HlonK5mz"
-	adminToken   = "admin-token-FOR-TESTS"
+	adminToken   = "admin-token-FOR-TESTS-0123456789abcdef"
 )
 
 // pagerDuty starts a PagerDuty simulator holding the incident of the signed
@@ -344,5 +344,51 @@ func TestDeadLetterIsVisible(t *testing.T) {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// Served replicas share the admin lockout through Redis, under the key
+// prefix, and tell clients apart through the proxy AFTERMATH_TRUSTED_PROXIES
+// names: five wrong tokens from one client on each of two replicas lock
+// that client out on both, while another client behind the same proxy
+// still gets in with the right token. The failures are logged with the
+// client's address, never the token, and counted in the metrics.
+func TestServedReplicasShareTheAdminLockout(t *testing.T) {
+	r := redistest.New(t)
+	env := with(serveEnv(r), map[string]string{"AFTERMATH_TRUSTED_PROXIES": "127.0.0.1"})
+	a, logsA := startAppWith(t, env, Options{Ingest: true})
+	b, _ := startAppWith(t, env, Options{Ingest: true})
+	dead := func(app *App, client, token string) int {
+		code, _ := do(t, http.MethodGet, "http://"+app.Addr()+"/api/v1/dead-letters", nil,
+			map[string]string{"Authorization": "Bearer " + token, "X-Forwarded-For": client})
+		return code
+	}
+	const guess = "not-the-admin-token-guess-0123456789"
+	for i := range 5 {
+		if code := dead(a, "203.0.113.9", guess); code != http.StatusUnauthorized {
+			t.Fatalf("replica a, wrong token %d: %d", i+1, code)
+		}
+		want := http.StatusUnauthorized
+		if i == 4 {
+			want = http.StatusTooManyRequests
+		}
+		if code := dead(b, "203.0.113.9", guess); code != want {
+			t.Fatalf("replica b, wrong token %d (the %dth in all): %d, want %d", i+1, 2*i+2, code, want)
+		}
+	}
+	if code := dead(a, "203.0.113.9", adminToken); code != http.StatusTooManyRequests {
+		t.Fatalf("the locked client with the right token: %d, want 429", code)
+	}
+	if code := dead(a, "203.0.113.10", adminToken); code != http.StatusOK {
+		t.Fatalf("another client behind the proxy with the right token: %d, want 200", code)
+	}
+	if n, err := r.Client.Get(context.Background(), r.Prefix+":auth:failures:203.0.113.9").Int(); err != nil || n != 10 {
+		t.Fatalf("the count in Redis: %d %v, want 10", n, err)
+	}
+	if !strings.Contains(logsA.String(), `"msg":"admin token refused","remote":"203.0.113.9"`) || strings.Contains(logsA.String(), guess) {
+		t.Fatalf("replica a's log lacks the refused token's address, or shows the token:\n%s", logsA.String())
+	}
+	if _, m := get(t, "http://"+b.Addr()+"/metrics", ""); !strings.Contains(m, `aftermath_admin_auth_lockouts_total{route="/api/v1/dead-letters"} 1`) {
+		t.Fatalf("replica b's metrics lack the lockout:\n%s", m)
 	}
 }

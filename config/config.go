@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,6 +30,11 @@ const (
 	// the sentinels in the cluster form, REDIS_SENTINEL_MASTER the master.
 	RedisSentinel = "sentinel"
 )
+
+// MinAdminTokenLen is the shortest AFTERMATH_ADMIN_TOKEN accepted: 32
+// characters, what `openssl rand -hex 32` makes half of, so that guessing it
+// is hopeless even without the failed-attempt lockout.
+const MinAdminTokenLen = 32
 
 // DefaultPagerDutyAPIURL is the REST API PagerDuty serves for every account.
 const DefaultPagerDutyAPIURL = "https://api.pagerduty.com"
@@ -64,8 +70,14 @@ type Config struct {
 	// JiraWebhookSecret authenticates POST /webhooks/jira.
 	JiraWebhookSecret Secret
 
+	// AdminToken guards the admin API and the overview page: at least
+	// MinAdminTokenLen characters, or empty (those routes off).
 	AdminToken Secret
-	DryRun     bool
+	// TrustedProxies are the proxies whose X-Forwarded-For hops are
+	// believed when finding a request's client address; none: the socket's
+	// peer is the client.
+	TrustedProxies []netip.Prefix
+	DryRun         bool
 	// RetryHorizon is how long an event whose processing keeps failing for
 	// reasons a retry can fix (5xx, 429, timeouts) is retried before it is
 	// dead-lettered.
@@ -104,6 +116,7 @@ type raw struct {
 	JiraPAT            string `env:"JIRA_PAT"`
 	JiraWebhookSecret  string `env:"JIRA_WEBHOOK_SECRET"`
 	AdminToken         string `env:"AFTERMATH_ADMIN_TOKEN"`
+	TrustedProxies     string `env:"AFTERMATH_TRUSTED_PROXIES"`
 	DryRun             string `env:"AFTERMATH_DRY_RUN" envDefault:"false"`
 	RetryHorizon       string `env:"AFTERMATH_RETRY_HORIZON" envDefault:"48h"`
 	SMTPAddr           string `env:"SMTP_ADDR"`
@@ -222,6 +235,12 @@ func Load(environ map[string]string) (Config, error) {
 	if n := len(c.JiraWebhookSecret); n > 0 && n < 16 {
 		bad("JIRA_WEBHOOK_SECRET", fmt.Sprintf("%d characters is too short to be a secret: use at least 16 (e.g. openssl rand -hex 24)", n))
 	}
+	if n := len(c.AdminToken); n > 0 && n < MinAdminTokenLen {
+		bad("AFTERMATH_ADMIN_TOKEN", fmt.Sprintf("too short (%d characters) to guard the admin API: use at least %d characters; make one with: openssl rand -hex 32", n, MinAdminTokenLen))
+	}
+	if c.TrustedProxies, err = trustedProxies(r.TrustedProxies); err != nil {
+		bad("AFTERMATH_TRUSTED_PROXIES", err.Error())
+	}
 	c.RetryHorizon, err = retryHorizon(r.RetryHorizon)
 	if err != nil {
 		bad("AFTERMATH_RETRY_HORIZON", err.Error())
@@ -323,6 +342,50 @@ func smtpOf(r raw, bad func(name, problem string)) SMTP {
 		}
 	}
 	return s
+}
+
+// trustedProxies reads AFTERMATH_TRUSTED_PROXIES: comma-separated CIDRs
+// (10.0.0.0/8) or single addresses (192.0.2.10, 2001:db8::7). A range that
+// holds every address is refused: believing X-Forwarded-For from anyone lets
+// any client choose its address, and so dodge the admin lockout.
+func trustedProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []string
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		var p netip.Prefix
+		if strings.Contains(part, "/") {
+			pp, err := netip.ParsePrefix(part)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%q is not a CIDR such as 10.0.0.0/8 or fd00::/8", part))
+				continue
+			}
+			p = pp.Masked()
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+		} else {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%q is not an IP address or a CIDR (for example 192.0.2.10 or 10.0.0.0/8)", part))
+				continue
+			}
+			a = a.WithZone("").Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Bits() == 0 {
+			errs = append(errs, fmt.Sprintf("%q trusts every address, so any client could choose its own: name your proxies' addresses or ranges", part))
+			continue
+		}
+		out = append(out, p)
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "; "))
+	}
+	return out, nil
 }
 
 // retryHorizon reads AFTERMATH_RETRY_HORIZON: a Go duration of a minute or

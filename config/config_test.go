@@ -38,7 +38,7 @@ func TestLoadValues(t *testing.T) {
 		"JIRA_BASE_URL":             "https://example.atlassian.net",
 		"JIRA_EMAIL":                "bot@example.com",
 		"JIRA_API_TOKEN":            "jira-token",
-		"AFTERMATH_ADMIN_TOKEN":     "admin",
+		"AFTERMATH_ADMIN_TOKEN":     "admin-token-of-at-least-32-characters",
 		"AFTERMATH_DRY_RUN":         "TRUE",
 		"AFTERMATH_RETRY_HORIZON":   "72h",
 	})
@@ -90,6 +90,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"AFTERMATH_RETRY_HORIZON": "two days"}, "AFTERMATH_RETRY_HORIZON: \"two days\" is not a duration such as 48h or 90m"},
 		{map[string]string{"AFTERMATH_RETRY_HORIZON": "30s"}, "AFTERMATH_RETRY_HORIZON: 30s is shorter than a minute"},
 		{map[string]string{"JIRA_WEBHOOK_SECRET": "hunter2"}, "JIRA_WEBHOOK_SECRET: 7 characters is too short to be a secret"},
+		{map[string]string{"AFTERMATH_ADMIN_TOKEN": "a"}, "AFTERMATH_ADMIN_TOKEN: too short (1 characters) to guard the admin API: use at least 32 characters; make one with: openssl rand -hex 32"},
+		{map[string]string{"AFTERMATH_TRUSTED_PROXIES": "10.0.0.0/8, 10.0.0.300"}, `AFTERMATH_TRUSTED_PROXIES: "10.0.0.300" is not an IP address or a CIDR`},
 		{map[string]string{"SMTP_FROM": "pm@example.com"}, "SMTP_ADDR: required when SMTP_USERNAME, SMTP_PASSWORD or SMTP_FROM is set"},
 		{map[string]string{"SMTP_ADDR": "smtp.example.com", "SMTP_FROM": "pm@example.com"}, "SMTP_ADDR: \"smtp.example.com\" is not host:port"},
 		{map[string]string{"SMTP_ADDR": "smtp.example.com:smtp", "SMTP_FROM": "pm@example.com"}, "SMTP_ADDR: port \"smtp\" is not a number"},
@@ -113,6 +115,60 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 				t.Fatalf("a problem must fit on one line: %q", ves[0])
 			}
 		})
+	}
+}
+
+// An admin token short enough to guess stops the start, with how to make a
+// good one; the value itself is never shown.
+func TestAdminTokenMustBeLongEnough(t *testing.T) {
+	for _, tok := range []string{"a", "devtoken", "admin-token-for-tests", strings.Repeat("x", 31)} {
+		_, err := Load(map[string]string{"AFTERMATH_ADMIN_TOKEN": tok})
+		ve := VarErrors(err)
+		if len(ve) != 1 || ve[0].Var != "AFTERMATH_ADMIN_TOKEN" || !strings.Contains(ve[0].Problem, "at least 32") ||
+			!strings.Contains(ve[0].Problem, "openssl rand -hex 32") {
+			t.Fatalf("AFTERMATH_ADMIN_TOKEN of %d characters: %v, want refused with how to make one", len(tok), err)
+		}
+		if len(tok) > 1 && strings.Contains(err.Error(), tok) {
+			t.Fatalf("the error shows the token: %v", err)
+		}
+	}
+	for _, tok := range []string{"", strings.Repeat("x", 32), "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"} {
+		if c, err := Load(map[string]string{"AFTERMATH_ADMIN_TOKEN": tok}); err != nil || c.AdminToken.Reveal() != tok {
+			t.Fatalf("AFTERMATH_ADMIN_TOKEN of %d characters: %v", len(tok), err)
+		}
+	}
+}
+
+// AFTERMATH_TRUSTED_PROXIES: CIDRs and single addresses, masked and
+// unmapped; unset trusts no proxy; a bad entry or a range of every address
+// is refused naming the variable and the entry.
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(map[string]string{})
+	if err != nil || len(c.TrustedProxies) != 0 {
+		t.Fatalf("unset: %v %v, want no trusted proxy", c.TrustedProxies, err)
+	}
+	c, err = Load(map[string]string{"AFTERMATH_TRUSTED_PROXIES": " 10.1.2.3/8 , 192.0.2.10,, 2001:db8::7, fe80::1%eth0, ::ffff:198.51.100.0/120 "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if want := []string{"10.0.0.0/8", "192.0.2.10/32", "2001:db8::7/128", "fe80::1/128", "198.51.100.0/24"}; !slices.Equal(got, want) {
+		t.Fatalf("trusted proxies %v, want %v", got, want)
+	}
+	for _, tc := range []struct{ value, want string }{
+		{"proxy.internal", `"proxy.internal" is not an IP address or a CIDR`},
+		{"10.0.0.0/33", `"10.0.0.0/33" is not a CIDR`},
+		{"0.0.0.0/0", `"0.0.0.0/0" trusts every address`},
+		{"10.0.0.1, ::/0", `"::/0" trusts every address`},
+	} {
+		_, err := Load(map[string]string{"AFTERMATH_TRUSTED_PROXIES": tc.value})
+		ve := VarErrors(err)
+		if len(ve) != 1 || ve[0].Var != "AFTERMATH_TRUSTED_PROXIES" || !strings.Contains(ve[0].Problem, tc.want) {
+			t.Errorf("%q: %v, want AFTERMATH_TRUSTED_PROXIES: ...%s", tc.value, err, tc.want)
+		}
 	}
 }
 
@@ -157,7 +213,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		whSecret  = "webhook-secret-PLUGH"
 		pdToken   = "pd-token-FROTZ"
 		jiraToken = "jira-token-GNUSTO"
-		admin     = "admin-token-REZROV"
+		admin     = "admin-token-REZROV-0123456789abcdef"
 	)
 	env := map[string]string{
 		"REDIS_URL":                 "redis://:" + redisPW + "@127.0.0.1:6379/0",

@@ -6,8 +6,12 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,6 +25,11 @@ import (
 // DefaultMaxBodyBytes is the webhook body limit. PagerDuty drops webhooks over
 // 256 KB, so 1 MiB refuses nothing PagerDuty can send.
 const DefaultMaxBodyBytes = 1 << 20
+
+// SmallBodyBytes caps the body of every route other than the two webhooks:
+// the login form (a token and the page's query) and requests that carry no
+// body at all.
+const SmallBodyBytes = 8 << 10
 
 // Queue stores accepted deliveries.
 type Queue interface {
@@ -55,6 +64,16 @@ type Options struct {
 	// AdminToken guards /api/v1, /postmortems and /-/reload; empty
 	// disables them (403).
 	AdminToken string
+	// AuthLimiter counts wrong admin tokens per client address and locks
+	// out an address that sent too many; nil: a limiter of this process
+	// alone, with store.DefaultAuthLimits.
+	AuthLimiter AuthLimiter
+	// Sessions revokes the overview's login sessions on logout; nil: a
+	// logout only clears the cookie in the browser.
+	Sessions Sessions
+	// TrustedProxies are the proxies whose X-Forwarded-For hops are
+	// believed; none: a request's client is the socket's peer.
+	TrustedProxies []netip.Prefix
 	// Postmortems serves the managers' overview, GET /api/v1/postmortems
 	// and the page GET /postmortems; nil: neither route.
 	Postmortems Postmortems
@@ -101,9 +120,12 @@ func New(o Options) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(o.Logger)
 
-	// X-Forwarded-For is believed only from private-network proxies, so the
-	// "remote" of a log line cannot be forged from the internet.
-	e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	// The client address (log lines, the admin lockout) comes from
+	// X-Forwarded-For only through the proxies the operator declared.
+	e.IPExtractor = ipExtractor(o.TrustedProxies)
+	// Every route has a body cap; the webhooks enforce theirs (MaxBodyBytes)
+	// with their own answers, the login form its own with the page.
+	e.Use(capBodies(SmallBodyBytes, "/webhooks/pagerduty", "/webhooks/jira", "/postmortems/login"))
 
 	if o.Queue != nil && o.Verifier != nil {
 		wh := &webhookHandler{opts: o, metrics: newWebhookMetrics(o.Registerer)}
@@ -121,29 +143,88 @@ func New(o Options) *echo.Echo {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 
 	admin := &adminHandler{records: o.Records, log: o.Logger}
+	auth := newAdminAuth(o)
 	if o.Records != nil {
-		api := e.Group("/api/v1", requireAdmin(o.AdminToken))
+		api := e.Group("/api/v1", requireAdmin(auth))
 		api.GET("/incidents/:id", admin.incident)
 		api.GET("/dead-letters", admin.deadLetters)
+		auth.route("/api/v1/incidents/:id")
+		auth.route("/api/v1/dead-letters")
 	}
 	if o.Postmortems != nil {
-		ov := &overviewHandler{pms: o.Postmortems, severities: o.Severities, location: o.Location, now: o.Now, admin: admin, token: o.AdminToken}
+		ov := &overviewHandler{pms: o.Postmortems, severities: o.Severities, location: o.Location, now: o.Now, admin: admin, auth: auth,
+			sessions: o.Sessions, log: o.Logger}
 		if ov.severities == nil {
 			ov.severities = func() []string { return nil }
 		}
 		if ov.location == nil {
 			ov.location = func() *time.Location { return time.UTC }
 		}
-		e.GET("/api/v1/postmortems", ov.api, requireAdmin(o.AdminToken))
+		e.GET("/api/v1/postmortems", ov.api, requireAdmin(auth))
 		e.GET("/postmortems", ov.pageHTML)
-		e.POST("/postmortems/login", ov.loginPost)
-		e.POST("/postmortems/logout", ov.logout)
+		// The page's forms post only from the page itself: a login or
+		// logout from another site is refused.
+		e.POST("/postmortems/login", ov.loginPost, sameOrigin())
+		e.POST("/postmortems/logout", ov.logout, sameOrigin())
 		e.GET("/postmortems/style.css", ov.style)
+		auth.route("/api/v1/postmortems")
+		auth.route("/postmortems")
+		auth.route("/postmortems/login")
 	}
 	if o.Reloader != nil {
-		e.POST("/-/reload", admin.reload(o.Reloader), requireAdmin(o.AdminToken))
+		e.POST("/-/reload", admin.reload(o.Reloader), requireAdmin(auth))
+		auth.route("/-/reload")
 	}
 	return e
+}
+
+// ipExtractor finds a request's client address: the socket's peer, or
+// with trusted proxies the first X-Forwarded-For hop, from the right, that
+// is not one of them. Echo's own default trusts every private-network
+// peer, which lets anyone inside the network choose their address.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// capBodies refuses a body over limit bytes with 413, by its
+// Content-Length or once that much has been read, on every route but the
+// ones named, which cap their bodies themselves.
+func capBodies(limit int64, own ...string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if slices.Contains(own, c.Path()) {
+				return next(c)
+			}
+			req := c.Request()
+			if req.ContentLength > limit {
+				return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", limit))
+			}
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+			return next(c)
+		}
+	}
+}
+
+// sameOrigin refuses a cross-origin browser request (Sec-Fetch-Site, or
+// Origin against Host on browsers without it) with 403. Requests without
+// either header are not from a browser form and pass.
+func sameOrigin() echo.MiddlewareFunc {
+	cop := http.NewCrossOriginProtection()
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := cop.Check(c.Request()); err != nil {
+				return echo.NewHTTPError(http.StatusForbidden, "cross-origin request refused: this form is posted only from aftermath's own page")
+			}
+			return next(c)
+		}
+	}
 }
 
 type errorBody struct {

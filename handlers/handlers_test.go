@@ -31,7 +31,7 @@ import (
 const (
 	sampleSecret          = "HvPtlQNKMPpHSSqJpCdndXfo7HnGXa1pnH6w5axpxLFn9aRBNBGh4e8/HlonK5mz"
 	resolvedSampleEventID = "01FKZSYE5HCMM576S6JUVIGLQT"
-	adminToken            = "admin-token-for-tests"
+	adminToken            = "admin-token-for-tests-0123456789abcdef"
 )
 
 type fixture struct {

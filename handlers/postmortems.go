@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -127,7 +128,9 @@ type overviewHandler struct {
 	location   func() *time.Location
 	now        func() time.Time
 	admin      *adminHandler
-	token      string
+	auth       *adminAuth
+	sessions   Sessions // nil: no revocation
+	log        *slog.Logger
 }
 
 // page reads one page of the overview; a bad cursor is the client's error.

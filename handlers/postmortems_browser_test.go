@@ -35,7 +35,8 @@ func chromium(t *testing.T) string {
 // The page in a real headless Chromium: the login form leads to the page,
 // which loads without a console error (its Content-Security-Policy allows
 // no script and no inline style, so a violation would show here), the
-// overdue row is marked, the Overdue filter link works, and a screenshot
+// overdue row is marked, the Overdue filter link works, logging out leads
+// back to the login form, and a screenshot
 // is kept in the test's artifact directory (go test -artifacts keeps it).
 func TestPostmortemsPageInChromium(t *testing.T) {
 	path := chromium(t)
@@ -102,7 +103,7 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 		}
 	})
 
-	var title, overdueBG, ontimeBG, lateText, rowsAfter, filterClass string
+	var title, overdueBG, ontimeBG, lateText, rowsAfter, filterClass, afterLogout string
 	var overdueRows, rowCount int
 	var shot []byte
 	err = chromedp.Run(ctx,
@@ -124,6 +125,11 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 		chromedp.Evaluate(`document.querySelectorAll("tbody tr").length`, &rowCount),
 		chromedp.Evaluate(`[...document.querySelectorAll("tbody tr")].map(r => r.dataset.incident).join(",")`, &rowsAfter),
 		chromedp.AttributeValue(`nav.filters a[href="/postmortems?overdue=true"]`, "class", &filterClass, nil, chromedp.ByQuery),
+		// Log out: the browser's own post passes the same-origin check, and
+		// the page asks for the token again.
+		chromedp.Click(`header form button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#token`, chromedp.ByID),
+		chromedp.Title(&afterLogout),
 	)
 	if err != nil {
 		t.Fatalf("chromium: %v (problems so far: %v)", err, problems)
@@ -142,6 +148,9 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 	}
 	if rowCount != 1 || rowsAfter != "P1" || filterClass != "on" {
 		t.Errorf("after the Overdue filter: %d rows (%s), link class %q", rowCount, rowsAfter, filterClass)
+	}
+	if afterLogout != "Log in · aftermath" {
+		t.Errorf("after logging out the title is %q, want the login page", afterLogout)
 	}
 	if len(shot) < 1000 {
 		t.Errorf("screenshot of %d bytes", len(shot))

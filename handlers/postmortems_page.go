@@ -2,13 +2,17 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
 	"fmt"
 	"html/template"
+	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -41,51 +45,97 @@ const (
 	overviewCSP = "default-src 'none'; style-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
-// The login cookie holds an expiry and an HMAC of it keyed with the admin
-// token, never the token: a leaked cookie opens the page for at most 12
-// hours and does not open the API, and changing the token ends every
-// session.
-func (o *overviewHandler) session(exp time.Time) string {
+// Sessions revokes the overview's login sessions (store.Store), so that a
+// logged-out cookie is refused by every replica until it would have
+// expired.
+type Sessions interface {
+	RevokeSession(ctx context.Context, id string, until time.Time) error
+	SessionRevoked(ctx context.Context, id string) (bool, error)
+}
+
+// The login cookie holds an expiry, a random session id and an HMAC of both
+// keyed with the admin token, never the token: a leaked cookie opens the
+// page for at most 12 hours and does not open the API, changing the token
+// ends every session, and logging out revokes the id.
+func (o *overviewHandler) session(exp time.Time, sid string) string {
 	ts := strconv.FormatInt(exp.Unix(), 10)
-	m := hmac.New(sha256.New, []byte(o.token))
-	m.Write([]byte("aftermath overview session\x00" + ts))
-	return ts + "." + hex.EncodeToString(m.Sum(nil))
+	m := hmac.New(sha256.New, []byte(o.auth.token))
+	m.Write([]byte("aftermath overview session\x00" + ts + "\x00" + sid))
+	return ts + "." + sid + "." + hex.EncodeToString(m.Sum(nil))
 }
 
-func (o *overviewHandler) validSession(v string) bool {
-	ts, _, ok := strings.Cut(v, ".")
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if !ok || err != nil || !o.now().Before(time.Unix(sec, 0)) {
-		return false
+// newSessionID is 128 random bits in hex.
+func newSessionID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("make a session id: %w", err)
 	}
-	want := o.session(time.Unix(sec, 0))
-	return subtle.ConstantTimeCompare([]byte(v), []byte(want)) == 1
+	return hex.EncodeToString(b), nil
 }
 
-// tokenMatches compares a given token with the admin token in constant
-// time, whatever the lengths.
-func (o *overviewHandler) tokenMatches(got string) bool {
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(o.token))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+// parseSession returns the id and expiry of a cookie this token signed that
+// has not expired; revocation is checked by the caller.
+func (o *overviewHandler) parseSession(v string) (sid string, exp time.Time, ok bool) {
+	ts, rest, ok1 := strings.Cut(v, ".")
+	sid, _, ok2 := strings.Cut(rest, ".")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if !ok1 || !ok2 || err != nil || len(sid) != 32 {
+		return "", time.Time{}, false
+	}
+	exp = time.Unix(sec, 0)
+	if !o.now().Before(exp) {
+		return "", time.Time{}, false
+	}
+	if subtle.ConstantTimeCompare([]byte(v), []byte(o.session(exp, sid))) != 1 {
+		return "", time.Time{}, false
+	}
+	return sid, exp, true
+}
+
+// authResult is what auth found: ok opens the page; else problem is shown
+// (with 401), or lockedFor answers 429.
+type authResult struct {
+	ok        bool
+	problem   string
+	lockedFor time.Duration
 }
 
 // auth says whether the request carries the admin token (bearer header) or
 // a valid login cookie, and the error to show when it carries a wrong one.
-func (o *overviewHandler) auth(c echo.Context) (ok bool, problem string) {
+// err is a store that cannot say whether the session was revoked.
+func (o *overviewHandler) authRequest(c echo.Context) (authResult, error) {
 	if h := c.Request().Header.Get(echo.HeaderAuthorization); h != "" {
 		scheme, got, _ := strings.Cut(h, " ")
-		if strings.EqualFold(scheme, "Bearer") && o.tokenMatches(strings.TrimSpace(got)) {
-			return true, ""
+		if !strings.EqualFold(scheme, "Bearer") {
+			return authResult{problem: "The bearer token is not the admin token."}, nil
 		}
-		return false, "The bearer token is not the admin token."
-	}
-	if ck, err := c.Cookie(sessionCookie); err == nil {
-		if o.validSession(ck.Value) {
-			return true, ""
+		ok, locked := o.auth.verify(c, strings.TrimSpace(got))
+		if locked > 0 {
+			return authResult{lockedFor: locked}, nil
 		}
-		return false, "Your session has ended: log in again."
+		if !ok {
+			return authResult{problem: "The bearer token is not the admin token."}, nil
+		}
+		return authResult{ok: true}, nil
 	}
-	return false, ""
+	ck, err := c.Cookie(sessionCookie)
+	if err != nil {
+		return authResult{}, nil
+	}
+	sid, _, ok := o.parseSession(ck.Value)
+	if !ok {
+		return authResult{problem: "Your session has ended: log in again."}, nil
+	}
+	if o.sessions != nil {
+		revoked, err := o.sessions.SessionRevoked(c.Request().Context(), sid)
+		if err != nil {
+			return authResult{}, o.admin.unavailable("check the login session", err)
+		}
+		if revoked {
+			return authResult{problem: "You logged out of this session: log in again."}, nil
+		}
+	}
+	return authResult{ok: true}, nil
 }
 
 func secureHeaders(c echo.Context) {
@@ -120,23 +170,75 @@ type loginData struct {
 }
 
 func (o *overviewHandler) login(c echo.Context, code int, problem string) error {
-	return o.render(c, code, "login", loginData{Disabled: o.token == "", Error: problem, Query: c.QueryString()})
+	return o.render(c, code, "login", loginData{Disabled: o.auth.token == "", Error: problem, Query: c.QueryString()})
+}
+
+// tooMany is the login page answering 429: the client's address sent too
+// many wrong tokens.
+func (o *overviewHandler) tooMany(c echo.Context, lockedFor time.Duration, q string) error {
+	wait := fmt.Sprintf("%d seconds", retryAfter(c, lockedFor))
+	if m := int(lockedFor.Round(time.Minute) / time.Minute); m >= 2 {
+		wait = fmt.Sprintf("%d minutes", m)
+	}
+	return o.render(c, http.StatusTooManyRequests, "login", loginData{Query: q,
+		Error: "Too many wrong tokens from your address: try again in " + wait + "."})
+}
+
+// readLoginForm reads the login form's body: URL-encoded only, and at most
+// SmallBodyBytes of it, before anything else. Echo's FormValue would parse
+// a multipart body of any size, writing its large parts to temporary
+// files, before the token is even looked at. code is 0 on success, else
+// the answer with problem.
+func readLoginForm(c echo.Context) (form url.Values, code int, problem string) {
+	req := c.Request()
+	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	if err != nil || mt != echo.MIMEApplicationForm {
+		return nil, http.StatusUnsupportedMediaType, "The login form must be sent as application/x-www-form-urlencoded."
+	}
+	tooLarge := fmt.Sprintf("The login form is larger than %d bytes.", SmallBodyBytes)
+	if req.ContentLength > SmallBodyBytes {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, SmallBodyBytes+1))
+	switch {
+	case err != nil:
+		return nil, http.StatusBadRequest, "The login form could not be read."
+	case len(body) > SmallBodyBytes:
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	form, err = url.ParseQuery(string(body))
+	if err != nil {
+		return nil, http.StatusBadRequest, "The login form is not URL-encoded."
+	}
+	return form, 0, ""
 }
 
 // loginPost serves POST /postmortems/login: the admin token, once, for a
-// cookie. Login is POST only and the cookie SameSite=Strict: no other site
-// can make a browser use it.
+// cookie. Login is POST only, from the page itself (sameOrigin), and the
+// cookie SameSite=Strict: no other site can make a browser use it.
 func (o *overviewHandler) loginPost(c echo.Context) error {
-	if o.token == "" {
+	if o.auth.token == "" {
 		return o.login(c, http.StatusForbidden, "")
 	}
-	q := c.FormValue("q")
-	if !o.tokenMatches(c.FormValue("token")) {
+	form, code, problem := readLoginForm(c)
+	if code != 0 {
+		return o.render(c, code, "login", loginData{Error: problem})
+	}
+	q := form.Get("q")
+	ok, locked := o.auth.verify(c, form.Get("token"))
+	if locked > 0 {
+		return o.tooMany(c, locked, q)
+	}
+	if !ok {
 		return o.render(c, http.StatusUnauthorized, "login", loginData{Error: "That is not the admin token.", Query: q})
+	}
+	sid, err := newSessionID()
+	if err != nil {
+		return err
 	}
 	exp := o.now().Add(sessionTTL)
 	c.SetCookie(&http.Cookie{
-		Name: sessionCookie, Value: o.session(exp), Path: "/postmortems", Expires: exp, MaxAge: int(sessionTTL.Seconds()),
+		Name: sessionCookie, Value: o.session(exp, sid), Path: "/postmortems", Expires: exp, MaxAge: int(sessionTTL.Seconds()),
 		HttpOnly: true, Secure: c.IsTLS() || c.Scheme() == "https", SameSite: http.SameSiteStrictMode,
 	})
 	target := "/postmortems"
@@ -146,9 +248,22 @@ func (o *overviewHandler) loginPost(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, target)
 }
 
+// logout serves POST /postmortems/logout (from the page itself only): the
+// session is revoked for every replica, so a copy of the cookie stops
+// working too, and the cookie is cleared.
 func (o *overviewHandler) logout(c echo.Context) error {
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/postmortems", MaxAge: -1,
 		HttpOnly: true, Secure: c.IsTLS() || c.Scheme() == "https", SameSite: http.SameSiteStrictMode})
+	if ck, err := c.Cookie(sessionCookie); err == nil && o.sessions != nil {
+		if sid, exp, ok := o.parseSession(ck.Value); ok {
+			if err := o.sessions.RevokeSession(c.Request().Context(), sid, exp); err != nil {
+				o.log.Error("logout not recorded: the session stays valid until it expires", "remote", c.RealIP(), "expires", exp, "err", err)
+				return o.render(c, http.StatusServiceUnavailable, "login", loginData{Error: fmt.Sprintf(
+					"You are logged out in this browser, but the logout could not be recorded (the session store is unavailable): a copy of this session's cookie stays valid until %s.",
+					at(o.location(), exp))})
+			}
+		}
+	}
 	return c.Redirect(http.StatusSeeOther, "/postmortems")
 }
 
@@ -265,15 +380,21 @@ type pageData struct {
 // page serves GET /postmortems: the login page without a token, the
 // overview with one.
 func (o *overviewHandler) pageHTML(c echo.Context) error {
-	if o.token == "" {
+	if o.auth.token == "" {
 		return o.login(c, http.StatusForbidden, "")
 	}
-	if ok, problem := o.auth(c); !ok {
+	res, err := o.authRequest(c)
+	switch {
+	case err != nil:
+		return err
+	case res.lockedFor > 0:
+		return o.tooMany(c, res.lockedFor, c.QueryString())
+	case !res.ok:
 		code := http.StatusOK
-		if problem != "" {
+		if res.problem != "" {
 			code = http.StatusUnauthorized
 		}
-		return o.login(c, code, problem)
+		return o.login(c, code, res.problem)
 	}
 	now := o.now()
 	params := c.QueryParams()

@@ -93,7 +93,7 @@ func newOverview(t *testing.T, token string, seeds []seedPM) *overviewEnv {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(New(Options{
-		Postmortems: st, AdminToken: token, Now: clock.Now,
+		Postmortems: st, Sessions: st, AdminToken: token, Now: clock.Now,
 		Severities: func() []string { return []string{"SEV-1", "SEV-2"} },
 		Location:   func() *time.Location { return berlin },
 	}))

@@ -60,7 +60,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // an epic to Reviewed in Jira (found by the status sync) or through
 // POST /webhooks/jira stops its reminders.
 func TestDeadlinesEndToEnd(t *testing.T) {
-	const secret, admin, jiraSecret = "pd-webhook-secret", "admin-token", "jira-webhook-secret-0123456789"
+	const secret, admin, jiraSecret = "pd-webhook-secret", "admin-token-0123456789abcdef0123456789", "jira-webhook-secret-0123456789"
 	r := redistest.New(t)
 	pd := pagerdutytest.New(t)
 	pd.AddUser(pagerdutytest.User{ID: "PALICE", Name: "Alice Ng", Email: "alice@example.com"})

@@ -99,7 +99,7 @@ func TestServeProcessStopsOnSIGTERM(t *testing.T) {
 
 func serveStopsOnSIGTERM(t *testing.T, r *redistest.Mode) {
 	const secret = "HvPtlQNKMPpHSSqJpCdndXfo7HnGXa1pnH6w5axpxLFn9aRBNBGh4e8/HlonK5mz"
-	const admin = "admin-token-NOT-IN-LOGS"
+	const admin = "admin-token-NOT-IN-LOGS-0123456789abcdef"
 	addr := freeAddr(t)
 	sim := samplePagerDuty(t)
 	cmd := exec.Command(os.Args[0])

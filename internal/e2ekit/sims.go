@@ -13,7 +13,7 @@ import (
 // Secrets and names the replicas are started with (test values).
 const (
 	WebhookSecret = "e2e-pagerduty-webhook-secret"
-	AdminToken    = "e2e-admin-token"
+	AdminToken    = "e2e-admin-token-0123456789abcdef0123456789"
 	JiraSecret    = "e2e-jira-webhook-secret-0123456789"
 	// SlackEnv is the variable holding the Slack receiver's URL: name it
 	// in the rules' notify[].slack_webhook_env.
