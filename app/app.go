@@ -266,14 +266,31 @@ func (a *App) Addr() string {
 	return a.listener.Addr().String()
 }
 
+// readyTimeout bounds readiness's write to the queue: Redis answers one in
+// a millisecond, and the probe must answer before the kubelet gives up (3s).
+const readyTimeout = time.Second
+
+// ready is GET /readyz: the rules are loaded and the queue can be written
+// now, so that a webhook sent to this process would be queued. The write
+// runs in its own goroutine since go-redis does not bound a command by its
+// context, only by its own dial and read timeouts.
 func (a *App) ready(ctx context.Context) error {
 	if a.rules.Current() == nil {
 		return errors.New("rules are not loaded")
 	}
-	if err := a.store.Ping(ctx); err != nil {
-		return errors.New("redis does not answer")
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.store.ProbeQueue(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return errors.New("redis does not take writes to the queue")
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("redis does not take writes to the queue within %s", readyTimeout)
 	}
-	return nil
 }
 
 // Rules returns the rules in force.

@@ -57,6 +57,15 @@ func (s *Store) Prefix() string { return s.prefix }
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
+// ProbeQueue checks that the queue can be written: it sets P:{queue}:ready
+// to the time, a write to the same hash slot, hence the same node, as an
+// enqueue. A PING proves less: on a cluster it goes to any node, and a
+// server that answers may still refuse writes (a replica, OOM, too few
+// replicas for min-replicas-to-write).
+func (s *Store) ProbeQueue(ctx context.Context) error {
+	return s.rdb.Set(ctx, s.prefix+":{queue}:ready", s.now().UnixMilli(), time.Minute).Err()
+}
+
 func (s *Store) streamKey() string   { return s.prefix + ":{queue}:events" }
 func (s *Store) deadKey() string     { return s.prefix + ":{queue}:dead" }
 func (s *Store) attemptsKey() string { return s.prefix + ":{queue}:attempts" }

@@ -552,3 +552,32 @@ func TestTraceIsApartFromSteps(t *testing.T) {
 		t.Fatalf("record steps = %v, want the trace and the checkpoints in time order", names)
 	}
 }
+
+// ProbeQueue writes to the queue's hash slot, so it fails where an enqueue
+// would, including on a server that answers PING but refuses writes.
+func TestProbeQueueFailsWhereAnEnqueueWould(t *testing.T) {
+	s, r := newStore(t)
+	ctx := context.Background()
+	if err := s.ProbeQueue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := r.Prefix + ":{queue}:ready"
+	if redistest.Slot(key) != redistest.Slot(s.streamKey()) {
+		t.Fatalf("%s is not in the queue's slot", key)
+	}
+	if ttl := r.Client.PTTL(ctx, key).Val(); ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("%s expires in %s, want within a minute", key, ttl)
+	}
+
+	srv := redistest.StartServer(t, "--min-replicas-to-write", "1")
+	refusing := New(clientFor(t, srv.URL), r.Prefix)
+	if err := refusing.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refusing.Enqueue(ctx, delivery("E1", "W1", "Q1")); err == nil {
+		t.Fatal("enqueue on a server that refuses writes succeeded")
+	}
+	if err := refusing.ProbeQueue(ctx); err == nil || !strings.Contains(err.Error(), "NOREPLICAS") {
+		t.Fatalf("ProbeQueue on a server that refuses writes: %v, want NOREPLICAS", err)
+	}
+}

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -158,5 +159,47 @@ func TestStartSentinel(t *testing.T) {
 	defer promoted.Close()
 	if got := promoted.MGet(ctx, "k", "k2").Val(); len(got) != 2 || got[0] != "v" || got[1] != "v2" {
 		t.Fatalf("the promoted master holds %v, want [v v2]", got)
+	}
+}
+
+// With replicas, killing the master of a slot makes the cluster promote its
+// replica by itself; what the master acknowledged is on the replica, and the
+// cluster takes writes to that slot again.
+func TestClusterFailMaster(t *testing.T) {
+	c := StartClusterWith(t, ClusterOptions{Replicas: 1, NodeTimeout: time.Second})
+	ctx := context.Background()
+	if len(c.Addrs) != 3 || len(c.Replicas) != 3 {
+		t.Fatalf("Addrs %v Replicas %v, want 3 and 3", c.Addrs, c.Replicas)
+	}
+	if opts, err := redis.ParseClusterURL(c.URL); err != nil || len(opts.Addrs) != 6 {
+		t.Fatalf("ParseClusterURL(%q) = %v, %v: want every node", c.URL, opts, err)
+	}
+	const key = "x:{queue}:events"
+	if err := c.Client.Set(ctx, key, "before", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	f := c.FailMaster(t, key)
+	t.Logf("slot %d: %s killed, %s promoted %s later", f.Slot, f.Old, f.New, f.Promoted.Sub(f.Killed).Round(time.Millisecond))
+	if !slices.Contains(c.Addrs, f.Old) || !slices.Contains(c.Replicas, f.New) || f.Slot != Slot(key) {
+		t.Fatalf("failover %+v: want a master replaced by a replica", f)
+	}
+	if !f.Promoted.After(f.Killed) {
+		t.Fatalf("promoted at %v, before the kill at %v", f.Promoted, f.Killed)
+	}
+	if got := c.Client.Get(ctx, key).Val(); got != "before" {
+		t.Fatalf("after the failover %s = %q, want the value written before", key, got)
+	}
+	if err := c.Client.Set(ctx, key, "after", 0).Err(); err != nil {
+		t.Fatalf("write after the failover: %v", err)
+	}
+	n := redis.NewClient(&redis.Options{Addr: f.New})
+	defer n.Close()
+	if got := n.Get(ctx, key).Val(); got != "after" {
+		t.Fatalf("the promoted master %s holds %q, want the write made after the failover", f.New, got)
+	}
+	old := redis.NewClient(&redis.Options{Addr: f.Old, MaxRetries: -1, DialerRetries: 1})
+	defer old.Close()
+	if err := old.Ping(ctx).Err(); err == nil {
+		t.Fatalf("the killed master %s still answers", f.Old)
 	}
 }
