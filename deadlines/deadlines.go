@@ -28,12 +28,11 @@ type Store interface {
 	ClaimDue(ctx context.Context, incident string, repeat time.Duration, maxOverdue int) (string, bool, error)
 	Open(ctx context.Context) ([]string, error)
 	Deadline(ctx context.Context, incident string) (store.Deadline, bool, error)
-	SetStatus(ctx context.Context, incident, status, source string) (string, bool, error)
+	ApplyStatus(ctx context.Context, incident string, c store.StatusChange) (store.StatusResult, error)
 	IncidentOfEpic(ctx context.Context, key string) (string, bool, error)
 	ClaimStatusSync(ctx context.Context, consumer string, every time.Duration) (bool, error)
 	StatusSynced(ctx context.Context) error
 	SetFollowupsDone(ctx context.Context, incident string, done int) error
-	Enqueue(ctx context.Context, d store.Delivery) (store.EnqueueResult, error)
 }
 
 // Jira is what the status sync needs of Jira.
@@ -164,6 +163,9 @@ func (k *Keeper) Sync(ctx context.Context) error {
 		keys = append(keys, d.Followups...)
 	}
 	slices.Sort(keys[len(byEpic):])
+	// What the searches return is Jira's status as of now: a webhook's
+	// change Jira reported later than this is newer than what was read.
+	readAt := k.now()
 	statuses, err := k.Jira.Statuses(ctx, slices.Compact(keys))
 	if err != nil {
 		return fmt.Errorf("read the epics' and follow-ups' statuses: %w", err)
@@ -176,9 +178,11 @@ func (k *Keeper) Sync(ctx context.Context) error {
 	for key, d := range byEpic {
 		status := d.Status
 		if js, ok := statuses[key]; ok {
-			if s, changed, err := k.apply(ctx, d.Incident, js, "sync"); err != nil {
+			s, outcome, err := k.apply(ctx, d.Incident, js, store.StatusChange{Source: "sync", At: readAt})
+			if err != nil {
 				return err
-			} else if changed {
+			}
+			if outcome == store.ChangeUpdated {
 				status = s
 			}
 		}
@@ -225,44 +229,66 @@ func (k *Keeper) followupsDone(ctx context.Context, byEpic map[string]store.Dead
 	return nil
 }
 
-// ApplyEpicStatus applies the Jira status of an epic (POST /webhooks/jira):
-// the post-mortem's new status, "" when the epic is not a tracked
-// post-mortem's or its status is not in the rules' status_map, and whether
-// it changed.
-func (k *Keeper) ApplyEpicStatus(ctx context.Context, key, jiraStatus string) (status string, changed bool, err error) {
+// ApplyEpicEvent applies the Jira status an epic had at at, as a webhook
+// delivery reported it (delivery: its identifier, the same on every
+// retry). It returns the post-mortem's status ("" when the epic is not a
+// tracked post-mortem's or its Jira status is not in the rules'
+// status_map) and what was done: store.ChangeUpdated, ChangeUnchanged,
+// ChangeStale (a newer status was applied since), ChangeDuplicate (the
+// delivery was applied before) or ChangeIgnored.
+func (k *Keeper) ApplyEpicEvent(ctx context.Context, delivery, key, jiraStatus string, at time.Time) (status, outcome string, err error) {
 	id, found, err := k.Store.IncidentOfEpic(ctx, key)
 	if err != nil || !found {
-		return "", false, err
+		return "", store.ChangeIgnored, err
 	}
-	return k.apply(ctx, id, jiraStatus, "webhook")
+	return k.apply(ctx, id, jiraStatus, store.StatusChange{Source: "webhook", At: at, Delivery: delivery})
 }
 
-// apply maps a Jira status to the post-mortem's and sets it. A move to In
-// Review queues the status job of the language review, a move to Reviewed
-// the one that asks the customer liaison for the external message. The job's
-// event ID names the status, so a second sync or webhook queues nothing.
-func (k *Keeper) apply(ctx context.Context, incident, jiraStatus, source string) (string, bool, error) {
+// ApplyEpicStatus applies the Jira status of an epic as of now, as a
+// webhook delivery without an identifier would: the post-mortem's status
+// ("" as for ApplyEpicEvent) and whether it changed.
+func (k *Keeper) ApplyEpicStatus(ctx context.Context, key, jiraStatus string) (status string, changed bool, err error) {
+	status, outcome, err := k.ApplyEpicEvent(ctx, "", key, jiraStatus, k.now())
+	return status, outcome == store.ChangeUpdated, err
+}
+
+// apply maps a Jira status to the post-mortem's and applies it as c says
+// (c.Status is set here). A move to In Review queues, in the same step,
+// the status job of the language review, a move to Reviewed the one that
+// asks the customer liaison for the external message. The job's event ID
+// names the post-mortem and the status, so however many deliveries and
+// syncs report a status, and however often it comes back, it queues one
+// job (within store.DedupeTTL).
+func (k *Keeper) apply(ctx context.Context, incident, jiraStatus string, c store.StatusChange) (string, string, error) {
 	status, ok := k.Rules().StatusMap[jiraStatus]
 	if !ok {
 		k.Log.Debug("Jira status not in status_map; post-mortem status unchanged", "incident", incident, "jira_status", jiraStatus)
-		return "", false, nil
+		return "", store.ChangeIgnored, nil
 	}
-	prev, changed, err := k.Store.SetStatus(ctx, incident, status, source)
-	if err != nil || !changed {
-		return status, false, err
-	}
-	k.Log.Info("post-mortem status changed", "incident", incident, "from", prev, "to", status, "source", source)
+	c.Status = status
 	if status == store.StatusInReview || status == store.StatusReviewed {
 		body, _ := json.Marshal(map[string]string{"status": status})
 		now := k.now()
-		if _, err := k.Store.Enqueue(ctx, store.Delivery{
+		c.Job = &store.Delivery{
 			EventID: "status-" + incident + "-" + status, EventType: store.EventStatus, IncidentID: incident,
 			OccurredAt: now, ReceivedAt: now, Body: body,
-		}); err != nil {
-			return status, true, fmt.Errorf("queue the %s job of %s: %w", status, incident, err)
 		}
 	}
-	return status, true, nil
+	res, err := k.Store.ApplyStatus(ctx, incident, c)
+	if err != nil {
+		return status, "", err
+	}
+	switch res.Outcome {
+	case store.ChangeUpdated:
+		k.Log.Info("post-mortem status changed", "incident", incident, "from", res.Prev, "to", status, "source", c.Source)
+	case store.ChangeStale:
+		k.Log.Info("post-mortem status change older than the status applied last; ignored", "incident", incident,
+			"status", res.Prev, "reported", status, "reported_at", c.At, "source", c.Source)
+		status = res.Prev
+	case store.ChangeDuplicate, store.ChangeIgnored:
+		status = ""
+	}
+	return status, res.Outcome, nil
 }
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {

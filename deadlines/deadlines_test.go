@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/internal/outbound"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
+	clocks "github.com/aftermath-dev/aftermath/internal/testutil"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -154,5 +156,148 @@ func TestSyncCountsFollowupsDone(t *testing.T) {
 		if d.FollowupsDone != want || !d.FollowupsCheckedAt.Equal(now) {
 			t.Errorf("%s: %d of %v done at %s, want %d", id, d.FollowupsDone, d.Followups, d.FollowupsCheckedAt, want)
 		}
+	}
+}
+
+// lifecycleFixture tracks one post-mortem Q1 on a new epic in the Jira
+// simulator, registered at now, with a keeper over the rules' usual
+// status_map whose clock is clock.
+func lifecycleFixture(t *testing.T) (*jiratest.Server, *store.Store, *Keeper, *clocks.Clock, string) {
+	t.Helper()
+	ctx := context.Background()
+	js, jc, st, now := syncFixture(t)
+	clock := clocks.NewClock(now)
+	st.WithClock(clock.Now)
+	if err := st.EnsureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	epic, err := jc.CreateEpic(ctx, jira.Epic{Project: "PM", IssueType: "Epic", Summary: "Post-mortem Q1", Incidents: []string{"Q1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Register(ctx, store.Postmortem{Incident: "Q1", Key: epic.Key, ResolvedAt: now,
+		MeetingDue: now.Add(72 * time.Hour), ReviewDue: now.Add(48 * time.Hour)}, 5); err != nil {
+		t.Fatal(err)
+	}
+	rl, err := rules.Load("r.yaml", []byte("status_map:\n  To Do: Draft\n  In Review: In Review\n  Reviewed: Reviewed\n  Done: Closed\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Keeper{Store: st, Jira: jc, Rules: func() *rules.Rules { return rl }, Log: slog.New(slog.DiscardHandler), Now: clock.Now, Metrics: NewMetrics(nil)}
+	return js, st, k, clock, epic.Key
+}
+
+// statusJobs reads what the queue holds and returns the status jobs' bodies.
+func statusJobs(t *testing.T, st *store.Store) []string {
+	t.Helper()
+	entries, _, err := st.Read(context.Background(), "test", 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.EventType == store.EventStatus {
+			out = append(out, string(e.Body))
+		}
+	}
+	return out
+}
+
+// Each status a post-mortem reaches queues its job once, whatever the
+// number of deliveries and syncs that report it, and however often the
+// post-mortem comes back to it.
+func TestStatusJobOncePerStatus(t *testing.T) {
+	ctx := context.Background()
+	js, st, k, clock, key := lifecycleFixture(t)
+	at := clock.Now()
+	event := func(delivery, status string, after time.Duration, want string) {
+		t.Helper()
+		clock.Set(at.Add(after))
+		if _, got, err := k.ApplyEpicEvent(ctx, delivery, key, status, at.Add(after)); err != nil || got != want {
+			t.Fatalf("%s (%s): %s %v, want %s", delivery, status, got, err, want)
+		}
+	}
+	event("d1", "In Review", time.Minute, store.ChangeUpdated)
+	event("d1", "In Review", time.Minute, store.ChangeDuplicate)
+	event("d2", "In Review", 2*time.Minute, store.ChangeUnchanged)
+	js.SetStatus(key, "In Review")
+	clock.Set(at.Add(3 * time.Minute))
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	event("d3", "Reviewed", 4*time.Minute, store.ChangeUpdated)
+	event("d4", "In Review", 5*time.Minute, store.ChangeUpdated) // back
+	event("d5", "Reviewed", 6*time.Minute, store.ChangeUpdated)  // and again
+	// The sync repairs a Draft a webhook applied, and the epic moves on.
+	event("d6", "To Do", 7*time.Minute, store.ChangeUpdated)
+	js.SetStatus(key, "Reviewed")
+	clock.Set(at.Add(8 * time.Minute))
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := statusJobs(t, st)
+	if strings.Join(got, " ") != `{"status":"In Review"} {"status":"Reviewed"}` {
+		t.Fatalf("status jobs queued: %v; want one for In Review and one for Reviewed", got)
+	}
+}
+
+// The status sync is authoritative: whatever state a webhook left the
+// post-mortem in (a change Jira later undid, whose own webhook was lost),
+// the sync puts the post-mortem in its epic's Jira status, with the
+// reminders that status has, both ways.
+func TestSyncRepairsWhatAWebhookGotWrong(t *testing.T) {
+	ctx := context.Background()
+	js, st, k, clock, key := lifecycleFixture(t)
+	at := clock.Now()
+	state := func() (string, string) {
+		d, _, _ := st.Deadline(ctx, "Q1")
+		return d.Status, d.NextReminder
+	}
+	// Jira says In Review; a webhook said Reviewed: the reminders stopped.
+	js.SetStatus(key, "In Review")
+	if _, got, _ := k.ApplyEpicEvent(ctx, "d1", key, "Reviewed", at.Add(time.Minute)); got != store.ChangeUpdated {
+		t.Fatalf("webhook: %s", got)
+	}
+	if s, next := state(); s != store.StatusReviewed || next != "" {
+		t.Fatalf("after the webhook: %s, next %q", s, next)
+	}
+	clock.Set(at.Add(10 * time.Minute))
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, next := state(); s != store.StatusInReview || next != store.ReminderReview {
+		t.Fatalf("after the sync: %s, next %q; want In Review with the review reminder back", s, next)
+	}
+	// Jira says Reviewed; a webhook said Draft (To Do): the reminders
+	// came back. The sync stops them again.
+	js.SetStatus(key, "Reviewed")
+	if _, got, _ := k.ApplyEpicEvent(ctx, "d2", key, "To Do", at.Add(11*time.Minute)); got != store.ChangeUpdated {
+		t.Fatalf("webhook: %s", got)
+	}
+	clock.Set(at.Add(20 * time.Minute))
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, next := state(); s != store.StatusReviewed || next != "" {
+		t.Fatalf("after the second sync: %s, next %q; want Reviewed, no reminder", s, next)
+	}
+	// And Closed, then reopened in Jira: back in the open set.
+	js.SetStatus(key, "Done")
+	clock.Set(at.Add(30 * time.Minute))
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if open, _ := st.Open(ctx); len(open) != 0 {
+		t.Fatalf("open after Done: %v", open)
+	}
+	js.SetStatus(key, "In Review")
+	if _, got, _ := k.ApplyEpicEvent(ctx, "d3", key, "In Review", at.Add(31*time.Minute)); got != store.ChangeUpdated {
+		t.Fatalf("reopen: %s", got)
+	}
+	if open, _ := st.Open(ctx); len(open) != 1 {
+		t.Fatalf("open after the reopen: %v", open)
+	}
+	if s, next := state(); s != store.StatusInReview || next != store.ReminderReview {
+		t.Fatalf("after the reopen: %s, next %q", s, next)
 	}
 }

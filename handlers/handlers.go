@@ -132,7 +132,7 @@ func New(o Options) *echo.Echo {
 		e.POST("/webhooks/pagerduty", wh.serve)
 	}
 	if o.EpicStatuses != nil && o.JiraWebhookSecret != "" {
-		jh := &jiraWebhook{secret: []byte(o.JiraWebhookSecret), statuses: o.EpicStatuses, max: o.MaxBodyBytes}
+		jh := &jiraWebhook{secret: []byte(o.JiraWebhookSecret), statuses: o.EpicStatuses, max: o.MaxBodyBytes, log: o.Logger}
 		e.POST("/webhooks/jira", jh.serve)
 	}
 

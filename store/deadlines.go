@@ -104,18 +104,22 @@ func (s *Store) syncClaimKey() string         { return s.prefix + ":statussync:c
 func (s *Store) syncLastKey() string          { return s.prefix + ":statussync:last" }
 func (s *Store) epicsKey() string             { return s.prefix + ":{queue}:epics" }
 func (s *Store) trackedKey() string           { return s.prefix + ":{queue}:pmindex" }
+func (s *Store) seenJiraKey(delivery string) string {
+	return s.prefix + ":{queue}:seen:jira:" + keyPart(delivery)
+}
 
 // registerScript records a post-mortem once: a second registration (a
-// retry, another replica) changes nothing.
+// retry, another replica) changes nothing. Its status is Draft as of the
+// registration: a Jira event older than that is stale.
 //
 // KEYS[1] record hash, KEYS[2] deadlines, KEYS[3] open set, KEYS[4] history,
 // KEYS[5] epic index, KEYS[6] every tracked post-mortem by meeting due;
 // ARGV[1] incident, ARGV[2] data, ARGV[3] first reminder
 // kind ("" none), ARGV[4] its due time (ms), ARGV[5] meeting due (ms),
-// ARGV[6] the first history entry, ARGV[7] the epic's key.
+// ARGV[6] the first history entry, ARGV[7] the epic's key, ARGV[8] now (ms).
 var registerScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'status', 'Draft', 'next', ARGV[3], 'n', 1, 'at', ARGV[4], 'meeting', ARGV[5])
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'status', 'Draft', 'status_at', ARGV[8], 'next', ARGV[3], 'n', 1, 'at', ARGV[4], 'meeting', ARGV[5])
 if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('RPUSH', KEYS[4], ARGV[6])
@@ -141,7 +145,7 @@ func (s *Store) Register(ctx context.Context, pm Postmortem, maxOverdue int) (re
 	first, _ := json.Marshal(Transition{Status: StatusDraft, At: now, Source: "created"})
 	n, err := registerScript.Run(ctx, s.rdb,
 		[]string{s.pmKey(pm.Incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(pm.Incident, ":history"), s.epicsKey(), s.trackedKey()},
-		pm.Incident, data, kind, at.UnixMilli(), pm.MeetingDue.UnixMilli(), first, pm.Key).Int()
+		pm.Incident, data, kind, at.UnixMilli(), pm.MeetingDue.UnixMilli(), first, pm.Key, now.UnixMilli()).Int()
 	if err != nil {
 		return false, fmt.Errorf("register the post-mortem of %s: %w", pm.Incident, err)
 	}
@@ -163,7 +167,9 @@ func (s *Store) NextDue(ctx context.Context, limit int) ([]string, error) {
 // claimScript claims a post-mortem's due reminder and queues its job, and
 // moves the deadline on, in one step: whatever the number of schedulers,
 // and wherever one dies, each reminder is queued once. A post-mortem that
-// is Reviewed or Closed leaves the index instead.
+// is Reviewed or Closed leaves the index instead, its place in the
+// schedule held (field held) for a move back; one whose overdue reminders
+// reached the cap (max_overdue may have been lowered) leaves it for good.
 //
 // KEYS[1] deadlines, KEYS[2] record hash, KEYS[3] stream; ARGV[1] incident,
 // ARGV[2] now (ms), ARGV[3] repeat (ms), ARGV[4] max overdue, ARGV[5] now
@@ -173,7 +179,12 @@ local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not at or tonumber(at) > tonumber(ARGV[2]) then return false end
 local h = redis.call('HMGET', KEYS[2], 'next', 'n', 'status', 'meeting')
 local kind, n, status = h[1], tonumber(h[2] or '1'), h[3]
-if status == 'Reviewed' or status == 'Closed' or not kind or kind == '' then
+if status == 'Reviewed' or status == 'Closed' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  if kind and kind ~= '' then redis.call('HSET', KEYS[2], 'held', kind, 'next', '') end
+  return false
+end
+if not kind or kind == '' or kind == 'overdue' and n > tonumber(ARGV[4]) then
   redis.call('ZREM', KEYS[1], ARGV[1])
   redis.call('HSET', KEYS[2], 'next', '')
   return false
@@ -206,39 +217,140 @@ func (s *Store) ClaimDue(ctx context.Context, incident string, repeat time.Durat
 	return id, true, nil
 }
 
-// statusScript sets a post-mortem's status and records the transition; at
-// Reviewed or Closed no more reminders come, and Closed ends the tracking.
-// It returns the previous status, or false when nothing changed.
+// What ApplyStatus did with a status change.
+const (
+	ChangeUpdated   = "updated"   // the post-mortem has the new status
+	ChangeUnchanged = "unchanged" // it had that status already
+	ChangeStale     = "stale"     // a newer status was applied since: ignored
+	ChangeDuplicate = "duplicate" // the delivery was applied before: ignored
+	ChangeIgnored   = "ignored"   // not a tracked post-mortem, or a status the rules do not map
+)
+
+// StatusChange is a post-mortem status that Jira reported.
+type StatusChange struct {
+	Status string // Draft, In Review, Reviewed or Closed
+	Source string // "sync" (the status sync's read) or "webhook"
+	// At is when Jira reported it: a webhook's timestamp, or when the sync
+	// read it. A webhook's change older than the status applied last is
+	// stale; the sync's is stale only when a webhook applied a change Jira
+	// reported after the read (and not in the future): the sync repairs
+	// whatever else a webhook got wrong.
+	At time.Time
+	// Delivery is the webhook delivery's identifier ("" none): a delivery
+	// is applied once, whatever the number of retries.
+	Delivery string
+	// Job, when set, is queued with the change (its event ID deduplicating
+	// it), in the same step: the work the new status asks for.
+	Job *Delivery
+}
+
+// StatusResult says what ApplyStatus did.
+type StatusResult struct {
+	Outcome string // one of the Change* values
+	// Prev is the status before (updated), the status kept (unchanged,
+	// stale), or "" (duplicate, ignored).
+	Prev string
+}
+
+// statusScript applies a post-mortem's status change in one step: the
+// delivery's dedupe, the ordering check, the status with the time it was
+// reported, the transition, the reminders and the open set, and the job
+// the status asks for. Every change is reversible: at Reviewed or Closed
+// the post-mortem leaves the deadline index with its place in the schedule
+// held, and Closed leaves the open set; moving back to Draft or In Review
+// puts both back, the next reminder being the one that was due next, never
+// one already sent (a review whose meeting has passed meanwhile becomes
+// the first overdue reminder). A record from before the place was held
+// (no held field) is read from n, at and meeting.
 //
 // KEYS[1] record hash, KEYS[2] deadlines, KEYS[3] open set, KEYS[4]
-// history; ARGV[1] incident, ARGV[2] status, ARGV[3] transition.
+// history, KEYS[5] stream, KEYS[6] the job's dedupe key, KEYS[7] the
+// delivery's dedupe key (absent: no delivery); ARGV[1] incident, ARGV[2]
+// status, ARGV[3] transition, ARGV[4] reported at (ms), ARGV[5] source,
+// ARGV[6] now (ms), ARGV[7] dedupe TTL (s), ARGV[8] whether a job comes,
+// ARGV[9..] the job's field/value pairs.
 var statusScript = redis.NewScript(`
-local prev = redis.call('HGET', KEYS[1], 'status')
-if not prev or prev == ARGV[2] then return false end
-redis.call('HSET', KEYS[1], 'status', ARGV[2])
-redis.call('RPUSH', KEYS[4], ARGV[3])
-if ARGV[2] == 'Reviewed' or ARGV[2] == 'Closed' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('HSET', KEYS[1], 'next', '')
+if KEYS[7] and redis.call('EXISTS', KEYS[7]) == 1 then return {'duplicate', ''} end
+local h = redis.call('HMGET', KEYS[1], 'status', 'status_at', 'next', 'held', 'n', 'at', 'meeting')
+local prev = h[1]
+if not prev then return {'ignored', ''} end
+local at, last, now = tonumber(ARGV[4]), tonumber(h[2] or '0'), tonumber(ARGV[6])
+local function seen()
+  if KEYS[7] then redis.call('SET', KEYS[7], ARGV[4], 'EX', ARGV[7]) end
 end
-if ARGV[2] == 'Closed' then redis.call('SREM', KEYS[3], ARGV[1]) end
-return prev
+if ARGV[5] == 'sync' and last > at and last <= now or ARGV[5] ~= 'sync' and at < last then
+  seen()
+  return {'stale', prev}
+end
+redis.call('HSET', KEYS[1], 'status_at', at)
+local status = ARGV[2]
+if prev == status then
+  seen()
+  return {'unchanged', prev}
+end
+redis.call('HSET', KEYS[1], 'status', status)
+redis.call('RPUSH', KEYS[4], ARGV[3])
+local stopped = prev == 'Reviewed' or prev == 'Closed'
+if status == 'Reviewed' or status == 'Closed' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  if h[3] and h[3] ~= '' then redis.call('HSET', KEYS[1], 'held', h[3], 'next', '') end
+elseif stopped then
+  local kind, n, due, meeting = h[4], tonumber(h[5] or '1'), tonumber(h[6] or '0'), tonumber(h[7] or '0')
+  if not kind or kind == '' then
+    kind = 'overdue'
+    if n == 1 and due < meeting then kind = 'review' end
+  end
+  if kind == 'review' and now >= meeting then kind, n, due = 'overdue', 1, meeting end
+  redis.call('HDEL', KEYS[1], 'held')
+  redis.call('HSET', KEYS[1], 'next', kind, 'n', n, 'at', due)
+  redis.call('ZADD', KEYS[2], due, ARGV[1])
+end
+if status == 'Closed' then redis.call('SREM', KEYS[3], ARGV[1]) else redis.call('SADD', KEYS[3], ARGV[1]) end
+if ARGV[8] == '1' and redis.call('EXISTS', KEYS[6]) == 0 then
+  local fields = {}
+  for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+  local id = redis.call('XADD', KEYS[5], '*', unpack(fields))
+  redis.call('SET', KEYS[6], id, 'EX', ARGV[7])
+end
+seen()
+return {'updated', prev}
 `)
 
-// SetStatus moves a tracked post-mortem to status; changed is false when it
-// had that status already or is not tracked.
-func (s *Store) SetStatus(ctx context.Context, incident, status, source string) (prev string, changed bool, err error) {
-	tr, _ := json.Marshal(Transition{Status: status, At: s.now(), Source: source})
-	prev, err = statusScript.Run(ctx, s.rdb,
-		[]string{s.pmKey(incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(incident, ":history")},
-		incident, status, tr).Text()
-	if errors.Is(err, redis.Nil) {
-		return "", false, nil
+// ApplyStatus applies a status change Jira reported to the post-mortem of
+// incident, in one atomic step (see statusScript): a delivery seen before
+// is a duplicate, a change older than the status applied last is stale,
+// and the change's job is queued with it or not at all.
+func (s *Store) ApplyStatus(ctx context.Context, incident string, c StatusChange) (StatusResult, error) {
+	now := s.now()
+	tr, _ := json.Marshal(Transition{Status: c.Status, At: now, Source: c.Source})
+	jobKey, job := s.seenEventKey("status-"+incident+"-"+c.Status), []any{"0"}
+	if c.Job != nil {
+		jobKey, job = s.seenEventKey(c.Job.EventID), append([]any{"1"}, entryFields(*c.Job)...)
 	}
+	keys := []string{s.pmKey(incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(incident, ":history"), s.streamKey(), jobKey}
+	if c.Delivery != "" {
+		keys = append(keys, s.seenJiraKey(c.Delivery))
+	}
+	args := append([]any{incident, c.Status, tr, c.At.UnixMilli(), c.Source, now.UnixMilli(), int64(DedupeTTL / time.Second)}, job...)
+	res, err := statusScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 	if err != nil {
-		return "", false, fmt.Errorf("set the status of the post-mortem of %s: %w", incident, err)
+		return StatusResult{}, fmt.Errorf("set the status of the post-mortem of %s: %w", incident, err)
 	}
-	return prev, true, nil
+	if len(res) != 2 {
+		return StatusResult{}, fmt.Errorf("set the status of the post-mortem of %s: unexpected script reply %v", incident, res)
+	}
+	return StatusResult{Outcome: res[0], Prev: res[1]}, nil
+}
+
+// SetStatus moves a tracked post-mortem to status as of now, as the status
+// sync does; changed is false when it had that status already or is not
+// tracked.
+func (s *Store) SetStatus(ctx context.Context, incident, status, source string) (prev string, changed bool, err error) {
+	res, err := s.ApplyStatus(ctx, incident, StatusChange{Status: status, Source: source, At: s.now()})
+	if err != nil || res.Outcome != ChangeUpdated {
+		return "", false, err
+	}
+	return res.Prev, true, nil
 }
 
 // NoteReminder records a reminder sent, once per kind and number.

@@ -24,6 +24,8 @@ type deadlineEnv struct {
 	clock   *testutil.Clock
 	w       *env
 	keepers []*deadlines.Keeper
+	// stopWorker stops the worker; startWorker starts one again.
+	stopWorker func()
 }
 
 func newDeadlineEnv(t *testing.T, rulesExtra string, at time.Time, keepers int) *deadlineEnv {
@@ -40,15 +42,26 @@ func newDeadlineEnv(t *testing.T, rulesExtra string, at time.Time, keepers int) 
 	e.store.WithClock(c.Now)
 	e.res.Now = c.Now
 	d := &deadlineEnv{jiraEnv: e, clock: c, w: &env{t: t, r: e.r, store: e.store, q: e.store}}
-	cfg := fast("worker")
-	cfg.Rules = func() *rules.Rules { return e.rules }
-	d.w.start(cfg, e.res)
+	d.stopWorker = d.w.start(d.workerConfig(), e.res)
 	m := deadlines.NewMetrics(nil)
 	for i := range keepers {
 		d.keepers = append(d.keepers, &deadlines.Keeper{Store: e.store, Jira: e.jc, Rules: func() *rules.Rules { return e.rules },
 			Consumer: fmt.Sprint("replica-", i), Log: slog.New(slog.DiscardHandler), Now: c.Now, Metrics: m})
 	}
 	return d
+}
+
+func (d *deadlineEnv) workerConfig() Config {
+	cfg := fast("worker")
+	cfg.Rules = func() *rules.Rules { return d.rules }
+	// The jobs' times are the test clock's, weeks before the worker's.
+	cfg.RetryHorizon = 10 * 365 * 24 * time.Hour
+	return cfg
+}
+
+// startWorker starts a worker again after stopWorker.
+func (d *deadlineEnv) startWorker() {
+	d.stopWorker = d.w.start(d.workerConfig(), d.res)
 }
 
 // resolve processes the resolution of incident id through the queue.
@@ -273,5 +286,125 @@ func TestStatusLifecycleThroughTheWebhook(t *testing.T) {
 	}
 	if got := strings.Join(path, ","); got != "Draft/created,In Review/webhook,Reviewed/webhook,Closed/webhook" {
 		t.Fatalf("history = %s", got)
+	}
+}
+
+// A reminder's comment that Jira made but whose answer was lost (a 504
+// after the write): the job is retried, finds the comment by its marker,
+// and the epic has one reminder.
+func TestReminderWhoseAnswerWasLostCommentsOnce(t *testing.T) {
+	d := newDeadlineEnv(t, "", t0.Add(80*time.Minute), 1)
+	realisticSEV1(d.pdEnv)
+	d.resolve("PCHK1")
+	epic := d.wantOneEpic()
+	d.clock.Set(d.deadline("PCHK1").ReviewDue)
+	d.jsim.Inject("POST /rest/api/2/issue/{issueIdOrKey}/comment", jiratest.Fault{Status: 504, AfterApply: true})
+	d.tick()
+	if n := len(d.comments(epic.Key, "due for review")); n != 1 {
+		t.Fatalf("%d review reminders after a lost answer, want 1", n)
+	}
+	if n := d.jsim.Count("POST /rest/api/2/issue/{issueIdOrKey}/comment"); n != 1 {
+		t.Fatalf("%d comment requests, want 1: the retry must find the first", n)
+	}
+	rec := d.w.record("PCHK1")
+	var step store.StepRecord
+	for _, s := range rec.Steps {
+		if s.Name == "reminder_review_1" {
+			step = s
+		}
+	}
+	if step.Status != store.StepDone || !strings.Contains(step.Detail, "found, written by an earlier attempt") {
+		t.Fatalf("step reminder_review_1 = %+v", step)
+	}
+	if dl := d.deadline("PCHK1"); len(dl.Reminders) != 1 {
+		t.Fatalf("reminders recorded: %+v", dl.Reminders)
+	}
+}
+
+// A reminder already queued when the epic moves to Reviewed (or Closed) is
+// not sent: the job reads the status when it runs.
+func TestReminderQueuedBeforeReviewedIsNotSent(t *testing.T) {
+	for _, jiraStatus := range []string{"Reviewed", "Done"} {
+		t.Run(jiraStatus, func(t *testing.T) {
+			d := newDeadlineEnv(t, "", t0.Add(80*time.Minute), 1)
+			realisticSEV1(d.pdEnv)
+			d.resolve("PCHK1")
+			epic := d.wantOneEpic()
+			ctx := context.Background()
+			d.stopWorker()
+			dl := d.deadline("PCHK1")
+			d.clock.Set(dl.MeetingDue.Add(time.Minute))
+			// The scheduler queues the review, then the first overdue
+			// reminder, both due.
+			for i, want := range []int{1, 1, 0} {
+				if n, err := d.keepers[0].Schedule(ctx); err != nil || n != want {
+					t.Fatalf("schedule %d: %d %v, want %d", i, n, err, want)
+				}
+			}
+			if st := d.w.stats(); st.Length != 2 {
+				t.Fatalf("queue: %+v, want the reminders' jobs", st)
+			}
+			if _, changed, err := d.keepers[0].ApplyEpicStatus(ctx, epic.Key, jiraStatus); err != nil || !changed {
+				t.Fatalf("apply %s: %v %v", jiraStatus, changed, err)
+			}
+			d.startWorker()
+			d.drain()
+			if n := len(d.comments(epic.Key, "due for review")) + len(d.comments(epic.Key, "meeting was due")); n != 0 {
+				t.Fatalf("%d reminders after %s", n, jiraStatus)
+			}
+			eventually(t, "both reminders skipped", func() bool {
+				skipped := 0
+				for _, s := range d.w.record("PCHK1").Steps {
+					if (s.Name == "reminder_review_1" || s.Name == "reminder_overdue_1") && s.Status == store.StepSkipped && strings.Contains(s.Detail, "no more reminders") {
+						skipped++
+					}
+				}
+				return skipped == 2
+			})
+		})
+	}
+}
+
+// The issue's case: a Reviewed that was wrong (a webhook replayed before
+// any newer status) stopped the reminders; the real status comes back
+// (In Review) and so do the reminders, from where they stopped: the
+// review reminder already sent is not sent again, the overdue ones come.
+func TestReopenedPostmortemGetsItsRemindersBack(t *testing.T) {
+	d := newDeadlineEnv(t, "", t0.Add(80*time.Minute), 1)
+	realisticSEV1(d.pdEnv)
+	d.resolve("PCHK1")
+	epic := d.wantOneEpic()
+	ctx := context.Background()
+	k := d.keepers[0]
+	dl := d.deadline("PCHK1")
+	d.clock.Set(dl.ReviewDue)
+	d.tick()
+	if n := len(d.comments(epic.Key, "due for review")); n != 1 {
+		t.Fatalf("%d review reminders", n)
+	}
+	at := d.clock.Now()
+	if _, outcome, err := k.ApplyEpicEvent(ctx, "d-wrong", epic.Key, "Reviewed", at.Add(time.Second)); err != nil || outcome != store.ChangeUpdated {
+		t.Fatalf("Reviewed: %s %v", outcome, err)
+	}
+	d.drain()
+	d.clock.Set(dl.MeetingDue.Add(time.Hour))
+	d.tick()
+	if n := len(d.comments(epic.Key, "meeting was due")); n != 0 {
+		t.Fatalf("%d overdue reminders while Reviewed", n)
+	}
+	if _, outcome, err := k.ApplyEpicEvent(ctx, "d-reopen", epic.Key, "In Review", d.clock.Now()); err != nil || outcome != store.ChangeUpdated {
+		t.Fatalf("In Review: %s %v", outcome, err)
+	}
+	d.drain()
+	d.tick()
+	d.tick()
+	over := d.comments(epic.Key, "meeting was due")
+	if len(over) != 1 || !strings.Contains(over[0], "still In Review") || !strings.Contains(over[0], "reminder 1") {
+		t.Fatalf("overdue reminders after the reopen = %q, want the first", over)
+	}
+	d.clock.Set(dl.MeetingDue.Add(25 * time.Hour))
+	d.tick()
+	if n, r := len(d.comments(epic.Key, "meeting was due")), len(d.comments(epic.Key, "due for review")); n != 2 || r != 1 {
+		t.Fatalf("%d overdue and %d review reminders a day later, want 2 and 1", n, r)
 	}
 }

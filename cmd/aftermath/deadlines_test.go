@@ -58,7 +58,8 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // date past the holiday in Jira; two post-mortems whose meetings are
 // overdue get one overdue comment each, once across the replicas; moving
 // an epic to Reviewed in Jira (found by the status sync) or through
-// POST /webhooks/jira stops its reminders.
+// POST /webhooks/jira stops its reminders, including one that falls due
+// after the move.
 func TestDeadlinesEndToEnd(t *testing.T) {
 	const secret, admin, jiraSecret = "pd-webhook-secret", "admin-token-0123456789abcdef0123456789", "jira-webhook-secret-0123456789"
 	r := redistest.New(t)
@@ -129,14 +130,21 @@ func TestDeadlinesEndToEnd(t *testing.T) {
 		pm := postmortemOf(t, reps.URL(2), admin, "QOLD")
 		return pm.Status == "Reviewed" && pm.NextReminder == ""
 	})
-	// QHOL's through Jira's webhook, signed as Jira Cloud signs it.
-	body, _ := json.Marshal(map[string]any{"webhookEvent": "jira:issue_updated",
-		"issue": map[string]any{"key": epicOf("QHOL").Key, "fields": map[string]any{"status": map[string]string{"name": "Reviewed"}}}})
-	mac := hmac.New(sha256.New, []byte(jiraSecret))
-	mac.Write(body)
-	if code, answer := post(t, reps.URL(1)+"/webhooks/jira", body, map[string]string{"X-Hub-Signature": "sha256=" + hex.EncodeToString(mac.Sum(nil))}); code != 200 || !strings.Contains(answer, `"status":"updated"`) {
-		t.Fatalf("Jira webhook: %d %s", code, answer)
+	// QHOL's through Jira's webhook, signed as Jira Cloud signs it: the
+	// epic moves in Jira, and Jira tells.
+	jiraHook := func(key, status, delivery string) []byte {
+		js.SetStatus(key, status)
+		body, _ := json.Marshal(map[string]any{"timestamp": time.Now().UnixMilli(), "webhookEvent": "jira:issue_updated",
+			"issue": map[string]any{"key": key, "fields": map[string]any{"status": map[string]string{"name": status}}}})
+		mac := hmac.New(sha256.New, []byte(jiraSecret))
+		mac.Write(body)
+		if code, answer := post(t, reps.URL(1)+"/webhooks/jira", body, map[string]string{"X-Hub-Signature": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
+			"X-Atlassian-Webhook-Identifier": delivery}); code != 200 || !strings.Contains(answer, `"status":"updated"`) {
+			t.Fatalf("Jira webhook %s: %d %s", delivery, code, answer)
+		}
+		return body
 	}
+	body := jiraHook(epicOf("QHOL").Key, "Reviewed", "delivery-qhol")
 	pm := postmortemOf(t, reps.URL(0), admin, "QHOL")
 	if pm.Status != "Reviewed" || pm.NextReminder != "" || len(pm.History) != 2 || pm.History[1].Source != "webhook" || len(pm.Reminders) != 1 {
 		t.Fatalf("QHOL's post-mortem = %+v", pm)
@@ -144,12 +152,73 @@ func TestDeadlinesEndToEnd(t *testing.T) {
 	if code, _ := post(t, reps.URL(1)+"/webhooks/jira?secret=wrong", body, nil); code != 401 {
 		t.Fatalf("Jira webhook with a wrong secret: %d, want 401", code)
 	}
-	if a, b := overdue("QOLD"), overdue("QHOL"); a != 1 || b != 1 {
-		t.Fatalf("overdue comments after Reviewed: QOLD %d, QHOL %d", a, b)
+
+	// Reviewed must stop a reminder that falls due afterwards. The repeat
+	// of QOLD's and QHOL's is a day away (the rules refuse less than an
+	// hour), so two more post-mortems have their meeting due in 30 s:
+	// QSOON is moved to Reviewed before, QCTL stays Draft. When QCTL's
+	// overdue reminder is written and the queue is empty, QSOON's (due at
+	// the same moment) would have been too.
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meeting := time.Now().Add(30 * time.Second).Truncate(time.Second)
+	resolved := meeting.In(ny).AddDate(0, 0, -3) // SEV-1: 3 calendar days, wall clock
+	pd.AddService(pagerdutytest.Service{ID: "PSVC002", Name: "payments"})
+	for _, in := range []pagerdutytest.NewIncident{
+		{ID: "QSOON", Title: "Search slow", ServiceID: "PSVC001", Priority: "P1", CreatedAt: resolved.Add(-time.Hour)},
+		{ID: "QCTL", Title: "Payments down", ServiceID: "PSVC002", Priority: "P1", CreatedAt: resolved.Add(-time.Hour)},
+	} {
+		pd.AddIncident(in)
+		pd.Resolve(in.ID, "PALICE", resolved)
+		wh := pd.IncidentWebhook(in.ID, "incident.resolved", "PALICE", secret)
+		post(t, reps.URL(0)+"/webhooks/pagerduty", wh.Body, wh.Headers)
+	}
+	comments := func(id, s string) int {
+		n := 0
+		for _, c := range epicOf(id).Comments {
+			if strings.Contains(c.Body, s) {
+				n++
+			}
+		}
+		return n
+	}
+	// Their reviews are past due, the meetings ahead: a review reminder each.
+	waitFor(t, 25*time.Second, "a review reminder on QSOON's and QCTL's epics", func() bool {
+		return comments("QSOON", "due for review") == 1 && comments("QCTL", "due for review") == 1
+	})
+	if time.Until(meeting) < 2*time.Second {
+		t.Fatalf("too slow: the meeting (%s) is due before QSOON could be moved to Reviewed", meeting)
+	}
+	jiraHook(epicOf("QSOON").Key, "Reviewed", "delivery-qsoon")
+	waitFor(t, time.Until(meeting)+30*time.Second, "QCTL's overdue reminder, and the queue empty", func() bool {
+		return overdue("QCTL") == 1 && queueEmpty(t, reps.URL(2))
+	})
+	if a, b, c := overdue("QOLD"), overdue("QHOL"), overdue("QSOON"); a != 1 || b != 1 || c != 0 {
+		t.Fatalf("overdue comments after Reviewed: QOLD %d, QHOL %d, QSOON %d; want 1, 1, 0", a, b, c)
+	}
+	if pm := postmortemOf(t, reps.URL(0), admin, "QSOON"); pm.Status != "Reviewed" || len(pm.Reminders) != 1 || pm.Reminders[0].Kind != "review" {
+		t.Fatalf("QSOON's post-mortem = %+v", pm)
 	}
 	if v := append(pd.Violations(), js.Violations()...); len(v) > 0 {
 		t.Fatalf("requests the official specs refuse: %v", v)
 	}
+}
+
+// queueEmpty reads the queue's gauges on a replica's /metrics: nothing
+// waiting, nothing being processed.
+func queueEmpty(t *testing.T, base string) bool {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	page := "\n" + b.String()
+	return strings.Contains(page, "\naftermath_queue_length 0\n") && strings.Contains(page, "\naftermath_queue_pending 0\n")
 }
 
 func post(t *testing.T, u string, body []byte, headers map[string]string) (int, string) {
