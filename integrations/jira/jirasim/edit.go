@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -20,7 +21,7 @@ const (
 	maxLabel   = 255
 	// MaxText is the limit of a text field (description, environment, a
 	// textarea custom field) and of a comment body: Jira's default
-	// jira.text.field.character.limit.
+	// jira.text.field.character.limit (see Options.TextLimit).
 	MaxText = 32767
 )
 
@@ -36,12 +37,14 @@ func units(s string) int {
 	return n
 }
 
-// tooLong is Jira's message for a text field or comment over MaxText (Cloud
-// writes the number with a thousands separator, Data Center without).
+// tooLong is Jira's message for a text field or comment over the limit
+// (Cloud writes the number with a thousands separator, Data Center without).
 func (s *Server) tooLong() string {
-	limit := "32767"
+	limit := strconv.Itoa(s.textLimit)
 	if s.mode == Cloud {
-		limit = "32,767"
+		for i := len(limit) - 3; i > 0; i -= 3 {
+			limit = limit[:i] + "," + limit[i:]
+		}
 	}
 	return "The entered text is too long. It exceeds the allowed limit of " + limit + " characters."
 }
@@ -210,8 +213,8 @@ func (e *editor) commentOps(ops []map[string]json.RawMessage) {
 	}
 }
 
-// commentBody reads a v2 comment body: a non-blank string of at most
-// MaxText characters.
+// commentBody reads a v2 comment body: a non-blank string within the text
+// limit.
 func (s *Server) commentBody(raw json.RawMessage) (string, string) {
 	if isNull(raw) {
 		return "", "Comment body can not be empty!"
@@ -223,7 +226,7 @@ func (s *Server) commentBody(raw json.RawMessage) (string, string) {
 	if strings.TrimSpace(b) == "" {
 		return "", "Comment body can not be empty!"
 	}
-	if units(b) > MaxText {
+	if units(b) > s.textLimit {
 		return "", s.tooLong()
 	}
 	return b, ""
@@ -355,11 +358,11 @@ func (e *editor) text(field string, raw json.RawMessage) (string, bool) {
 	return v, true
 }
 
-// longText reads a text field of at most MaxText characters (description,
+// longText reads a text field within the text limit (description,
 // environment).
 func (e *editor) longText(field string, raw json.RawMessage) (string, bool) {
 	v, ok := e.text(field, raw)
-	if ok && units(v) > MaxText {
+	if ok && units(v) > e.s.textLimit {
 		e.fail(field, e.s.tooLong())
 		return "", false
 	}

@@ -1,6 +1,7 @@
 package jirasim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -176,6 +177,15 @@ func (s *Server) AddComment(key, authorID, body string) Comment {
 	x.Comments = append(x.Comments, c)
 	s.touch(x, c.Created)
 	return c
+}
+
+// SetTextLimit changes Options.TextLimit from now on, as an administrator
+// changing jira.text.field.character.limit would; 0 restores Jira's
+// default.
+func (s *Server) SetTextLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.textLimit = cmp.Or(n, MaxText)
 }
 
 // RejectBulkItem makes every later bulk-create element whose summary

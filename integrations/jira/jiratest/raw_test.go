@@ -477,6 +477,17 @@ func TestTextLimits(t *testing.T) {
 		if n := len(s.Issues()); n != 2 {
 			t.Errorf("%d issues, want 2", n)
 		}
+		// An administrator may lower the limit; Jira's message says the
+		// new one.
+		s.SetTextLimit(1000)
+		low := map[Mode]string{Cloud: "1,000", DataCenter: "1000"}[mode]
+		if r := send(t, s, "POST", "/rest/api/2/issue/OPS-1/comment", `{"body":`+q(strings.Repeat("z", 1001))+`}`, nil); r.status != 400 || !strings.Contains(r.fieldError("comment"), "limit of "+low+" characters") {
+			t.Errorf("comment over a lowered limit: %d %s", r.status, r.raw)
+		}
+		s.SetTextLimit(0)
+		if r := send(t, s, "POST", "/rest/api/2/issue/OPS-1/comment", `{"body":`+q(strings.Repeat("z", 1001))+`}`, nil); r.status != 201 {
+			t.Errorf("comment after the default limit is back: %d %.300s", r.status, r.raw)
+		}
 	})
 }
 
