@@ -139,7 +139,7 @@ var sections = []section{
 		},
 	},
 	{
-		noun: "incidents",
+		noun: "rows of the response table",
 		rows: func(p *Page) int { return len(p.Response) },
 		keep: func(p *Page, k int) { p.Response = p.Response[:k] },
 		cut:  func(c *Cut) *string { return &c.Response },
