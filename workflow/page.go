@@ -131,24 +131,35 @@ const (
 func (f pageFit) limit() int { return cmp.Or(f.Limit, render.PageLimit) }
 
 // shorter is what to write after Jira refused a text of fit for its size
-// with err: the page fitted to the limit Jira states when that is lower
-// (with some room), else less of the page. ok is false when there is
-// nothing shorter.
+// with err: the page fitted to the limit Jira states, when that is lower
+// (with some room), else to half the limit (Jira counts otherwise than
+// aftermath, or did not say); below minFitted, the page without its growing
+// sections, then a line, then nothing. The comments are fitted to the same
+// limit. ok is false when there is nothing shorter.
 func (f pageFit) shorter(err error) (pageFit, bool) {
-	if l, ok := jira.StatedLimit(err); ok {
-		if n := l - l/32; n < f.limit() {
-			f.Limit = n
-			if f.Level == pageFitted {
-				return f, true
-			}
-		}
+	limit := f.limit() / 2
+	if l, ok := jira.StatedLimit(err); ok && l-l/32 < f.limit() {
+		limit = l - l/32
+	}
+	if f.Level == pageFitted && limit >= minFitted {
+		f.Limit = limit
+		return f, true
 	}
 	if f.Level >= pageNone {
 		return f, false
 	}
+	f.Limit = max(limit, minLimit)
 	f.Level++
 	return f, true
 }
+
+// minFitted is the shortest limit a fitted page is worth writing at: under
+// it, the page goes without its growing sections. minLimit is the least
+// any text is fitted to, so that comments still hold a few rows each.
+const (
+	minFitted = 4000
+	minLimit  = 1000
+)
 
 // result is the epic_page step's result: the epic, and how its page was
 // fitted when that is not the default.

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/render"
@@ -266,7 +267,10 @@ func TestJiraPageRefusedForSizeStillMakesThePostmortem(t *testing.T) {
 		epic := e.wantOneEpic()
 		all, parts := restOf(t, epic, 20000)
 		links(t, all)
-		if parts < 3 || !strings.Contains(epic.Description, "h2. Timeline") {
+		// Fitted to the limit Jira states, not cut to the bare page: it
+		// keeps the first rows of its sections.
+		if parts < 3 || jiraChars(epic.Description) < 15000 || !strings.Contains(epic.Description, "*annotated*: Note: Update 1: p99") ||
+			!strings.Contains(epic.Description, "more events: see the comments on this epic") {
 			t.Errorf("%d parts of the rest; the page:\n%.2000s", parts, epic.Description)
 		}
 		if n := len(e.children(epic.Key)); n != 4 {
@@ -339,5 +343,47 @@ func TestJiraPageRestCommentLostAnswer(t *testing.T) {
 	}
 	if st := e.step("PCHK1", StepEpicPageRest+"_1"); st.Status != "done" || !strings.Contains(st.Detail, "found, written by an earlier attempt") {
 		t.Errorf("the first part's step: %+v", st)
+	}
+}
+
+// After Jira refuses a text for its size, the next is shorter: fitted to
+// the limit Jira states (less some room) or, when it states none or one
+// not lower, to half; then without the growing sections, a line, nothing.
+func TestPageFitShorter(t *testing.T) {
+	tooLong := func(msg string) error {
+		return &jira.Error{Op: "create", Status: 400, Fields: map[string]string{"description": msg}}
+	}
+	stated := tooLong("The entered text is too long. It exceeds the allowed limit of 20,000 characters.")
+	unstated := tooLong("The entered text is too long.")
+	steps := []struct {
+		err  error
+		want pageFit
+	}{
+		{stated, pageFit{Level: pageFitted, Limit: 20000 - 625}},
+		{stated, pageFit{Level: pageFitted, Limit: (20000 - 625) / 2}},
+		{unstated, pageFit{Level: pageFitted, Limit: (20000 - 625) / 4}},
+		{unstated, pageFit{Level: pageMinimal, Limit: (20000 - 625) / 8}},
+		{unstated, pageFit{Level: pagePlaceholder, Limit: (20000 - 625) / 16}},
+		{unstated, pageFit{Level: pageNone, Limit: minLimit}},
+	}
+	var f pageFit
+	for i, s := range steps {
+		next, ok := f.shorter(s.err)
+		if !ok || next != s.want {
+			t.Fatalf("step %d: %+v, %v; want %+v", i, next, ok, s.want)
+		}
+		f = next
+	}
+	if _, ok := f.shorter(unstated); ok {
+		t.Fatal("something shorter than no description")
+	}
+	// Jira counting otherwise: it states its default, over what was sent.
+	if next, _ := (pageFit{}).shorter(tooLong("The entered text is too long. It exceeds the allowed limit of 32,767 characters.")); next != (pageFit{Limit: 32767 - 1023}) {
+		t.Fatalf("refused at the default limit: %+v", next)
+	}
+	for _, f := range []pageFit{{}, {Level: pageMinimal, Limit: 1500}} {
+		if got, ok := fitOf(f.result("PM-1")); !ok || got != f {
+			t.Errorf("fitOf(result(%+v)) = %+v, %v", f, got, ok)
+		}
 	}
 }

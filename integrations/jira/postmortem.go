@@ -12,30 +12,14 @@ import (
 )
 
 // The post-mortem side of the client: what the workflow asks of Jira, in its
-// words. How a post-mortem is found again (a label per incident, JQL), how big
-// a page may be, and how Jira refuses an assignee are known here only.
+// words. How a post-mortem is found again (a label per incident, JQL), how
+// Jira refuses a text too long (TooLong) or an assignee, and whose comments
+// are aftermath's are known here only.
 
 // IncidentLabel is the label that marks every Jira issue of an incident's
 // post-mortem: the epic carries one per incident of the group, its tickets
 // the primary's. It makes the idempotency search exact.
 func IncidentLabel(incidentID string) string { return "pagerduty-" + incidentID }
-
-// maxText is Jira's limit on a text field such as a description (32,767
-// UTF-16 units), less some room.
-const maxText = 32000
-
-// FitsText reports whether s fits in a Jira text field such as an issue's
-// description.
-func FitsText(s string) bool {
-	n := 0
-	for _, r := range s {
-		n++
-		if r >= 0x10000 {
-			n++ // a surrogate pair
-		}
-	}
-	return n <= maxText
-}
 
 // Epic is a post-mortem's epic to create.
 type Epic struct {
