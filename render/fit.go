@@ -540,34 +540,39 @@ func Comments(rest []RestSection, budget, max int) []string {
 		b.WriteByte('\n')
 		used += Units(s) + 1
 	}
-	left := 0
+	// need is what a piece takes in the comment being written, with the
+	// section's heading and header when it starts there.
+	need := func(piece string, started bool, s RestSection, head string) int {
+		n := Units(piece) + 1
+		if !started {
+			n += Units(head) + 1
+			if s.Header != "" {
+				n += Units(s.Header) + 1
+			}
+			if used > 0 {
+				n++ // the blank line before the heading
+			}
+		}
+		return n
+	}
+	left := 0 // rows not written
 	for _, s := range rest {
 		head := "h3. " + s.Title
 		cont := head + " (continued)"
 		started := false // in the comment being written
 		for _, row := range s.Rows {
-			for _, piece := range split(row, budget-Units(cont)-Units(s.Header)-2) {
-				if len(out) >= max {
-					left++
-					continue
-				}
-				need := Units(piece) + 1
-				if !started {
-					need += Units(cont) + 1
-					if s.Header != "" {
-						need += Units(s.Header) + 1
-					}
-				}
-				if used > 0 && used+need > budget {
+			dropped := false
+			for _, piece := range split(row, budget-Units(cont)-Units(s.Header)-3) {
+				if len(out) < max && used > 0 && used+need(piece, started, s, head) > budget {
 					flush()
 					started = false
-					if len(out) >= max {
-						left++
-						continue
-					}
+				}
+				if len(out) >= max {
+					dropped = true
+					continue
 				}
 				if !started {
-					if b.Len() > 0 {
+					if used > 0 {
 						add("")
 					}
 					add(head)
@@ -578,6 +583,9 @@ func Comments(rest []RestSection, budget, max int) []string {
 					head = cont // every later heading of this section continues it
 				}
 				add(piece)
+			}
+			if dropped {
+				left++
 			}
 		}
 	}
