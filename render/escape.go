@@ -95,33 +95,7 @@ func Link(text, raw string) string {
 // breaks become spaces and it is cut to max characters as Jira counts them
 // (UTF-16 units: an emoji counts twice).
 func Line(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if units(s) <= max {
-		return s
-	}
-	n := 0
-	for i, r := range s {
-		w := 1
-		if r >= 0x10000 {
-			w = 2
-		}
-		if n+w > max-1 { // room for the ellipsis
-			return s[:i] + "…"
-		}
-		n += w
-	}
-	return s
-}
-
-func units(s string) int {
-	n := 0
-	for _, r := range s {
-		n++
-		if r >= 0x10000 {
-			n++
-		}
-	}
-	return n
+	return Clip(strings.Join(strings.Fields(s), " "), max)
 }
 
 func isWord(r rune) bool {

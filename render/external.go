@@ -5,8 +5,22 @@ import "strings"
 // ExternalMessage finds the external message people wrote on a post-mortem
 // page: the text under its "h3. External" heading, up to the next heading,
 // less blank lines and the template's prompts (lines in italics, _like
-// this_). ok is false when there is none.
+// this_). ok is false when there is none. A message longer than
+// maxExternal is cut (it is quoted, escaped, in a Jira comment: escaping
+// may double it), and says so.
 func ExternalMessage(page string) (msg string, ok bool) {
+	msg, ok = externalMessage(page)
+	if Units(msg) > maxExternal {
+		msg = Clip(msg, maxExternal) + "\n(cut: the whole message is on the post-mortem page)"
+	}
+	return msg, ok
+}
+
+// maxExternal bounds the external message, in UTF-16 units: escaped, it
+// still fits in a Jira comment with what goes around it.
+const maxExternal = 15000
+
+func externalMessage(page string) (msg string, ok bool) {
 	lines := strings.Split(strings.ReplaceAll(page, "\r\n", "\n"), "\n")
 	in := false
 	var out []string

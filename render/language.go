@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -102,21 +103,42 @@ func sentences(line string) []string {
 }
 
 // LanguageComment is the review's comment on the epic, in wiki markup (the
-// sentences escaped), without aftermath's marker.
+// sentences escaped), without aftermath's marker. It stays under Jira's
+// limit for a comment: findings past it are counted, not listed.
 func LanguageComment(r LanguageReview) string {
+	const budget = PageLimit - 500 // the marker, and the line counting the rest
 	var b strings.Builder
-	b.WriteString("Language review, as this post-mortem goes to In Review: please look at these again. aftermath did not change the page.\n")
+	used, left := 0, 0
+	add := func(line string) bool {
+		if n := Units(line) + 1; used+n <= budget {
+			b.WriteString(line + "\n")
+			used += n
+			return true
+		}
+		return false
+	}
+	add("Language review, as this post-mortem goes to In Review: please look at these again. aftermath did not change the page.")
 	if len(r.Outage) > 0 {
-		b.WriteString("*\"Outage\" in the External message*: say \"incident\" or \"service degradation\" unless it was a full outage.\n")
+		add("*\"Outage\" in the External message*: say \"incident\" or \"service degradation\" unless it was a full outage.")
 		for _, f := range r.Outage {
-			b.WriteString("* " + Cell(f.Sentence) + "\n")
+			if !add("* " + Cell(f.Sentence)) {
+				left++
+			}
 		}
 	}
 	if len(r.Blame) > 0 {
-		b.WriteString("*Blame-shaped phrases*: say what happened and what made it possible, not who is at fault.\n")
-		for _, f := range r.Blame {
-			b.WriteString("* \"" + Cell(f.Phrase) + "\": " + Cell(f.Sentence) + "\n")
+		if !add("*Blame-shaped phrases*: say what happened and what made it possible, not who is at fault.") {
+			left += len(r.Blame)
+		} else {
+			for _, f := range r.Blame {
+				if !add("* \"" + Cell(f.Phrase) + "\": " + Cell(f.Sentence)) {
+					left++
+				}
+			}
 		}
+	}
+	if left > 0 {
+		b.WriteString(fmt.Sprintf("_%d more not listed here, to fit in Jira: read the page again with these in mind._\n", left))
 	}
 	return b.String()
 }

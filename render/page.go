@@ -82,6 +82,12 @@ type Page struct {
 	// Invitees are who to invite to the post-mortem meeting: the incident
 	// commander first, then the responders.
 	Invitees []string
+	// GroupSize is how many incidents the group has, the primary
+	// included, however many the page lists.
+	GroupSize int
+	// Cut says what the page leaves out to fit in Jira, section by
+	// section; Fit sets it.
+	Cut Cut
 }
 
 // Sections are the page's optional sections, each on or off in the rules
@@ -207,9 +213,43 @@ func Description(t *template.Template, p Page) (string, error) {
 	return execute(t, p)
 }
 
-// FollowupDescription renders a follow-up ticket's description.
+// FollowupDescription renders a follow-up ticket's description, at most
+// PageLimit UTF-16 units long: a note (or a standard task's detail) too
+// long for Jira is cut, and says where the whole of it is.
 func FollowupDescription(f Followup) (string, error) {
-	return execute(followupTemplate, f)
+	f.Incident = Clip(f.Incident, capTitle)
+	d, err := execute(followupTemplate, f)
+	if err != nil || Units(d) <= PageLimit {
+		return d, err
+	}
+	text := f.Detail
+	if f.Note != nil {
+		text = f.Note.Text
+	}
+	runes := []rune(text)
+	at := func(k int) string {
+		g := f
+		cut := string(runes[:k]) + "… (cut to fit in Jira)"
+		if g.Note != nil {
+			n := *g.Note
+			n.Text = cut + "\nThe whole note is in PagerDuty."
+			g.Note = &n
+		} else {
+			g.Detail = cut
+		}
+		d, _ := execute(followupTemplate, g)
+		return d
+	}
+	lo, hi := 0, len(runes) // at(lo) fits, at(hi) does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if Units(at(mid)) <= PageLimit {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return at(lo), nil
 }
 
 func execute(t *template.Template, data any) (string, error) {
@@ -259,6 +299,7 @@ func Sample() Page {
 		Overall: &Response{Incident: "All", PagedFirst: "Alice", Acknowledged: "3 min", Resolved: "1 h 25 min", Escalations: 1, Reassignments: 1},
 		Links: []NoteLink{{URL: "https://grafana.example.com/d/checkout", Kind: "dashboard", Incident: "#42", Author: "Alice", At: "09:10",
 			Line: "Error rate: https://grafana.example.com/d/checkout"}},
-		Invitees: []string{"Alice", "Bob"},
+		Invitees:  []string{"Alice", "Bob"},
+		GroupSize: 2,
 	}
 }

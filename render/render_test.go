@@ -66,8 +66,8 @@ func TestEscaping(t *testing.T) {
 		t.Errorf("Line did not cut to 255 runes: %d", len([]rune(got)))
 	}
 	// Jira counts UTF-16 units: an emoji is two.
-	if got := Line(strings.Repeat("🔥", 200), 255); units(got) > 255 || !strings.HasSuffix(got, "…") {
-		t.Errorf("Line with emoji = %d units", units(got))
+	if got := Line(strings.Repeat("🔥", 200), 255); Units(got) > 255 || !strings.HasSuffix(got, "…") {
+		t.Errorf("Line with emoji = %d units", Units(got))
 	}
 }
 

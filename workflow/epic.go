@@ -28,6 +28,9 @@ type epicResult struct {
 	OwnerRefused string    `json:"owner_refused,omitempty"`
 	MeetingDue   time.Time `json:"meeting_due,omitzero"`
 	ReviewDue    time.Time `json:"review_due,omitzero"`
+	// Fit is how much of the page the epic was made with (page.go): all
+	// of it that fits, unless Jira refused that for its size.
+	Fit pageFit `json:"fit,omitzero"`
 	// relabelled is set when this run labelled the epic for incidents
 	// that joined the group after it was made: its page is out of date.
 	relabelled bool
@@ -100,6 +103,19 @@ func (x *run) epic(ctx context.Context, pm Postmortem, d draft) (er epicResult, 
 		do: func(ctx context.Context) (string, error) {
 			c, err := x.r.Jira.CreateEpic(ctx, e)
 			er := made1
+			// A page Jira refuses for its size (it made nothing) is
+			// never a reason to make no post-mortem: the epic is made
+			// with less of it, and the rest goes to comments.
+			for jira.TooLong(err) {
+				next, ok := er.Fit.shorter(err)
+				if !ok {
+					break
+				}
+				x.log.Warn("Jira refused the post-mortem page for its size; making the epic with a shorter one, the rest goes to comments", "err", err)
+				er.Fit = next
+				e.Page, _ = x.description(d.page, er.Fit)
+				c, err = x.r.Jira.CreateEpic(ctx, e)
+			}
 			er.Key, er.OwnerRefused = c.Key, c.AssigneeRefused
 			return er.String(), err
 		},

@@ -2,7 +2,11 @@ package workflow
 
 import (
 	"context"
+	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 )
 
 // Every note and comment aftermath writes ends with a marker: how a retry
@@ -14,7 +18,39 @@ func noteMarker(kind, primaryID string) string {
 	return "[aftermath:" + kind + ":" + primaryID + "]"
 }
 
-func isOurNote(content string) bool { return strings.Contains(content, "[aftermath:") }
+// noteMarkerRe matches a whole note marker.
+var noteMarkerRe = regexp.MustCompile(`\[aftermath:[a-z-]+:[A-Za-z0-9]+\]`)
+
+// ownNotes tells aftermath's own notes from the responders'. A note is
+// aftermath's only when the PagerDuty user aftermath writes as
+// (PAGERDUTY_FROM_EMAIL) wrote it and it carries a whole marker: a
+// responder's note that quotes a marker ("see [aftermath:postmortem:P1]")
+// is the responder's, and goes on the page and into the follow-ups.
+type ownNotes struct{ userID string }
+
+// ours reports whether the note (its author's PagerDuty user ID and its
+// text) is aftermath's own.
+func (o ownNotes) ours(userID, content string) bool {
+	return o.userID != "" && userID == o.userID && noteMarkerRe.MatchString(content)
+}
+
+// ownNotes reads who aftermath's notes are by, asking PagerDuty for the From
+// user only when one of notes carries a marker at all: most incidents have
+// none, and need no request for it.
+func (x *run) ownNotes(ctx context.Context, notes ...[]pagerduty.Note) (ownNotes, error) {
+	marked := false
+	for _, ns := range notes {
+		marked = marked || slices.ContainsFunc(ns, func(n pagerduty.Note) bool { return noteMarkerRe.MatchString(n.Content) })
+	}
+	if !marked {
+		return ownNotes{}, nil
+	}
+	u, found, err := x.r.PagerDuty.FromUser(ctx)
+	if err != nil || !found {
+		return ownNotes{}, err
+	}
+	return ownNotes{userID: u.ID}, nil
+}
 
 // commentMarker ends every Jira comment aftermath writes: plain words, so
 // that Cloud's conversion of wiki markup keeps it as it is.
@@ -27,8 +63,12 @@ func (x *run) findNote(incidentID, marker string) func(context.Context) (string,
 		if err != nil {
 			return "", false, err
 		}
+		own, err := x.ownNotes(ctx, notes)
+		if err != nil {
+			return "", false, err
+		}
 		for _, n := range notes {
-			if strings.Contains(n.Content, marker) {
+			if own.ours(n.User.ID, n.Content) && strings.Contains(n.Content, marker) {
 				return n.ID, true, nil
 			}
 		}

@@ -3,6 +3,7 @@ package workflow
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -46,14 +47,16 @@ func (x *run) draft(pm Postmortem) draft {
 		x.log.Error("the rules' summary template failed; using the built-in one", "err", err)
 		summary, _ = render.Summary(nil, d.page)
 	}
-	d.summary, d.description = summary, x.description(d.page)
+	d.summary = summary
+	d.description, _ = x.description(d.page, pageFit{})
 	return d
 }
 
 // setPage writes the page again once the follow-ups exist, with their keys,
 // the items Jira refused, and the owner as Jira took it. Nothing is written
-// when the epic's first page says it all already.
-func (x *run) setPage(ctx context.Context, epic epicResult, d draft, created map[string]string, refusedItems []string, owner Owner, ownerNote string) error {
+// when the epic's first page says it all already. It returns what the page
+// as Jira holds it left out, for the comments (pageRest), and how it fits.
+func (x *run) setPage(ctx context.Context, epic epicResult, d draft, created map[string]string, refusedItems []string, owner Owner, ownerNote string) ([]render.RestSection, pageFit, error) {
 	page := d.page
 	page.Actions = nil
 	for _, f := range d.followups {
@@ -67,41 +70,190 @@ func (x *run) setPage(ctx context.Context, epic epicResult, d draft, created map
 	}
 	page.Owner = render.Person{Name: owner.Name, Email: owner.Email, JiraID: owner.JiraID}
 	page.OwnerNote = ownerNote
-	final := x.description(page)
-	if final == d.description && !epic.relabelled {
-		return nil
+	made, madeRest := x.description(d.page, epic.Fit)
+	final, rest := x.description(page, epic.Fit)
+	if final == made && !epic.relabelled {
+		return rest, epic.Fit, nil
 	}
-	_, err := x.write(ctx, write{
+	res, err := x.write(ctx, write{
 		incident: x.id, name: StepEpicPage, intent: fmt.Sprintf("list the %d follow-up tickets on %s's page", len(page.Actions), epic.Key),
-		do: func(ctx context.Context) (string, error) { return epic.Key, x.r.Jira.SetPage(ctx, epic.Key, final) },
+		do: func(ctx context.Context) (string, error) {
+			fit := epic.Fit
+			text, _ := x.description(page, fit)
+			err := x.r.Jira.SetPage(ctx, epic.Key, text)
+			for jira.TooLong(err) {
+				next, ok := fit.shorter(err)
+				if !ok {
+					break
+				}
+				x.log.Warn("Jira refused the post-mortem page for its size; writing a shorter one, the rest goes to comments", "epic", epic.Key, "err", err)
+				fit = next
+				text, _ = x.description(page, fit)
+				err = x.r.Jira.SetPage(ctx, epic.Key, text)
+			}
+			return fit.result(epic.Key), err
+		},
 	})
-	if refused(err) {
-		return nil
+	switch {
+	case refused(err):
+		// The page stays as the epic was made.
+		return madeRest, epic.Fit, nil
+	case err != nil:
+		return nil, epic.Fit, err
 	}
-	return err
+	if fit, ok := fitOf(res); ok && fit != epic.Fit {
+		_, rest = x.description(page, fit)
+		return rest, fit, nil
+	}
+	return rest, epic.Fit, nil
+}
+
+// pageFit is how much of the page an epic's description holds. Jira may
+// refuse a fitted page for its size all the same (its administrators can
+// lower the limit, and its handling of the markup may count more than
+// aftermath does): a page refused is never a reason to make no
+// post-mortem, so a shorter one is written, and what it leaves out goes to
+// comments. The zero value is all of the page that fits in
+// render.PageLimit.
+type pageFit struct {
+	Level int `json:"level,omitempty"` // pageFitted, pageMinimal, ...
+	Limit int `json:"limit,omitempty"` // what the page and comments are fitted to; 0: render.PageLimit
+}
+
+// The page's levels, from all of it that fits to nothing.
+const (
+	pageFitted      = iota // the page, fitted to the limit
+	pageMinimal            // without the sections that grow with the incident
+	pagePlaceholder        // one line pointing at the comments, which hold the page
+	pageNone               // no description at all
+)
+
+func (f pageFit) limit() int { return cmp.Or(f.Limit, render.PageLimit) }
+
+// shorter is what to write after Jira refused a text of fit for its size
+// with err: the page fitted to the limit Jira states, when that is lower
+// (with some room), else to half the limit (Jira counts otherwise than
+// aftermath, or did not say); below minFitted, the page without its growing
+// sections, then a line, then nothing. The comments are fitted to the same
+// limit. ok is false when there is nothing shorter.
+func (f pageFit) shorter(err error) (pageFit, bool) {
+	limit := f.limit() / 2
+	if l, ok := jira.StatedLimit(err); ok && l-l/32 < f.limit() {
+		limit = l - l/32
+	}
+	if f.Level == pageFitted && limit >= minFitted {
+		f.Limit = limit
+		return f, true
+	}
+	if f.Level >= pageNone {
+		return f, false
+	}
+	f.Limit = max(limit, minLimit)
+	f.Level++
+	return f, true
+}
+
+// minFitted is the shortest limit a fitted page is worth writing at: under
+// it, the page goes without its growing sections. minLimit is the least
+// any text is fitted to, so that comments still hold a few rows each.
+const (
+	minFitted = 4000
+	minLimit  = 1000
+)
+
+// result is the epic_page step's result: the epic, and how its page was
+// fitted when that is not the default.
+func (f pageFit) result(key string) string {
+	if f == (pageFit{}) {
+		return key
+	}
+	b, _ := json.Marshal(f)
+	return key + " " + string(b)
+}
+
+// fitOf reads an epic_page step's result.
+func fitOf(result string) (pageFit, bool) {
+	var f pageFit
+	_, v, ok := strings.Cut(result, " ")
+	if !ok {
+		return f, result != ""
+	}
+	return f, json.Unmarshal([]byte(v), &f) == nil
 }
 
 // description renders the page with the rules' template, falling back to
-// the built-in one if it fails (a value that is nil on this incident), and
-// makes it fit in Jira by keeping fewer timeline rows.
-func (x *run) description(page render.Page) string {
-	render1 := func(p render.Page) string {
+// the built-in one if it fails (a value that is nil on this incident), as
+// much of it as fit says, to fit's limit. It returns what the description
+// leaves out, for the comments.
+func (x *run) description(page render.Page, fit pageFit) (string, []render.RestSection) {
+	logged := false
+	draw := func(p render.Page) string {
 		d, err := render.Description(x.rules.EpicDescriptionTemplate(), p)
 		if err != nil {
-			x.log.Error("the rules' description template failed; using the built-in one", "err", err)
+			if !logged {
+				x.log.Error("the rules' description template failed; using the built-in one", "err", err)
+				logged = true
+			}
 			d, _ = render.Description(nil, p)
 		}
 		return d
 	}
-	d := render1(page)
-	for keep := len(page.Timeline) / 2; !jira.FitsText(d) && keep >= 1; keep /= 2 {
-		p := page
-		p.Timeline = append(slices.Clone(page.Timeline[:keep]), render.Event{
-			Kind: "more", Summary: fmt.Sprintf("%d more events: see the incidents in PagerDuty", len(page.Timeline)-keep), Link: page.URL,
-		})
-		d = render1(p)
+	builtin := func(p render.Page) string {
+		d, _ := render.Description(nil, p)
+		return d
 	}
-	return d
+	limit := fit.limit()
+	if fit.Level == pageFitted {
+		d, rest := render.Fit(page, limit, draw)
+		if render.Units(d) <= limit {
+			return d, rest
+		}
+		// The rules' template alone is too long.
+		if d, rest = render.Fit(page, limit, builtin); render.Units(d) <= limit {
+			return d, rest
+		}
+	}
+	minimal, rest := render.Minimal(page, draw)
+	if render.Units(minimal) > limit {
+		minimal, rest = render.Minimal(page, builtin)
+	}
+	all := append([]render.RestSection{render.PageSection(minimal)}, rest...)
+	switch {
+	case fit.Level <= pageMinimal && render.Units(minimal) <= limit:
+		return minimal, rest
+	case fit.Level <= pagePlaceholder:
+		return render.Placeholder(page), all
+	}
+	return "", all
+}
+
+// restComments is the most comments that hold what the page left out: 20
+// comments of some 31,000 characters, for an incident whose page is ten
+// times Jira's limit. What is past them is in PagerDuty.
+const restComments = 20
+
+// pageRest writes what the page left out as comments on the epic, each
+// once (a checkpointed write with its marker) and each within fit's limit:
+// the rows cut from its sections, and the page itself when the description
+// could not hold it.
+func (x *run) pageRest(ctx context.Context, key string, rest []render.RestSection, fit pageFit) error {
+	// Room for the comment's first line and its marker.
+	parts := render.Comments(rest, fit.limit()-500, restComments)
+	for i, body := range parts {
+		n := i + 1
+		marker := commentMarker(fmt.Sprintf("page-%d", n), x.id)
+		text := fmt.Sprintf("*What the post-mortem page leaves out* to fit in Jira, part %d of %d:\n%s%s", n, len(parts), body, marker)
+		_, err := x.write(ctx, write{
+			incident: x.id, name: fmt.Sprintf("%s_%d", StepEpicPageRest, n),
+			intent: fmt.Sprintf("comment on %s part %d of %d of what its page leaves out", key, n, len(parts)),
+			lookup: x.findComment(key, marker),
+			do:     func(ctx context.Context) (string, error) { return key, x.r.Jira.AddComment(ctx, key, text) },
+		})
+		if err != nil && !refused(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // pageOf is the post-mortem page's data.
@@ -122,6 +274,7 @@ func (x *run) pageOf(pm Postmortem) render.Page {
 		p.ReviewDue = pm.ReviewDue.In(loc).Format("Mon 2 Jan 2006 15:04 MST")
 	}
 	p.Incidents, p.Services = x.pageIncidents(pm)
+	p.GroupSize = len(p.Incidents)
 	for _, e := range pm.Timeline.Events {
 		p.Timeline = append(p.Timeline, render.Event{At: e.At.In(loc).Format("2006-01-02 15:04:05"), Incident: "#" + strconv.Itoa(e.IncidentNumber),
 			Actor: e.Actor, Kind: e.Kind, Summary: e.Summary, Link: e.Link})

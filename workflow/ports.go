@@ -20,6 +20,9 @@ type PagerDuty interface {
 	LogEntries(ctx context.Context, id string, overview bool) ([]pagerduty.LogEntry, error)
 	Notes(ctx context.Context, id string) ([]pagerduty.Note, error)
 	User(ctx context.Context, id string) (pagerduty.User, error)
+	// FromUser is the user writes are made as (PAGERDUTY_FROM_EMAIL): the
+	// author of aftermath's own notes.
+	FromUser(ctx context.Context) (u pagerduty.User, found bool, err error)
 	PriorityByName(ctx context.Context, name string) (pagerduty.Priority, error)
 	AddNote(ctx context.Context, id, content string) (pagerduty.Note, error)
 	SetPriority(ctx context.Context, id, priorityID string) error

@@ -99,7 +99,11 @@ func (x *run) postmortem(ctx context.Context, pm Postmortem) (ref PostmortemRef,
 	if err != nil {
 		return ref, false, err
 	}
-	if err := x.setPage(ctx, epic, d, created, refusedItems, owner, ownerNote); err != nil {
+	rest, fit, err := x.setPage(ctx, epic, d, created, refusedItems, owner, ownerNote)
+	if err != nil {
+		return ref, false, err
+	}
+	if err := x.pageRest(ctx, epic.Key, rest, fit); err != nil {
 		return ref, false, err
 	}
 	if owner.JiraID == "" {

@@ -33,6 +33,7 @@ const (
 	StepEpic           = "epic"            // epic.go
 	StepFollowups      = "followups"       // followups.go
 	StepEpicPage       = "epic_page"       // page.go
+	StepEpicPageRest   = "epic_page_rest"  // page.go: what the page leaves out, one comment per part (epic_page_rest_1, ...)
 	StepEpicIncidents  = "epic_incidents"  // epic.go: the labels of incidents that joined later, one step per set
 	StepOwnerComment   = "owner_comment"   // owner.go
 	StepDeadlines      = "deadlines"       // deadlines.go (trace)

@@ -108,7 +108,15 @@ func (x *run) timeline(ctx context.Context, in pagerduty.Incident, members []Mem
 	if x.rules.Followups.FromNotes {
 		markers = x.rules.Followups.Markers
 	}
-	tl := buildTimeline(primary, ms, markers)
+	var notes [][]pagerduty.Note
+	for _, l := range logs {
+		notes = append(notes, l.Notes)
+	}
+	own, err := x.ownNotes(ctx, notes...)
+	if err != nil {
+		return nil, Timeline{}, x.failRead(ctx, StepTimeline, err)
+	}
+	tl := buildTimeline(primary, ms, markers, own)
 	entries := len(primary.Entries)
 	for _, l := range ms {
 		entries += len(l.Entries)
@@ -131,12 +139,13 @@ type incidentLog struct {
 
 // buildTimeline folds the primary's and the members' logs into one timeline.
 // markers are the prefixes that make a note line a TODO item (e.g. "TODO:").
-// Notes aftermath wrote itself are left out.
-func buildTimeline(primary incidentLog, members []incidentLog, markers []string) Timeline {
+// Notes aftermath wrote itself (own) are left out.
+func buildTimeline(primary incidentLog, members []incidentLog, markers []string, own ownNotes) Timeline {
 	b := &timelineBuilder{
 		tl:         Timeline{Events: []TimelineEvent{}, Responders: []Responder{}, TODOs: []TODO{}, Response: []IncidentResponse{}, Links: []NoteLink{}},
 		responders: map[string]*Responder{},
 		markers:    markers,
+		own:        own,
 	}
 	all := append([]incidentLog{primary}, members...)
 	for _, il := range all {
@@ -153,7 +162,7 @@ func buildTimeline(primary incidentLog, members []incidentLog, markers []string)
 	slices.SortFunc(b.tl.Responders, func(a, b Responder) int {
 		return cmp.Or(a.First.Compare(b.First), cmp.Compare(a.UserID, b.UserID))
 	})
-	b.tl.Resolution = resolutionNote(primary)
+	b.tl.Resolution = resolutionNote(primary, own)
 	return b.tl
 }
 
@@ -162,6 +171,7 @@ type timelineBuilder struct {
 	tl         Timeline
 	responders map[string]*Responder // by PagerDuty user
 	markers    []string
+	own        ownNotes
 }
 
 // act notes that a user did something, once per thing.
@@ -188,7 +198,7 @@ func (b *timelineBuilder) entries(il incidentLog) {
 	in := il.Incident
 	num := "#" + strconv.Itoa(in.Number)
 	for _, e := range il.Entries {
-		ev, ok := entryEvent(il, e)
+		ev, ok := entryEvent(il, e, b.own)
 		if !ok {
 			continue
 		}
@@ -215,7 +225,7 @@ func (b *timelineBuilder) entries(il incidentLog) {
 
 // entryEvent is the timeline event of a log entry; ok is false for entries
 // the timeline leaves out (notifications, aftermath's own notes).
-func entryEvent(il incidentLog, e pagerduty.LogEntry) (TimelineEvent, bool) {
+func entryEvent(il incidentLog, e pagerduty.LogEntry, own ownNotes) (TimelineEvent, bool) {
 	in := il.Incident
 	kind, ok := eventKind(e, in)
 	if !ok {
@@ -225,11 +235,11 @@ func entryEvent(il incidentLog, e pagerduty.LogEntry) (TimelineEvent, bool) {
 	if kind == KindAnnotated {
 		// go-pagerduty does not decode a log entry's note: the note
 		// itself, written at the same moment, says it.
-		content := e.Note
+		content, author := e.Note, e.Agent.ID
 		if n, ok := noteAt(il.Notes, e); ok {
-			content = n.Content
+			content, author = n.Content, cmp.Or(n.User.ID, author)
 		}
-		if isOurNote(content) {
+		if own.ours(author, content) {
 			return TimelineEvent{}, false
 		}
 		if content != "" {
@@ -255,7 +265,7 @@ func (b *timelineBuilder) notes(il incidentLog) {
 		b.act(a, in.CreatedAt, "was assigned "+num)
 	}
 	for _, n := range il.Notes {
-		if isOurNote(n.Content) {
+		if b.own.ours(n.User.ID, n.Content) {
 			continue
 		}
 		b.act(n.User, n.CreatedAt, "added notes to "+num)
@@ -276,7 +286,7 @@ func (b *timelineBuilder) notes(il incidentLog) {
 func (b *timelineBuilder) roles(all []incidentLog) {
 	for _, il := range all {
 		for _, n := range il.Notes {
-			if isOurNote(n.Content) {
+			if b.own.ours(n.User.ID, n.Content) {
 				continue
 			}
 			for role, name := range findRoles(n.Content) {
@@ -338,10 +348,10 @@ func noteAt(notes []pagerduty.Note, e pagerduty.LogEntry) (pagerduty.Note, bool)
 
 // resolutionNote is the last note written on the primary before it
 // resolved (or the last note at all when the resolve time is unknown).
-func resolutionNote(primary incidentLog) *NoteRef {
+func resolutionNote(primary incidentLog, own ownNotes) *NoteRef {
 	var best *pagerduty.Note
 	for i, n := range primary.Notes {
-		if isOurNote(n.Content) {
+		if own.ours(n.User.ID, n.Content) {
 			continue
 		}
 		if !primary.Incident.ResolvedAt.IsZero() && n.CreatedAt.After(primary.Incident.ResolvedAt) {

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +72,7 @@ type Client struct {
 	epicLink   string
 	epicName   string
 	users      map[string]cachedUser
+	myself     *User // who this client is, once read
 	recent     recentWrites
 	spacer     issueSpacer
 }
@@ -551,22 +554,106 @@ func (c *Client) write(ctx context.Context, key string, labels []string, op, met
 	return nil
 }
 
-// Comments returns the bodies of an issue's comments, newest first (the
-// latest 1000).
+// Comment is a comment on an issue, as aftermath reads it.
+type Comment struct {
+	ID     string
+	Author string // the author's user ID (User.ID)
+	Body   string
+}
+
+// commentPage is how many comments one request asks for: the spec's
+// default page.
+const commentPage = 100
+
+// Comments returns the bodies of an issue's comments, newest first: every
+// page of them.
 func (c *Client) Comments(ctx context.Context, key string) ([]string, error) {
+	var bodies []string
+	err := c.eachComment(ctx, key, func(cm Comment) bool {
+		bodies = append(bodies, cm.Body)
+		return true
+	})
+	slices.Reverse(bodies)
+	return bodies, err
+}
+
+// eachComment calls f with each of an issue's comments, oldest first,
+// reading them a page at a time (startAt, maxResults, total) until f
+// returns false or there are no more. Oldest first, a comment added while
+// the pages are read comes last instead of shifting the pages.
+func (c *Client) eachComment(ctx context.Context, key string, f func(Comment) bool) error {
+	d, err := c.Deployment(ctx)
+	if err != nil {
+		return err
+	}
+	op := "read the comments of " + key
+	for start := 0; ; {
+		var out struct {
+			StartAt  int `json:"startAt"`
+			Total    int `json:"total"`
+			Comments []struct {
+				ID     string `json:"id"`
+				Body   string `json:"body"`
+				Author *struct {
+					AccountID string `json:"accountId"`
+					Name      string `json:"name"`
+				} `json:"author"`
+			} `json:"comments"`
+		}
+		q := url.Values{"startAt": {strconv.Itoa(start)}, "maxResults": {strconv.Itoa(commentPage)}, "orderBy": {"created"}}
+		if err := c.do(ctx, op, http.MethodGet, "rest/api/2/issue/"+url.PathEscape(key)+"/comment?"+q.Encode(), nil, &out); err != nil {
+			return err
+		}
+		for _, cm := range out.Comments {
+			x := Comment{ID: cm.ID, Body: cm.Body}
+			if a := cm.Author; a != nil {
+				x.Author = a.AccountID
+				if d != Cloud {
+					x.Author = a.Name
+				}
+			}
+			if !f(x) {
+				return nil
+			}
+		}
+		start += len(out.Comments)
+		if len(out.Comments) == 0 || start >= out.Total {
+			return nil
+		}
+	}
+}
+
+// Myself is the Jira user this client authenticates as (GET
+// /rest/api/2/myself), read once: the author of every comment aftermath
+// writes.
+func (c *Client) Myself(ctx context.Context) (User, error) {
+	c.mu.Lock()
+	me := c.myself
+	c.mu.Unlock()
+	if me != nil {
+		return *me, nil
+	}
+	d, err := c.Deployment(ctx)
+	if err != nil {
+		return User{}, err
+	}
 	var out struct {
-		Comments []struct {
-			Body string `json:"body"`
-		} `json:"comments"`
+		AccountID    string `json:"accountId"`
+		Name         string `json:"name"`
+		EmailAddress string `json:"emailAddress"`
+		DisplayName  string `json:"displayName"`
 	}
-	if err := c.do(ctx, "read the comments of "+key, http.MethodGet, "rest/api/2/issue/"+url.PathEscape(key)+"/comment?maxResults=1000&orderBy=-created", nil, &out); err != nil {
-		return nil, err
+	if err := c.do(ctx, "read the user aftermath is", http.MethodGet, "rest/api/2/myself", nil, &out); err != nil {
+		return User{}, err
 	}
-	bodies := make([]string, 0, len(out.Comments))
-	for _, c := range out.Comments {
-		bodies = append(bodies, c.Body)
+	u := User{ID: out.AccountID, DisplayName: out.DisplayName, Email: out.EmailAddress}
+	if d != Cloud {
+		u.ID = out.Name
 	}
-	return bodies, nil
+	c.mu.Lock()
+	c.myself = &u
+	c.mu.Unlock()
+	return u, nil
 }
 
 // AddLabels adds labels to an issue (those it has stay).

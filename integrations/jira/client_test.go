@@ -1203,3 +1203,98 @@ func statusOf(err error) int {
 	}
 	return 0
 }
+
+// A comment is aftermath's only if aftermath's account wrote it: a person
+// quoting the marker does not make it so. Every page of comments is read,
+// oldest first, and the marker must be whole (that of P1 is not in that of
+// P12). Who aftermath is is asked once, and only when a comment carries
+// the marker.
+func TestHasCommentIsAftermathsOwnOnEveryPage(t *testing.T) {
+	forModes(t, func(t *testing.T, mode jiratest.Mode) {
+		e := newEnv(t, mode)
+		ctx := t.Context()
+		key := e.create(t, task("epic"))
+		aliceID := alice.AccountID
+		if mode == jiratest.DataCenter {
+			aliceID = alice.Name
+		}
+		const marker = "aftermath-ref-owner-P1"
+		has := func(marker string) bool {
+			t.Helper()
+			found, err := e.c.HasComment(ctx, key, marker)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return found
+		}
+		e.sim.AddComment(key, aliceID, "Done: see aftermath-ref-owner-P12")
+		if has(marker) {
+			t.Error("the marker of P12 passed for that of P1")
+		}
+		if n := e.sim.Count("GET /rest/api/2/myself"); n != 0 {
+			t.Errorf("%d requests for who aftermath is, with no comment carrying the marker", n)
+		}
+		e.sim.AddComment(key, aliceID, "Copied from the other epic:\n"+marker)
+		if has(marker) {
+			t.Error("alice's comment quoting the marker passed for aftermath's")
+		}
+		if n := e.sim.Count("GET /rest/api/2/myself"); n != 1 {
+			t.Errorf("%d requests for who aftermath is, want 1", n)
+		}
+		if err := e.c.AddComment(ctx, key, "No owner yet.\n"+marker); err != nil {
+			t.Fatal(err)
+		}
+		// 1,050 comments after aftermath's: more than any one page.
+		for i := range 1050 {
+			e.sim.AddComment(key, aliceID, fmt.Sprintf("comment %d", i))
+		}
+		e.sim.ResetCalls()
+		if !has(marker) {
+			t.Error("aftermath's comment, older than the newest 1,000, was not found")
+		}
+		if has("aftermath-ref-owner-P2") {
+			t.Error("a marker nobody wrote was found")
+		}
+		if n := e.sim.Count("GET /rest/api/2/myself"); n != 0 {
+			t.Errorf("%d more requests for who aftermath is, want none (cached)", n)
+		}
+		// The second search read every page: 1,053 comments, 100 a page.
+		if n := e.sim.Count("GET /rest/api/2/issue/{issueIdOrKey}/comment"); n != 1+11 {
+			t.Errorf("%d comment pages read, want 12", n)
+		}
+		all, err := e.c.Comments(ctx, key)
+		if err != nil || len(all) != 1053 || all[0] != "comment 1049" || all[1052] != "Done: see aftermath-ref-owner-P12" {
+			t.Fatalf("Comments: %d, %v", len(all), err)
+		}
+	})
+}
+
+// Jira's refusal of a text for its size is told apart from its other
+// refusals, with the limit it states (which administrators may lower).
+func TestTextTooLong(t *testing.T) {
+	forModes(t, func(t *testing.T, mode jiratest.Mode) {
+		e := newEnv(t, mode)
+		ctx := t.Context()
+		key := e.create(t, task("epic"))
+		long := strings.Repeat("x", 32768)
+		err := e.c.UpdateDescription(ctx, key, long)
+		if n, ok := jira.StatedLimit(err); !jira.TooLong(err) || !ok || n != 32767 {
+			t.Fatalf("TooLong(%v) = %v, limit %d %v", err, jira.TooLong(err), n, ok)
+		}
+		e.sim.SetTextLimit(20000)
+		err = e.c.AddComment(ctx, key, long[:20001])
+		if n, ok := jira.StatedLimit(err); !jira.TooLong(err) || !ok || n != 20000 {
+			t.Fatalf("comment: TooLong(%v), limit %d %v", err, n, ok)
+		}
+		_, err = e.c.CreateIssue(ctx, task(strings.Repeat("y", 256)))
+		if err == nil || jira.TooLong(err) {
+			t.Fatalf("a summary too long is not a text too long: %v", err)
+		}
+		if err := e.c.AddComment(ctx, "OPS-999", "x"); jira.TooLong(err) {
+			t.Fatalf("a missing issue: %v", err)
+		}
+		if jira.TooLong(nil) || jira.TooLong(errors.New("too long")) {
+			t.Fatal("TooLong of a non-Jira error")
+		}
+	})
+}

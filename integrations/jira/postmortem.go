@@ -12,30 +12,14 @@ import (
 )
 
 // The post-mortem side of the client: what the workflow asks of Jira, in its
-// words. How a post-mortem is found again (a label per incident, JQL), how big
-// a page may be, and how Jira refuses an assignee are known here only.
+// words. How a post-mortem is found again (a label per incident, JQL), how
+// Jira refuses a text too long (TooLong) or an assignee, and whose comments
+// are aftermath's are known here only.
 
 // IncidentLabel is the label that marks every Jira issue of an incident's
 // post-mortem: the epic carries one per incident of the group, its tickets
 // the primary's. It makes the idempotency search exact.
 func IncidentLabel(incidentID string) string { return "pagerduty-" + incidentID }
-
-// maxText is Jira's limit on a text field such as a description (32,767
-// UTF-16 units), less some room.
-const maxText = 32000
-
-// FitsText reports whether s fits in a Jira text field such as an issue's
-// description.
-func FitsText(s string) bool {
-	n := 0
-	for _, r := range s {
-		n++
-		if r >= 0x10000 {
-			n++ // a surrogate pair
-		}
-	}
-	return n <= maxText
-}
 
 // Epic is a post-mortem's epic to create.
 type Epic struct {
@@ -177,13 +161,54 @@ func (c *Client) AddIncidents(ctx context.Context, key string, incidentIDs []str
 	return c.AddLabels(ctx, key, labels)
 }
 
-// HasComment reports whether one of the issue's comments contains marker.
+// HasComment reports whether the issue has a comment aftermath wrote that
+// carries marker: one written by the user this client is (Myself), with
+// marker as a whole word. A comment someone else wrote that quotes the
+// marker is theirs. Every page of comments is read, until one is found.
 func (c *Client) HasComment(ctx context.Context, key, marker string) (bool, error) {
-	cs, err := c.Comments(ctx, key)
+	var me *User
+	found := false
+	var err error
+	walk := c.eachComment(ctx, key, func(cm Comment) bool {
+		if !hasMarker(cm.Body, marker) {
+			return true
+		}
+		if me == nil {
+			// Asked only when a comment carries the marker at all.
+			u, merr := c.Myself(ctx)
+			if merr != nil {
+				err = merr
+				return false
+			}
+			me = &u
+		}
+		found = cm.Author != "" && cm.Author == me.ID
+		return !found
+	})
 	if err != nil {
 		return false, err
 	}
-	return slices.ContainsFunc(cs, func(body string) bool { return strings.Contains(body, marker) }), nil
+	return found, walk
+}
+
+// hasMarker reports whether body holds marker as a whole word: not the
+// start of a longer one (the marker of incident P1 is in that of P12).
+func hasMarker(body, marker string) bool {
+	for i := 0; ; {
+		j := strings.Index(body[i:], marker)
+		if j < 0 {
+			return false
+		}
+		end := i + j + len(marker)
+		if end == len(body) || !isMarkerChar(body[end]) {
+			return true
+		}
+		i = end
+	}
+}
+
+func isMarkerChar(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_'
 }
 
 // statusBatch is how many epics one status search asks for.

@@ -4,8 +4,10 @@
 package jira
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -139,6 +141,60 @@ func (e *Error) withRetryAfter(h http.Header, now time.Time) *Error {
 	}
 	e.Until = now.Add(e.RetryAfter)
 	return e
+}
+
+// TooLong reports whether Jira refused a write because a text in it (a
+// description, a comment) is longer than its limit allows: a 400 whose
+// message for the field says "The entered text is too long". Jira's
+// administrators can set that limit (jira.text.field.character.limit),
+// so a text that fits render.PageLimit may still be refused.
+func TooLong(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusBadRequest {
+		return false
+	}
+	tooLong := func(m string) bool {
+		m = strings.ToLower(m)
+		return strings.Contains(m, "too long") || strings.Contains(m, "exceeds the allowed limit")
+	}
+	for _, m := range e.Fields {
+		if tooLong(m) {
+			return true
+		}
+	}
+	return len(e.Fields) == 0 && tooLong(e.Message)
+}
+
+// statedLimit finds the limit in Jira's "It exceeds the allowed limit of
+// 32,767 characters.", with or without a thousands separator.
+var statedLimit = regexp.MustCompile(`(?i)limit of ([0-9][0-9,.\x{00a0}\x{202f} ]*) characters`)
+
+// StatedLimit is the limit Jira states when it refuses a text for its size
+// (TooLong): its administrators may have set it below 32,767. ok is false
+// when Jira did not say.
+func StatedLimit(err error) (limit int, ok bool) {
+	var e *Error
+	if !TooLong(err) || !errors.As(err, &e) {
+		return 0, false
+	}
+	texts := []string{e.Message}
+	for _, m := range e.Fields {
+		texts = append(texts, m)
+	}
+	for _, t := range texts {
+		if m := statedLimit.FindStringSubmatch(t); m != nil {
+			digits := strings.Map(func(r rune) rune {
+				if r >= '0' && r <= '9' {
+					return r
+				}
+				return -1
+			}, m[1])
+			if n, err := strconv.Atoi(digits); err == nil && n > 0 {
+				return n, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // apiError is Jira's error body.

@@ -49,6 +49,7 @@ type Client struct {
 	priorities  []Priority
 	prioritiesT time.Time
 	users       map[string]User
+	fromUser    *User // the From user, once found
 }
 
 // New returns a client. httpClient should come from NewHTTPClient; nil makes
@@ -284,6 +285,43 @@ func (c *Client) User(ctx context.Context, id string) (User, error) {
 	c.users[id] = u
 	c.mu.Unlock()
 	return u, nil
+}
+
+// FromUser is the PagerDuty user writes are made as: the user whose email
+// is Config.From (PAGERDUTY_FROM_EMAIL), and so the author of every note
+// aftermath writes. It is looked up once (GET /users?query=, every page)
+// and kept for the process lifetime. found is false without From, or when
+// no user has that email (PagerDuty then refuses aftermath's writes too).
+func (c *Client) FromUser(ctx context.Context) (u User, found bool, err error) {
+	c.mu.Lock()
+	cached := c.fromUser
+	c.mu.Unlock()
+	if cached != nil {
+		return *cached, true, nil
+	}
+	if c.cfg.From == "" {
+		return User{}, false, nil
+	}
+	op := "find the user of PAGERDUTY_FROM_EMAIL"
+	for page := 0; page < maxPages; page++ {
+		res, err := c.api.ListUsersWithContext(ctx, pd.ListUsersOptions{Limit: PageSize, Offset: uint(page * PageSize), Query: c.cfg.From})
+		if err != nil {
+			return User{}, false, wrap(ctx, op, err)
+		}
+		for _, pu := range res.Users {
+			if strings.EqualFold(strings.TrimSpace(pu.Email), strings.TrimSpace(c.cfg.From)) {
+				u = User{ID: pu.ID, Name: pu.Name, Email: pu.Email, HTMLURL: pu.HTMLURL}
+				c.mu.Lock()
+				c.fromUser = &u
+				c.mu.Unlock()
+				return u, true, nil
+			}
+		}
+		if !res.More || len(res.Users) == 0 {
+			return User{}, false, nil
+		}
+	}
+	return User{}, false, &Error{Op: op, Message: fmt.Sprintf("more than %d pages", maxPages)}
 }
 
 // Related returns the IDs of the incidents PagerDuty relates to this one

@@ -881,3 +881,33 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Errorf("no retry was logged; the log check proves nothing:\n%s", f.logs)
 	}
 }
+
+// The From user (the author of aftermath's notes) is found by its exact
+// email, even behind a user whose email merely contains it, on any page,
+// and asked for once; without From, or with no such user, there is none.
+func TestFromUser(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// Listed first by name, and matched by the query as well.
+	f.sim.AddUser(pagerdutytest.User{ID: "PUAAAAA", Name: "Aaron", Email: "robot+" + bot.Email})
+	for i := range 120 {
+		f.sim.AddUser(pagerdutytest.User{ID: fmt.Sprintf("PUX%04d", i), Name: fmt.Sprintf("A %03d", i), Email: fmt.Sprintf("%d.%s", i, bot.Email)})
+	}
+	for range 3 {
+		u, found, err := f.pd.FromUser(ctx)
+		if err != nil || !found || u.ID != bot.ID || u.Email != bot.Email {
+			t.Fatalf("FromUser = %+v, %v, %v", u, found, err)
+		}
+	}
+	if n := f.sim.Count("GET /users"); n != 2 {
+		t.Errorf("%d requests, want 2 (two pages, then cached)", n)
+	}
+	none := newFixture(t, withConfig(func(c *Config) { c.From = "" }))
+	if _, found, err := none.pd.FromUser(ctx); found || err != nil || none.sim.Count("GET /users") != 0 {
+		t.Errorf("without From: found %v, %v, %d requests", found, err, none.sim.Count("GET /users"))
+	}
+	nobody := newFixture(t, withConfig(func(c *Config) { c.From = "nobody@example.com" }))
+	if _, found, err := nobody.pd.FromUser(ctx); found || err != nil {
+		t.Errorf("an email no user has: found %v, %v", found, err)
+	}
+}

@@ -7,17 +7,47 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 )
 
-// Limits Jira enforces on text fields.
+// Limits Jira enforces on text fields, in characters as Jira (Java) counts
+// them: UTF-16 code units, so an emoji counts two.
 const (
 	maxSummary = 255
 	maxLabel   = 255
+	// MaxText is the limit of a text field (description, environment, a
+	// textarea custom field) and of a comment body: Jira's default
+	// jira.text.field.character.limit (see Options.TextLimit).
+	MaxText = 32767
 )
+
+// units counts s as Jira does: UTF-16 code units.
+func units(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r >= 0x10000 {
+			n++ // a surrogate pair
+		}
+	}
+	return n
+}
+
+// tooLong is Jira's message for a text field or comment over the limit
+// (Cloud writes the number with a thousands separator, Data Center without).
+func (s *Server) tooLong() string {
+	limit := strconv.Itoa(s.textLimit)
+	if s.mode == Cloud {
+		for i := len(limit) - 3; i > 0; i -= 3 {
+			limit = limit[:i] + "," + limit[i:]
+		}
+	}
+	return "The entered text is too long. It exceeds the allowed limit of " + limit + " characters."
+}
 
 // issueUpdate is the body of create, bulk-create elements, edit and
 // transition requests (IssueUpdateDetails in the spec).
@@ -173,7 +203,7 @@ func (e *editor) commentOps(ops []map[string]json.RawMessage) {
 				e.fail("comment", invalidPayload)
 				continue
 			}
-			body, msg := commentBody(c.Body)
+			body, msg := e.s.commentBody(c.Body)
 			if msg != "" {
 				e.fail("comment", msg)
 				continue
@@ -183,8 +213,9 @@ func (e *editor) commentOps(ops []map[string]json.RawMessage) {
 	}
 }
 
-// commentBody reads a v2 comment body: a non-blank string.
-func commentBody(raw json.RawMessage) (string, string) {
+// commentBody reads a v2 comment body: a non-blank string within the text
+// limit.
+func (s *Server) commentBody(raw json.RawMessage) (string, string) {
 	if isNull(raw) {
 		return "", "Comment body can not be empty!"
 	}
@@ -194,6 +225,9 @@ func commentBody(raw json.RawMessage) (string, string) {
 	}
 	if strings.TrimSpace(b) == "" {
 		return "", "Comment body can not be empty!"
+	}
+	if units(b) > s.textLimit {
+		return "", s.tooLong()
 	}
 	return b, ""
 }
@@ -207,11 +241,11 @@ func (e *editor) set(field string, raw json.RawMessage) {
 			d.Summary = v
 		}
 	case "description":
-		if v, ok := e.text(field, raw); ok {
+		if v, ok := e.longText(field, raw); ok {
 			d.Description = v
 		}
 	case "environment":
-		if v, ok := e.text(field, raw); ok {
+		if v, ok := e.longText(field, raw); ok {
 			d.Environment = v
 		}
 	case "labels":
@@ -324,6 +358,17 @@ func (e *editor) text(field string, raw json.RawMessage) (string, bool) {
 	return v, true
 }
 
+// longText reads a text field within the text limit (description,
+// environment).
+func (e *editor) longText(field string, raw json.RawMessage) (string, bool) {
+	v, ok := e.text(field, raw)
+	if ok && units(v) > e.s.textLimit {
+		e.fail(field, e.s.tooLong())
+		return "", false
+	}
+	return v, ok
+}
+
 // user reads a user field: {"accountId"} (or {"id"}) on Cloud, {"name"} on
 // Data Center, null or the "-1" automatic assignee for nobody.
 func (e *editor) user(field string, raw json.RawMessage) (string, bool) {
@@ -390,7 +435,7 @@ func (e *editor) finish() {
 		switch {
 		case strings.TrimSpace(d.Summary) == "":
 			e.fail("summary", "You must specify a summary of the issue.")
-		case utf8.RuneCountInString(d.Summary) > maxSummary:
+		case units(d.Summary) > maxSummary:
 			e.fail("summary", fmt.Sprintf("Summary must be less than %d characters.", maxSummary))
 		}
 	}

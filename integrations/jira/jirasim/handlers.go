@@ -346,7 +346,7 @@ func (s *Server) addComment(rq *request) reply {
 	if err := json.Unmarshal(rq.body, &in); err != nil {
 		return errorMessages(http.StatusBadRequest, invalidPayload)
 	}
-	body, msg := commentBody(in.Body)
+	body, msg := s.commentBody(in.Body)
 	if msg != "" {
 		return fieldErrors(http.StatusBadRequest, map[string]string{"comment": msg})
 	}

@@ -55,6 +55,7 @@ type Server struct {
 	issueSeq     int
 	commentSeq   int
 	rejectBulk   []string
+	textLimit    int
 }
 
 // NewServer starts a simulator. Priorities Highest, High, Medium, Low and
@@ -70,6 +71,7 @@ func NewServer(opts Options) *Server {
 		cloudID:      cmp.Or(opts.CloudID, DefaultCloudID),
 		now:          opts.Now,
 		lag:          opts.SearchLag,
+		textLimit:    cmp.Or(opts.TextLimit, MaxText),
 		projects:     map[string]*project{},
 		issueTypeIDs: map[string]string{},
 		byKey:        map[string]*issue{},

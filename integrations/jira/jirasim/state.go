@@ -1,6 +1,8 @@
 package jirasim
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -151,6 +153,39 @@ func (s *Server) SetStatus(key, statusName string) {
 		panic(fmt.Sprintf("jirasim: SetStatus: unknown status %q", statusName))
 	}
 	s.setStatus(x, statusName, s.now())
+}
+
+// AddComment comments on an issue as another user (accountId on Cloud,
+// username on Data Center), as someone commenting in Jira's UI would; the
+// API's comments are written by the user requests authenticate as. Like
+// Jira it refuses a blank body or one over MaxText characters: AddComment
+// panics then, and on an unknown issue or user.
+func (s *Server) AddComment(key, authorID, body string) Comment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x := s.issueByKeyOrID(key)
+	u := s.userByID(authorID)
+	if x == nil || u == nil {
+		panic(fmt.Sprintf("jirasim: AddComment: no issue %q or no user %q", key, authorID))
+	}
+	raw, _ := json.Marshal(body)
+	if _, msg := s.commentBody(raw); msg != "" {
+		panic("jirasim: AddComment: " + msg)
+	}
+	c := s.newComment(body, s.now())
+	c.Author = s.userID(u)
+	x.Comments = append(x.Comments, c)
+	s.touch(x, c.Created)
+	return c
+}
+
+// SetTextLimit changes Options.TextLimit from now on, as an administrator
+// changing jira.text.field.character.limit would; 0 restores Jira's
+// default.
+func (s *Server) SetTextLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.textLimit = cmp.Or(n, MaxText)
 }
 
 // RejectBulkItem makes every later bulk-create element whose summary

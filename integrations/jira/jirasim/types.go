@@ -75,6 +75,11 @@ type Options struct {
 	// the issues whose ids a search names in reconcileIssues as they are
 	// now.
 	SearchLag time.Duration
+	// TextLimit is the most characters (UTF-16 units) a description,
+	// environment or comment may hold: Jira's advanced setting
+	// jira.text.field.character.limit, which administrators may lower.
+	// Default MaxText, Jira's default.
+	TextLimit int
 	// CloudID is the site's cloud ID: the API is served under
 	// /ex/jira/{CloudID} too, as Atlassian's gateway serves it to scoped
 	// API tokens (see Server.APIURL). Default DefaultCloudID.

@@ -416,3 +416,129 @@ func TestConcurrentClients(t *testing.T) {
 		t.Fatalf("%d distinct keys", len(keys))
 	}
 }
+
+// Jira refuses a description, environment or comment over 32,767
+// characters, and a summary over 255, counting UTF-16 units as Java does
+// (an emoji is two), on create, bulk create, edit, comment and transition,
+// with its error collection naming the field; nothing is stored.
+func TestTextLimits(t *testing.T) {
+	const base = `"project":{"key":"OPS"},"issuetype":{"name":"Task"},"summary":"ok"`
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	at := strings.Repeat("x", 32767)
+	over := at + "x"
+	emojiOver := strings.Repeat("🔥", 16384) // 16,384 runes, 32,768 units
+	forModes(t, func(t *testing.T, mode Mode) {
+		s := New(t, mode)
+		seed(s)
+		msg := map[Mode]string{
+			Cloud:      "The entered text is too long. It exceeds the allowed limit of 32,767 characters.",
+			DataCenter: "The entered text is too long. It exceeds the allowed limit of 32767 characters.",
+		}[mode]
+		if r := send(t, s, "POST", "/rest/api/2/issue", `{"fields":{`+base+`,"description":`+q(at)+`}}`, nil); r.status != http.StatusCreated {
+			t.Fatalf("a description of exactly 32,767 characters: %d %s", r.status, r.raw)
+		}
+		refusals := []struct {
+			name, method, path, body, field string
+		}{
+			{"description on create", "POST", "/rest/api/2/issue", `{"fields":{` + base + `,"description":` + q(over) + `}}`, "description"},
+			{"emoji description on create", "POST", "/rest/api/2/issue", `{"fields":{` + base + `,"description":` + q(emojiOver) + `}}`, "description"},
+			{"environment on create", "POST", "/rest/api/2/issue", `{"fields":{` + base + `,"environment":` + q(over) + `}}`, "environment"},
+			{"description on edit", "PUT", "/rest/api/2/issue/OPS-1", `{"fields":{"description":` + q(over) + `}}`, "description"},
+			{"description set on edit", "PUT", "/rest/api/2/issue/OPS-1", `{"update":{"description":[{"set":` + q(emojiOver) + `}]}}`, "description"},
+			{"comment", "POST", "/rest/api/2/issue/OPS-1/comment", `{"body":` + q(over) + `}`, "comment"},
+			{"emoji comment", "POST", "/rest/api/2/issue/OPS-1/comment", `{"body":` + q(emojiOver) + `}`, "comment"},
+			{"comment on edit", "PUT", "/rest/api/2/issue/OPS-1", `{"update":{"comment":[{"add":{"body":` + q(over) + `}}]}}`, "comment"},
+			{"comment on transition", "POST", "/rest/api/2/issue/OPS-1/transitions", `{"transition":{"id":"21"},"update":{"comment":[{"add":{"body":` + q(over) + `}}]}}`, "comment"},
+		}
+		for _, tc := range refusals {
+			r := send(t, s, tc.method, tc.path, tc.body, nil)
+			if r.status != http.StatusBadRequest || r.fieldError(tc.field) != msg || len(r.messages()) != 0 {
+				t.Errorf("%s: %d %.300s, want 400 with errors.%s = %q", tc.name, r.status, r.raw, tc.field, msg)
+			}
+		}
+		// 128 emoji are 256 units: one over the summary's limit.
+		if r := send(t, s, "POST", "/rest/api/2/issue", `{"fields":{"project":{"key":"OPS"},"issuetype":{"name":"Task"},"summary":`+q(strings.Repeat("🔥", 128))+`}}`, nil); r.status != 400 || r.fieldError("summary") != "Summary must be less than 255 characters." {
+			t.Errorf("emoji summary: %d %s", r.status, r.raw)
+		}
+		if r := send(t, s, "PUT", "/rest/api/2/issue/OPS-1", `{"fields":{"summary":`+q(strings.Repeat("y", 256))+`}}`, nil); r.status != 400 || r.fieldError("summary") == "" {
+			t.Errorf("summary on edit: %d %s", r.status, r.raw)
+		}
+		// A bulk create refuses the element, and creates the others.
+		r := send(t, s, "POST", "/rest/api/2/issue/bulk", `{"issueUpdates":[{"fields":{`+base+`,"description":`+q(over)+`}},{"fields":{`+base+`}}]}`, nil)
+		errs, _ := r.body["errors"].([]any)
+		issues, _ := r.body["issues"].([]any)
+		if r.status != http.StatusCreated || len(errs) != 1 || len(issues) != 1 || !strings.Contains(r.raw, msg) {
+			t.Errorf("bulk: %d %.500s", r.status, r.raw)
+		}
+		x, _ := s.Issue("OPS-1")
+		if x.Description != at || len(x.Comments) != 0 || x.Status != StatusToDo || x.Summary != "ok" {
+			t.Errorf("a refused write changed OPS-1: %d bytes of description, %d comments, %s", len(x.Description), len(x.Comments), x.Status)
+		}
+		if n := len(s.Issues()); n != 2 {
+			t.Errorf("%d issues, want 2", n)
+		}
+		// An administrator may lower the limit; Jira's message says the
+		// new one.
+		s.SetTextLimit(1000)
+		low := map[Mode]string{Cloud: "1,000", DataCenter: "1000"}[mode]
+		if r := send(t, s, "POST", "/rest/api/2/issue/OPS-1/comment", `{"body":`+q(strings.Repeat("z", 1001))+`}`, nil); r.status != 400 || !strings.Contains(r.fieldError("comment"), "limit of "+low+" characters") {
+			t.Errorf("comment over a lowered limit: %d %s", r.status, r.raw)
+		}
+		s.SetTextLimit(0)
+		if r := send(t, s, "POST", "/rest/api/2/issue/OPS-1/comment", `{"body":`+q(strings.Repeat("z", 1001))+`}`, nil); r.status != 201 {
+			t.Errorf("comment after the default limit is back: %d %.300s", r.status, r.raw)
+		}
+	})
+}
+
+// Comments come in pages (startAt, maxResults: the spec's default 100,
+// total), each with its author: aftermath's own account for what the API
+// wrote, the user for a comment written in Jira's UI.
+func TestCommentPagesAndAuthors(t *testing.T) {
+	forModes(t, func(t *testing.T, mode Mode) {
+		s := New(t, mode)
+		seed(s)
+		if r := send(t, s, "POST", "/rest/api/2/issue", `{"fields":{"project":{"key":"OPS"},"issuetype":{"name":"Task"},"summary":"ok"}}`, nil); r.status != 201 {
+			t.Fatal(r.raw)
+		}
+		if r := send(t, s, "POST", "/rest/api/2/issue/OPS-1/comment", `{"body":"by the bot"}`, nil); r.status != 201 {
+			t.Fatal(r.raw)
+		}
+		id := alice.AccountID
+		if mode == DataCenter {
+			id = alice.Name
+		}
+		for i := range 149 {
+			s.AddComment("OPS-1", id, fmt.Sprintf("by alice %d", i))
+		}
+		type page struct {
+			StartAt, MaxResults, Total int
+			Comments                   []struct {
+				Body   string
+				Author map[string]any
+			}
+		}
+		get := func(q string) page {
+			r := send(t, s, "GET", "/rest/api/2/issue/OPS-1/comment"+q, "", nil)
+			var p page
+			if r.status != 200 || json.Unmarshal([]byte(r.raw), &p) != nil {
+				t.Fatalf("%s: %d %s", q, r.status, r.raw)
+			}
+			return p
+		}
+		idKey := map[Mode]string{Cloud: "accountId", DataCenter: "name"}[mode]
+		p := get("")
+		if p.StartAt != 0 || p.MaxResults != 100 || p.Total != 150 || len(p.Comments) != 100 ||
+			p.Comments[0].Body != "by the bot" || p.Comments[0].Author[idKey] != userID(mode, s.Myself()) || p.Comments[1].Author[idKey] != id {
+			t.Fatalf("first page: start %d, max %d, total %d, %d comments, first %+v", p.StartAt, p.MaxResults, p.Total, len(p.Comments), p.Comments[0])
+		}
+		p = get("?startAt=100")
+		if p.StartAt != 100 || p.Total != 150 || len(p.Comments) != 50 || p.Comments[49].Body != "by alice 148" {
+			t.Fatalf("second page: start %d, total %d, %d comments", p.StartAt, p.Total, len(p.Comments))
+		}
+		p = get("?orderBy=-created&startAt=149&maxResults=10")
+		if len(p.Comments) != 1 || p.Comments[0].Body != "by the bot" {
+			t.Fatalf("newest first, last page: %+v", p.Comments)
+		}
+	})
+}
