@@ -273,19 +273,19 @@ func TestHoldIsStrictRFC5545(t *testing.T) {
 				f := sample()
 				tc.edit(&f)
 				raw := notify.Hold(f, start, f.ResolvedAt, f.Owner)
-				cal, err := strictICS(raw)
+				cal, err := notifytest.StrictICS(raw)
 				if err != nil {
 					t.Fatalf("not RFC 5545: %v\n%s", err, raw)
 				}
-				if got, err := icsStart(cal); err != nil || !got.Equal(start) {
+				if got, err := notifytest.ICSStart(cal); err != nil || !got.Equal(start) {
 					t.Fatalf("the strict reader's start is %s (%v), want %s", got, err, start)
 				}
-				ev := cal.comps("VEVENT")[0]
-				if got := icsUnText(ev.props("SUMMARY")[0].Value); got != tc.wantSummary {
+				ev := cal.Components("VEVENT")[0]
+				if got := notifytest.ICSUnText(ev.Properties("SUMMARY")[0].Value); got != tc.wantSummary {
 					t.Errorf("summary\n%q, want\n%q", got, tc.wantSummary)
 				}
 				got := attendees{}
-				for _, a := range ev.props("ATTENDEE") {
+				for _, a := range ev.Properties("ATTENDEE") {
 					got[strings.TrimPrefix(a.Value, "mailto:")] = strings.Join(a.Params["CN"], ",")
 				}
 				if fmt.Sprint(got) != fmt.Sprint(tc.wantCN) {
@@ -323,7 +323,7 @@ func TestStrictICSReaderRefuses(t *testing.T) {
 	}
 	nyStandardOnly := "BEGIN:VTIMEZONE\r\nTZID:America/New_York\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0400\r\nTZNAME:EDT\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
 	good := cal("DTSTART:20260715T140000Z", "SUMMARY:a\\, b\\; c\\n", `ATTENDEE;CN="Ng, Alice";RSVP=TRUE:mailto:a@example.com`)
-	if _, err := strictICS([]byte(good)); err != nil {
+	if _, err := notifytest.StrictICS([]byte(good)); err != nil {
 		t.Fatalf("refused a valid calendar: %v", err)
 	}
 	for name, raw := range map[string]string{
@@ -343,7 +343,7 @@ func TestStrictICSReaderRefuses(t *testing.T) {
 		"no UID":                    strings.Replace(good, "UID:u\r\n", "", 1),
 		"END with nothing open":     good + "END:VEVENT\r\n",
 	} {
-		if _, err := strictICS([]byte(raw)); err == nil {
+		if _, err := notifytest.StrictICS([]byte(raw)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

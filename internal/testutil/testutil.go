@@ -33,7 +33,14 @@ func (s *Buffer) String() string {
 // Eventually polls cond every 10 ms until it holds, failing t after 10 s.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	EventuallyWithin(t, what, 10*time.Second, cond)
+}
+
+// EventuallyWithin is Eventually with another limit: for work whose size
+// the test draws (a large incident under -race on a busy machine).
+func EventuallyWithin(t testing.TB, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for: %s", what)

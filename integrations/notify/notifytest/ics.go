@@ -1,4 +1,4 @@
-package notify_test
+package notifytest
 
 import (
 	"bytes"
@@ -18,21 +18,23 @@ import (
 // calendar and an event must have, and a VTIMEZONE that agrees with the
 // zone it names.
 
-type icsProp struct {
+// ICSProp is one content line of a calendar.
+type ICSProp struct {
 	Name   string
 	Params map[string][]string // values unquoted
 	Value  string              // as written (TEXT still escaped)
 }
 
-type icsComp struct {
+// ICSComp is a component (VCALENDAR, VEVENT, VTIMEZONE...) and what it holds.
+type ICSComp struct {
 	Name  string
-	Props []icsProp
-	Comps []*icsComp
+	Props []ICSProp
+	Comps []*ICSComp
 }
 
-// props returns the properties named name.
-func (c *icsComp) props(name string) []icsProp {
-	var out []icsProp
+// Properties returns the properties named name.
+func (c *ICSComp) Properties(name string) []ICSProp {
+	var out []ICSProp
 	for _, p := range c.Props {
 		if p.Name == name {
 			out = append(out, p)
@@ -41,8 +43,9 @@ func (c *icsComp) props(name string) []icsProp {
 	return out
 }
 
-func (c *icsComp) comps(name string) []*icsComp {
-	var out []*icsComp
+// Components returns the components named name.
+func (c *ICSComp) Components(name string) []*ICSComp {
+	var out []*ICSComp
 	for _, s := range c.Comps {
 		if s.Name == name {
 			out = append(out, s)
@@ -62,8 +65,8 @@ var (
 
 func isICSCTL(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
 
-// strictICS parses raw, or says the first way it breaks RFC 5545.
-func strictICS(raw []byte) (*icsComp, error) {
+// StrictICS parses raw, or says the first way it breaks RFC 5545.
+func StrictICS(raw []byte) (*ICSComp, error) {
 	if !utf8.Valid(raw) {
 		return nil, errors.New("not UTF-8")
 	}
@@ -88,8 +91,8 @@ func strictICS(raw []byte) (*icsComp, error) {
 		}
 		logical = append(logical, l)
 	}
-	var stack []*icsComp
-	var top *icsComp
+	var stack []*ICSComp
+	var top *ICSComp
 	for i, l := range logical {
 		p, err := icsContentLine(l)
 		if err != nil {
@@ -97,7 +100,7 @@ func strictICS(raw []byte) (*icsComp, error) {
 		}
 		switch p.Name {
 		case "BEGIN":
-			c := &icsComp{Name: strings.ToUpper(p.Value)}
+			c := &ICSComp{Name: strings.ToUpper(p.Value)}
 			if len(stack) == 0 {
 				if top != nil {
 					return nil, errors.New("more than one top-level component")
@@ -131,8 +134,8 @@ func strictICS(raw []byte) (*icsComp, error) {
 }
 
 // icsContentLine reads name *(";" param) ":" value (RFC 5545 3.1).
-func icsContentLine(l string) (icsProp, error) {
-	p := icsProp{Params: map[string][]string{}}
+func icsContentLine(l string) (ICSProp, error) {
+	p := ICSProp{Params: map[string][]string{}}
 	loc := icsName.FindStringIndex(l)
 	if loc == nil {
 		return p, errors.New("no name")
@@ -215,41 +218,41 @@ func icsCheckText(v string) error {
 	return nil
 }
 
-// icsUnText undoes TEXT escaping.
-func icsUnText(v string) string {
+// ICSUnText undoes TEXT escaping.
+func ICSUnText(v string) string {
 	return strings.NewReplacer(`\\`, `\`, `\;`, ";", `\,`, ",", `\n`, "\n", `\N`, "\n").Replace(v)
 }
 
-func icsCheckCalendar(cal *icsComp) error {
+func icsCheckCalendar(cal *ICSComp) error {
 	for _, name := range []string{"VERSION", "PRODID"} {
-		if len(cal.props(name)) != 1 {
-			return fmt.Errorf("VCALENDAR: %d %s, want 1", len(cal.props(name)), name)
+		if len(cal.Properties(name)) != 1 {
+			return fmt.Errorf("VCALENDAR: %d %s, want 1", len(cal.Properties(name)), name)
 		}
 	}
-	if cal.props("VERSION")[0].Value != "2.0" {
+	if cal.Properties("VERSION")[0].Value != "2.0" {
 		return errors.New("VERSION is not 2.0")
 	}
-	zones := map[string]*icsComp{}
-	for _, z := range cal.comps("VTIMEZONE") {
-		id := z.props("TZID")
+	zones := map[string]*ICSComp{}
+	for _, z := range cal.Components("VTIMEZONE") {
+		id := z.Properties("TZID")
 		if len(id) != 1 || len(z.Comps) == 0 {
 			return errors.New("a VTIMEZONE needs one TZID and an observance")
 		}
 		zones[id[0].Value] = z
 	}
-	events := cal.comps("VEVENT")
+	events := cal.Components("VEVENT")
 	if len(events) == 0 {
 		return errors.New("no VEVENT")
 	}
 	for _, ev := range events {
 		for _, name := range []string{"UID", "DTSTAMP", "DTSTART"} {
-			if len(ev.props(name)) != 1 {
-				return fmt.Errorf("VEVENT: %d %s, want 1", len(ev.props(name)), name)
+			if len(ev.Properties(name)) != 1 {
+				return fmt.Errorf("VEVENT: %d %s, want 1", len(ev.Properties(name)), name)
 			}
 		}
 		var start time.Time
 		for _, name := range []string{"DTSTAMP", "DTSTART", "DTEND"} {
-			for _, p := range ev.props(name) {
+			for _, p := range ev.Properties(name) {
 				t, err := icsInstant(p, zones)
 				if err != nil {
 					return fmt.Errorf("%s: %w", name, err)
@@ -266,13 +269,13 @@ func icsCheckCalendar(cal *icsComp) error {
 	return nil
 }
 
-// icsStart is the instant of an event's DTSTART.
-func icsStart(cal *icsComp) (time.Time, error) {
-	zones := map[string]*icsComp{}
-	for _, z := range cal.comps("VTIMEZONE") {
-		zones[z.props("TZID")[0].Value] = z
+// ICSStart is the instant of an event's DTSTART.
+func ICSStart(cal *ICSComp) (time.Time, error) {
+	zones := map[string]*ICSComp{}
+	for _, z := range cal.Components("VTIMEZONE") {
+		zones[z.Properties("TZID")[0].Value] = z
 	}
-	return icsInstant(cal.comps("VEVENT")[0].props("DTSTART")[0], zones)
+	return icsInstant(cal.Components("VEVENT")[0].Properties("DTSTART")[0], zones)
 }
 
 // icsInstant reads a DATE-TIME: in UTC (Z), or local time in a TZID whose
@@ -280,7 +283,7 @@ func icsStart(cal *icsComp) (time.Time, error) {
 // request must say when. A VTIMEZONE must agree with the IANA zone of its
 // name at the instant and through that year: the checker reads
 // observances with no RRULE (each holds from its DTSTART on).
-func icsInstant(p icsProp, zones map[string]*icsComp) (time.Time, error) {
+func icsInstant(p ICSProp, zones map[string]*ICSComp) (time.Time, error) {
 	if !icsDateTime.MatchString(p.Value) {
 		return time.Time{}, fmt.Errorf("%q is not a DATE-TIME", p.Value)
 	}
@@ -325,18 +328,18 @@ func icsInstant(p icsProp, zones map[string]*icsComp) (time.Time, error) {
 
 // icsOffsetAt is the TZOFFSETTO, in seconds, of the latest observance
 // that starts by local.
-func icsOffsetAt(z *icsComp, local time.Time) (int, error) {
+func icsOffsetAt(z *ICSComp, local time.Time) (int, error) {
 	best, found := time.Time{}, false
 	off := 0
 	for _, o := range z.Comps {
 		if o.Name != "STANDARD" && o.Name != "DAYLIGHT" {
 			return 0, fmt.Errorf("a %s in a VTIMEZONE", o.Name)
 		}
-		if len(o.props("RRULE")) > 0 || len(o.props("RDATE")) > 0 {
+		if len(o.Properties("RRULE")) > 0 || len(o.Properties("RDATE")) > 0 {
 			return 0, errors.New("an observance with RRULE or RDATE: this checker cannot read it")
 		}
-		ds, to := o.props("DTSTART"), o.props("TZOFFSETTO")
-		if len(ds) != 1 || len(to) != 1 || len(o.props("TZOFFSETFROM")) != 1 {
+		ds, to := o.Properties("DTSTART"), o.Properties("TZOFFSETTO")
+		if len(ds) != 1 || len(to) != 1 || len(o.Properties("TZOFFSETFROM")) != 1 {
 			return 0, errors.New("an observance needs DTSTART, TZOFFSETFROM and TZOFFSETTO")
 		}
 		s, err := time.Parse("20060102T150405", ds[0].Value)
