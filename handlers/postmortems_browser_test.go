@@ -35,9 +35,11 @@ func chromium(t *testing.T) string {
 // The page in a real headless Chromium: the login form leads to the page,
 // which loads without a console error (its Content-Security-Policy allows
 // no script and no inline style, so a violation would show here), the
-// overdue row is marked, the Overdue filter link works, logging out leads
-// back to the login form, and a screenshot
-// is kept in the test's artifact directory (go test -artifacts keeps it).
+// overdue row is marked, the page fits a 390 px phone (see phoneLayout), a
+// bad filter answers an HTML page with a way back, the Overdue filter link
+// works, logging out leads back to the login form, and screenshots at 1280
+// and 390 px are kept in the test's artifact directory (go test -artifacts
+// keeps them).
 func TestPostmortemsPageInChromium(t *testing.T) {
 	path := chromium(t)
 	env := newOverview(t, adminToken, overviewSeeds())
@@ -79,6 +81,7 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
 	defer cancelTimeout()
 
+	badFilter := env.url + "/postmortems?status=Bogus"
 	var mu sync.Mutex
 	var problems []string
 	chromedp.ListenTarget(ctx, func(ev any) {
@@ -96,16 +99,22 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 		case *runtime.EventExceptionThrown:
 			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
 		case *cdplog.EventEntryAdded:
-			// Failed loads (a 404 stylesheet or favicon) and CSP violations.
+			// Failed loads (a 404 stylesheet or favicon) and CSP violations;
+			// the bad filter's 400 is the one expected.
+			if e.Entry.Source == cdplog.SourceNetwork && e.Entry.URL == badFilter {
+				return
+			}
 			if e.Entry.Level == cdplog.LevelError || e.Entry.Level == cdplog.LevelWarning {
 				problems = append(problems, fmt.Sprintf("log %s (%s): %s %s", e.Entry.Level, e.Entry.Source, e.Entry.Text, e.Entry.URL))
 			}
 		}
 	})
 
-	var title, overdueBG, ontimeBG, lateText, rowsAfter, filterClass, afterLogout string
+	var title, overdueBG, ontimeBG, lateText, rowsAfter, filterClass, afterLogout, backAt string
 	var overdueRows, rowCount int
-	var shot []byte
+	var shot, phoneShot []byte
+	var phone phoneLayout
+	var bad badFilterPage
 	err = chromedp.Run(ctx,
 		cdplog.Enable(),
 		runtime.Enable(),
@@ -120,6 +129,24 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 		chromedp.Evaluate(`getComputedStyle(document.querySelector("tr.ontime")).backgroundColor`, &ontimeBG),
 		chromedp.Text(`tr.overdue .late`, &lateText, chromedp.ByQuery),
 		chromedp.FullScreenshot(&shot, 100), // 100: PNG,
+		// A phone: 390 CSS pixels wide, as an iPhone 12 to 15 shows the page.
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch),
+		chromedp.Evaluate(phoneLayoutJS, &phone),
+		chromedp.FullScreenshot(&phoneShot, 100),
+		// A bad filter typed into the address bar: a page, not JSON, with
+		// a link back that works.
+		chromedp.Navigate(badFilter),
+		chromedp.WaitReady(`body`, chromedp.ByQuery),
+		chromedp.Evaluate(badFilterJS, &bad),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			if bad.Back == "" { // no link to follow: back by hand
+				return chromedp.Navigate(env.url + "/postmortems").Do(ctx)
+			}
+			return chromedp.Click(`main.problem a`, chromedp.ByQuery).Do(ctx)
+		}),
+		chromedp.WaitVisible(`tr.overdue`, chromedp.ByQuery),
+		chromedp.Evaluate(`location.pathname + location.search`, &backAt),
+		chromedp.EmulateViewport(1280, 900),
 		chromedp.Click(`nav.filters a[href="/postmortems?overdue=true"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`nav.filters a.on[href="/postmortems?overdue=true"]`, chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelectorAll("tbody tr").length`, &rowCount),
@@ -134,11 +161,16 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium: %v (problems so far: %v)", err, problems)
 	}
-	out := filepath.Join(t.ArtifactDir(), "postmortems.png")
-	if err := os.WriteFile(out, shot, 0o644); err != nil {
-		t.Fatal(err)
+	for name, png := range map[string][]byte{"postmortems.png": shot, "postmortems-390.png": phoneShot} {
+		out := filepath.Join(t.ArtifactDir(), name)
+		if err := os.WriteFile(out, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s (%d bytes)", out, len(png))
+		if len(png) < 1000 {
+			t.Errorf("screenshot %s of %d bytes", name, len(png))
+		}
 	}
-	t.Logf("screenshot: %s (%d bytes)", out, len(shot))
 
 	if title != "Log in · aftermath" {
 		t.Errorf("first page title %q, want the login page", title)
@@ -152,12 +184,91 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 	if afterLogout != "Log in · aftermath" {
 		t.Errorf("after logging out the title is %q, want the login page", afterLogout)
 	}
-	if len(shot) < 1000 {
-		t.Errorf("screenshot of %d bytes", len(shot))
+	t.Logf("at 390 px: document %d/%d px (scrollWidth/clientWidth), table container %d/%d px",
+		phone.DocScroll, phone.DocClient, phone.TableScroll, phone.TableClient)
+	phone.check(t)
+	if bad.ContentType != "text/html" || !strings.Contains(bad.Text, "status must be one of Draft, In Review, Reviewed, Closed") ||
+		bad.Back != "/postmortems" || bad.Title != "Bad filter · aftermath" || backAt != "/postmortems" {
+		t.Errorf("bad filter in the browser: %+v, back at %q; want an HTML page with the message and a link back to /postmortems", bad, backAt)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(problems) > 0 {
 		t.Errorf("console problems:\n%s", strings.Join(problems, "\n"))
 	}
+}
+
+// phoneLayoutJS measures the page as a phone shows it; see phoneLayout.
+const phoneLayoutJS = `(() => {
+  const de = document.documentElement, vw = de.clientWidth;
+  const scroller = document.querySelector(".table-scroll");
+  const outside = [...document.body.querySelectorAll("*")]
+    .filter(e => !(scroller && scroller.contains(e)) && e.getClientRects().length > 0)
+    .filter(e => { const r = e.getBoundingClientRect(); return r.left < -0.5 || r.right > vw + 0.5; })
+    .map(e => e.tagName.toLowerCase() + (e.className ? "." + e.className : "") + " right " + Math.round(e.getBoundingClientRect().right));
+  const keys = [...document.querySelectorAll("td.followups .keys a, td.followups .keys span")];
+  const title = document.querySelector('tr[data-incident="P4"] .title');
+  const cell = title && title.closest("td");
+  return {
+    docScroll: de.scrollWidth, docClient: vw,
+    tableScroll: scroller ? scroller.scrollWidth : 0, tableClient: scroller ? scroller.clientWidth : 0,
+    tableOverflow: scroller ? getComputedStyle(scroller).overflowX : "",
+    outside: outside,
+    keys: keys.length,
+    brokenKeys: keys.filter(k => k.getClientRects().length > 1).map(k => k.textContent),
+    titleLines: title ? Math.round(title.getBoundingClientRect().height / parseFloat(getComputedStyle(title).lineHeight)) : 0,
+    titleCell: cell ? Math.round(cell.getBoundingClientRect().width) : 0,
+  };
+})()`
+
+// phoneLayout is the page at 390 px: the document does not scroll
+// sideways (scrollWidth <= clientWidth), only the table does, in its own
+// container; nothing outside that container reaches past the viewport; no
+// follow-up key is split over two lines; the long title wraps in a cell
+// wide enough to read.
+type phoneLayout struct {
+	DocScroll     int      `json:"docScroll"`
+	DocClient     int      `json:"docClient"`
+	TableScroll   int      `json:"tableScroll"`
+	TableClient   int      `json:"tableClient"`
+	TableOverflow string   `json:"tableOverflow"`
+	Outside       []string `json:"outside"`
+	Keys          int      `json:"keys"`
+	BrokenKeys    []string `json:"brokenKeys"`
+	TitleLines    int      `json:"titleLines"`
+	TitleCell     int      `json:"titleCell"`
+}
+
+func (p phoneLayout) check(t *testing.T) {
+	t.Helper()
+	if p.DocClient != 390 || p.DocScroll > p.DocClient {
+		t.Errorf("at 390 px the document is %d px wide in a viewport of %d: the whole page scrolls sideways", p.DocScroll, p.DocClient)
+	}
+	if p.TableOverflow != "auto" || p.TableScroll <= p.TableClient {
+		t.Errorf("at 390 px the table's container (overflow-x %q) is %d px of %d: the table should scroll in it", p.TableOverflow, p.TableClient, p.TableScroll)
+	}
+	if len(p.Outside) > 0 {
+		t.Errorf("at 390 px outside the table, past the viewport: %v", p.Outside)
+	}
+	if p.Keys < 5 || len(p.BrokenKeys) > 0 {
+		t.Errorf("at 390 px %d follow-up keys, split over two lines: %v", p.Keys, p.BrokenKeys)
+	}
+	if p.TitleLines < 2 || p.TitleCell < 160 || p.TitleCell > 340 {
+		t.Errorf("at 390 px the long title takes %d lines in a cell of %d px: want it wrapped, in 160 to 340 px", p.TitleLines, p.TitleCell)
+	}
+}
+
+// badFilterJS reads the page a bad filter answers; see badFilterPage.
+const badFilterJS = `(() => {
+  const a = document.querySelector("main.problem a");
+  return {contentType: document.contentType, title: document.title,
+    text: document.body.innerText, back: a ? a.getAttribute("href") : ""};
+})()`
+
+// badFilterPage is what the browser shows for /postmortems?status=Bogus.
+type badFilterPage struct {
+	ContentType string `json:"contentType"`
+	Title       string `json:"title"`
+	Text        string `json:"text"`
+	Back        string `json:"back"`
 }

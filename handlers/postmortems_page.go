@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -34,6 +35,8 @@ var (
 		"statusClass": func(s string) string { return strings.ReplaceAll(strings.ToLower(s), " ", "-") },
 		"ownerHref":   func(owner string) string { return "/postmortems?" + url.Values{"owner": {owner}}.Encode() },
 		"at":          at,
+		"day":         func(loc *time.Location, t time.Time) string { d, _ := dayClock(loc, t); return d },
+		"clock":       func(loc *time.Location, t time.Time) string { _, c := dayClock(loc, t); return c },
 	}).ParseFS(overviewFS, "overview/page.html"))
 	overviewCSS, _ = overviewFS.ReadFile("overview/style.css")
 )
@@ -152,6 +155,16 @@ func at(loc *time.Location, t time.Time) string {
 		return "–"
 	}
 	return t.In(loc).Format("Mon 2 Jan 2006 15:04 MST")
+}
+
+// dayClock is at in two parts, the day and the time of day, which a narrow
+// column shows on two lines rather than cut anywhere.
+func dayClock(loc *time.Location, t time.Time) (day, clock string) {
+	if t.IsZero() {
+		return at(loc, t), ""
+	}
+	t = t.In(loc)
+	return t.Format("Mon 2 Jan 2006"), t.Format("15:04 MST")
 }
 
 func (o *overviewHandler) render(c echo.Context, code int, name string, data any) error {
@@ -367,19 +380,90 @@ func filters(q url.Values, severities []string) []filterGroup {
 	return out
 }
 
+// pageRow is one post-mortem on the page: what the API answers, and what
+// only people read.
+type pageRow struct {
+	postmortemJSON
+	OwnerName     string // "" when the record has none: the email is shown
+	FollowupLinks []followupLink
+}
+
+// followupLink is a follow-up's key and its Jira issue ("" when the epic's
+// URL does not say where Jira is).
+type followupLink struct {
+	Key, URL string
+}
+
+// followupLinks links each follow-up key to its issue, at the Jira the
+// epic's URL points to (the Jira client's BrowseURL: base + "/browse/" +
+// key), so no host is configured twice; keys stay unlinked when the epic's
+// URL is not of that shape.
+func followupLinks(epicURL, epicKey string, keys []string) []followupLink {
+	base, ok := strings.CutSuffix(epicURL, "/browse/"+epicKey)
+	ok = ok && epicKey != "" && base != ""
+	out := make([]followupLink, len(keys))
+	for i, k := range keys {
+		out[i].Key = k
+		if ok && k != "" {
+			out[i].URL = base + "/browse/" + url.PathEscape(k)
+		}
+	}
+	return out
+}
+
+func toRow(d store.Deadline, now time.Time) pageRow {
+	return pageRow{postmortemJSON: toJSON(d, now), OwnerName: d.OwnerName, FollowupLinks: followupLinks(d.EpicURL, d.Key, d.Followups)}
+}
+
 type pageData struct {
 	Summary summary
 	Filters []filterGroup
-	Rows    []postmortemJSON
+	Rows    []pageRow
 	Next    string
 	Zone    string
 	Loc     *time.Location
 	Now     time.Time
 }
 
-// page serves GET /postmortems: the login page without a token, the
-// overview with one.
+// problemData is a page that says what went wrong, with a way back.
+type problemData struct {
+	Title, Message string
+}
+
+// pageHTML serves GET /postmortems: the login page without a token, the
+// overview with one. What goes wrong (a bad filter, the store unavailable)
+// is a page too, with a link back: a browser is never answered JSON.
 func (o *overviewHandler) pageHTML(c echo.Context) error {
+	err := o.overviewPage(c)
+	if err == nil || c.Response().Committed {
+		return err
+	}
+	data := problemData{Title: "Something went wrong", Message: "The overview could not be shown; the error is in the server's log."}
+	code := http.StatusInternalServerError
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code = he.Code
+		if m, ok := he.Message.(string); ok {
+			data.Message = m
+		}
+		switch code {
+		case http.StatusBadRequest:
+			data.Title = "Bad filter"
+		case http.StatusServiceUnavailable:
+			data.Title = "Try again later"
+		default:
+			data.Title = http.StatusText(code)
+		}
+	} else {
+		o.log.Error("overview page failed", "path", c.Request().URL.Path, "err", err)
+	}
+	if rerr := o.render(c, code, "problem", data); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return nil
+}
+
+func (o *overviewHandler) overviewPage(c echo.Context) error {
 	if o.auth.token == "" {
 		return o.login(c, http.StatusForbidden, "")
 	}
@@ -414,7 +498,7 @@ func (o *overviewHandler) pageHTML(c echo.Context) error {
 	loc := o.location()
 	data := pageData{Summary: summarize(all, now), Filters: filters(params, sevs), Zone: loc.String(), Loc: loc, Now: now}
 	for _, d := range page.Postmortems {
-		data.Rows = append(data.Rows, toJSON(d, now))
+		data.Rows = append(data.Rows, toRow(d, now))
 	}
 	if page.Next != "" {
 		v := url.Values{}

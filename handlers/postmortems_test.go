@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/internal/testutil"
 	"github.com/aftermath-dev/aftermath/store"
@@ -38,6 +40,8 @@ func day(d int, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, time
 
 // overviewSeeds: one overdue (P1), on-time ones in every other status, a
 // Closed one; two reached Reviewed in the last 90 days, in 2 and 3 days.
+// P4 has a long title and three follow-ups, for the page on a phone. Only
+// P1's record has its owner's name.
 func overviewSeeds() []seedPM {
 	pm := func(id string, n int, title, sev, owner string, meeting time.Time, fus ...string) store.Postmortem {
 		return store.Postmortem{Incident: id, Number: n, Title: title, URL: "https://acme.pagerduty.com/incidents/" + id,
@@ -46,12 +50,14 @@ func overviewSeeds() []seedPM {
 	}
 	p1 := pm("P1", 101, "Checkout down", "SEV-1", "alice@example.com", day(7, 12), "OPS-1", "OPS-2")
 	p1.Group = []string{"P1", "P1B"}
+	p1.OwnerName = "Alice Liddell"
 	return []seedPM{
 		{pm: p1, registered: day(4, 12), fuDone: 1},
 		{pm: pm("P2", 102, "Search slow", "SEV-2", "bob@example.com", day(12, 12)), registered: day(5, 12)},
 		{pm: pm("P3", 103, "Login errors", "SEV-1", "alice@example.com", day(9, 12)), registered: day(6, 12),
 			moves: []seedMove{{store.StatusInReview, day(7, 12)}, {store.StatusReviewed, day(8, 12)}}},
-		{pm: pm("P4", 104, "Payments retried", "SEV-2", "carol@example.com", day(15, 12)), registered: day(8, 12),
+		{pm: pm("P4", 104, "Payments retried twice after the card processor timed out during the nightly settlement batch",
+			"SEV-2", "carol@example.com", day(15, 12), "PAY-101", "PAY-102", "PAY-1003"), registered: day(8, 12),
 			moves: []seedMove{{store.StatusInReview, day(9, 12)}}},
 		{pm: pm("P5", 105, "DNS outage", "SEV-1", "", day(1, 12)), registered: day(26, 0).AddDate(0, -1, 0),
 			moves: []seedMove{{store.StatusReviewed, day(1, 0)}, {store.StatusClosed, day(2, 0)}}},
@@ -244,7 +250,7 @@ func TestPostmortemsPage(t *testing.T) {
 		`<a href="https://acme.pagerduty.com/incidents/P1">#101</a>`,
 		`group: P1, P1B`,
 		`1/2 done`,
-		"Sat 7 Mar 2026 13:00 CET", // P1's meeting, 12:00 UTC, in Berlin
+		"<span>Sat 7 Mar 2026</span> <span>13:00 CET</span>", // P1's meeting, 12:00 UTC, in Berlin
 		"Times in Europe/Berlin",
 		`<strong>4</strong> open`, `<strong>1</strong> in review`, `<strong>1</strong> overdue`,
 		`median <strong>2.5 days</strong> to Reviewed (last 90 days, 2 post-mortems)`,
@@ -290,6 +296,11 @@ func TestPostmortemsPageEscapesHostileText(t *testing.T) {
 	seeds[0].pm.Owner = `"><script>alert('owner')</script>@example.com`
 	seeds[0].pm.Group = []string{"P1", "<i>P2</i>"}
 	seeds[0].pm.Followups = []string{`<svg onload=alert(1)>`}
+	seeds[0].pm.OwnerName = `<script>alert('name')</script>`
+	// A well-formed epic URL: its follow-ups are links, made of hostile keys.
+	p2 := overviewSeeds()[1]
+	p2.pm.Followups = []string{`"><svg onload=alert(2)>`, `X-1/../../evil?q=1#`}
+	seeds = append(seeds, p2)
 	env := newOverview(t, adminToken, seeds)
 	code, _, body := get(t, env.url+"/postmortems", adminToken)
 	if code != http.StatusOK {
@@ -305,6 +316,10 @@ func TestPostmortemsPageEscapesHostileText(t *testing.T) {
 		`href="#ZgotmplZ"`, // html/template's defused URL
 		`&#34;&gt;&lt;script&gt;alert(&#39;owner&#39;)&lt;/script&gt;@example.com`,
 		`&lt;svg onload=alert(1)&gt;`,
+		`&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;</a>`,
+		// The keys stay in the path of their issue's URL.
+		`<a href="https://acme.atlassian.net/browse/%22%3E%3Csvg%20onload=alert%282%29%3E">&#34;&gt;&lt;svg onload=alert(2)&gt;</a>`,
+		`<a href="https://acme.atlassian.net/browse/X-1%2F..%2F..%2Fevil%3Fq=1%23">X-1/../../evil?q=1#</a>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %s:\n%s", want, body)
@@ -314,6 +329,92 @@ func TestPostmortemsPageEscapesHostileText(t *testing.T) {
 	_, _, js := get(t, env.url+"/api/v1/postmortems", adminToken)
 	if strings.Contains(js, "<script") {
 		t.Errorf("JSON carries <script raw: %s", js)
+	}
+}
+
+// Follow-up keys link to their issues, at the Jira of the epic's URL;
+// the owner column shows the owner's name, with the email below, or the
+// email alone when the record has no name; keys stay text when the epic's
+// URL does not say where Jira is. The API answers what it did.
+func TestPostmortemsPageLinksFollowupsAndNamesOwners(t *testing.T) {
+	seeds := overviewSeeds()
+	seeds[3].pm.EpicURL = "https://jira.example.org/jira/browse/PM-4" // Data Center, under a context path
+	seeds = append(seeds, seedPM{registered: day(8, 12), pm: store.Postmortem{Incident: "P6", Number: 106, Title: "Queue backlog",
+		Severity: "SEV-2", Key: "PM-6", EpicURL: "https://acme.atlassian.net/projects/PM/issues/PM-6", Owner: "dan@example.com",
+		MeetingDue: day(16, 12), ReviewDue: day(15, 12), Followups: []string{"OPS-9"}}})
+	env := newOverview(t, adminToken, seeds)
+	code, _, body := get(t, env.url+"/postmortems", adminToken)
+	if code != http.StatusOK {
+		t.Fatalf("%d %s", code, body)
+	}
+	for _, want := range []string{
+		`<a href="https://acme.atlassian.net/browse/OPS-1">OPS-1</a> <a href="https://acme.atlassian.net/browse/OPS-2">OPS-2</a>`,
+		`<a href="https://jira.example.org/jira/browse/PAY-1003">PAY-1003</a>`,
+		`<span>OPS-9</span>`, // P6's epic URL is not base/browse/KEY
+		`title="Show only alice@example.com's post-mortems">Alice Liddell</a>`,
+		`<div class="email">alice@example.com</div>`,
+		`title="Show only bob@example.com's post-mortems">bob@example.com</a>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	if strings.Count(body, `<div class="email">`) != 1 {
+		t.Errorf("the email is repeated below the owner's name only where there is a name:\n%s", body)
+	}
+	if t.Failed() {
+		t.Logf("page:\n%s", body)
+	}
+	_, _, js := get(t, env.url+"/api/v1/postmortems", adminToken)
+	if !strings.Contains(js, `"owner":"alice@example.com"`) || !strings.Contains(js, `"followups":["OPS-1","OPS-2"]`) {
+		t.Errorf("API: %s", js)
+	}
+}
+
+// A bad filter, a bad cursor or a store that does not answer, in the
+// browser: an HTML page (400 or 503) with the message, escaped, and a link
+// back to the overview; the page's security headers. The API keeps
+// answering JSON.
+func TestPostmortemsPageProblemsArePages(t *testing.T) {
+	env := newOverview(t, adminToken, overviewSeeds())
+	for _, tc := range []struct{ query, title, message string }{
+		{"?status=Bogus", "Bad filter", "status must be one of Draft, In Review, Reviewed, Closed"},
+		{"?overdue=maybe", "Bad filter", "overdue must be true or false"},
+		{"?cursor=bogus", "Bad filter", "cursor must be the next_cursor of a previous page"},
+		{"?%3Cscript%3E=1", "Bad filter", `unknown parameter &#34;&lt;script&gt;&#34;: the filters are status`},
+	} {
+		code, h, body := get(t, env.url+"/postmortems"+tc.query, adminToken)
+		if code != http.StatusBadRequest || !strings.HasPrefix(h.Get("Content-Type"), "text/html") ||
+			!strings.Contains(body, "<title>"+tc.title+" · aftermath</title>") || !strings.Contains(body, tc.message) ||
+			!strings.Contains(body, `<a href="/postmortems">Back to all post-mortems</a>`) || strings.Contains(body, "<script") ||
+			!strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") {
+			t.Errorf("page%s: %d %s %v\n%s", tc.query, code, h.Get("Content-Type"), h, body)
+		}
+		code, h, body = get(t, env.url+"/api/v1/postmortems"+tc.query, adminToken)
+		if code != http.StatusBadRequest || !strings.HasPrefix(h.Get("Content-Type"), "application/json") || !strings.HasPrefix(body, `{"error":`) {
+			t.Errorf("API%s: %d %s %s", tc.query, code, h.Get("Content-Type"), body)
+		}
+	}
+	// Without a login a bad filter is the login form, which keeps it.
+	if code, _, body := get(t, env.url+"/postmortems?status=Bogus", ""); code != http.StatusOK || !strings.Contains(body, `name="q" value="status=Bogus"`) {
+		t.Errorf("bad filter without a login: %d\n%s", code, body)
+	}
+
+	// A port nothing listens on: the store does not answer.
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { dead.Close() })
+	srv := httptest.NewServer(New(Options{Postmortems: store.New(dead, "unused"), AdminToken: adminToken,
+		Severities: func() []string { return []string{"SEV-1"} }}))
+	t.Cleanup(srv.Close)
+	code, h, body := get(t, srv.URL+"/postmortems", adminToken)
+	if code != http.StatusServiceUnavailable || !strings.HasPrefix(h.Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, "<title>Try again later · aftermath</title>") ||
+		!strings.Contains(body, "list post-mortems: store unavailable; retry later") || !strings.Contains(body, `href="/postmortems"`) {
+		t.Errorf("store down: %d %s\n%s", code, h.Get("Content-Type"), body)
+	}
+	if code, h, _ := get(t, srv.URL+"/api/v1/postmortems", adminToken); code != http.StatusServiceUnavailable ||
+		!strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+		t.Errorf("API with the store down: %d %s", code, h.Get("Content-Type"))
 	}
 }
 

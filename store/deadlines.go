@@ -51,6 +51,7 @@ type Postmortem struct {
 	EpicURL    string    `json:"epic_url"`
 	Owner      string    `json:"owner,omitempty"`      // email
 	OwnerJira  string    `json:"owner_jira,omitempty"` // the Jira user, for mentions
+	OwnerName  string    `json:"owner_name,omitempty"` // display name, for people to read ("" when unknown)
 	ResolvedAt time.Time `json:"resolved_at"`
 	ReviewDue  time.Time `json:"review_due"`
 	MeetingDue time.Time `json:"meeting_due"`
