@@ -571,3 +571,19 @@ func TestRulesCheckMissingFileSaysSo(t *testing.T) {
 		t.Fatalf("explain: exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// The README's Commands section names every command of the table, so that
+// a new one is documented where people look.
+func TestReadmeListsEveryCommand(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(b), "\n## Commands")
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, path := range everyCommand() {
+		if c := find(commands(), path); c.flags != nil && !strings.Contains(section, "| `aftermath "+c.name) {
+			t.Errorf("README.md's Commands section does not list aftermath %s", c.name)
+		}
+	}
+}
