@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,6 +105,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.log.Info("rules loaded", "summary", a.rules.Current().Summary())
+	a.warnUnset()
 
 	rcfg := cfg
 	if cfg.RedisURL == "" {
@@ -192,6 +194,17 @@ func New(cfg config.Config, opts Options) (*App, error) {
 	return a, nil
 }
 
+// warnUnset says at start, one line each, what a newcomer left unset that
+// turns a part off, and what to set.
+func (a *App) warnUnset() {
+	if a.cfg.AdminToken == "" {
+		a.log.Warn("AFTERMATH_ADMIN_TOKEN is not set: the admin API (/api/v1/*), the /postmortems overview and POST /-/reload are off (403). Set it to at least 32 characters, e.g. the output of: openssl rand -hex 32")
+	}
+	if a.opts.Worker && a.cfg.JiraBaseURL == "" {
+		a.log.Warn("JIRA_BASE_URL is not set: no post-mortems will be made (the other steps run and the post-mortem step is recorded as skipped). Set JIRA_BASE_URL with JIRA_EMAIL and JIRA_API_TOKEN (Jira Cloud) or JIRA_PAT (Data Center)")
+	}
+}
+
 // resolution is the workers' processing: the resolution workflow when
 // PagerDuty is configured; otherwise every event is dead-lettered with the
 // reason, where the admin API shows it and from where it can be replayed.
@@ -214,8 +227,7 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Process
 		Notifier: notify.New(notify.Config{SMTPAddr: a.cfg.SMTP.Addr, Username: a.cfg.SMTP.Username, Password: a.cfg.SMTP.Password.Reveal(),
 			From: a.cfg.SMTP.From, TLS: a.cfg.SMTP.TLS, Getenv: os.LookupEnv}, a.log, nil)}
 	if a.cfg.JiraBaseURL == "" {
-		a.log.Warn("JIRA_BASE_URL is not set: post-mortems are not made; the other steps run and the post-mortem step is recorded as skipped")
-		return res, nil
+		return res, nil // warnUnset said so
 	}
 	// Jira named but not usable stops the start: events would otherwise be
 	// acknowledged without their post-mortem.
@@ -320,7 +332,7 @@ func (a *App) Start(ctx context.Context) error {
 	if a.srv != nil {
 		ln, err := net.Listen("tcp", a.srv.Addr)
 		if err != nil {
-			return fmt.Errorf("listen on %s: %w", a.srv.Addr, err)
+			return listenError(a.srv.Addr, err)
 		}
 		a.listener = ln
 		a.done.Add(1)
@@ -363,6 +375,16 @@ func (a *App) Start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// listenError says why the server cannot listen as a bad setting of
+// AFTERMATH_LISTEN_ADDR: another address is what fixes it.
+func listenError(addr string, err error) error {
+	problem := fmt.Sprintf("cannot listen on %s: %v", addr, err)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		problem = fmt.Sprintf("%s is already in use by another process: stop that process or choose another host:port", addr)
+	}
+	return &config.VarError{Var: "AFTERMATH_LISTEN_ADDR", Problem: problem}
 }
 
 // Failed delivers an error when the HTTP server stops by itself.

@@ -392,3 +392,66 @@ func TestServedReplicasShareTheAdminLockout(t *testing.T) {
 		t.Fatalf("replica b's metrics lack the lockout:\n%s", m)
 	}
 }
+
+// serve says at start, in one warn line each, that the admin token or Jira
+// is unset, what that turns off and what to set; set, they are not named.
+func TestServeWarnsWhatIsUnset(t *testing.T) {
+	r := redistest.New(t)
+	base := map[string]string{"REDIS_URL": r.URL, "AFTERMATH_REDIS_PREFIX": r.Prefix, "PAGERDUTY_WEBHOOK_SECRETS": sampleSecret, "AFTERMATH_LISTEN_ADDR": "127.0.0.1:0"}
+	jira := map[string]string{"JIRA_BASE_URL": "https://example.atlassian.net", "JIRA_EMAIL": "bot@example.com", "JIRA_API_TOKEN": "jira-token"}
+	admin := "AFTERMATH_ADMIN_TOKEN is not set"
+	noJira := "JIRA_BASE_URL is not set"
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		opts       Options
+		want, dont []string
+	}{
+		{"nothing set", base, Options{Ingest: true, Worker: true}, []string{admin, noJira}, nil},
+		{"worker only", base, Options{Worker: true}, []string{admin, noJira}, nil},
+		{"ingest only: it makes no post-mortems anyway", base, Options{Ingest: true}, []string{admin}, []string{noJira}},
+		{"both set", with(base, jira, map[string]string{"AFTERMATH_ADMIN_TOKEN": adminToken}), Options{Ingest: true, Worker: true}, nil, []string{admin, noJira}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &testutil.Buffer{}
+			tc.opts.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+			a, err := New(loadConfig(t, tc.env), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Stop(context.Background())
+			warns := map[string]string{}
+			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				var l struct{ Level, Msg string }
+				if err := json.Unmarshal([]byte(line), &l); err != nil {
+					t.Fatalf("not a JSON log line: %q", line)
+				}
+				for _, w := range []string{admin, noJira} {
+					if strings.HasPrefix(l.Msg, w) {
+						if l.Level != "WARN" || warns[w] != "" {
+							t.Errorf("%q: level %s, or said twice", l.Msg, l.Level)
+						}
+						warns[w] = l.Msg
+					}
+				}
+			}
+			for _, w := range tc.want {
+				if warns[w] == "" {
+					t.Errorf("no warning %q in:\n%s", w, logs)
+				}
+			}
+			for _, w := range tc.dont {
+				if warns[w] != "" {
+					t.Errorf("warned %q though it is set or unused", warns[w])
+				}
+			}
+			// Each says what it turns off and what to set.
+			if m := warns[admin]; m != "" && (!strings.Contains(m, "/api/v1/*") || !strings.Contains(m, "/postmortems") || !strings.Contains(m, "openssl rand -hex 32")) {
+				t.Errorf("admin token warning does not say what is off and how to set it: %q", m)
+			}
+			if m := warns[noJira]; m != "" && (!strings.Contains(m, "no post-mortems will be made") || !strings.Contains(m, "Set JIRA_BASE_URL with JIRA_EMAIL and JIRA_API_TOKEN")) {
+				t.Errorf("Jira warning does not say what is off and what to set: %q", m)
+			}
+		})
+	}
+}

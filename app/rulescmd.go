@@ -22,7 +22,8 @@ func loadRules(path string) (*rules.Rules, error) {
 }
 
 // RulesCheck validates a rules file (the built-in rules when path is empty)
-// and prints every problem as FILE:LINE:COL: message, or a one-line summary.
+// and prints every problem as FILE:LINE:COL: message, why the file cannot be
+// read, or a one-line summary.
 // It returns the exit code: 0 valid, 1 invalid.
 func RulesCheck(path string, stdout io.Writer) int {
 	r, err := loadRules(path)
@@ -34,7 +35,8 @@ func RulesCheck(path string, stdout io.Writer) int {
 			}
 			fmt.Fprintf(stdout, "%s: %d problem%s\n", path, len(re.Problems), plural(len(re.Problems)))
 		} else {
-			fmt.Fprintf(stdout, "%s:1:1: %v\n", path, err)
+			// A file that cannot be read has no position to point at.
+			fmt.Fprintln(stdout, err)
 		}
 		return 1
 	}

@@ -503,14 +503,29 @@ func unknownKey(path, key string, fields map[string]int) string {
 }
 
 // closest returns the known name within edit distance 2 of key, if any.
+// Words are also compared in the singular: "priority" is three edits from
+// "priorities" but is the commonest way to miss it.
 func closest(key string, names []string) string {
+	key = strings.ToLower(key)
 	best, bestD := "", 3
 	for _, n := range names {
-		if dist := editDistance(strings.ToLower(key), n); dist < bestD {
+		if dist := min(editDistance(key, n), editDistance(singular(key), singular(n))); dist < bestD {
 			best, bestD = n, dist
 		}
 	}
 	return best
+}
+
+// singular strips an English plural ending from a key's last word: enough
+// for the rules' keys (priorities, severities, services, holidays).
+func singular(s string) string {
+	switch {
+	case strings.HasSuffix(s, "ies"):
+		return strings.TrimSuffix(s, "ies") + "y"
+	case strings.HasSuffix(s, "s") && !strings.HasSuffix(s, "ss"):
+		return strings.TrimSuffix(s, "s")
+	}
+	return s
 }
 
 func editDistance(a, b string) int {

@@ -255,3 +255,22 @@ func buildIndented(levels int) string {
 	}
 	return b.String()
 }
+
+// An unknown key gets the known one it most likely meant: a typo within two
+// edits, or the singular of a plural key; nothing when none is close.
+func TestUnknownKeySuggestion(t *testing.T) {
+	names := []string{"jira_priority", "meeting_due", "name", "priorities"}
+	for key, want := range map[string]string{
+		"nme":           "name",
+		"Name":          "name",
+		"priority":      "priorities",
+		"priorty":       "priorities",
+		"meeting":       "",
+		"jira_priority": "jira_priority",
+		"owner":         "",
+	} {
+		if got := closest(key, names); got != want {
+			t.Errorf("closest(%q) = %q, want %q", key, got, want)
+		}
+	}
+}

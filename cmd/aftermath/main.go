@@ -21,214 +21,222 @@ import (
 	"github.com/aftermath-dev/aftermath/rules"
 )
 
-const usage = `aftermath turns resolved PagerDuty incidents into the post-incident process.
-
-Usage:
-  aftermath serve [flags]                     HTTP server and queue workers (configured from the environment)
-  aftermath rules check [FILE]                validate a rules file (default: $AFTERMATH_RULES, else the built-in rules)
-  aftermath rules explain --incident-json F   what the rules give one incident (PagerDuty's GET /incidents/{id} JSON), and why
-  aftermath plan --incident ID [--json]       what resolving an incident would do under the rules; nothing is written
-  aftermath replay --incident ID              queue one incident's resolution whose webhook was missed
-  aftermath replay --since 72h [--yes]        list the resolutions in a window aftermath has no record of; queue them with --yes
-  aftermath replay --dead-letters             queue every dead-lettered entry again
-  aftermath demo [--keep-running] [--json]    the whole pipeline on this machine: simulators, embedded Redis, one signed webhook
-  aftermath version                           print the version
-
-Run "aftermath serve -h" for the serve flags; see README.md for the environment.
-`
-
 func main() {
 	os.Exit(run(os.Args[1:], environ(), os.Stdout, os.Stderr))
 }
 
 // run returns the exit code: 0 done, 1 failed, 2 bad usage or configuration.
 func run(args []string, env map[string]string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-v") {
+		args = append([]string{"version"}, args[1:]...)
 	}
-	switch args[0] {
-	case "serve":
-		return serve(args[1:], env, stderr)
-	case "rules":
-		return rulesCmd(args[1:], env, stdout, stderr)
-	case "plan":
-		return plan(args[1:], env, stdout, stderr)
-	case "replay":
-		return replay(args[1:], env, stdout, stderr)
-	case "demo":
-		return demo(args[1:], stdout, stderr)
-	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "aftermath %s (%s)\n", app.Version, runtime.Version())
+	return commands().exec(args, env, stdout, stderr)
+}
+
+// commands is the command table: every command with its usage block, its
+// flags and what runs it. A new command or subcommand is one more entry;
+// its --help, `aftermath help` and the top-level usage follow.
+func commands() *command {
+	root := &command{
+		about: "The post-incident process for resolved PagerDuty incidents, configured from the environment (see README.md).",
+		subs: []*command{
+			{name: "serve", usage: []usageLine{{syntax: "serve [flags]"}}, flags: serve,
+				about: "HTTP server and queue workers, configured from the environment"},
+			{name: "rules", about: "check a rules file, and what it gives one incident", subs: []*command{
+				{name: "rules check", usage: []usageLine{{syntax: "rules check [FILE]"}}, maxArgs: 1, flags: rulesCheck,
+					about: "validate a rules file (default: $AFTERMATH_RULES, else the built-in rules)"},
+				{name: "rules explain", usage: []usageLine{{syntax: "rules explain --incident-json FILE [--rules FILE]"}}, flags: rulesExplain,
+					about: "what the rules give one incident (PagerDuty's incident JSON), and why"},
+			}},
+			{name: "plan", usage: []usageLine{{syntax: "plan --incident ID [--json]"}}, flags: plan,
+				about: "what resolving an incident would do under the rules; writes nothing"},
+			{name: "replay", flags: replay, usage: []usageLine{
+				{"replay --incident ID", "queue one incident's resolution whose webhook was missed"},
+				{"replay --since 72h [--yes]", "list the resolutions of a window that have no record; --yes queues them"},
+				{"replay --dead-letters", "queue every dead-lettered entry again"},
+			}, about: "queue what aftermath missed: one incident, a window, or the dead letters"},
+			{name: "demo", usage: []usageLine{{syntax: "demo [--keep-running] [--json]"}}, flags: demo,
+				about: "the whole pipeline on this machine, with nothing configured"},
+			{name: "version", usage: []usageLine{{syntax: "version"}}, flags: version, about: "print the version"},
+		},
+	}
+	help := &command{name: "help", usage: []usageLine{{syntax: "help [COMMAND [SUBCOMMAND]]"}}, maxArgs: 2,
+		about: "print the usage of aftermath or of a command",
+		flags: func(*flag.FlagSet) action {
+			return func(c *call) int {
+				target := find(root, c.args)
+				if target == nil {
+					return c.usageError("unknown command %q", strings.Join(c.args, " "))
+				}
+				fs, _ := target.flagSet()
+				target.writeUsage(c.stdout, fs)
+				return 0
+			}
+		}}
+	root.subs = append(root.subs, help)
+	return root
+}
+
+func version(*flag.FlagSet) action {
+	return func(c *call) int {
+		fmt.Fprintf(c.stdout, "aftermath %s (%s)\n", app.Version, runtime.Version())
 		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "aftermath: unknown command %q\n\n%s", args[0], usage)
-		return 2
 	}
 }
 
-func serve(args []string, env map[string]string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func serve(fs *flag.FlagSet) action {
 	roles := fs.String("roles", "ingest,worker", "what this process does: ingest (HTTP), worker (queue), or both")
 	workers := fs.Int("workers", 4, "queue entries processed at once")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	stopTimeout := fs.Duration("stop-timeout", 30*time.Second, "how long a SIGTERM waits for in-flight work before exiting")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	opts := app.Options{}
-	for _, r := range strings.Split(*roles, ",") {
-		switch strings.TrimSpace(r) {
-		case "ingest":
-			opts.Ingest = true
-		case "worker":
-			opts.Worker = true
-		default:
-			fmt.Fprintf(stderr, "aftermath: --roles: unknown role %q (want ingest, worker or both)\n", r)
+	return func(c *call) int {
+		stderr := c.stderr
+		opts := app.Options{}
+		for _, r := range strings.Split(*roles, ",") {
+			switch strings.TrimSpace(r) {
+			case "ingest":
+				opts.Ingest = true
+			case "worker":
+				opts.Worker = true
+			default:
+				fmt.Fprintf(stderr, "aftermath: --roles: unknown role %q (want ingest, worker or both)\n", r)
+				return 2
+			}
+		}
+		if *workers < 1 {
+			fmt.Fprintln(stderr, "aftermath: --workers: must be at least 1")
 			return 2
 		}
-	}
-	if *workers < 1 {
-		fmt.Fprintln(stderr, "aftermath: --workers: must be at least 1")
-		return 2
-	}
-	lvl, ok := logLevel(*level, stderr)
-	if !ok {
-		return 2
-	}
-
-	cfg, err := config.Load(env)
-	if err == nil && opts.Ingest {
-		err = cfg.ValidateServe()
-	}
-	if err != nil {
-		return configErrors(err, stderr)
-	}
-	opts.WorkerConfig.Concurrency = *workers
-	// The stop timeout bounds the whole stop: in-flight work gets most of it,
-	// the rest is for releasing what did not finish and closing.
-	opts.WorkerConfig.ShutdownTimeout = max(*stopTimeout*3/4, time.Second)
-	opts.HTTPShutdownTimeout = max(*stopTimeout/2, time.Second)
-	opts.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	if err := app.Serve(ctx, cfg, opts, hup, *stopTimeout); err != nil && !errors.Is(err, context.Canceled) {
-		if rulesErrors(err, stderr) {
+		lvl, ok := logLevel(*level, stderr)
+		if !ok {
 			return 2
 		}
-		if len(config.VarErrors(err)) > 0 {
+
+		cfg, err := config.Load(c.env)
+		if err == nil && opts.Ingest {
+			err = cfg.ValidateServe()
+		}
+		if err != nil {
 			return configErrors(err, stderr)
 		}
-		opts.Logger.Error("serve failed", "err", err)
-		return 1
+		opts.WorkerConfig.Concurrency = *workers
+		// The stop timeout bounds the whole stop: in-flight work gets most of it,
+		// the rest is for releasing what did not finish and closing.
+		opts.WorkerConfig.ShutdownTimeout = max(*stopTimeout*3/4, time.Second)
+		opts.HTTPShutdownTimeout = max(*stopTimeout/2, time.Second)
+		opts.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		if err := app.Serve(ctx, cfg, opts, hup, *stopTimeout); err != nil && !errors.Is(err, context.Canceled) {
+			if rulesErrors(err, stderr) {
+				return 2
+			}
+			// A bad setting found only at start (the listen address in
+			// use) is one line naming the variable, like the others.
+			if len(config.VarErrors(err)) > 0 {
+				return configErrors(err, stderr)
+			}
+			opts.Logger.Error("serve failed", "err", err)
+			return 1
+		}
+		return 0
 	}
-	return 0
 }
 
-func plan(args []string, env map[string]string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func plan(fs *flag.FlagSet) action {
 	incident := fs.String("incident", "", "PagerDuty incident ID, e.g. Q1ABCDEF")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	return func(c *call) int {
+		if *incident == "" {
+			return c.usageError("--incident is required")
+		}
+		cfg, log, code := commandSetup(*level, c.env, c.stderr)
+		if code != 0 {
+			return code
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		err := app.Plan(ctx, cfg, *incident, *asJSON, c.stdout, log)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, app.ErrNoPagerDutyToken):
+			fmt.Fprintf(c.stderr, "aftermath: %v\n", err)
+			return 2
+		case rulesErrors(err, c.stderr):
+			return 2
+		}
+		fmt.Fprintf(c.stderr, "aftermath: %v\n", err)
+		return 1
 	}
-	if *incident == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: aftermath plan --incident ID [--json]")
-		return 2
-	}
-	cfg, log, code := commandSetup(*level, env, stderr)
-	if code != 0 {
-		return code
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	err := app.Plan(ctx, cfg, *incident, *asJSON, stdout, log)
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, app.ErrNoPagerDutyToken):
-		fmt.Fprintf(stderr, "aftermath: %v\n", err)
-		return 2
-	case rulesErrors(err, stderr):
-		return 2
-	}
-	fmt.Fprintf(stderr, "aftermath: %v\n", err)
-	return 1
 }
 
-func replay(args []string, env map[string]string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func replay(fs *flag.FlagSet) action {
 	incident := fs.String("incident", "", "PagerDuty incident ID to queue, e.g. Q1ABCDEF")
 	since := fs.Duration("since", 0, "list (and with --yes queue) every resolution in this window with no record, e.g. 72h")
 	yes := fs.Bool("yes", false, "with --since: queue what is listed")
 	dead := fs.Bool("dead-letters", false, "queue every dead-lettered entry again (its retry horizon starts again)")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	modes := 0
-	for _, on := range []bool{*incident != "", *since > 0, *dead} {
-		if on {
-			modes++
+	return func(c *call) int {
+		modes := 0
+		for _, on := range []bool{*incident != "", *since > 0, *dead} {
+			if on {
+				modes++
+			}
 		}
-	}
-	if modes != 1 || fs.NArg() > 0 || (*yes && *since <= 0) {
-		fmt.Fprintln(stderr, "usage: aftermath replay --incident ID | --since DURATION [--yes] | --dead-letters")
-		return 2
-	}
-	cfg, log, code := commandSetup(*level, env, stderr)
-	if code != 0 {
-		return code
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	err := app.Replay(ctx, cfg, app.ReplayOptions{Incident: *incident, Since: *since, Yes: *yes, DeadLetters: *dead}, stdout, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "aftermath: %v\n", err)
-		if errors.Is(err, app.ErrNoRedisURL) || errors.Is(err, app.ErrNoPagerDutyToken) {
-			return 2
+		switch {
+		case modes == 0:
+			return c.usageError("want one of --incident, --since or --dead-letters")
+		case modes > 1:
+			return c.usageError("--incident, --since and --dead-letters do not go together")
+		case *yes && *since <= 0:
+			return c.usageError("--yes goes with --since")
 		}
-		return 1
+		cfg, log, code := commandSetup(*level, c.env, c.stderr)
+		if code != 0 {
+			return code
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		err := app.Replay(ctx, cfg, app.ReplayOptions{Incident: *incident, Since: *since, Yes: *yes, DeadLetters: *dead}, c.stdout, log)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "aftermath: %v\n", err)
+			if errors.Is(err, app.ErrNoRedisURL) || errors.Is(err, app.ErrNoPagerDutyToken) {
+				return 2
+			}
+			return 1
+		}
+		return 0
 	}
-	return 0
 }
 
-func demo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func demo(fs *flag.FlagSet) action {
 	keep := fs.Bool("keep-running", false, "keep everything up after the report and print the URLs, until Ctrl-C")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	dir := fs.String("dir", "", "directory for the rendered post-mortem page (default: a new temporary directory)")
 	level := fs.String("log-level", "", "log aftermath's own lines to stderr at this level (default: none)")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return 2
-	}
-	opts := app.DemoOptions{KeepRunning: *keep, JSON: *asJSON, Dir: *dir}
-	if *level != "" {
-		lvl, ok := logLevel(*level, stderr)
-		if !ok {
-			return 2
+	return func(c *call) int {
+		opts := app.DemoOptions{KeepRunning: *keep, JSON: *asJSON, Dir: *dir}
+		if *level != "" {
+			lvl, ok := logLevel(*level, c.stderr)
+			if !ok {
+				return 2
+			}
+			opts.Logger = slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: lvl}))
 		}
-		opts.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		if err := app.Demo(ctx, opts, c.stdout); err != nil {
+			fmt.Fprintf(c.stderr, "aftermath demo: %v\n", err)
+			return 1
+		}
+		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := app.Demo(ctx, opts, stdout); err != nil {
-		fmt.Fprintf(stderr, "aftermath demo: %v\n", err)
-		return 1
-	}
-	return 0
 }
 
 func logLevel(s string, stderr io.Writer) (slog.Level, bool) {
@@ -270,41 +278,32 @@ func rulesErrors(err error, stderr io.Writer) bool {
 	return false
 }
 
-func rulesCmd(args []string, env map[string]string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, "aftermath rules: want check or explain\n\n"+usage)
-		return 2
+func rulesCheck(*flag.FlagSet) action {
+	return func(c *call) int {
+		path := c.env["AFTERMATH_RULES"]
+		if len(c.args) == 1 {
+			path = c.args[0]
+		}
+		return app.RulesCheck(path, c.stdout)
 	}
-	switch args[0] {
-	case "check":
-		fs := flag.NewFlagSet("rules check", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 1 {
-			fmt.Fprintln(stderr, "usage: aftermath rules check [FILE]")
-			return 2
+}
+
+func rulesExplain(fs *flag.FlagSet) action {
+	incident := fs.String("incident-json", "", "file holding the incident as PagerDuty's GET /incidents/{id} returns it")
+	rulesPath := fs.String("rules", "", "rules file (default: $AFTERMATH_RULES, else the built-in rules)")
+	return func(c *call) int {
+		if *incident == "" {
+			return c.usageError("--incident-json is required")
 		}
-		path := env["AFTERMATH_RULES"]
-		if fs.NArg() == 1 {
-			path = fs.Arg(0)
+		path := *rulesPath
+		if path == "" {
+			path = c.env["AFTERMATH_RULES"]
 		}
-		return app.RulesCheck(path, stdout)
-	case "explain":
-		fs := flag.NewFlagSet("rules explain", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		incident := fs.String("incident-json", "", "file holding the incident as PagerDuty's GET /incidents/{id} returns it")
-		rulesPath := fs.String("rules", env["AFTERMATH_RULES"], "rules file (default: $AFTERMATH_RULES, else the built-in rules)")
-		if err := fs.Parse(args[1:]); err != nil || *incident == "" || fs.NArg() > 0 {
-			fmt.Fprintln(stderr, "usage: aftermath rules explain --incident-json FILE [--rules FILE]")
-			return 2
-		}
-		if err := app.RulesExplain(*rulesPath, *incident, time.Now(), stdout); err != nil {
-			fmt.Fprintf(stderr, "aftermath: %v\n", err)
+		if err := app.RulesExplain(path, *incident, time.Now(), c.stdout); err != nil {
+			fmt.Fprintf(c.stderr, "aftermath: %v\n", err)
 			return 1
 		}
 		return 0
-	default:
-		fmt.Fprintf(stderr, "aftermath rules: unknown command %q (want check or explain)\n", args[0])
-		return 2
 	}
 }
 

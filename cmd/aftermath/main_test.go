@@ -3,16 +3,21 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aftermath-dev/aftermath/app"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/e2ekit"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
@@ -72,9 +77,175 @@ func TestUsageErrorsExit2(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"version"}, nil, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "aftermath ") {
-		t.Fatalf("version: %d %q", code, stdout.String())
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-v"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, nil, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "aftermath ") || strings.Contains(stdout.String(), "Usage:") {
+			t.Fatalf("%v: %d %q", args, code, stdout.String())
+		}
+	}
+}
+
+// every command of the table, groups and the top level included, by the
+// words that call it.
+func everyCommand() [][]string {
+	var out [][]string
+	var walk func(c *command, path []string)
+	walk = func(c *command, path []string) {
+		out = append(out, path)
+		for _, s := range c.subs {
+			walk(s, strings.Fields(s.name))
+		}
+	}
+	walk(commands(), nil)
+	return out
+}
+
+// helpBlock checks that out is one usage block of the command called by
+// path: one Usage: line naming it, and each of its flags.
+func helpBlock(t *testing.T, path []string, out string) {
+	t.Helper()
+	c := find(commands(), path)
+	if n := strings.Count(out, "Usage:"); n != 1 {
+		t.Errorf("%d Usage: lines, want 1:\n%s", n, out)
+	}
+	if !strings.HasPrefix(out, "Usage:\n  "+strings.TrimSpace("aftermath "+strings.Join(path, " "))) {
+		t.Errorf("the block does not start with the command's usage:\n%s", out)
+	}
+	if !strings.Contains(out, sentence(c.about)) {
+		t.Errorf("the block lacks the description %q:\n%s", c.about, out)
+	}
+	if fs, _ := c.flagSet(); fs != nil {
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(out, "  --"+f.Name) || !strings.Contains(out, f.Usage) {
+				t.Errorf("flag --%s is not in the block:\n%s", f.Name, out)
+			}
+		})
+	}
+}
+
+// -h and --help after any command, anywhere after it, and `aftermath help
+// COMMAND` print that command's one usage block on stdout and exit 0;
+// nothing runs.
+func TestHelpForEveryCommand(t *testing.T) {
+	cmds := everyCommand()
+	if len(cmds) < 10 {
+		t.Fatalf("only %d commands in the table: %v", len(cmds), cmds)
+	}
+	for _, path := range cmds {
+		for _, args := range [][]string{
+			append(slices.Clone(path), "--help"),
+			append(slices.Clone(path), "-h"),
+			append([]string{"help"}, path...),
+		} {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				var stdout, stderr bytes.Buffer
+				// An environment that would make serve start, were it run.
+				env := map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "AFTERMATH_LISTEN_ADDR": "127.0.0.1:0"}
+				if code := run(args, env, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+					t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, stderr.String())
+				}
+				helpBlock(t, path, stdout.String())
+			})
+		}
+	}
+	// Anywhere after the command, even after its arguments or a bad flag.
+	for _, args := range [][]string{
+		{"rules", "check", "missing.yaml", "--help"},
+		{"plan", "--incident", "Q1ABCDEF", "-h"},
+		{"replay", "--since", "72h", "--yes", "--help"},
+		{"serve", "--nope", "--help"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, nil, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+			continue
+		}
+		helpBlock(t, args[:firstFlag(args)], stdout.String())
+	}
+	var stdout bytes.Buffer
+	run([]string{"version", "--help"}, nil, &stdout, io.Discard)
+	if strings.Contains(stdout.String(), "aftermath "+app.Version+" (") {
+		t.Errorf("version --help printed the version:\n%s", stdout.String())
+	}
+}
+
+// firstFlag is the index of the first argument that is a flag or a file:
+// the words before it name the command.
+func firstFlag(args []string) int {
+	c := commands()
+	for i, a := range args {
+		if c = c.sub(a); c == nil {
+			return i
+		}
+	}
+	return len(args)
+}
+
+// The real process exits with the codes run returns.
+func TestHelpAndUsageExitCodesOfTheProcess(t *testing.T) {
+	for args, want := range map[string]int{"rules --help": 0, "rules check --help": 0, "serve --nope": 2, "plan": 2} {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "AFTERMATH_TEST_MAIN="+args)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != want || strings.Count(string(out), "Usage:") != 1 {
+			t.Errorf("aftermath %s: exit %d, want %d; output:\n%s", args, code, want, out)
+		}
+	}
+}
+
+// Unknown flags, missing or extra arguments and unknown commands exit 2
+// with what is wrong and the command's usage block on stderr; nothing on
+// stdout, nothing run.
+func TestUsageErrorsPrintTheUsage(t *testing.T) {
+	cases := []struct {
+		args  []string
+		usage []string // the command whose block follows
+		want  string
+	}{
+		{nil, nil, "aftermath: want a command"},
+		{[]string{"frobnicate"}, nil, `aftermath: unknown command "frobnicate"`},
+		{[]string{"rules"}, []string{"rules"}, "aftermath rules: want a command"},
+		{[]string{"rules", "lint"}, []string{"rules"}, `aftermath rules: unknown command "lint"`},
+		{[]string{"rules", "check", "a", "b"}, []string{"rules", "check"}, `aftermath rules check: unexpected argument "b"`},
+		{[]string{"rules", "explain"}, []string{"rules", "explain"}, "aftermath rules explain: --incident-json is required"},
+		{[]string{"plan"}, []string{"plan"}, "aftermath plan: --incident is required"},
+		{[]string{"plan", "Q1ABCDEF"}, []string{"plan"}, `aftermath plan: unexpected argument "Q1ABCDEF"`},
+		{[]string{"replay"}, []string{"replay"}, "aftermath replay: want one of --incident, --since or --dead-letters"},
+		{[]string{"replay", "--incident", "Q1", "--dead-letters"}, []string{"replay"}, "aftermath replay: --incident, --since and --dead-letters do not go together"},
+		{[]string{"replay", "--incident", "Q1", "--yes"}, []string{"replay"}, "aftermath replay: --yes goes with --since"},
+		{[]string{"replay", "--since", "soon"}, []string{"replay"}, `aftermath replay: invalid value "soon" for flag -since`},
+		{[]string{"serve", "extra"}, []string{"serve"}, `aftermath serve: unexpected argument "extra"`},
+		{[]string{"version", "extra"}, []string{"version"}, `aftermath version: unexpected argument "extra"`},
+		{[]string{"help", "nope"}, []string{"help"}, `aftermath help: unknown command "nope"`},
+	}
+	// Every command with flags refuses an unknown one.
+	for _, path := range everyCommand() {
+		if c := find(commands(), path); c.flags != nil {
+			cases = append(cases, struct {
+				args, usage []string
+				want        string
+			}{append(slices.Clone(path), "--no-such-flag"), path, c.title() + ": flag provided but not defined: -no-such-flag"})
+		}
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(tc.args, map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "AFTERMATH_LISTEN_ADDR": "127.0.0.1:0"}, &stdout, &stderr); code != 2 || stdout.Len() != 0 {
+				t.Fatalf("exit %d, stdout %q; want 2 and nothing", code, stdout.String())
+			}
+			first, block, ok := strings.Cut(stderr.String(), "\n\n")
+			if !ok || !strings.HasPrefix(first, tc.want) {
+				t.Fatalf("stderr starts %q, want %q", first, tc.want)
+			}
+			helpBlock(t, tc.usage, block)
+		})
 	}
 }
 
@@ -344,7 +515,7 @@ func TestPlanCommand(t *testing.T) {
 		want string
 	}{
 		{"no token", []string{"plan", "--incident", "Q1"}, map[string]string{}, 2, "aftermath: PAGERDUTY_API_TOKEN is not set"},
-		{"no incident", []string{"plan"}, env, 2, "usage: aftermath plan --incident ID"},
+		{"no incident", []string{"plan"}, env, 2, "aftermath plan: --incident is required"},
 		{"unknown incident", []string{"plan", "--incident", "QNOPE"}, env, 1, "aftermath: plan incident QNOPE: severity of QNOPE: pagerduty: get incident QNOPE: HTTP 404"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -356,5 +527,63 @@ func TestPlanCommand(t *testing.T) {
 				t.Fatal("the token leaked")
 			}
 		})
+	}
+}
+
+// A listen address another process holds is a bad setting: exit 2 and one
+// line naming AFTERMATH_LISTEN_ADDR and the address, not a JSON error.
+func TestServeListenAddrInUseExits2(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"serve"}, map[string]string{"PAGERDUTY_WEBHOOK_SECRETS": "s", "AFTERMATH_LISTEN_ADDR": addr}, &stdout, &stderr)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stderr:\n%s", code, stderr.String())
+	}
+	var plain []string
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var l struct{ Level string }
+		if json.Unmarshal([]byte(line), &l) != nil {
+			plain = append(plain, line)
+		} else if l.Level == "ERROR" {
+			t.Errorf("an error logged as JSON: %s", line)
+		}
+	}
+	want := "aftermath: AFTERMATH_LISTEN_ADDR: " + addr + " is already in use"
+	if len(plain) != 1 || !strings.HasPrefix(plain[0], want) {
+		t.Fatalf("lines besides the log = %q, want one starting %q", plain, want)
+	}
+}
+
+// A rules file that does not exist is said so, with the file's name and
+// no made-up position.
+func TestRulesCheckMissingFileSaysSo(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"rules", "check", "missing.yaml"}, nil, &stdout, &stderr); code != 1 || stdout.String() != "rules file missing.yaml does not exist\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"rules", "explain", "--incident-json", "x.json", "--rules", "missing.yaml"}, nil, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "aftermath: rules file missing.yaml does not exist") {
+		t.Fatalf("explain: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// The README's Commands section names every command of the table, so that
+// a new one is documented where people look.
+func TestReadmeListsEveryCommand(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(b), "\n## Commands")
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, path := range everyCommand() {
+		if c := find(commands(), path); c.flags != nil && !strings.Contains(section, "| `aftermath "+c.name) {
+			t.Errorf("README.md's Commands section does not list aftermath %s", c.name)
+		}
 	}
 }
