@@ -30,7 +30,7 @@ func (x *run) deadlines(ctx context.Context, in pagerduty.Incident, members []Me
 	followups := slices.Sorted(maps.Values(decodeResult(fu.Result, map[string]string{})))
 	registered, err := x.store.Register(ctx, store.Postmortem{
 		Incident: in.ID, Number: in.Number, Title: in.Title, URL: in.HTMLURL, Group: group, Severity: pm.Severity,
-		Key: ref.Key, EpicURL: ref.URL, Owner: ref.Owner, OwnerJira: ref.OwnerJira,
+		Key: ref.Key, EpicURL: ref.URL, Owner: ref.Owner, OwnerName: ref.OwnerName, OwnerJira: ref.OwnerJira,
 		ResolvedAt: x.resolvedAt(in), ReviewDue: pm.ReviewDue, MeetingDue: pm.MeetingDue,
 		Followups: followups,
 	}, x.rules.Reminders.MaxOverdue)

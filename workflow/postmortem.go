@@ -36,6 +36,7 @@ type PostmortemRef struct {
 	Key        string    `json:"key"`
 	URL        string    `json:"url"`
 	Owner      string    `json:"owner,omitempty"`      // the owner's email; "" when the epic is unassigned
+	OwnerName  string    `json:"owner_name,omitempty"` // the owner's name, as PagerDuty or the rules give it
 	OwnerJira  string    `json:"owner_jira,omitempty"` // the owner's Jira user
 	MeetingDue time.Time `json:"meeting_due,omitzero"`
 	// Incidents are the group's incidents the epic is labelled with.
@@ -113,7 +114,7 @@ func (x *run) postmortem(ctx context.Context, pm Postmortem) (ref PostmortemRef,
 	}
 	ref = PostmortemRef{Key: epic.Key, URL: x.r.Jira.BrowseURL(epic.Key), MeetingDue: pm.MeetingDue, Incidents: epic.Incidents}
 	if owner.JiraID != "" {
-		ref.Owner, ref.OwnerJira = owner.Email, owner.JiraID
+		ref.Owner, ref.OwnerName, ref.OwnerJira = owner.Email, owner.Name, owner.JiraID
 	}
 	x.plan.Postmortem = &ref
 	detail := fmt.Sprintf("%s %s with %d follow-up tickets", ref.Key, ref.URL, len(created))

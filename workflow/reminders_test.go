@@ -138,7 +138,8 @@ func TestRemindersOnceAcrossSchedulersUntilReviewed(t *testing.T) {
 	if want := resolvedAt.AddDate(0, 0, 3); !dl.MeetingDue.Equal(want) || epic.DueDate != "2026-11-23" || dl.MeetingDue.Weekday() != time.Monday {
 		t.Fatalf("meeting due %s (epic due %s), want %s, a Monday", dl.MeetingDue, epic.DueDate, want)
 	}
-	if dl.Status != store.StatusDraft || dl.NextReminder != store.ReminderReview || dl.Key != epic.Key || dl.OwnerJira != "acc-alice" {
+	if dl.Status != store.StatusDraft || dl.NextReminder != store.ReminderReview || dl.Key != epic.Key || dl.OwnerJira != "acc-alice" ||
+		dl.Owner != "alice@example.com" || dl.OwnerName != "Alice Ng" {
 		t.Fatalf("deadline = %+v", dl)
 	}
 
