@@ -59,6 +59,7 @@ func TestFallbacksAreSignedV3Events(t *testing.T) {
 // sample it stands in for, so a test passes or fails the same with either.
 func TestFallbacksMatchTheSamples(t *testing.T) {
 	testspecs.Require(t, "the webhook samples")
+	t.Setenv("CI", "")                              // a missing folder is not a failure here: it is the point
 	t.Setenv(testspecs.EnvVar, t.TempDir()+"/none") // Sample now answers the fallback
 	for _, rel := range samples {
 		fallback := testspecs.Sample(t, rel)
