@@ -58,12 +58,12 @@ func TestFallbacksAreSignedV3Events(t *testing.T) {
 // With the specs, each fallback carries the same essentials as the signed
 // sample it stands in for, so a test passes or fails the same with either.
 func TestFallbacksMatchTheSamples(t *testing.T) {
-	testspecs.Require(t, "the webhook samples")
+	dir := testspecs.Require(t, "the webhook samples")
 	t.Setenv("CI", "")                              // a missing folder is not a failure here: it is the point
 	t.Setenv(testspecs.EnvVar, t.TempDir()+"/none") // Sample now answers the fallback
 	for _, rel := range samples {
 		fallback := testspecs.Sample(t, rel)
-		t.Setenv(testspecs.EnvVar, "")
+		t.Setenv(testspecs.EnvVar, dir)
 		real := testspecs.Read(t, rel)
 		if got, want := essentials(t, fallback), essentials(t, real); got != want {
 			t.Errorf("%s:\nfallback %s\nsample   %s", rel, got, want)
