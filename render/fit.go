@@ -362,6 +362,32 @@ type fitter struct {
 	p    Page // capped
 	draw func(Page) string
 	n    []int // each section's rows
+	// top bounds, per section, the rows a page of the limit could show
+	// (see bound): the search renders no more than these, so a section of
+	// thousands of rows (a pasted log) costs what a page costs.
+	top []int
+}
+
+// bound is how many of section i's rows a page of limit units could hold
+// at the most: each row costs the page at least half what it costs in the
+// comments' form (the same cells, fewer columns at most), and the
+// resolution note at least a unit a character.
+func (f *fitter) bound(i, limit int) int {
+	s := sections[i]
+	if s.noun == "" {
+		return min(f.n[i], limit)
+	}
+	if f.n[i] == 0 {
+		return 0
+	}
+	used := 0
+	for k, row := range s.rest(&f.p, 0).Rows {
+		used += (Units(row) + 1) / 2
+		if used > limit {
+			return k
+		}
+	}
+	return f.n[i]
 }
 
 // at is the page with section i keeping ks[i] rows and saying so.
@@ -413,12 +439,17 @@ func (f *fitter) rest(ks []int) []RestSection {
 func Fit(p Page, limit int, draw func(Page) string) (string, []RestSection) {
 	f := &fitter{p: capped(p), draw: draw}
 	f.n = make([]int, len(sections))
+	f.top = make([]int, len(sections))
+	whole := true
 	for i, s := range sections {
 		f.n[i] = s.rows(&f.p)
+		f.top[i] = f.bound(i, limit)
+		whole = whole && f.top[i] == f.n[i]
 	}
-	all := slices.Clone(f.n)
-	if page := f.render(all); Units(page) <= limit {
-		return page, nil
+	if whole {
+		if page := f.render(f.n); Units(page) <= limit {
+			return page, nil
+		}
 	}
 	zero := make([]int, len(sections))
 	base := f.size(zero)
@@ -429,7 +460,7 @@ func Fit(p Page, limit int, draw func(Page) string) (string, []RestSection) {
 	cost := make([]int, len(sections))
 	for i := range sections {
 		ks := slices.Clone(zero)
-		ks[i] = f.n[i]
+		ks[i] = f.top[i]
 		cost[i] = max(f.size(ks)-base, 0)
 	}
 	// Sections are not quite additive (a table's header goes with its
@@ -455,10 +486,10 @@ func (f *fitter) largest(zero []int, i, budget, base int) int {
 		ks[i] = k
 		return f.size(ks)-base <= budget
 	}
-	if fits(f.n[i]) {
-		return f.n[i]
+	if fits(f.top[i]) {
+		return f.top[i]
 	}
-	lo, hi := 0, f.n[i] // fits(lo), !fits(hi)
+	lo, hi := 0, f.top[i] // fits(lo), !fits(hi)
 	for hi-lo > 1 {
 		mid := (lo + hi) / 2
 		if fits(mid) {

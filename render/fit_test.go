@@ -291,3 +291,37 @@ func TestExternalMessageBounded(t *testing.T) {
 		t.Errorf("escaped, %d characters", n)
 	}
 }
+
+// Fitting a section of many thousand rows (a pasted log: every line a
+// timeline event) never renders a page much longer than the limit, so its
+// cost is that of pages, not of the whole log, and no row is lost.
+func TestFitRendersBoundedPagesForHugeSections(t *testing.T) {
+	p := Sample()
+	for i := range 40000 {
+		p.Timeline = append(p.Timeline, Event{At: "09:00:00", Incident: "#42", Actor: "Alice", Kind: "annotated", Summary: fmt.Sprintf("Note: log-%05d connection reset by peer", i), Link: "https://example.pagerduty.com/incidents/Q1"})
+	}
+	longest, draws := 0, 0
+	draw := func(p Page) string {
+		d := builtin(p)
+		longest, draws = max(longest, jiraLen(d)), draws+1
+		return d
+	}
+	page, rest := Fit(p, PageLimit, draw)
+	if jiraLen(page) > PageLimit {
+		t.Fatalf("the page is %d units", jiraLen(page))
+	}
+	if longest > 4*PageLimit {
+		t.Fatalf("Fit rendered a page of %d units (%d draws) for a limit of %d: it renders the whole section", longest, draws, PageLimit)
+	}
+	kept := strings.Count(page, "log-")
+	left := 0
+	for _, r := range rest {
+		if strings.HasPrefix(r.Title, "Timeline") {
+			left = len(r.Rows)
+		}
+	}
+	if kept+left != 40000 || kept == 0 {
+		t.Fatalf("%d events on the page and %d in the rest, want 40000 in all", kept, left)
+	}
+	t.Logf("%d draws, the longest %d units; %d events on the page", draws, longest, kept)
+}
