@@ -404,14 +404,13 @@ type demoState struct {
 	Epic              string `json:"epic"`
 	Incident          string `json:"incident"`
 	MessagesDir       string `json:"messages_dir"`
-	PID               int    `json:"pid"`
 }
 
 func (d *demoEnv) writeState(epic string) error {
 	b, _ := json.MarshalIndent(demoState{
 		Aftermath: "http://" + d.app.Addr(), AdminToken: d.adminTok,
 		JiraURL: d.js.URL(), JiraEmail: d.js.Email(), JiraAPIToken: d.js.APIToken(), JiraWebhookSecret: d.jiraSecret,
-		Epic: epic, Incident: demoPrimary, MessagesDir: d.msgDir, PID: os.Getpid(),
+		Epic: epic, Incident: demoPrimary, MessagesDir: d.msgDir,
 	}, "", "  ")
 	path := filepath.Join(d.dir, demoStateFile)
 	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {

@@ -215,7 +215,47 @@ func (d *demoEnv) report(ctx context.Context) (*demoReport, error) {
 	rep.Violations = append(rep.Violations, d.pd.Violations()...)
 	rep.Violations = append(rep.Violations, d.js.Violations()...)
 	rep.ElapsedMS = time.Since(d.started).Milliseconds()
+	rep.emptyNotNull()
 	return rep, nil
+}
+
+// emptyNotNull makes every list of the report a list, empty when there is
+// nothing in it, never a JSON null: scripts iterate without a check.
+func (r *demoReport) emptyNotNull() {
+	orEmpty := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	r.PageHead = orEmpty(r.PageHead)
+	r.Epic.Labels = orEmpty(r.Epic.Labels)
+	for i := range r.Group {
+		r.Group[i].Got = orEmpty(r.Group[i].Got)
+	}
+	for i := range r.FollowUps {
+		r.FollowUps[i].Labels = orEmpty(r.FollowUps[i].Labels)
+	}
+	if r.Group == nil {
+		r.Group = []demoMember{}
+	}
+	if r.FollowUps == nil {
+		r.FollowUps = []demoIssue{}
+	}
+	if r.Notes == nil {
+		r.Notes = []demoNote{}
+	}
+	if r.Messages == nil {
+		r.Messages = []demoMessage{}
+	}
+	if r.Earlier == nil {
+		r.Earlier = []demoPostmortem{}
+	}
+	for i := range r.Earlier {
+		if r.Earlier[i].Messages == nil {
+			r.Earlier[i].Messages = []demoMessage{}
+		}
+	}
 }
 
 // messages sorts what the sink and the receiver got by the incident whose
