@@ -61,6 +61,14 @@ type Options struct {
 	// CatchUp tunes the catch-up sweep (tests, demo); its Rules and Owner
 	// are set by New.
 	CatchUp catchup.Config
+	// Now is the clock of the store, the workflow, the deadlines and the
+	// handlers (time.Now). The demo sets it back to play its earlier
+	// post-mortems as they happened; the workers' backoff keeps real time.
+	Now func() time.Time
+	// Getenv reads the Slack webhook URLs the rules name, when a message is
+	// sent (os.LookupEnv). The demo hands its receiver's URL this way
+	// rather than through the process's environment.
+	Getenv func(string) (string, bool)
 }
 
 // App is one aftermath process.
@@ -119,7 +127,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 	if a.rdb, err = newRedisClient(rcfg, tuning); err != nil {
 		return nil, err
 	}
-	a.store = store.New(a.rdb, cfg.RedisPrefix)
+	a.store = a.clocked(store.New(a.rdb, cfg.RedisPrefix))
 
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.reg.MustRegister(store.NewCollector(a.store), outbound.Collector())
@@ -133,7 +141,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 	hopts := handlers.Options{
 		Ready: a.ready, Reloader: a, AdminToken: cfg.AdminToken.Reveal(),
 		AuthLimiter: a.store.NewAuthLimiter(store.DefaultAuthLimits, a.log), Sessions: a.store, TrustedProxies: cfg.TrustedProxies,
-		Registerer: a.reg, Gatherer: a.reg, Logger: a.log,
+		Registerer: a.reg, Gatherer: a.reg, Logger: a.log, Now: opts.Now,
 	}
 	dm := deadlines.NewMetrics(a.reg)
 	a.registerSyncAge()
@@ -178,7 +186,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		if a.wrdb, err = newRedisClient(rcfg, wt); err != nil {
 			return nil, err
 		}
-		wstore := store.New(a.wrdb, cfg.RedisPrefix)
+		wstore := a.clocked(store.New(a.wrdb, cfg.RedisPrefix))
 		wm := workflow.NewMetrics(a.reg)
 		proc := opts.Processor
 		if proc == nil {
@@ -223,9 +231,14 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Process
 		mode = workflow.DryRun
 		a.log.Warn("AFTERMATH_DRY_RUN is on: events are planned and the plan recorded; nothing is written to PagerDuty or Jira")
 	}
+	getenv := a.opts.Getenv
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
 	res := &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log, sharedPacer(st, "pagerduty", a.log)), Store: st, Mode: mode, Log: a.log, Metrics: m,
+		Now: a.opts.Now,
 		Notifier: notify.New(notify.Config{SMTPAddr: a.cfg.SMTP.Addr, Username: a.cfg.SMTP.Username, Password: a.cfg.SMTP.Password.Reveal(),
-			From: a.cfg.SMTP.From, TLS: a.cfg.SMTP.TLS, Getenv: os.LookupEnv}, a.log, nil)}
+			From: a.cfg.SMTP.From, TLS: a.cfg.SMTP.TLS, Getenv: getenv}, a.log, nil)}
 	if a.cfg.JiraBaseURL == "" {
 		return res, nil // warnUnset said so
 	}
@@ -265,6 +278,14 @@ func NewPagerDuty(cfg config.Config, log *slog.Logger, pacer outbound.Pacer) *pa
 // its 960 requests a minute per API key, not per process.
 func sharedPacer(st *store.Store, name string, log *slog.Logger) outbound.Pacer {
 	return st.NewPacer(name, outbound.DefaultRequestsPerMinute, outbound.DefaultBurst, log)
+}
+
+// clocked gives st the process's clock, when Options set one.
+func (a *App) clocked(st *store.Store) *store.Store {
+	if a.opts.Now != nil {
+		st.WithClock(a.opts.Now)
+	}
+	return st
 }
 
 // Store returns the process's store.

@@ -24,6 +24,9 @@ func (a *App) newSweeper(st *store.Store) *catchup.Sweeper {
 	cfg := a.opts.CatchUp
 	cfg.Rules = a.rules.Current
 	cfg.Owner = a.worker.Consumer()
+	if cfg.Now == nil {
+		cfg.Now = a.opts.Now
+	}
 	return catchup.New(cfg, NewPagerDuty(a.cfg, a.log, sharedPacer(st, "pagerduty", a.log)), st, a.log, catchup.NewMetrics(a.reg))
 }
 

@@ -14,7 +14,7 @@ import (
 // its scheduler and status sync; the ingest side uses it to apply Jira's
 // webhooks.
 func (a *App) newKeeper(st *store.Store, m *deadlines.Metrics) *deadlines.Keeper {
-	k := &deadlines.Keeper{Store: st, Rules: a.rules.Current, Log: a.log, Metrics: m, Tick: a.opts.DeadlineTick}
+	k := &deadlines.Keeper{Store: st, Rules: a.rules.Current, Log: a.log, Metrics: m, Tick: a.opts.DeadlineTick, Now: a.opts.Now}
 	if a.jira != nil {
 		k.Jira = a.jira
 	}

@@ -10,19 +10,45 @@ import (
 
 // The demo's outage: a SEV-1 on the checkout service, caused by a payments
 // deploy, with a related payments alert (resolved) and a cart alert (still
-// open when the primary resolves).
+// open when the primary resolves). Two earlier incidents on other services
+// came before it: a SEV-2 whose post-mortem was Reviewed, and a SEV-1 whose
+// post-mortem is late.
 const (
 	demoPrimary  = "Q1CHECKOUT502"
 	demoPayments = "Q2PAYMEMORY"
 	demoCart     = "Q3CARTERRORS"
+	demoReviewed = "Q4SEARCHSLOW"
+	demoLate     = "Q5EMAILDELAY"
 	demoBotEmail = "aftermath-bot@shop.example"
+	demoFrom     = "aftermath@shop.example"
 	demoProject  = "PM"
+	// demoSlackEnv names the Slack webhook in the demo's rules; the demo
+	// hands its receiver's URL to the server under this name
+	// (Options.Getenv), leaving the process's environment alone.
+	demoSlackEnv = "SLACK_WEBHOOK_URL"
+	// demoStakeholders get every message, as the rules' notify says.
+	demoStakeholders = "incident-stakeholders@shop.example"
 )
 
-// demoRules are the rules the demo serves under: the three services are one
-// scope, the resolver owns the post-mortem. The sweep is off: the demo
-// shows one webhook's work, and the resolved payments alert, seeded
-// without its webhook, would otherwise be caught up on as missed.
+// When the earlier incidents resolved, before the demo's now, and how long
+// after its post-mortem was made the SEV-2's was Reviewed. The late SEV-1's
+// meeting (3 calendar days) was due 2 days 22 hours ago: 3 days late, as
+// the overview counts (any part of a day is a day).
+const (
+	demoReviewedAgo   = 12 * 24 * time.Hour
+	demoReviewedAfter = 3 * 24 * time.Hour
+	demoLateAgo       = 6*24*time.Hour - 2*time.Hour
+)
+
+// demoRules are the rules the demo serves under: the three services of the
+// outage are one scope, the resolver owns the post-mortem, every message
+// goes to the stakeholders by email and to Slack, and the services' people
+// and the customer liaison are invited to the meeting. The sweep is off:
+// the demo shows its webhooks' work, and the resolved payments alert,
+// seeded without its webhook, would otherwise be caught up on as missed.
+// The status sync runs every 10s, so that an epic moved in the Jira
+// simulator by hand shows in aftermath soon (demo advance also sends
+// Jira's webhook).
 const demoRules = `version: 1
 timezone: UTC
 grouping:
@@ -47,6 +73,18 @@ followups:
       severities: [SEV-1]
 catch_up:
   enabled: false
+status_sync:
+  every: 10s
+notify:
+  - email: [` + demoStakeholders + `]
+  - slack_webhook_env: ` + demoSlackEnv + `
+people:
+  services:
+    - services: [PCHECKOUT, PPAYMENTS, PCART]
+      owners: [checkout-team@shop.example]
+      engineering_managers: [dana.okafor@shop.example]
+      product_managers: [evan.price@shop.example]
+customer_liaison: support-lead@shop.example
 `
 
 type demoUser struct{ id, name, email, account string }
@@ -66,7 +104,8 @@ func seedDemo(pd *pagerdutysim.Server, js *jirasim.Server, now time.Time) {
 		pd.AddUser(pagerdutysim.User{ID: u.id, Name: u.name, Email: u.email})
 		js.AddUser(jirasim.User{AccountID: u.account, Name: u.id, Key: u.id, Email: u.email, DisplayName: u.name, Active: true})
 	}
-	for id, name := range map[string]string{"PCHECKOUT": "checkout", "PPAYMENTS": "payments-api", "PCART": "cart"} {
+	for id, name := range map[string]string{"PCHECKOUT": "checkout", "PPAYMENTS": "payments-api", "PCART": "cart",
+		"PSEARCH": "search", "PNOTIFY": "notifications"} {
 		pd.AddService(pagerdutysim.Service{ID: id, Name: name})
 	}
 	t0 := now.Add(-95 * time.Minute)
@@ -94,6 +133,8 @@ func seedDemo(pd *pagerdutysim.Server, js *jirasim.Server, now time.Time) {
 	pd.Annotate(p, "PCAROL", "Status page updated: card payments failing, PayPal works", at(21))
 	pd.Escalate(p, "PBOB", at(25))
 	pd.Annotate(p, "PBOB", "Rolling payments-api back to 2.13.2", at(31))
+	// A blame-shaped phrase, for the language review at In Review to find.
+	pd.Annotate(p, "PCAROL", "2.14.0 shipped without its load test: whoever deployed it forgot to run it", at(38))
 	pd.Annotate(p, "PCAROL", "TODO: alert on payments-api memory before pods are OOM-killed\nTODO: checkout should fail over to the backup card processor", at(44))
 	pd.Annotate(p, "PBOB", "Rollback done; 502 rate back to baseline, watching for 30 minutes", at(52))
 	pd.AddNotifyEntries(p, 4, at(60))
@@ -107,4 +148,29 @@ func seedDemo(pd *pagerdutysim.Server, js *jirasim.Server, now time.Time) {
 
 	pd.Assign(demoCart, "PCAROL", at(6))
 	pd.AddNotifyEntries(demoCart, 2, at(6))
+}
+
+// seedEarlier adds the two earlier incidents, open, as they stood before
+// they resolved (demoEnv.playEarlier resolves them at their time): a search
+// slowdown (SEV-2) that Bob resolved, whose post-mortem was Reviewed, and
+// delayed order emails (SEV-1) that Carol resolved, whose post-mortem is
+// late.
+func seedEarlier(pd *pagerdutysim.Server, now time.Time) {
+	r := now.Add(-demoReviewedAgo)
+	pd.AddIncident(pagerdutysim.NewIncident{ID: demoReviewed, Number: 4187, Title: "Search takes 8 seconds on the storefront",
+		ServiceID: "PSEARCH", Priority: "P2", CreatedAt: r.Add(-42 * time.Minute)})
+	pd.Assign(demoReviewed, "PBOB", r.Add(-42*time.Minute))
+	pd.AddNotifyEntries(demoReviewed, 2, r.Add(-42*time.Minute))
+	pd.Acknowledge(demoReviewed, "PBOB", r.Add(-38*time.Minute))
+	pd.Annotate(demoReviewed, "PBOB", "Search index rebuild saturates the cluster; pausing it", r.Add(-25*time.Minute))
+	pd.Annotate(demoReviewed, "PBOB", "Resolution: index rebuild moved to the night window; p95 back to 300 ms.", r.Add(-2*time.Minute))
+
+	l := now.Add(-demoLateAgo)
+	pd.AddIncident(pagerdutysim.NewIncident{ID: demoLate, Number: 4198, Title: "Order confirmation emails delayed by 40 minutes",
+		ServiceID: "PNOTIFY", Priority: "P1", CreatedAt: l.Add(-55 * time.Minute)})
+	pd.Assign(demoLate, "PCAROL", l.Add(-55*time.Minute))
+	pd.AddNotifyEntries(demoLate, 3, l.Add(-55*time.Minute))
+	pd.Acknowledge(demoLate, "PCAROL", l.Add(-50*time.Minute))
+	pd.Annotate(demoLate, "PCAROL", "IC: Carol Diaz\nThe mail provider throttles us since the new sending domain", l.Add(-45*time.Minute))
+	pd.Annotate(demoLate, "PCAROL", "Resolution: switched back to the old sending domain; the queue drained in 12 minutes.", l.Add(-3*time.Minute))
 }

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -32,8 +34,11 @@ type demoReport struct {
 		Got    []string `json:"got"`
 	} `json:"group"`
 	FinalSeverity string `json:"final_severity"`
-	Owner         string `json:"owner"`
-	Epic          struct {
+	Owner         struct {
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	} `json:"owner"`
+	Epic struct {
 		Key     string   `json:"key"`
 		Summary string   `json:"summary"`
 		Labels  []string `json:"labels"`
@@ -50,11 +55,11 @@ type demoReport struct {
 		Incident string `json:"incident"`
 		Content  string `json:"content"`
 	} `json:"notes"`
-	MeetingDue time.Time         `json:"meeting_due"`
-	ReviewDue  time.Time         `json:"review_due"`
-	Calls      map[string]int    `json:"calls"`
-	Violations []string          `json:"violations"`
-	URLs       map[string]string `json:"urls"`
+	MeetingDue time.Time                 `json:"meeting_due"`
+	ReviewDue  time.Time                 `json:"review_due"`
+	Calls      map[string]map[string]int `json:"calls"`
+	Violations []string                  `json:"violations"`
+	URLs       map[string]string         `json:"urls"`
 }
 
 // runDemo runs the built binary's demo in an empty directory with an
@@ -105,8 +110,8 @@ func TestDemoBinary(t *testing.T) {
 	if len(rep.Violations) > 0 {
 		t.Errorf("simulator violations: %q", rep.Violations)
 	}
-	if rep.FinalSeverity != "SEV-1" || rep.Owner != "Alice Ng <alice@shop.example>" {
-		t.Errorf("severity %q owner %q", rep.FinalSeverity, rep.Owner)
+	if rep.FinalSeverity != "SEV-1" || rep.Owner.Name != "Alice Ng" || rep.Owner.Email != "alice@shop.example" {
+		t.Errorf("severity %q owner %+v", rep.FinalSeverity, rep.Owner)
 	}
 	// The group: three incidents, the open one resolved by aftermath,
 	// each with aftermath's note, and the link-back naming the epic.
@@ -178,8 +183,11 @@ func TestDemoBinary(t *testing.T) {
 	}) {
 		t.Error("the TODO note did not become a follow-up")
 	}
-	if rep.Calls["pagerduty"] == 0 || rep.Calls["jira"] == 0 || rep.Calls["pagerduty"] != rep.Calls["pagerduty GET"]+rep.Calls["pagerduty POST"]+rep.Calls["pagerduty PUT"] {
-		t.Errorf("calls %v", rep.Calls)
+	for _, sys := range []string{"pagerduty", "jira"} {
+		c := rep.Calls[sys]
+		if c["total"] == 0 || c["total"] != c["GET"]+c["POST"]+c["PUT"]+c["DELETE"] {
+			t.Errorf("calls to %s: %v", sys, c)
+		}
 	}
 	// Nothing left listening.
 	for name, u := range rep.URLs {
@@ -201,8 +209,10 @@ func TestDemoBinaryText(t *testing.T) {
 	}
 	stdout, _, _ := runDemo(t, 50*time.Second)
 	for _, want := range []string{"Group of 3 incidents under primary Q1CHECKOUT502", "Final severity: SEV-1", "Owner: Alice Ng",
-		"Post-mortem epic PM-1: [SEV-1] Post-mortem:", "page written to ", "Follow-ups (", "Notes written to PagerDuty (3)",
-		"Deadlines: meeting due ", "API calls: jira "} {
+		"Post-mortem epic PM-6: [SEV-1] Post-mortem:", "page written to ", "Follow-ups (", "Notes written to PagerDuty (3)",
+		"Deadlines: meeting due ", "Messages sent about PM-6 (3;", "  email created  to incident-stakeholders@shop.example: Post-mortem PM-6",
+		"calendar hold: DTSTART ", "  slack created  to the webhook in SLACK_WEBHOOK_URL:", ": overdue, 3 days late",
+		"reminders sent (2)", "median time to Reviewed 3.0 days", "API calls: jira "} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
@@ -211,36 +221,46 @@ func TestDemoBinaryText(t *testing.T) {
 
 // What `demo --keep-running` prints, and how the test reads it.
 var (
-	keepAdminLine = regexp.MustCompile(`^\s*admin API\s+curl -H 'Authorization: Bearer ([0-9a-f]+)' (http://[^/\s]+)(/api/v1/incidents/\S+)$`)
-	keepPageLine  = regexp.MustCompile(`^\s*post-mortems\s+open (http://[^/\s]+/postmortems) in a browser and log in with the admin token ([0-9a-f]+)$`)
-	keepPMAPILine = regexp.MustCompile(`^\s*post-mortems API\s+curl -H 'Authorization: Bearer ([0-9a-f]+)' (http://[^/\s]+/api/v1/postmortems)$`)
-	keepPDLine    = regexp.MustCompile(`^\s*PagerDuty sim\s+curl -H 'Authorization: (Token token=[0-9a-f]+)' (http://[^/\s]+)(/incidents/\S+/notes)$`)
-	keepJiraLine  = regexp.MustCompile(`^\s*Jira sim\s+curl -u '([^:']+):([^']+)' '(http://[^/']+)(/rest/api/2/search/jql\?[^']*)'$`)
+	keepAdminLine   = regexp.MustCompile(`^\s*admin API\s+curl -H 'Authorization: Bearer ([0-9a-f]+)' (http://[^/\s]+)(/api/v1/incidents/\S+)$`)
+	keepPageLine    = regexp.MustCompile(`^\s*post-mortems\s+open (http://[^/\s]+/postmortems) in a browser and log in with the admin token ([0-9a-f]+)$`)
+	keepPMAPILine   = regexp.MustCompile(`^\s*post-mortems API\s+curl -H 'Authorization: Bearer ([0-9a-f]+)' (http://[^/\s]+/api/v1/postmortems)$`)
+	keepPDLine      = regexp.MustCompile(`^\s*PagerDuty sim\s+curl -H 'Authorization: (Token token=[0-9a-f]+)' (http://[^/\s]+)(/incidents/\S+/notes)$`)
+	keepJiraLine    = regexp.MustCompile(`^\s*Jira sim\s+curl -u '([^:']+):([^']+)' '(http://[^/']+)(/rest/api/2/search/jql\?[^']*)'$`)
+	keepMessageLine = regexp.MustCompile(`^\s*messages\s+ls (\S+)\s+\(every mail`)
+	keepAdvanceLine = regexp.MustCompile(`^\s*(\S+ demo advance --dir \S+ --to (in-review|reviewed))\s+# `)
+	keepEpicLine    = regexp.MustCompile(`^Move post-mortem (PM-\d+) along, from another terminal:$`)
 )
 
-// `demo --keep-running` keeps everything up after the report: the URLs it
-// prints answer (the admin API with the printed token, and only with it;
-// each simulator's state with its credentials), and Ctrl-C (SIGINT) makes
-// it exit 0 within seconds, leaving nothing listening on those addresses.
-func TestDemoBinaryKeepRunning(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
+// keptDemo is `demo --keep-running` started by a test: what it printed,
+// matched line by line, until its last line (the second advance command).
+type keptDemo struct {
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error
+	stderr  *strings.Builder
+	output  func() string
+	matches map[*regexp.Regexp][]string
+	advance map[string][]string // in-review, reviewed: the printed command's words
+}
+
+// keepDemo starts the built binary's demo with --keep-running and reads
+// its output up to the advance commands; whatever happens, the process
+// does not outlive the test.
+func keepDemo(t *testing.T, args ...string) *keptDemo {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := demoCommand(ctx, t, "--keep-running")
+	cmd := demoCommand(ctx, t, append([]string{"--keep-running"}, args...)...)
 	pr, pw := io.Pipe()
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = pw, &stderr
+	k := &keptDemo{cmd: cmd, exited: make(chan struct{}), stderr: &strings.Builder{}, matches: map[*regexp.Regexp][]string{}, advance: map[string][]string{}}
+	cmd.Stdout, cmd.Stderr = pw, k.stderr
 	if err := cmd.Start(); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	var waitErr error
-	exited := make(chan struct{})
 	go func() {
-		waitErr = cmd.Wait()
+		k.waitErr = cmd.Wait()
 		pw.Close()
-		close(exited)
+		close(k.exited)
 	}()
 	// Read stdout line by line, handing each line over until the test
 	// stops listening and then only keeping it (the pipe must keep flowing
@@ -262,42 +282,75 @@ func TestDemoBinaryKeepRunning(t *testing.T) {
 			}
 		}
 	}()
-	// Whatever happens, the process does not outlive the test.
-	defer func() { cancel(); stopReading(); <-exited }()
-	output := func() string { mu.Lock(); defer mu.Unlock(); return transcript.String() }
+	t.Cleanup(func() { cancel(); stopReading(); <-k.exited })
+	k.output = func() string { mu.Lock(); defer mu.Unlock(); return transcript.String() }
 
-	var admin, pd, jira, page, pmAPI []string
 	deadline := time.After(50 * time.Second)
-	for jira == nil {
+	for k.advance["reviewed"] == nil {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				<-exited
-				t.Fatalf("demo ended (%v) before printing its URLs\nstdout:\n%s\nstderr:\n%s", waitErr, output(), stderr.String())
+				<-k.exited
+				t.Fatalf("demo ended (%v) before printing its URLs\nstdout:\n%s\nstderr:\n%s", k.waitErr, k.output(), k.stderr.String())
 			}
-			if m := keepAdminLine.FindStringSubmatch(l); m != nil {
-				admin = m
+			for _, re := range []*regexp.Regexp{keepAdminLine, keepPageLine, keepPMAPILine, keepPDLine, keepJiraLine, keepMessageLine, keepEpicLine} {
+				if m := re.FindStringSubmatch(l); m != nil {
+					k.matches[re] = m
+				}
 			}
-			if m := keepPDLine.FindStringSubmatch(l); m != nil {
-				pd = m
-			}
-			if m := keepPageLine.FindStringSubmatch(l); m != nil {
-				page = m
-			}
-			if m := keepPMAPILine.FindStringSubmatch(l); m != nil {
-				pmAPI = m
-			}
-			if m := keepJiraLine.FindStringSubmatch(l); m != nil {
-				jira = m
+			if m := keepAdvanceLine.FindStringSubmatch(l); m != nil {
+				if strings.ContainsAny(m[1], `'"`) {
+					t.Fatalf("the test splits the printed command on spaces, but it is quoted: %s", m[1])
+				}
+				k.advance[m[2]] = strings.Fields(m[1])
 			}
 		case <-deadline:
-			t.Fatalf("no URLs after 50s\nstdout:\n%s", output())
+			t.Fatalf("no URLs after 50s\nstdout:\n%s", k.output())
 		}
 	}
 	stopReading()
-	if admin == nil || pd == nil || page == nil || pmAPI == nil {
-		t.Fatalf("admin API, post-mortems or PagerDuty simulator line missing\nstdout:\n%s", output())
+	for _, re := range []*regexp.Regexp{keepAdminLine, keepPageLine, keepPMAPILine, keepPDLine, keepJiraLine, keepMessageLine, keepEpicLine} {
+		if k.matches[re] == nil {
+			t.Fatalf("no line matches %s\nstdout:\n%s", re, k.output())
+		}
 	}
+	if k.advance["in-review"] == nil {
+		t.Fatalf("no demo advance --to in-review line\nstdout:\n%s", k.output())
+	}
+	return k
+}
+
+// interrupt sends Ctrl-C (SIGINT) and wants an exit 0 within 10 seconds.
+func (k *keptDemo) interrupt(t *testing.T) {
+	t.Helper()
+	start := time.Now()
+	if err := k.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-k.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("demo still running 10s after SIGINT\nstdout:\n%s", k.output())
+	}
+	if k.waitErr != nil {
+		t.Fatalf("demo after SIGINT: %v (want exit 0) after %s\nstderr:\n%s", k.waitErr, time.Since(start), k.stderr.String())
+	}
+	t.Logf("exited 0 %s after SIGINT", time.Since(start).Round(time.Millisecond))
+}
+
+// `demo --keep-running` keeps everything up after the report: the URLs it
+// prints answer (the admin API with the printed token, and only with it;
+// the overview with the demo's post-mortem, the late one overdue and the
+// median to Reviewed; each simulator's state with its credentials), and
+// Ctrl-C (SIGINT) makes it exit 0 within seconds, leaving nothing
+// listening on those addresses.
+func TestDemoBinaryKeepRunning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	k := keepDemo(t)
+	admin, page, pmAPI, pd, jira := k.matches[keepAdminLine], k.matches[keepPageLine], k.matches[keepPMAPILine], k.matches[keepPDLine], k.matches[keepJiraLine]
+	epic := k.matches[keepEpicLine][1]
 
 	// The admin API: the incident the demo processed, with the token only.
 	adminURL := admin[2] + admin[3]
@@ -308,16 +361,21 @@ func TestDemoBinaryKeepRunning(t *testing.T) {
 		t.Errorf("GET %s with a wrong token: %d %s", adminURL, code, body)
 	}
 	// The managers' overview shows the demo's post-mortem: the page with
-	// the printed token (without it, the login page and no data), and the
-	// API with its epic and the follow-ups the workflow registered.
-	if code, body := demoGet(t, page[1], "", nil); code != http.StatusOK || !strings.Contains(body, `action="/postmortems/login"`) || strings.Contains(body, "PM-1") {
+	// the printed token (without it, the login page and no data), with the
+	// late one's row overdue by 3 days and the median to Reviewed of the
+	// Reviewed one; and the API with its epic and the follow-ups the
+	// workflow registered.
+	if code, body := demoGet(t, page[1], "", nil); code != http.StatusOK || !strings.Contains(body, `action="/postmortems/login"`) || strings.Contains(body, epic) {
 		t.Errorf("GET %s without the token: %d %s", page[1], code, body)
 	}
-	if code, body := demoGet(t, page[1], "Bearer "+page[2], nil); code != http.StatusOK || !strings.Contains(body, `data-incident="Q1CHECKOUT502"`) ||
-		!strings.Contains(body, "/browse/PM-1") {
-		t.Errorf("GET %s with the token: %d %s", page[1], code, body)
+	code, body := demoGet(t, page[1], "Bearer "+page[2], nil)
+	for _, want := range []string{`data-incident="Q1CHECKOUT502"`, "/browse/" + epic, `<tr class="overdue" data-incident="Q5EMAILDELAY">`,
+		`overdue 3 days`, `<strong>1</strong> overdue`, `median <strong>3.0 days</strong> to Reviewed`} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("GET %s with the token: %d, lacks %q:\n%s", page[1], code, want, body)
+		}
 	}
-	code, body := demoGet(t, pmAPI[2], "Bearer "+pmAPI[1], nil)
+	code, body = demoGet(t, pmAPI[2], "Bearer "+pmAPI[1], nil)
 	var overview struct {
 		Postmortems []struct {
 			Incident  string   `json:"incident"`
@@ -326,38 +384,112 @@ func TestDemoBinaryKeepRunning(t *testing.T) {
 			Followups []string `json:"followups"`
 		} `json:"postmortems"`
 	}
-	if err := json.Unmarshal([]byte(body), &overview); code != http.StatusOK || err != nil || len(overview.Postmortems) != 1 ||
-		overview.Postmortems[0].Incident != "Q1CHECKOUT502" || overview.Postmortems[0].EpicKey != "PM-1" || len(overview.Postmortems[0].Followups) == 0 {
+	err := json.Unmarshal([]byte(body), &overview)
+	i := slices.IndexFunc(overview.Postmortems, func(p struct {
+		Incident  string   `json:"incident"`
+		EpicKey   string   `json:"epic_key"`
+		Status    string   `json:"status"`
+		Followups []string `json:"followups"`
+	}) bool {
+		return p.Incident == "Q1CHECKOUT502"
+	})
+	if code != http.StatusOK || err != nil || len(overview.Postmortems) != 3 || i < 0 || overview.Postmortems[i].EpicKey != epic || len(overview.Postmortems[i].Followups) == 0 {
 		t.Errorf("GET %s: %d %v %s", pmAPI[2], code, err, body)
 	}
 	// The simulators' state: the primary's notes, among them aftermath's
 	// link to the epic, and the epic in the project's issues.
-	if code, body := demoGet(t, pd[2]+pd[3], pd[1], nil); code != http.StatusOK || !strings.Contains(body, "/browse/PM-1") {
+	if code, body := demoGet(t, pd[2]+pd[3], pd[1], nil); code != http.StatusOK || !strings.Contains(body, "/browse/"+epic) {
 		t.Errorf("GET %s%s: %d %s", pd[2], pd[3], code, body)
 	}
-	if code, body := demoGet(t, jira[3]+jira[4], "", url.UserPassword(jira[1], jira[2])); code != http.StatusOK || !strings.Contains(body, `"key":"PM-1"`) {
+	if code, body := demoGet(t, jira[3]+jira[4], "", url.UserPassword(jira[1], jira[2])); code != http.StatusOK || !strings.Contains(body, `"key":"`+epic+`"`) {
 		t.Errorf("GET %s%s: %d %s", jira[3], jira[4], code, body)
 	}
 
-	start := time.Now()
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("demo still running 10s after SIGINT\nstdout:\n%s", output())
-	}
-	if waitErr != nil {
-		t.Fatalf("demo after SIGINT: %v (want exit 0) after %s\nstderr:\n%s", waitErr, time.Since(start), stderr.String())
-	}
-	t.Logf("exited 0 %s after SIGINT", time.Since(start).Round(time.Millisecond))
+	k.interrupt(t)
 	for name, base := range map[string]string{"aftermath": admin[2], "PagerDuty simulator": pd[2], "Jira simulator": jira[3]} {
 		host := strings.TrimPrefix(base, "http://")
 		if c, err := net.DialTimeout("tcp", host, time.Second); err == nil {
 			c.Close()
 			t.Errorf("%s (%s) still listens after the demo exited", name, host)
 		}
+	}
+}
+
+// The lifecycle, seen: the two `demo advance` commands a kept demo prints
+// move its epic in the Jira simulator to In Review (aftermath comments on
+// the page's language: the blame-shaped phrase in a note) and to Reviewed
+// (the Reviewed message goes by email to the owner and the stakeholders
+// and to Slack, kept in the printed messages folder; the reminders stop);
+// the overview shows it Reviewed. Once the demo exits, advance says no
+// demo runs there.
+func TestDemoAdvance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	k := keepDemo(t)
+	epic, msgDir, pmAPI := k.matches[keepEpicLine][1], k.matches[keepMessageLine][1], k.matches[keepPMAPILine]
+	advance := func(words []string, extra ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, words[0], append(words[1:], extra...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	out, err := advance(k.advance["in-review"])
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", k.advance["in-review"], err, out)
+	}
+	for _, want := range []string{"Moved " + epic + " from To Do to In Review in the Jira simulator.", `aftermath answered "updated"`,
+		"aftermath read the page and commented on " + epic, `* "forgot to": `} {
+		if !strings.Contains(out, want) {
+			t.Errorf("advance --to in-review lacks %q:\n%s", want, out)
+		}
+	}
+
+	before, _ := os.ReadDir(msgDir)
+	out, err = advance(k.advance["reviewed"])
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", k.advance["reviewed"], err, out)
+	}
+	for _, want := range []string{"Moved " + epic + " from In Review to Reviewed", "The Reviewed message went out (3):",
+		"  email to <alice@shop.example>: Reviewed: post-mortem " + epic, "  email to <incident-stakeholders@shop.example>: Reviewed: post-mortem " + epic,
+		"  slack to the webhook in SLACK_WEBHOOK_URL: Post-mortem " + epic + " is Reviewed",
+		"Reminders stop: " + epic + " is Reviewed; before the move the review reminder due ", "none is now."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("advance --to reviewed lacks %q:\n%s", want, out)
+		}
+	}
+	// What it printed is what the sink and the receiver kept.
+	after, _ := os.ReadDir(msgDir)
+	reviewed := 0
+	for _, e := range after {
+		if slices.ContainsFunc(before, func(b os.DirEntry) bool { return b.Name() == e.Name() }) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(msgDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "Subject: Reviewed: post-mortem "+epic) || strings.Contains(string(b), "Post-mortem "+epic+" is Reviewed") {
+			reviewed++
+		}
+	}
+	if reviewed != 3 || len(after)-len(before) != 3 {
+		t.Errorf("%d new messages in %s, %d of them the Reviewed message; want 3", len(after)-len(before), msgDir, reviewed)
+	}
+	if code, body := demoGet(t, pmAPI[2]+"?status=Reviewed", "Bearer "+pmAPI[1], nil); code != http.StatusOK || !strings.Contains(body, `"epic_key":"`+epic+`"`) {
+		t.Errorf("GET %s?status=Reviewed: %d %s", pmAPI[2], code, body)
+	}
+	if out, err := advance(k.advance["reviewed"]); err != nil || !strings.Contains(out, epic+" is Reviewed already") {
+		t.Errorf("advance to where the epic is: %v\n%s", err, out)
+	}
+
+	k.interrupt(t)
+	out, err = advance(k.advance["reviewed"])
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(out, "no demo keeps running there") {
+		t.Errorf("advance after the demo exited: %v\n%s", err, out)
 	}
 }
 

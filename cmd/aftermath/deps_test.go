@@ -55,12 +55,14 @@ func TestTestOnlyDeps(t *testing.T) {
 		{"github.com/getkin/kin-openapi/openapi3filter", true},
 		{module + "integrations/pagerduty/pagerdutytest", true},
 		{module + "integrations/jira/jiratest", true},
+		{module + "integrations/notify/notifytest", true},
 		{module + "internal/redistest", true},
 		{module + "internal/testspecs", true},
 		{module + "internal/testutil", true},
 		{module + "internal/simkit/simspec", true},
 		{module + "integrations/pagerduty/pagerdutysim", false},
 		{module + "integrations/jira/jirasim", false},
+		{module + "integrations/notify/notifysim", false},
 		{module + "internal/simkit", false},
 		{module + "internal/embedredis", false},
 		{"internal/testlog", false}, // the standard library's own, imported by os
@@ -104,7 +106,7 @@ func TestBinaryLinksNoTestCode(t *testing.T) {
 			strings.Join(bad, "\n  "))
 	}
 	// The demo runs the simulators' cores, not their test wrappers.
-	for _, want := range []string{"integrations/pagerduty/pagerdutysim", "integrations/jira/jirasim", "internal/simkit"} {
+	for _, want := range []string{"integrations/pagerduty/pagerdutysim", "integrations/jira/jirasim", "integrations/notify/notifysim", "internal/simkit"} {
 		if !slices.Contains(deps, module+want) {
 			t.Errorf("the binary does not link %s, which aftermath demo runs", want)
 		}

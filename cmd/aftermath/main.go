@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -55,8 +56,11 @@ func commands() *command {
 				{"replay --since 72h [--yes]", "list the resolutions of a window that have no record; --yes queues them"},
 				{"replay --dead-letters", "queue every dead-lettered entry again"},
 			}, about: "queue what aftermath missed: one incident, a window, or the dead letters"},
-			{name: "demo", usage: []usageLine{{syntax: "demo [--keep-running] [--json]"}}, flags: demo,
-				about: "the whole pipeline on this machine, with nothing configured"},
+			{name: "demo", usage: []usageLine{{syntax: "demo [--keep-running] [--json] [--dir DIR]"}}, flags: demo,
+				about: "the whole pipeline on this machine, with nothing configured", subs: []*command{
+					{name: "demo advance", usage: []usageLine{{syntax: "demo advance --dir DIR --to in-review|reviewed [--epic KEY]"}}, flags: demoAdvance,
+						about: "move a post-mortem of a demo kept running to In Review or Reviewed, and show what aftermath does"},
+				}},
 			{name: "version", usage: []usageLine{{syntax: "version"}}, flags: version, about: "print the version"},
 		},
 	}
@@ -218,10 +222,10 @@ func replay(fs *flag.FlagSet) action {
 func demo(fs *flag.FlagSet) action {
 	keep := fs.Bool("keep-running", false, "keep everything up after the report and print the URLs, until Ctrl-C")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	dir := fs.String("dir", "", "directory for the rendered post-mortem page (default: a new temporary directory)")
+	dir := fs.String("dir", "", "directory for the post-mortem page, the meeting's calendar hold and the messages sent (default: a new temporary directory)")
 	level := fs.String("log-level", "", "log aftermath's own lines to stderr at this level (default: none)")
 	return func(c *call) int {
-		opts := app.DemoOptions{KeepRunning: *keep, JSON: *asJSON, Dir: *dir}
+		opts := app.DemoOptions{KeepRunning: *keep, JSON: *asJSON, Dir: *dir, Command: selfCommand()}
 		if *level != "" {
 			lvl, ok := logLevel(*level, c.stderr)
 			if !ok {
@@ -237,6 +241,44 @@ func demo(fs *flag.FlagSet) action {
 		}
 		return 0
 	}
+}
+
+func demoAdvance(fs *flag.FlagSet) action {
+	dir := fs.String("dir", "", "the directory of the demo kept running (demo --keep-running prints it)")
+	to := fs.String("to", "", "where the epic goes: in-review or reviewed")
+	epic := fs.String("epic", "", "the epic to move (default: the demo's post-mortem)")
+	return func(c *call) int {
+		switch {
+		case *dir == "":
+			return c.usageError("--dir is required")
+		case app.DemoTargets[*to] == "":
+			return c.usageError("--to must be in-review or reviewed")
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		if err := app.DemoAdvance(ctx, app.DemoAdvanceOptions{Dir: *dir, To: *to, Epic: *epic}, c.stdout); err != nil {
+			fmt.Fprintf(c.stderr, "aftermath demo advance: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+}
+
+// selfCommand is how a printed command calls this program: its path as
+// started, or the go command's when `go run` built it into a temporary
+// directory that goes away with it.
+func selfCommand() string {
+	self := os.Args[0]
+	if strings.Contains(filepath.ToSlash(self), "/go-build") {
+		return "go run ./cmd/aftermath"
+	}
+	if !strings.ContainsRune(self, filepath.Separator) {
+		return self // found on PATH
+	}
+	if abs, err := filepath.Abs(self); err == nil {
+		return abs
+	}
+	return self
 }
 
 func logLevel(s string, stderr io.Writer) (slog.Level, bool) {
