@@ -227,6 +227,11 @@ func endToEndWithJira(t *testing.T, redisEnv map[string]string) {
 			t.Errorf("step %s = %+v", name, st)
 		}
 	}
+	// The post-mortem counts on /metrics as soon as it is made: no status
+	// sync has read it yet (the first ran at start, before it existed).
+	if _, m := get(t, base+"/metrics", ""); !strings.Contains(m, `aftermath_postmortems{status="Draft"} 1`) {
+		t.Errorf("/metrics does not count the new post-mortem as Draft:\n%s", grepLines(m, "aftermath_postmortems"))
+	}
 	if strings.Contains(logs.String(), js.APIToken()) || strings.Contains(logs.String(), sim.Token()) {
 		t.Fatal("a token leaked into the log")
 	}

@@ -139,8 +139,9 @@ func (k *Keeper) syncIfClaimed(ctx context.Context, every time.Duration) error {
 
 // Sync reads the Jira status of every open post-mortem's epic and of its
 // follow-ups, in the same searches (50 issues a search), applies each
-// epic's change and records how many follow-ups are done. It also sets the
-// status gauges.
+// epic's change and records how many follow-ups are done. (The status
+// gauges are read from the store's status index when scraped:
+// store.Collector.)
 func (k *Keeper) Sync(ctx context.Context) error {
 	ctx = outbound.WithStep(ctx, "status_sync")
 	ids, err := k.Store.Open(ctx)
@@ -173,25 +174,13 @@ func (k *Keeper) Sync(ctx context.Context) error {
 	if err := k.followupsDone(ctx, byEpic, statuses); err != nil {
 		return err
 	}
-	counts := map[string]int{}
-	overdue := 0
-	for key, d := range byEpic {
-		status := d.Status
+	for _, key := range slices.Sorted(mapKeys(byEpic)) {
 		if js, ok := statuses[key]; ok {
-			s, outcome, err := k.apply(ctx, d.Incident, js, store.StatusChange{Source: "sync", At: readAt})
-			if err != nil {
+			if _, _, err := k.apply(ctx, byEpic[key].Incident, js, store.StatusChange{Source: "sync", At: readAt}); err != nil {
 				return err
 			}
-			if outcome == store.ChangeUpdated {
-				status = s
-			}
-		}
-		counts[status]++
-		if (status == store.StatusDraft || status == store.StatusInReview) && k.now().After(d.MeetingDue) {
-			overdue++
 		}
 	}
-	k.Metrics.setCounts(counts, overdue)
 	return k.Store.StatusSynced(ctx)
 }
 
@@ -301,12 +290,12 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 	}
 }
 
-// Metrics are the deadlines' metrics.
+// Metrics are the deadlines' metrics. The post-mortems' gauges
+// (aftermath_postmortems, aftermath_postmortems_overdue) are the store's,
+// read from Redis when scraped (store.Collector).
 type Metrics struct {
 	reminders  prometheus.Counter
 	syncErrors prometheus.Counter
-	byStatus   *prometheus.GaugeVec
-	overdue    prometheus.Gauge
 }
 
 // NewMetrics registers the deadlines' metrics with reg (nil: unregistered).
@@ -314,18 +303,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		reminders:  prometheus.NewCounter(prometheus.CounterOpts{Name: "aftermath_reminders_queued_total", Help: "Reminders the deadline scheduler queued (each once, whatever the number of replicas)."}),
 		syncErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "aftermath_status_sync_errors_total", Help: "Status syncs that failed (Jira or Redis); the next interval tries again."}),
-		byStatus:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aftermath_postmortems", Help: "Open post-mortems by status, as of the last status sync this process ran."}, []string{"status"}),
-		overdue:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "aftermath_postmortems_overdue", Help: "Post-mortems past their meeting deadline and not Reviewed, as of the last status sync this process ran."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.reminders, m.syncErrors, m.byStatus, m.overdue)
+		reg.MustRegister(m.reminders, m.syncErrors)
 	}
 	return m
-}
-
-func (m *Metrics) setCounts(counts map[string]int, overdue int) {
-	for _, s := range []string{store.StatusDraft, store.StatusInReview, store.StatusReviewed} {
-		m.byStatus.WithLabelValues(s).Set(float64(counts[s]))
-	}
-	m.overdue.Set(float64(overdue))
 }

@@ -105,6 +105,16 @@ func (s *Store) syncClaimKey() string         { return s.prefix + ":statussync:c
 func (s *Store) syncLastKey() string          { return s.prefix + ":statussync:last" }
 func (s *Store) epicsKey() string             { return s.prefix + ":{queue}:epics" }
 func (s *Store) trackedKey() string           { return s.prefix + ":{queue}:pmindex" }
+
+// The status index: one sorted set per open status (Draft, In Review,
+// Reviewed), of the post-mortems in that status by meeting due, kept by the
+// scripts that register post-mortems and change their statuses. Every
+// replica reads its gauges from it when scraped: ZCARD per status, ZCOUNT
+// of those past their meeting.
+func (s *Store) statusKeys() []string {
+	p := s.prefix + ":{queue}:pmstatus:"
+	return []string{p + "draft", p + "in-review", p + "reviewed"}
+}
 func (s *Store) seenJiraKey(delivery string) string {
 	return s.prefix + ":{queue}:seen:jira:" + keyPart(delivery)
 }
@@ -114,8 +124,8 @@ func (s *Store) seenJiraKey(delivery string) string {
 // registration: a Jira event older than that is stale.
 //
 // KEYS[1] record hash, KEYS[2] deadlines, KEYS[3] open set, KEYS[4] history,
-// KEYS[5] epic index, KEYS[6] every tracked post-mortem by meeting due;
-// ARGV[1] incident, ARGV[2] data, ARGV[3] first reminder
+// KEYS[5] epic index, KEYS[6] every tracked post-mortem by meeting due,
+// KEYS[7] the status index's Draft; ARGV[1] incident, ARGV[2] data, ARGV[3] first reminder
 // kind ("" none), ARGV[4] its due time (ms), ARGV[5] meeting due (ms),
 // ARGV[6] the first history entry, ARGV[7] the epic's key, ARGV[8] now (ms).
 var registerScript = redis.NewScript(`
@@ -126,6 +136,7 @@ redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('RPUSH', KEYS[4], ARGV[6])
 redis.call('HSET', KEYS[5], ARGV[7], ARGV[1])
 redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
+redis.call('ZADD', KEYS[7], ARGV[5], ARGV[1])
 return 1
 `)
 
@@ -145,7 +156,7 @@ func (s *Store) Register(ctx context.Context, pm Postmortem, maxOverdue int) (re
 	data, _ := json.Marshal(pm)
 	first, _ := json.Marshal(Transition{Status: StatusDraft, At: now, Source: "created"})
 	n, err := registerScript.Run(ctx, s.rdb,
-		[]string{s.pmKey(pm.Incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(pm.Incident, ":history"), s.epicsKey(), s.trackedKey()},
+		[]string{s.pmKey(pm.Incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(pm.Incident, ":history"), s.epicsKey(), s.trackedKey(), s.statusKeys()[0]},
 		pm.Incident, data, kind, at.UnixMilli(), pm.MeetingDue.UnixMilli(), first, pm.Key, now.UnixMilli()).Int()
 	if err != nil {
 		return false, fmt.Errorf("register the post-mortem of %s: %w", pm.Incident, err)
@@ -255,29 +266,38 @@ type StatusResult struct {
 
 // statusScript applies a post-mortem's status change in one step: the
 // delivery's dedupe, the ordering check, the status with the time it was
-// reported, the transition, the reminders and the open set, and the job
-// the status asks for. Every change is reversible: at Reviewed or Closed
+// reported, the transition, the reminders, the open set and the status
+// index, and the job the status asks for. Every change is reversible: at Reviewed or Closed
 // the post-mortem leaves the deadline index with its place in the schedule
 // held, and Closed leaves the open set; moving back to Draft or In Review
 // puts both back, the next reminder being the one that was due next, never
 // one already sent (a review whose meeting has passed meanwhile becomes
 // the first overdue reminder). A record from before the place was held
-// (no held field) is read from n, at and meeting.
+// (no held field) is read from n, at and meeting. A change to the status it
+// has already files it in the status index again: so the status sync
+// repairs an index that a replica of an earlier release, which did not keep
+// it, left behind.
 //
 // KEYS[1] record hash, KEYS[2] deadlines, KEYS[3] open set, KEYS[4]
-// history, KEYS[5] stream, KEYS[6] the job's dedupe key, KEYS[7] the
-// delivery's dedupe key (absent: no delivery); ARGV[1] incident, ARGV[2]
+// history, KEYS[5] stream, KEYS[6] the job's dedupe key, KEYS[7..9] the
+// status index (Draft, In Review, Reviewed), KEYS[10] the delivery's dedupe
+// key (absent: no delivery); ARGV[1] incident, ARGV[2]
 // status, ARGV[3] transition, ARGV[4] reported at (ms), ARGV[5] source,
 // ARGV[6] now (ms), ARGV[7] dedupe TTL (s), ARGV[8] whether a job comes,
 // ARGV[9..] the job's field/value pairs.
 var statusScript = redis.NewScript(`
-if KEYS[7] and redis.call('EXISTS', KEYS[7]) == 1 then return {'duplicate', ''} end
+if KEYS[10] and redis.call('EXISTS', KEYS[10]) == 1 then return {'duplicate', ''} end
 local h = redis.call('HMGET', KEYS[1], 'status', 'status_at', 'next', 'held', 'n', 'at', 'meeting')
 local prev = h[1]
 if not prev then return {'ignored', ''} end
 local at, last, now = tonumber(ARGV[4]), tonumber(h[2] or '0'), tonumber(ARGV[6])
 local function seen()
-  if KEYS[7] then redis.call('SET', KEYS[7], ARGV[4], 'EX', ARGV[7]) end
+  if KEYS[10] then redis.call('SET', KEYS[10], ARGV[4], 'EX', ARGV[7]) end
+end
+local function file(status)
+  local index = {['Draft'] = KEYS[7], ['In Review'] = KEYS[8], ['Reviewed'] = KEYS[9]}
+  for i = 7, 9 do redis.call('ZREM', KEYS[i], ARGV[1]) end
+  if index[status] then redis.call('ZADD', index[status], tonumber(h[7] or '0'), ARGV[1]) end
 end
 if ARGV[5] == 'sync' and last > at and last <= now or ARGV[5] ~= 'sync' and at < last then
   seen()
@@ -286,6 +306,7 @@ end
 redis.call('HSET', KEYS[1], 'status_at', at)
 local status = ARGV[2]
 if prev == status then
+  file(status)
   seen()
   return {'unchanged', prev}
 end
@@ -307,6 +328,7 @@ elseif stopped then
   redis.call('ZADD', KEYS[2], due, ARGV[1])
 end
 if status == 'Closed' then redis.call('SREM', KEYS[3], ARGV[1]) else redis.call('SADD', KEYS[3], ARGV[1]) end
+file(status)
 if ARGV[8] == '1' and redis.call('EXISTS', KEYS[6]) == 0 then
   local fields = {}
   for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
@@ -328,7 +350,7 @@ func (s *Store) ApplyStatus(ctx context.Context, incident string, c StatusChange
 	if c.Job != nil {
 		jobKey, job = s.seenEventKey(c.Job.EventID), append([]any{"1"}, entryFields(*c.Job)...)
 	}
-	keys := []string{s.pmKey(incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(incident, ":history"), s.streamKey(), jobKey}
+	keys := append([]string{s.pmKey(incident, ""), s.deadlinesKey(), s.openKey(), s.pmKey(incident, ":history"), s.streamKey(), jobKey}, s.statusKeys()...)
 	if c.Delivery != "" {
 		keys = append(keys, s.seenJiraKey(c.Delivery))
 	}
@@ -481,4 +503,81 @@ func (s *Store) LastStatusSync(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("read the last status sync: %w", err)
 	}
 	return time.UnixMilli(ms), nil
+}
+
+// PostmortemStats are the post-mortem gauges, as the status index holds
+// them.
+type PostmortemStats struct {
+	ByStatus map[string]int64 // Draft, In Review, Reviewed (not Closed)
+	// Overdue are those past their meeting deadline and not Reviewed
+	// (Deadline.Overdue).
+	Overdue int64
+}
+
+// openStatuses are the statuses of the status index, in statusKeys' order.
+var openStatuses = []string{StatusDraft, StatusInReview, StatusReviewed}
+
+// PostmortemStats reads the post-mortem gauges from the status index in one
+// round trip, as of now.
+func (s *Store) PostmortemStats(ctx context.Context) (PostmortemStats, error) {
+	keys := s.statusKeys()
+	now := "(" + strconv.FormatInt(s.now().UnixMilli(), 10)
+	cards := make([]*redis.IntCmd, len(keys))
+	var late [2]*redis.IntCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cards[i] = p.ZCard(ctx, k)
+		}
+		// Draft and In Review whose meeting is past (a zero meeting due is
+		// no deadline).
+		late[0] = p.ZCount(ctx, keys[0], "(0", now)
+		late[1] = p.ZCount(ctx, keys[1], "(0", now)
+		return nil
+	})
+	if err != nil {
+		return PostmortemStats{}, fmt.Errorf("read the post-mortem gauges: %w", err)
+	}
+	st := PostmortemStats{ByStatus: map[string]int64{}, Overdue: late[0].Val() + late[1].Val()}
+	for i, status := range openStatuses {
+		st.ByStatus[status] = cards[i].Val()
+	}
+	return st, nil
+}
+
+// indexStatusScript files one post-mortem in the status index by the status
+// its record has, atomically with any status change (which files it the
+// same way), so that it can run while other replicas work: it returns 1
+// when it added the post-mortem to the index.
+//
+// KEYS[1] record hash, KEYS[2..4] the status index (Draft, In Review,
+// Reviewed); ARGV[1] incident.
+var indexStatusScript = redis.NewScript(`
+local h = redis.call('HMGET', KEYS[1], 'status', 'meeting')
+if not h[1] then return 0 end
+local index = {['Draft'] = KEYS[2], ['In Review'] = KEYS[3], ['Reviewed'] = KEYS[4]}
+local into = index[h[1]]
+for i = 2, 4 do
+  if KEYS[i] ~= into then redis.call('ZREM', KEYS[i], ARGV[1]) end
+end
+if not into then return 0 end
+return redis.call('ZADD', into, tonumber(h[2] or '0'), ARGV[1])
+`)
+
+// indexStatuses puts the open post-mortems that a release without the
+// status index registered into it, one script each; those already in it
+// stay as they are. It returns how many it added.
+func (s *Store) indexStatuses(ctx context.Context) (added int, err error) {
+	ids, err := s.Open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	keys := s.statusKeys()
+	for _, id := range ids {
+		n, err := indexStatusScript.Run(ctx, s.rdb, append([]string{s.pmKey(id, "")}, keys...), id).Int()
+		if err != nil {
+			return added, fmt.Errorf("index the status of the post-mortem of %s: %w", id, err)
+		}
+		added += n
+	}
+	return added, nil
 }

@@ -214,11 +214,23 @@ func (s *Store) SetFollowupsDone(ctx context.Context, incident string, done int)
 	return nil
 }
 
-// IndexTracked puts into the overview's index the post-mortems registered
-// before it existed (a release without it): every epic the epic index
-// holds. Idempotent (ZADD NX of a meeting due that never changes), so
-// every process may run it at start.
+// IndexTracked puts the post-mortems registered by a release without the
+// overview's index or the status index (the gauges') into them: every epic
+// the epic index holds into the overview's, every open post-mortem into
+// the status index. Idempotent (ZADD NX of a meeting due that never
+// changes; the status filed as the record has it, atomically), so every
+// process may run it at start. added counts the entries added to either.
 func (s *Store) IndexTracked(ctx context.Context) (added int, err error) {
+	if added, err = s.indexStatuses(ctx); err != nil {
+		return added, err
+	}
+	n, err := s.indexOverview(ctx)
+	return added + n, err
+}
+
+// indexOverview puts into the overview's index the post-mortems of the
+// epic index that it does not hold.
+func (s *Store) indexOverview(ctx context.Context) (added int, err error) {
 	epics, err := s.rdb.HVals(ctx, s.epicsKey()).Result()
 	if err != nil {
 		return 0, fmt.Errorf("read the epic index: %w", err)

@@ -14,8 +14,10 @@ import (
 // <name>"), the owners of the services involved, the key responders (who
 // acted in PagerDuty), the engineering and product managers of those
 // services, and the customer liaison for the most severe level only. A
-// responder's email comes from PagerDuty; one that cannot be read leaves
-// the name only (listed, not sent the hold).
+// responder is called by the role the page's Responders table gives them
+// (scribe), and one named to a role only in a note is invited too, as the
+// incident commander is. A responder's email comes from PagerDuty; one that
+// cannot be read leaves the name only (listed, not sent the hold).
 func (x *run) invitees(ctx context.Context, severity string, services []string, logs map[string]incidentLog, tl Timeline, emails bool) []notify.Invitee {
 	var out []notify.Invitee
 	add := func(in notify.Invitee) {
@@ -29,9 +31,16 @@ func (x *run) invitees(ctx context.Context, severity string, services []string, 
 		}
 	}
 	people := x.rules.PeopleOf(services)
+	responder := func(r Responder) {
+		email := x.emailOf(ctx, r, emails)
+		if email != "" && x.isFromEmail(email) {
+			return // aftermath's own user: the timeline leaves it out already, and this is the check by email
+		}
+		add(notify.Invitee{Name: r.Name, Email: email, Why: roleWord(r.Role)})
+	}
 	for _, r := range tl.Responders {
-		if r.Role == "Incident commander" {
-			add(notify.Invitee{Name: r.Name, Email: x.emailOf(ctx, r, emails), Why: "incident commander"})
+		if r.Role == roleIncidentCommander {
+			responder(r)
 		}
 	}
 	if name := shadowOf(logs); name != "" {
@@ -43,8 +52,8 @@ func (x *run) invitees(ctx context.Context, severity string, services []string, 
 		}
 	}
 	for _, r := range tl.Responders {
-		if r.UserID != "" && len(r.Actions) > 0 {
-			add(notify.Invitee{Name: r.Name, Email: x.emailOf(ctx, r, emails), Why: "responder"})
+		if r.Role != "" || r.UserID != "" && len(r.Actions) > 0 {
+			responder(r)
 		}
 	}
 	for _, p := range people {
@@ -59,6 +68,15 @@ func (x *run) invitees(ctx context.Context, severity string, services []string, 
 		add(notify.Invitee{Email: l, Why: "customer liaison (" + severity + ")"})
 	}
 	return out
+}
+
+// roleWord is how the invitees name a responder's part: the role the
+// Responders table gives them, in lower case ("scribe"), or "responder".
+func roleWord(role string) string {
+	if role == "" {
+		return "responder"
+	}
+	return strings.ToLower(role)
 }
 
 // emailOf is a responder's email in PagerDuty, or "" when it cannot be

@@ -41,9 +41,9 @@ func TestResponderNoteQuotingAMarkerIsTheirs(t *testing.T) {
 	}
 }
 
-// ownNotes: the author and the whole marker, both.
+// ownUser: the author and the whole marker, both.
 func TestOwnNotes(t *testing.T) {
-	own := ownNotes{userID: "PBOT"}
+	own := ownUser{userID: "PBOT"}
 	for _, tc := range []struct {
 		user, content string
 		want          bool
@@ -59,7 +59,7 @@ func TestOwnNotes(t *testing.T) {
 			t.Errorf("ours(%q, %q) = %v", tc.user, tc.content, got)
 		}
 	}
-	if (ownNotes{}).ours("PBOT", "[aftermath:postmortem:P1]") {
+	if (ownUser{}).ours("PBOT", "[aftermath:postmortem:P1]") {
 		t.Error("with no From user, a note was aftermath's")
 	}
 	// The timeline, fed the same notes.

@@ -52,6 +52,11 @@ func (x *run) owner(ctx context.Context, in pagerduty.Incident, logs map[string]
 	return Owner{}, note, x.trace(ctx, StepOwner, store.StepDone, note+"; the post-mortem is made unassigned", "")
 }
 
+// notOwner says why a source gave no owner when it named aftermath's own
+// PagerDuty user: it resolves open members, and the post-mortem needs a
+// person.
+const notOwner = "aftermath's own PagerDuty user (PAGERDUTY_FROM_EMAIL)"
+
 // ownerFrom is the owner one source gives, or why it gives none.
 func (x *run) ownerFrom(ctx context.Context, in pagerduty.Incident, entries []pagerduty.LogEntry, c rules.OwnerCandidate) (Owner, string, error) {
 	o := Owner{Email: c.Email, Source: c.Source}
@@ -66,6 +71,9 @@ func (x *run) ownerFrom(ctx context.Context, in pagerduty.Incident, entries []pa
 		if user.ID == "" || !isUser(user) {
 			return o, "nobody", nil
 		}
+		if x.own.is(user) {
+			return o, notOwner, nil
+		}
 		u, err := x.r.PagerDuty.User(ctx, user.ID)
 		if refused(err) {
 			return o, "PagerDuty user " + user.ID + " cannot be read (" + err.Error() + ")", nil
@@ -75,6 +83,9 @@ func (x *run) ownerFrom(ctx context.Context, in pagerduty.Incident, entries []pa
 		}
 		if u.Email == "" {
 			return o, u.Name + " has no email", nil
+		}
+		if x.isFromEmail(u.Email) {
+			return o, notOwner, nil
 		}
 		o = Owner{Email: u.Email, Name: u.Name, UserID: u.ID, Source: c.Source}
 	}

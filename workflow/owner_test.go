@@ -178,3 +178,30 @@ func TestAssigneeRefusedThenLostAnswer(t *testing.T) {
 		t.Fatalf("link-back = %+v", notes)
 	}
 }
+
+// aftermath's own PagerDuty user is never the owner, even with a Jira
+// account of its email: when it resolved the incident (as it resolves open
+// members) or was its last assignee, the next source gives the owner.
+func TestOwnerIsNeverAftermathsOwnUser(t *testing.T) {
+	bot := jiraUser{"acc-bot", "aftermath-bot", fromEmail}
+	for _, tc := range []struct {
+		name, assignee, want, why string
+	}{
+		{"resolved by aftermath: the last assignee", "PUSER03", "acc-carol", "resolver: aftermath's own PagerDuty user"},
+		{"resolved by and assigned to aftermath: the fallback", "PBOT", "acc-sre", "last_assignee: aftermath's own PagerDuty user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newWorkflowEnv(t, testRules, jiratest.Cloud, alice, carol, sreLead, bot)
+			e.sim.AddIncident(pagerdutytest.NewIncident{ID: "PSELF", Title: "Owner test", ServiceID: "PSVC001", Priority: "P1", CreatedAt: t0})
+			e.sim.Assign("PSELF", tc.assignee, t0.Add(time.Minute))
+			e.sim.Resolve("PSELF", "PBOT", t0.Add(time.Hour))
+			e.mustProcess(EventResolved, "PSELF")
+			if a := e.wantOneEpic().Assignee; a != tc.want {
+				t.Fatalf("assignee = %q, want %q; owner step: %+v", a, tc.want, e.step("PSELF", StepOwner))
+			}
+			if d := e.step("PSELF", StepOwner).Detail; !strings.Contains(d, tc.why) {
+				t.Errorf("the owner step does not say why aftermath was passed over: %q", d)
+			}
+		})
+	}
+}

@@ -23,6 +23,9 @@ type PagerDuty interface {
 	// FromUser is the user writes are made as (PAGERDUTY_FROM_EMAIL): the
 	// author of aftermath's own notes.
 	FromUser(ctx context.Context) (u pagerduty.User, found bool, err error)
+	// From is that user's email (PAGERDUTY_FROM_EMAIL), known without a
+	// request.
+	From() string
 	PriorityByName(ctx context.Context, name string) (pagerduty.Priority, error)
 	AddNote(ctx context.Context, id, content string) (pagerduty.Note, error)
 	SetPriority(ctx context.Context, id, priorityID string) error

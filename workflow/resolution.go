@@ -149,6 +149,9 @@ type run struct {
 	log      *slog.Logger
 	plan     *Plan
 	steps    map[string]map[string]store.StepRecord // checkpoints read, by incident, then step
+	// own is aftermath's own PagerDuty user, when the timeline step had
+	// reason to ask who it is (ownUserIn).
+	own ownUser
 }
 
 func (r *Resolution) newRun(incidentID, eventType, eventID string, rl *rules.Rules, log *slog.Logger) *run {

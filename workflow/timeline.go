@@ -56,7 +56,7 @@ type TimelineEvent struct {
 type Responder struct {
 	UserID  string    `json:"user_id"`
 	Name    string    `json:"name"`
-	Role    string    `json:"role,omitempty"` // "Incident commander" or "Scribe", when a note says so
+	Role    string    `json:"role,omitempty"` // roleIncidentCommander or roleScribe, when a note says so
 	Actions []string  `json:"actions"`        // e.g. "acknowledged #42", in the order they first did them
 	First   time.Time `json:"first"`          // their first action
 }
@@ -108,14 +108,11 @@ func (x *run) timeline(ctx context.Context, in pagerduty.Incident, members []Mem
 	if x.rules.Followups.FromNotes {
 		markers = x.rules.Followups.Markers
 	}
-	var notes [][]pagerduty.Note
-	for _, l := range logs {
-		notes = append(notes, l.Notes)
-	}
-	own, err := x.ownNotes(ctx, notes...)
+	own, err := x.ownUserIn(ctx, primary, ms)
 	if err != nil {
 		return nil, Timeline{}, x.failRead(ctx, StepTimeline, err)
 	}
+	x.own = own
 	tl := buildTimeline(primary, ms, markers, own)
 	entries := len(primary.Entries)
 	for _, l := range ms {
@@ -139,8 +136,10 @@ type incidentLog struct {
 
 // buildTimeline folds the primary's and the members' logs into one timeline.
 // markers are the prefixes that make a note line a TODO item (e.g. "TODO:").
-// Notes aftermath wrote itself (own) are left out.
-func buildTimeline(primary incidentLog, members []incidentLog, markers []string, own ownNotes) Timeline {
+// Notes aftermath wrote itself are left out; what its own user (own) did
+// otherwise (the final priority, resolving open members) stays in the
+// timeline as aftermath's, and aftermath is never a responder.
+func buildTimeline(primary incidentLog, members []incidentLog, markers []string, own ownUser) Timeline {
 	b := &timelineBuilder{
 		tl:         Timeline{Events: []TimelineEvent{}, Responders: []Responder{}, TODOs: []TODO{}, Response: []IncidentResponse{}, Links: []NoteLink{}},
 		responders: map[string]*Responder{},
@@ -171,12 +170,13 @@ type timelineBuilder struct {
 	tl         Timeline
 	responders map[string]*Responder // by PagerDuty user
 	markers    []string
-	own        ownNotes
+	own        ownUser
 }
 
-// act notes that a user did something, once per thing.
+// act notes that a user did something, once per thing: aftermath's own
+// user is not a responder.
 func (b *timelineBuilder) act(ref pagerduty.Ref, at time.Time, what string) {
-	if ref.ID == "" || !isUser(ref) {
+	if ref.ID == "" || !isUser(ref) || b.own.is(ref) {
 		return
 	}
 	r, ok := b.responders[ref.ID]
@@ -225,7 +225,7 @@ func (b *timelineBuilder) entries(il incidentLog) {
 
 // entryEvent is the timeline event of a log entry; ok is false for entries
 // the timeline leaves out (notifications, aftermath's own notes).
-func entryEvent(il incidentLog, e pagerduty.LogEntry, own ownNotes) (TimelineEvent, bool) {
+func entryEvent(il incidentLog, e pagerduty.LogEntry, own ownUser) (TimelineEvent, bool) {
 	in := il.Incident
 	kind, ok := eventKind(e, in)
 	if !ok {
@@ -250,9 +250,13 @@ func entryEvent(il incidentLog, e pagerduty.LogEntry, own ownNotes) (TimelineEve
 	if link == "" {
 		link = in.HTMLURL
 	}
+	actor := e.Agent.Summary
+	if own.is(e.Agent) {
+		actor = own.actor()
+	}
 	return TimelineEvent{
 		At: e.CreatedAt, IncidentID: in.ID, IncidentNumber: in.Number, Kind: kind,
-		Actor: e.Agent.Summary, ActorID: e.Agent.ID, Summary: summary, Link: link,
+		Actor: actor, ActorID: e.Agent.ID, Summary: summary, Link: link,
 	}, true
 }
 
@@ -348,7 +352,7 @@ func noteAt(notes []pagerduty.Note, e pagerduty.LogEntry) (pagerduty.Note, bool)
 
 // resolutionNote is the last note written on the primary before it
 // resolved (or the last note at all when the resolve time is unknown).
-func resolutionNote(primary incidentLog, own ownNotes) *NoteRef {
+func resolutionNote(primary incidentLog, own ownUser) *NoteRef {
 	var best *pagerduty.Note
 	for i, n := range primary.Notes {
 		if own.ours(n.User.ID, n.Content) {
@@ -367,11 +371,17 @@ func resolutionNote(primary incidentLog, own ownNotes) *NoteRef {
 	return &NoteRef{IncidentID: primary.Incident.ID, Author: best.User.Summary, At: best.CreatedAt, Content: best.Content, Link: primary.Incident.HTMLURL}
 }
 
+// The roles a note can give a responder, as the Responders table names them.
+const (
+	roleIncidentCommander = "Incident commander"
+	roleScribe            = "Scribe"
+)
+
 // roleMarkers are the note-line prefixes that name the incident's roles.
 var roleMarkers = []struct{ prefix, role string }{
-	{"incident commander:", "Incident commander"},
-	{"ic:", "Incident commander"},
-	{"scribe:", "Scribe"},
+	{"incident commander:", roleIncidentCommander},
+	{"ic:", roleIncidentCommander},
+	{"scribe:", roleScribe},
 }
 
 // findRoles reads "IC: Alice Ng" and "Scribe: Bob" lines of a note.
