@@ -10,6 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
+
+	"github.com/aftermath-dev/aftermath/internal/clock"
 )
 
 // Pacer spaces the requests of every replica to one outside API under its
@@ -108,17 +110,7 @@ func (p *Pacer) Wait(ctx context.Context) error {
 		// Like rate.Limiter: fail at once, reserving nothing.
 		return errPaceDeadline
 	}
-	if us == 0 {
-		return nil
-	}
-	t := time.NewTimer(time.Duration(us) * time.Microsecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return clock.Sleep(ctx, time.Duration(us)*time.Microsecond)
 }
 
 func (p *Pacer) down() bool {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/aftermath-dev/aftermath/internal/clock"
 )
 
 // issueSpacer spaces one client's writes to each issue by an interval,
@@ -41,16 +43,5 @@ func (s *issueSpacer) wait(ctx context.Context, key string, interval time.Durati
 	}
 	s.next[key] = at.Add(interval)
 	s.mu.Unlock()
-	d := at.Sub(now)
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return clock.Sleep(ctx, at.Sub(now))
 }
