@@ -13,9 +13,9 @@ import (
 // maxBulk is POST /issue/bulk's documented bound ("Creates upto 50 issues").
 const maxBulk = 50
 
-func okReply(body any) reply { return reply{status: http.StatusOK, body: body} }
+func okReply(body any) reply { return reply{Status: http.StatusOK, Body: body} }
 
-func noContent() reply { return reply{status: http.StatusNoContent} }
+func noContent() reply { return reply{Status: http.StatusNoContent} }
 
 func issueNotFound() reply {
 	return errorMessages(http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
@@ -235,7 +235,7 @@ func (s *Server) createIssue(rq *request) reply {
 	case errs != nil:
 		return fieldErrors(http.StatusBadRequest, errs)
 	}
-	return reply{status: http.StatusCreated, body: s.createdJSON(x)}
+	return reply{Status: http.StatusCreated, Body: s.createdJSON(x)}
 }
 
 func (s *Server) createdJSON(x *issue) map[string]any {
@@ -281,7 +281,7 @@ func (s *Server) createIssues(rq *request) reply {
 	if len(created) == 0 {
 		status = http.StatusBadRequest
 	}
-	return reply{status: status, body: map[string]any{"issues": created, "errors": failed}}
+	return reply{Status: status, Body: map[string]any{"issues": created, "errors": failed}}
 }
 
 func (s *Server) getIssue(rq *request) reply {
@@ -353,7 +353,7 @@ func (s *Server) addComment(rq *request) reply {
 	c := s.newComment(body, rq.at)
 	x.Comments = append(x.Comments, c)
 	s.touch(x, rq.at)
-	return reply{status: http.StatusCreated, body: s.commentJSON(c)}
+	return reply{Status: http.StatusCreated, Body: s.commentJSON(c)}
 }
 
 func (s *Server) getComments(rq *request) reply {

@@ -157,7 +157,7 @@ func (s *Server) run(jql string, now time.Time, reconcile []int64) ([]*Issue, *r
 // only ids unless fields are asked for. Data Center has no such resource.
 func (s *Server) searchCloud(rq *request) reply {
 	if s.mode == DataCenter {
-		return reply{status: http.StatusNotFound, body: map[string]any{"message": "null for uri: " + s.base + rq.r.URL.RequestURI(), "status-code": http.StatusNotFound}}
+		return reply{Status: http.StatusNotFound, Body: map[string]any{"message": "null for uri: " + s.base + rq.r.URL.RequestURI(), "status-code": http.StatusNotFound}}
 	}
 	p, bad := readSearch(rq)
 	if bad != nil {

@@ -18,9 +18,7 @@ package jirasim
 import (
 	"cmp"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -35,7 +33,7 @@ import (
 // simulated state sits behind one mutex; every method is safe for
 // concurrent use.
 type Server struct {
-	kit      *simkit.Server[Fault, reply] // serving, calls, violations, faults
+	*kit     // serving, faults; URL, Close, Calls, Count, ResetCalls, Violations
 	mode     Mode
 	email    string
 	apiToken string
@@ -90,15 +88,12 @@ func NewServer(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.users = append(s.users, &User{AccountID: BotAccountID, Name: BotName, Key: BotKey, Email: s.email, DisplayName: BotDisplayName, Active: true})
-	s.kit = simkit.NewServer(simkit.Config{Name: "jirasim", Routes: Routes(), Validate: opts.Validate, Now: s.now, PathPrefix: "/ex/jira/" + s.cloudID}, api{s})
+	s.kit = simkit.NewServer(simkit.Config{Name: "jirasim", Routes: Routes(), Validate: opts.Validate, Now: s.now, PathPrefix: "/ex/jira/" + s.cloudID}, api{s: s, Replies: replies})
 	s.mu.Lock()
 	s.base = s.kit.URL()
 	s.mu.Unlock()
 	return s
 }
-
-// URL is the site's base URL, for jira.NewClient.
-func (s *Server) URL() string { return s.kit.URL() }
 
 // APIURL is the site's API as Atlassian's gateway serves it to scoped API
 // tokens (https://api.atlassian.com/ex/jira/{cloudId}): the same API under
@@ -107,9 +102,6 @@ func (s *Server) APIURL() string { return s.kit.URL() + "/ex/jira/" + s.cloudID 
 
 // CloudID is the site's cloud ID.
 func (s *Server) CloudID() string { return s.cloudID }
-
-// Close shuts the server down; it may be called more than once.
-func (s *Server) Close() { s.kit.Close() }
 
 // Mode is the deployment imitated.
 func (s *Server) Mode() Mode { return s.mode }
@@ -158,16 +150,23 @@ type request struct {
 	at    time.Time
 }
 
+// kit is the simulator's engine, embedded for the methods every
+// simulator has (URL: the site's base URL, for jira.NewClient).
+type kit = simkit.Server[Fault, reply]
+
 // reply is a handler's answer. A string body is sent as text/plain, a nil
 // body as no body at all.
-type reply struct {
-	status int
-	body   any
-	header http.Header
-}
+type reply = simkit.Reply
 
-// api is Jira's side of the simkit.Server: how it answers.
-type api struct{ s *Server }
+// replies writes them with the content types Jira answers with.
+var replies = simkit.Replies{JSONType: "application/json;charset=UTF-8", TextType: "text/plain;charset=UTF-8"}
+
+// api is Jira's side of the simkit.Server: how it answers; it writes its
+// replies with simkit.Replies.
+type api struct {
+	s *Server
+	simkit.Replies
+}
 
 func (a api) Authenticate(r *http.Request) (reply, bool) {
 	if !a.s.authenticated(r) {
@@ -200,27 +199,6 @@ func (api) Plan(f Fault) simkit.Plan {
 
 func (a api) FaultReply(f Fault) reply { return a.s.faultReply(f) }
 
-// Write sends rep: a string body as text/plain, a nil one as no body,
-// anything else as JSON.
-func (api) Write(w http.ResponseWriter, rep reply) int {
-	for k, v := range rep.header {
-		w.Header()[k] = v
-	}
-	switch b := rep.body.(type) {
-	case nil:
-		w.WriteHeader(rep.status)
-	case string:
-		w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
-		w.WriteHeader(rep.status)
-		_, _ = io.WriteString(w, b)
-	default:
-		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-		w.WriteHeader(rep.status)
-		_ = json.NewEncoder(w).Encode(b)
-	}
-	return rep.status
-}
-
 // authenticated checks the credentials of the mode: Basic email:APIToken on
 // Cloud, Bearer PAT on Data Center. Each mode refuses the other's scheme.
 func (s *Server) authenticated(r *http.Request) bool {
@@ -239,11 +217,11 @@ func (s *Server) unauthorized() reply {
 	h.Set("X-Seraph-LoginReason", "AUTHENTICATED_FAILED")
 	if s.mode == Cloud {
 		h.Set("WWW-Authenticate", `Basic realm="protected-area"`)
-		return reply{status: http.StatusUnauthorized, body: "Client must be authenticated to access this resource.", header: h}
+		return reply{Status: http.StatusUnauthorized, Body: "Client must be authenticated to access this resource.", Header: h}
 	}
 	h.Set("WWW-Authenticate", `Bearer realm="jira"`)
 	rep := errorMessages(http.StatusUnauthorized, "You are not authenticated. Authentication required to perform this operation.")
-	rep.header = h
+	rep.Header = h
 	return rep
 }
 
@@ -253,7 +231,7 @@ func (s *Server) noSuchResource(r *http.Request) reply {
 	s.mu.Lock()
 	uri := s.base + r.URL.RequestURI()
 	s.mu.Unlock()
-	return reply{status: http.StatusNotFound, body: map[string]any{"message": "null for uri: " + uri, "status-code": http.StatusNotFound}}
+	return reply{Status: http.StatusNotFound, Body: map[string]any{"message": "null for uri: " + uri, "status-code": http.StatusNotFound}}
 }
 
 // Inject makes the next matching requests to route misbehave. route is
@@ -273,10 +251,10 @@ func (s *Server) faultReply(f Fault) reply {
 		rep = s.unauthorized()
 	case http.StatusTooManyRequests:
 		rep = errorMessages(f.Status, "Rate limit exceeded.")
-		rep.header = http.Header{}
-		rep.header.Set("X-RateLimit-Remaining", "0")
+		rep.Header = http.Header{}
+		rep.Header.Set("X-RateLimit-Remaining", "0")
 		if f.RateLimitReason != "" {
-			rep.header.Set("RateLimit-Reason", f.RateLimitReason)
+			rep.Header.Set("RateLimit-Reason", f.RateLimitReason)
 		}
 	case http.StatusInternalServerError:
 		rep = errorMessages(f.Status, "Internal server error")
@@ -286,10 +264,10 @@ func (s *Server) faultReply(f Fault) reply {
 		rep = errorMessages(f.Status, http.StatusText(f.Status))
 	}
 	if f.RetryAfter != "" {
-		if rep.header == nil {
-			rep.header = http.Header{}
+		if rep.Header == nil {
+			rep.Header = http.Header{}
 		}
-		rep.header.Set("Retry-After", f.RetryAfter)
+		rep.Header.Set("Retry-After", f.RetryAfter)
 	}
 	return rep
 }
@@ -299,24 +277,10 @@ func errorMessages(status int, msgs ...string) reply {
 	if msgs == nil {
 		msgs = []string{}
 	}
-	return reply{status: status, body: map[string]any{"errorMessages": msgs, "errors": map[string]string{}}}
+	return reply{Status: status, Body: map[string]any{"errorMessages": msgs, "errors": map[string]string{}}}
 }
 
 // fieldErrors is Jira's error collection with one message per field.
 func fieldErrors(status int, errs map[string]string) reply {
-	return reply{status: status, body: map[string]any{"errorMessages": []string{}, "errors": errs}}
+	return reply{Status: status, Body: map[string]any{"errorMessages": []string{}, "errors": errs}}
 }
-
-// Calls returns every request received, in arrival order, including
-// rejected and faulted ones.
-func (s *Server) Calls() []Call { return s.kit.Calls() }
-
-// Count is the number of calls to route ("" = all calls).
-func (s *Server) Count(route string) int { return s.kit.Count(route) }
-
-// ResetCalls forgets the calls received so far.
-func (s *Server) ResetCalls() { s.kit.ResetCalls() }
-
-// Violations returns the requests the validator rejected and those to routes
-// the simulator does not serve, one line each.
-func (s *Server) Violations() []string { return s.kit.Violations() }

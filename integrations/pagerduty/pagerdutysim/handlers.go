@@ -36,7 +36,7 @@ var overviewTypes = map[string]bool{
 	"snooze_log_entry": true, "delegate_log_entry": true,
 }
 
-func okReply(body any) reply { return reply{status: http.StatusOK, body: body} }
+func okReply(body any) reply { return reply{Status: http.StatusOK, Body: body} }
 
 func badRequest(errs ...string) reply {
 	return apiError(http.StatusBadRequest, 2001, "Invalid Input Provided", errs...)

@@ -13,7 +13,6 @@
 package pagerdutysim
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -28,7 +27,7 @@ import (
 // All simulated state sits behind one mutex; every method is safe for
 // concurrent use.
 type Server struct {
-	kit   *simkit.Server[Fault, reply] // serving, calls, violations, faults
+	*kit  // serving, faults; URL, Close, Calls, Count, ResetCalls, Violations
 	token string
 	now   func() time.Time
 
@@ -64,21 +63,15 @@ func NewServer(opts Options) *Server {
 	for i := 1; i <= 5; i++ {
 		s.priorities = append(s.priorities, Priority{ID: fmt.Sprintf("PPRIO%02d", i), Name: fmt.Sprintf("P%d", i), Order: i})
 	}
-	s.kit = simkit.NewServer(simkit.Config{Name: "pagerdutysim", Routes: Routes(), Validate: opts.Validate, Now: s.now}, api{s})
+	s.kit = simkit.NewServer(simkit.Config{Name: "pagerdutysim", Routes: Routes(), Validate: opts.Validate, Now: s.now}, api{s: s, Replies: replies})
 	s.mu.Lock()
 	s.base = s.kit.URL()
 	s.mu.Unlock()
 	return s
 }
 
-// URL is the API endpoint, for pagerduty.WithAPIEndpoint.
-func (s *Server) URL() string { return s.kit.URL() }
-
 // Token is the API token requests must carry.
 func (s *Server) Token() string { return s.token }
-
-// Close shuts the server down; it may be called more than once.
-func (s *Server) Close() { s.kit.Close() }
 
 // routes maps each simulated "METHOD /path/template" to its handler.
 var routes = map[string]func(*Server, *request) reply{
@@ -107,15 +100,22 @@ type request struct {
 	at   time.Time
 }
 
-// reply is a handler's answer.
-type reply struct {
-	status int
-	body   any
-	header http.Header
-}
+// kit is the simulator's engine, embedded for the methods every
+// simulator has (URL: the API endpoint, for pagerduty.WithAPIEndpoint).
+type kit = simkit.Server[Fault, reply]
 
-// api is PagerDuty's side of the simkit.Server: how it answers.
-type api struct{ s *Server }
+// reply is a handler's answer, always with a JSON body.
+type reply = simkit.Reply
+
+// replies writes them with the content type PagerDuty answers with.
+var replies = simkit.Replies{JSONType: "application/json; charset=utf-8"}
+
+// api is PagerDuty's side of the simkit.Server: how it answers; it writes
+// its replies with simkit.Replies.
+type api struct {
+	s *Server
+	simkit.Replies
+}
 
 // Authenticate wants the token as "Authorization: Token token=<token>".
 func (a api) Authenticate(r *http.Request) (reply, bool) {
@@ -144,19 +144,8 @@ func (api) Plan(f Fault) simkit.Plan {
 // FaultReply is the body for f's status with the headers f asks for.
 func (api) FaultReply(f Fault) reply {
 	rep := faultReply(f)
-	rep.header = faultHeader(f)
+	rep.Header = faultHeader(f)
 	return rep
-}
-
-// Write sends rep as JSON.
-func (api) Write(w http.ResponseWriter, rep reply) int {
-	for k, v := range rep.header {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(rep.status)
-	_ = json.NewEncoder(w).Encode(rep.body)
-	return rep.status
 }
 
 // Inject makes the next matching requests to route misbehave. route is
@@ -210,21 +199,7 @@ func apiError(status, code int, message string, errs ...string) reply {
 	if len(errs) > 0 {
 		e["errors"] = errs
 	}
-	return reply{status: status, body: map[string]any{"error": e}}
+	return reply{Status: status, Body: map[string]any{"error": e}}
 }
 
 func notFound() reply { return apiError(http.StatusNotFound, 2100, "Not Found") }
-
-// Calls returns every request received, in arrival order, including
-// rejected and faulted ones.
-func (s *Server) Calls() []Call { return s.kit.Calls() }
-
-// Count is the number of calls to route ("" = all calls).
-func (s *Server) Count(route string) int { return s.kit.Count(route) }
-
-// ResetCalls forgets the calls received so far.
-func (s *Server) ResetCalls() { s.kit.ResetCalls() }
-
-// Violations returns the requests the validator rejected and those to routes
-// the simulator does not serve, one line each.
-func (s *Server) Violations() []string { return s.kit.Violations() }
