@@ -240,11 +240,7 @@ func (d *decoder) resolve(n ast.Node) (ast.Node, bool) {
 }
 
 func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
-	d.nodes++
-	if d.nodes > maxNodes {
-		if d.nodes == maxNodes+1 {
-			d.add(d.posOf(n), "the file expands to more than %d values (aliases?); simplify it", maxNodes)
-		}
+	if d.overBudget(n) {
 		return
 	}
 	if a, isAlias := n.(*ast.AliasNode); isAlias && d.alias == nil {
@@ -268,13 +264,7 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 		}
 	}()
 	if n == nil || n.Type() == ast.NullType {
-		d.null[path] = true
-		if _, ok := d.at[path]; !ok || n != nil && n.GetToken() != nil && n.GetToken().Value != "" {
-			d.at[path] = d.posOf(n)
-		}
-		if want := scalarWant(v); want != "" {
-			d.add(d.at[path], "%s has no value: want %s", display(path), want)
-		}
+		d.decodeNull(n, v, path)
 		return
 	}
 	d.at[path] = d.posOf(n)
@@ -293,17 +283,7 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:
-		seq, ok := n.(*ast.SequenceNode)
-		if !ok {
-			d.add(d.posOf(n), "%s: want a list, got %s", display(path), kindOf(n))
-			d.failed[path] = true
-			return
-		}
-		out := reflect.MakeSlice(v.Type(), len(seq.Values), len(seq.Values))
-		for i, item := range seq.Values {
-			d.decode(item, out.Index(i), fmt.Sprintf("%s[%d]", path, i))
-		}
-		v.Set(out)
+		d.decodeSlice(n, v, path)
 	case reflect.Map:
 		d.decodeMap(n, v, path)
 	case reflect.String:
@@ -311,37 +291,87 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 			v.SetString(s)
 		}
 	case reflect.Bool:
-		b, ok := n.(*ast.BoolNode)
-		if !ok {
-			d.add(d.posOf(n), "%s: want true or false, got %s", display(path), kindOf(n))
-			return
-		}
-		v.SetBool(b.Value)
+		d.decodeBool(n, v, path)
 	case reflect.Int:
-		i, ok := n.(*ast.IntegerNode)
-		if !ok {
-			d.add(d.posOf(n), "%s: want a whole number, got %s", display(path), kindOf(n))
-			return
-		}
-		var x int64
-		switch iv := i.Value.(type) {
-		case int64:
-			x = iv
-		case uint64:
-			if iv > math.MaxInt32 {
-				d.add(d.posOf(n), "%s: %d is out of range", display(path), iv)
-				return
-			}
-			x = int64(iv)
-		}
-		if x < math.MinInt32 || x > math.MaxInt32 {
-			d.add(d.posOf(n), "%s: %d is out of range", display(path), x)
-			return
-		}
-		v.SetInt(x)
+		d.decodeInt(n, v, path)
 	default:
 		panic(fmt.Sprintf("rules: no decoding for %s at %s", v.Type(), path))
 	}
+}
+
+// overBudget counts n against maxNodes and reports whether decoding must
+// stop there; the first node over says why, once.
+func (d *decoder) overBudget(n ast.Node) bool {
+	d.nodes++
+	if d.nodes > maxNodes {
+		if d.nodes == maxNodes+1 {
+			d.add(d.posOf(n), "the file expands to more than %d values (aliases?); simplify it", maxNodes)
+		}
+		return true
+	}
+	return false
+}
+
+// decodeNull notes that path was written without a value (n is nil or a
+// null), and where, and reports it when the field wants a value.
+func (d *decoder) decodeNull(n ast.Node, v reflect.Value, path string) {
+	d.null[path] = true
+	if _, ok := d.at[path]; !ok || n != nil && n.GetToken() != nil && n.GetToken().Value != "" {
+		d.at[path] = d.posOf(n)
+	}
+	if want := scalarWant(v); want != "" {
+		d.add(d.at[path], "%s has no value: want %s", display(path), want)
+	}
+}
+
+// decodeSlice decodes a YAML list into the slice v, item by item.
+func (d *decoder) decodeSlice(n ast.Node, v reflect.Value, path string) {
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		d.add(d.posOf(n), "%s: want a list, got %s", display(path), kindOf(n))
+		d.failed[path] = true
+		return
+	}
+	out := reflect.MakeSlice(v.Type(), len(seq.Values), len(seq.Values))
+	for i, item := range seq.Values {
+		d.decode(item, out.Index(i), fmt.Sprintf("%s[%d]", path, i))
+	}
+	v.Set(out)
+}
+
+func (d *decoder) decodeBool(n ast.Node, v reflect.Value, path string) {
+	b, ok := n.(*ast.BoolNode)
+	if !ok {
+		d.add(d.posOf(n), "%s: want true or false, got %s", display(path), kindOf(n))
+		return
+	}
+	v.SetBool(b.Value)
+}
+
+// decodeInt decodes a whole number that fits in 32 bits, whatever the
+// platform's int.
+func (d *decoder) decodeInt(n ast.Node, v reflect.Value, path string) {
+	i, ok := n.(*ast.IntegerNode)
+	if !ok {
+		d.add(d.posOf(n), "%s: want a whole number, got %s", display(path), kindOf(n))
+		return
+	}
+	var x int64
+	switch iv := i.Value.(type) {
+	case int64:
+		x = iv
+	case uint64:
+		if iv > math.MaxInt32 {
+			d.add(d.posOf(n), "%s: %d is out of range", display(path), iv)
+			return
+		}
+		x = int64(iv)
+	}
+	if x < math.MinInt32 || x > math.MaxInt32 {
+		d.add(d.posOf(n), "%s: %d is out of range", display(path), x)
+		return
+	}
+	v.SetInt(x)
 }
 
 // scalarWant describes the value a non-string scalar field wants, or "" for

@@ -30,6 +30,23 @@ func applyDefaults(r *Rules, given func(path string) bool) {
 	if !given("timezone") {
 		r.Timezone = "UTC"
 	}
+	fillSeverities(r, given)
+	fillGroupingAndOwner(r, given)
+	fillJira(r, given)
+	fillFollowups(r, given)
+	fillSchedules(r, given)
+	fillPage(r, given)
+	if !given("status_map") {
+		r.StatusMap = make(map[string]string, len(defaultStatusMap))
+		for k, v := range defaultStatusMap {
+			r.StatusMap[k] = v
+		}
+	}
+}
+
+// fillSeverities fills severities and process: by default every severity
+// is in process, each once.
+func fillSeverities(r *Rules, given func(path string) bool) {
 	if !given("severities") {
 		r.Severities = append([]Severity(nil), defaultSeverities...)
 		for i := range r.Severities {
@@ -46,6 +63,11 @@ func applyDefaults(r *Rules, given func(path string) bool) {
 			}
 		}
 	}
+}
+
+// fillGroupingAndOwner fills grouping and owner: what a post-mortem covers
+// and who owns it.
+func fillGroupingAndOwner(r *Rules, given func(path string) bool) {
 	if !given("grouping.window") {
 		r.Grouping.Window = Duration(30 * time.Minute)
 	}
@@ -55,6 +77,9 @@ func applyDefaults(r *Rules, given func(path string) bool) {
 	if !given("owner.from") {
 		r.Owner.From = []string{SourceOverride, SourceResolver, SourceLastAssignee}
 	}
+}
+
+func fillJira(r *Rules, given func(path string) bool) {
 	if !given("jira.deployment") {
 		r.Jira.Deployment = DeploymentAuto
 	}
@@ -70,6 +95,9 @@ func applyDefaults(r *Rules, given func(path string) bool) {
 	if !given("jira.labels") {
 		r.Jira.Labels = []string{"postmortem"}
 	}
+}
+
+func fillFollowups(r *Rules, given func(path string) bool) {
 	if !given("followups.from_notes") {
 		r.Followups.FromNotes = true
 	}
@@ -79,6 +107,11 @@ func applyDefaults(r *Rules, given func(path string) bool) {
 	if !given("followups.max") {
 		r.Followups.Max = 10
 	}
+}
+
+// fillSchedules fills what runs on a clock: the reminders, the status
+// sync and the catch-up sweep.
+func fillSchedules(r *Rules, given func(path string) bool) {
 	if !given("reminders.review_before_meeting") {
 		r.Reminders.ReviewBeforeMeeting = Duration(24 * time.Hour)
 	}
@@ -100,6 +133,11 @@ func applyDefaults(r *Rules, given func(path string) bool) {
 	if !given("catch_up.look_back") {
 		r.CatchUp.LookBack = Duration(48 * time.Hour)
 	}
+}
+
+// fillPage turns on every section of the post-mortem page the file does
+// not turn off.
+func fillPage(r *Rules, given func(path string) bool) {
 	for key, on := range map[string]*bool{
 		"page.conference_bridge": &r.Page.ConferenceBridge, "page.durations": &r.Page.Durations,
 		"page.data_and_queries": &r.Page.DataAndQueries, "page.impact_fields": &r.Page.ImpactFields,
@@ -107,12 +145,6 @@ func applyDefaults(r *Rules, given func(path string) bool) {
 	} {
 		if !given(key) {
 			*on = true
-		}
-	}
-	if !given("status_map") {
-		r.StatusMap = make(map[string]string, len(defaultStatusMap))
-		for k, v := range defaultStatusMap {
-			r.StatusMap[k] = v
 		}
 	}
 }
