@@ -168,32 +168,63 @@ func Load(environ map[string]string) (Config, error) {
 		AdminToken:         Secret(strings.TrimSpace(r.AdminToken)),
 	}
 
+	checkListenAddr(c.ListenAddr, bad)
+	c.RedisMode, c.RedisSentinelMaster = redisOf(r, c.RedisURL, bad)
+	checkRedisPrefix(c.RedisPrefix, bad)
+	checkPagerDuty(c, r.WebhookSecrets, bad)
+	checkJira(c, bad)
+	c.DryRun = dryRunOf(r.DryRun, bad)
+	checkSecretLengths(c, bad)
 	var err error
-	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil {
-		bad("AFTERMATH_LISTEN_ADDR", fmt.Sprintf("%q is not host:port (for example :8080 or 127.0.0.1:8080)", c.ListenAddr))
+	if c.TrustedProxies, err = trustedProxies(r.TrustedProxies); err != nil {
+		bad("AFTERMATH_TRUSTED_PROXIES", err.Error())
+	}
+	c.RetryHorizon, err = retryHorizon(r.RetryHorizon)
+	if err != nil {
+		bad("AFTERMATH_RETRY_HORIZON", err.Error())
+	}
+	c.SMTP = smtpOf(r, bad)
+	return c, errors.Join(errs...)
+}
+
+// checkListenAddr checks AFTERMATH_LISTEN_ADDR: host:port, the port a
+// number (0: any free port).
+func checkListenAddr(addr string, bad func(name, problem string)) {
+	if _, port, err := net.SplitHostPort(addr); err != nil {
+		bad("AFTERMATH_LISTEN_ADDR", fmt.Sprintf("%q is not host:port (for example :8080 or 127.0.0.1:8080)", addr))
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		bad("AFTERMATH_LISTEN_ADDR", fmt.Sprintf("port %q is not a number from 0 to 65535", port))
 	}
+}
 
-	c.RedisMode, c.RedisSentinelMaster = redisOf(r, c.RedisURL, bad)
-
-	if c.RedisPrefix == "" {
+// checkRedisPrefix checks AFTERMATH_REDIS_PREFIX: every key starts with
+// it, so it must not be empty nor hold what a key pattern or a hash tag
+// would read.
+func checkRedisPrefix(prefix string, bad func(name, problem string)) {
+	if prefix == "" {
 		bad("AFTERMATH_REDIS_PREFIX", "must not be empty")
-	} else if strings.ContainsAny(c.RedisPrefix, " \t\r\n{}*?[]") {
-		bad("AFTERMATH_REDIS_PREFIX", fmt.Sprintf("%q must not contain white space, braces or glob characters", c.RedisPrefix))
+	} else if strings.ContainsAny(prefix, " \t\r\n{}*?[]") {
+		bad("AFTERMATH_REDIS_PREFIX", fmt.Sprintf("%q must not contain white space, braces or glob characters", prefix))
 	}
+}
 
-	if r.WebhookSecrets != "" && len(c.WebhookSecrets) == 0 {
+// checkPagerDuty checks the PagerDuty variables: the signing secrets as
+// written (rawSecrets), the API URL and the From email.
+func checkPagerDuty(c Config, rawSecrets string, bad func(name, problem string)) {
+	if rawSecrets != "" && len(c.WebhookSecrets) == 0 {
 		bad("PAGERDUTY_WEBHOOK_SECRETS", "holds only commas and spaces; give at least one signing secret")
 	}
-
 	if err := checkHTTPURL(c.PagerDutyAPIURL); err != nil {
 		bad("PAGERDUTY_API_URL", err.Error())
 	}
 	if c.PagerDutyFromEmail != "" && !looksLikeEmail(c.PagerDutyFromEmail) {
 		bad("PAGERDUTY_FROM_EMAIL", fmt.Sprintf("%q is not an email address", c.PagerDutyFromEmail))
 	}
+}
 
+// checkJira checks the Jira variables together: the site, the API URL and
+// one way of signing in, Cloud's or Data Center's.
+func checkJira(c Config, bad func(name, problem string)) {
 	if c.JiraBaseURL != "" {
 		if err := checkHTTPURL(c.JiraBaseURL); err != nil {
 			bad("JIRA_BASE_URL", err.Error())
@@ -223,30 +254,29 @@ func Load(environ map[string]string) (Config, error) {
 			bad("JIRA_API_TOKEN", "required when JIRA_EMAIL is set (Jira Cloud signs in with email and API token)")
 		}
 	}
+}
 
-	switch strings.ToLower(strings.TrimSpace(r.DryRun)) {
+// dryRunOf reads AFTERMATH_DRY_RUN.
+func dryRunOf(s string, bad func(name, problem string)) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "false", "0", "no":
 	case "true", "1", "yes":
-		c.DryRun = true
+		return true
 	default:
-		bad("AFTERMATH_DRY_RUN", fmt.Sprintf("%q is not true or false", r.DryRun))
+		bad("AFTERMATH_DRY_RUN", fmt.Sprintf("%q is not true or false", s))
 	}
+	return false
+}
 
+// checkSecretLengths refuses secrets too short to guard anything; the
+// messages give the length, never the value.
+func checkSecretLengths(c Config, bad func(name, problem string)) {
 	if n := len(c.JiraWebhookSecret); n > 0 && n < 16 {
 		bad("JIRA_WEBHOOK_SECRET", fmt.Sprintf("%d characters is too short to be a secret: use at least 16 (e.g. openssl rand -hex 24)", n))
 	}
 	if n := len(c.AdminToken); n > 0 && n < MinAdminTokenLen {
 		bad("AFTERMATH_ADMIN_TOKEN", fmt.Sprintf("too short (%d characters) to guard the admin API: use at least %d characters; make one with: openssl rand -hex 32", n, MinAdminTokenLen))
 	}
-	if c.TrustedProxies, err = trustedProxies(r.TrustedProxies); err != nil {
-		bad("AFTERMATH_TRUSTED_PROXIES", err.Error())
-	}
-	c.RetryHorizon, err = retryHorizon(r.RetryHorizon)
-	if err != nil {
-		bad("AFTERMATH_RETRY_HORIZON", err.Error())
-	}
-	c.SMTP = smtpOf(r, bad)
-	return c, errors.Join(errs...)
 }
 
 // redisOf checks REDIS_MODE, REDIS_URL in the form of that mode and
