@@ -152,30 +152,36 @@ func New(o Options) *echo.Echo {
 		auth.route("/api/v1/dead-letters")
 	}
 	if o.Postmortems != nil {
-		ov := &overviewHandler{pms: o.Postmortems, severities: o.Severities, location: o.Location, now: o.Now, admin: admin, auth: auth,
-			sessions: o.Sessions, log: o.Logger}
-		if ov.severities == nil {
-			ov.severities = func() []string { return nil }
-		}
-		if ov.location == nil {
-			ov.location = func() *time.Location { return time.UTC }
-		}
-		e.GET("/api/v1/postmortems", ov.api, requireAdmin(auth))
-		e.GET("/postmortems", ov.pageHTML)
-		// The page's forms post only from the page itself: a login or
-		// logout from another site is refused.
-		e.POST("/postmortems/login", ov.loginPost, sameOrigin())
-		e.POST("/postmortems/logout", ov.logout, sameOrigin())
-		e.GET("/postmortems/style.css", ov.style)
-		auth.route("/api/v1/postmortems")
-		auth.route("/postmortems")
-		auth.route("/postmortems/login")
+		routeOverview(e, o, admin, auth)
 	}
 	if o.Reloader != nil {
 		e.POST("/-/reload", admin.reload(o.Reloader), requireAdmin(auth))
 		auth.route("/-/reload")
 	}
 	return e
+}
+
+// routeOverview serves the managers' overview: its API, and its page with
+// the page's login, logout and stylesheet.
+func routeOverview(e *echo.Echo, o Options, admin *adminHandler, auth *adminAuth) {
+	ov := &overviewHandler{pms: o.Postmortems, severities: o.Severities, location: o.Location, now: o.Now, admin: admin, auth: auth,
+		sessions: o.Sessions, log: o.Logger}
+	if ov.severities == nil {
+		ov.severities = func() []string { return nil }
+	}
+	if ov.location == nil {
+		ov.location = func() *time.Location { return time.UTC }
+	}
+	e.GET("/api/v1/postmortems", ov.api, requireAdmin(auth))
+	e.GET("/postmortems", ov.pageHTML)
+	// The page's forms post only from the page itself: a login or
+	// logout from another site is refused.
+	e.POST("/postmortems/login", ov.loginPost, sameOrigin())
+	e.POST("/postmortems/logout", ov.logout, sameOrigin())
+	e.GET("/postmortems/style.css", ov.style)
+	auth.route("/api/v1/postmortems")
+	auth.route("/postmortems")
+	auth.route("/postmortems/login")
 }
 
 // ipExtractor finds a request's client address: the socket's peer, or
