@@ -9,7 +9,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/aftermath-dev/aftermath/internal/e2ekit"
+	"github.com/aftermath-dev/aftermath/e2e/e2ekit"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 )
 

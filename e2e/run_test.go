@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aftermath-dev/aftermath/internal/e2ekit"
+	"github.com/aftermath-dev/aftermath/e2e/e2ekit"
 )
 
 // redisUnderTest is the Redis a run uses: one server or a cluster, with

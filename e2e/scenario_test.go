@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aftermath-dev/aftermath/e2e/e2ekit"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
-	"github.com/aftermath-dev/aftermath/internal/e2ekit"
 )
 
 // person is a responder: a PagerDuty user who resolves incidents and the

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aftermath-dev/aftermath/internal/e2ekit"
+	"github.com/aftermath-dev/aftermath/e2e/e2ekit"
 )
 
 // binary builds the real command once per test process.

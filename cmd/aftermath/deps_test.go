@@ -22,6 +22,7 @@ var testOnly = []string{
 	"internal/testutil",
 	"internal/redistest",
 	"internal/simkit/simspec",
+	"e2e/e2ekit",
 }
 
 // testOnlyDeps returns the packages of deps that a production binary must
@@ -60,6 +61,7 @@ func TestTestOnlyDeps(t *testing.T) {
 		{module + "internal/testspecs", true},
 		{module + "internal/testutil", true},
 		{module + "internal/simkit/simspec", true},
+		{module + "e2e/e2ekit", true},
 		{module + "integrations/pagerduty/pagerdutysim", false},
 		{module + "integrations/jira/jirasim", false},
 		{module + "integrations/notify/notifysim", false},

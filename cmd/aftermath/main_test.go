@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/aftermath-dev/aftermath/app"
+	"github.com/aftermath-dev/aftermath/e2e/e2ekit"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
-	"github.com/aftermath-dev/aftermath/internal/e2ekit"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/internal/testspecs"
 	"github.com/aftermath-dev/aftermath/internal/testutil"

@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aftermath-dev/aftermath/e2e/e2ekit"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
-	"github.com/aftermath-dev/aftermath/internal/e2ekit"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/internal/testutil"
 )

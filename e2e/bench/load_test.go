@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/aftermath-dev/aftermath/internal/e2ekit"
+	"github.com/aftermath-dev/aftermath/e2e/e2ekit"
 )
 
 // atOnce is how many incidents BenchmarkResolveAtOnce resolves together.
