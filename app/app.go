@@ -115,7 +115,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 
 	rcfg := cfg
 	if cfg.RedisURL == "" {
-		if rcfg, a.mini, err = embedded(cfg); err != nil {
+		if rcfg, a.mini, err = EmbeddedRedis(cfg); err != nil {
 			return nil, fmt.Errorf("start embedded redis: %w", err)
 		}
 		a.log.Warn("REDIS_URL is not set: using embedded in-memory Redis; queued events, dedupe keys and incident records are lost when the process exits. Set REDIS_URL in production.")
@@ -195,7 +195,7 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Process
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	res := &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log, sharedPacer(st, "pagerduty", a.log)), Store: st, Mode: mode, Log: a.log, Metrics: m,
+	res := &workflow.Resolution{PagerDuty: NewPagerDuty(a.cfg, a.log, SharedPacer(st, "pagerduty", a.log)), Store: st, Mode: mode, Log: a.log, Metrics: m,
 		Now: a.opts.Now,
 		Notifier: notify.New(notify.Config{SMTPAddr: a.cfg.SMTP.Addr, Username: a.cfg.SMTP.Username, Password: a.cfg.SMTP.Password.Reveal(),
 			From: a.cfg.SMTP.From, TLS: a.cfg.SMTP.TLS, Getenv: getenv}, a.log, nil)}
@@ -204,7 +204,7 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Process
 	}
 	// Jira named but not usable stops the start: events would otherwise be
 	// acknowledged without their post-mortem.
-	jc, err := NewJira(a.cfg, a.rules.Current(), a.log, sharedPacer(st, "jira", a.log))
+	jc, err := NewJira(a.cfg, a.rules.Current(), a.log, SharedPacer(st, "jira", a.log))
 	if err != nil {
 		return nil, &config.VarError{Var: "JIRA_BASE_URL", Problem: err.Error()}
 	}
@@ -233,10 +233,11 @@ func NewPagerDuty(cfg config.Config, log *slog.Logger, pacer outbound.Pacer) *pa
 	}, log, pagerduty.NewHTTPClient(pagerduty.TransportConfig{Pacer: pacer}, nil, log))
 }
 
-// sharedPacer is the pace of the named outside API that every client of
-// every replica on st's Redis shares, at the default rate: PagerDuty counts
-// its 960 requests a minute per API key, not per process.
-func sharedPacer(st *store.Store, name string, log *slog.Logger) outbound.Pacer {
+// SharedPacer is the pace of the named outside API ("pagerduty", "jira")
+// that every client of every replica on st's Redis shares, at the default
+// rate: PagerDuty counts its 960 requests a minute per API key, not per
+// process.
+func SharedPacer(st *store.Store, name string, log *slog.Logger) outbound.Pacer {
 	return st.NewPacer(name, outbound.DefaultRequestsPerMinute, outbound.DefaultBurst, log)
 }
 

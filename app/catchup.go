@@ -27,7 +27,7 @@ func (a *App) newSweeper(st *store.Store) *catchup.Sweeper {
 	if cfg.Now == nil {
 		cfg.Now = a.opts.Now
 	}
-	return catchup.New(cfg, NewPagerDuty(a.cfg, a.log, sharedPacer(st, "pagerduty", a.log)), st, a.log, catchup.NewMetrics(a.reg))
+	return catchup.New(cfg, NewPagerDuty(a.cfg, a.log, SharedPacer(st, "pagerduty", a.log)), st, a.log, catchup.NewMetrics(a.reg))
 }
 
 // backgroundCtx is the context of the worker's background loops (the

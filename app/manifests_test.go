@@ -255,12 +255,3 @@ func TestManifestEnvironmentIsWhatServeReads(t *testing.T) {
 		t.Errorf("unknownVars = %v, want the misspelt PAGERDUTY_WEBHOOK_SECRET", got)
 	}
 }
-
-// TestManifestRulesLoad loads the rules the ConfigMap carries as serve and
-// rules check do.
-func TestManifestRulesLoad(t *testing.T) {
-	var out strings.Builder
-	if code := RulesCheck(manifests+"rules.yaml", &out); code != 0 || !strings.Contains(out.String(), ": OK: ") {
-		t.Fatalf("rules check %srules.yaml: exit %d: %s", manifests, code, out.String())
-	}
-}

@@ -65,15 +65,23 @@ func newRedisClient(cfg config.Config, t redisTuning) (redis.UniversalClient, er
 	}
 }
 
-// embedded starts the in-memory Redis used when REDIS_URL is unset and
+// EmbeddedRedis starts the in-memory Redis used when REDIS_URL is unset and
 // returns cfg pointed at it (config.Load allows only REDIS_MODE=single then).
-func embedded(cfg config.Config) (config.Config, *embedredis.Server, error) {
+// The caller closes the server when done.
+func EmbeddedRedis(cfg config.Config) (config.Config, *embedredis.Server, error) {
 	mini, err := embedredis.Start()
 	if err != nil {
 		return cfg, nil, err
 	}
 	cfg.RedisURL, cfg.RedisMode, cfg.RedisSentinelMaster = config.Secret("redis://"+mini.Addr()), config.RedisSingle, ""
 	return cfg, mini, nil
+}
+
+// NewCommandRedis returns the Redis client of a one-shot command (plan,
+// replay) for cfg's REDIS_URL and REDIS_MODE: 2 s to dial, 5 s to read an
+// answer, go-redis's defaults otherwise. The caller closes it.
+func NewCommandRedis(cfg config.Config) (redis.UniversalClient, error) {
+	return newRedisClient(cfg, redisTuning{dial: 2 * time.Second, read: 5 * time.Second})
 }
 
 // slotMapReloadEvery is how often at most a cluster client reloads its slot

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// A command is one entry of the command table (see commands in main.go):
+// A command is one entry of the command table (see commandTable in main.go):
 // its usage block, its flags and what runs it. A command with subcommands
 // and no flags of its own is a group (rules); one with both runs itself
 // unless its first argument names a subcommand.

@@ -100,8 +100,8 @@ func TestBinaryLinksNoTestCode(t *testing.T) {
 		t.Fatalf("go list -deps: %v\n%s", err, stderr.String())
 	}
 	deps := strings.Fields(string(out))
-	if !slices.Contains(deps, module+"cmd/aftermath") || !slices.Contains(deps, module+"app") {
-		t.Fatalf("go list -deps did not list the command and its app package: %q", deps)
+	if !slices.Contains(deps, module+"cmd/aftermath") || !slices.Contains(deps, module+"app") || !slices.Contains(deps, module+"cmd/aftermath/internal/commands") {
+		t.Fatalf("go list -deps did not list the command, its app package and its commands: %q", deps)
 	}
 	if bad := testOnlyDeps(deps); len(bad) > 0 {
 		t.Errorf("the binary links test-only packages:\n  %s\n(`go list -deps ./cmd/aftermath` lists them; `go list -f '{{.ImportPath}}: {{.Imports}}' -deps ./cmd/aftermath` shows who imports them)",

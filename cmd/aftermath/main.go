@@ -1,5 +1,6 @@
 // Command aftermath turns resolved PagerDuty incidents into the post-incident
-// process. This file parses the command line only; app does the work.
+// process. This file parses the command line only; app does the work of
+// serve, and internal/commands that of the other commands.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aftermath-dev/aftermath/app"
+	"github.com/aftermath-dev/aftermath/cmd/aftermath/internal/commands"
 	"github.com/aftermath-dev/aftermath/config"
 	"github.com/aftermath-dev/aftermath/rules"
 )
@@ -31,13 +33,13 @@ func run(args []string, env map[string]string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "-v") {
 		args = append([]string{"version"}, args[1:]...)
 	}
-	return commands().exec(args, env, stdout, stderr)
+	return commandTable().exec(args, env, stdout, stderr)
 }
 
-// commands is the command table: every command with its usage block, its
+// commandTable is the command table: every command with its usage block, its
 // flags and what runs it. A new command or subcommand is one more entry;
 // its --help, `aftermath help` and the top-level usage follow.
-func commands() *command {
+func commandTable() *command {
 	root := &command{
 		about: "The post-incident process for resolved PagerDuty incidents, configured from the environment (see README.md).",
 		subs: []*command{
@@ -165,11 +167,11 @@ func plan(fs *flag.FlagSet) action {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
-		err := app.Plan(ctx, cfg, *incident, *asJSON, c.stdout, log)
+		err := commands.Plan(ctx, cfg, *incident, *asJSON, c.stdout, log)
 		switch {
 		case err == nil:
 			return 0
-		case errors.Is(err, app.ErrNoPagerDutyToken):
+		case errors.Is(err, commands.ErrNoPagerDutyToken):
 			fmt.Fprintf(c.stderr, "aftermath: %v\n", err)
 			return 2
 		case rulesErrors(err, c.stderr):
@@ -207,10 +209,10 @@ func replay(fs *flag.FlagSet) action {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
-		err := app.Replay(ctx, cfg, app.ReplayOptions{Incident: *incident, Since: *since, Yes: *yes, DeadLetters: *dead}, c.stdout, log)
+		err := commands.Replay(ctx, cfg, commands.ReplayOptions{Incident: *incident, Since: *since, Yes: *yes, DeadLetters: *dead}, c.stdout, log)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "aftermath: %v\n", err)
-			if errors.Is(err, app.ErrNoRedisURL) || errors.Is(err, app.ErrNoPagerDutyToken) {
+			if errors.Is(err, commands.ErrNoRedisURL) || errors.Is(err, commands.ErrNoPagerDutyToken) {
 				return 2
 			}
 			return 1
@@ -225,7 +227,7 @@ func demo(fs *flag.FlagSet) action {
 	dir := fs.String("dir", "", "directory for the post-mortem page, the meeting's calendar hold and the messages sent (default: a new temporary directory)")
 	level := fs.String("log-level", "", "log aftermath's own lines to stderr at this level (default: none)")
 	return func(c *call) int {
-		opts := app.DemoOptions{KeepRunning: *keep, JSON: *asJSON, Dir: *dir, Command: selfCommand()}
+		opts := commands.DemoOptions{KeepRunning: *keep, JSON: *asJSON, Dir: *dir, Command: selfCommand()}
 		if *level != "" {
 			lvl, ok := logLevel(*level, c.stderr)
 			if !ok {
@@ -235,7 +237,7 @@ func demo(fs *flag.FlagSet) action {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
-		if err := app.Demo(ctx, opts, c.stdout); err != nil {
+		if err := commands.Demo(ctx, opts, c.stdout); err != nil {
 			fmt.Fprintf(c.stderr, "aftermath demo: %v\n", err)
 			return 1
 		}
@@ -251,12 +253,12 @@ func demoAdvance(fs *flag.FlagSet) action {
 		switch {
 		case *dir == "":
 			return c.usageError("--dir is required")
-		case app.DemoTargets[*to] == "":
+		case commands.DemoTargets[*to] == "":
 			return c.usageError("--to must be in-review or reviewed")
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
-		if err := app.DemoAdvance(ctx, app.DemoAdvanceOptions{Dir: *dir, To: *to, Epic: *epic}, c.stdout); err != nil {
+		if err := commands.DemoAdvance(ctx, commands.DemoAdvanceOptions{Dir: *dir, To: *to, Epic: *epic}, c.stdout); err != nil {
 			fmt.Fprintf(c.stderr, "aftermath demo advance: %v\n", err)
 			return 1
 		}
@@ -326,7 +328,7 @@ func rulesCheck(*flag.FlagSet) action {
 		if len(c.args) == 1 {
 			path = c.args[0]
 		}
-		return app.RulesCheck(path, c.stdout)
+		return commands.RulesCheck(path, c.stdout)
 	}
 }
 
@@ -341,7 +343,7 @@ func rulesExplain(fs *flag.FlagSet) action {
 		if path == "" {
 			path = c.env["AFTERMATH_RULES"]
 		}
-		if err := app.RulesExplain(path, *incident, time.Now(), c.stdout); err != nil {
+		if err := commands.RulesExplain(path, *incident, time.Now(), c.stdout); err != nil {
 			fmt.Fprintf(c.stderr, "aftermath: %v\n", err)
 			return 1
 		}

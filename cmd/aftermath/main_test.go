@@ -96,7 +96,7 @@ func everyCommand() [][]string {
 			walk(s, strings.Fields(s.name))
 		}
 	}
-	walk(commands(), nil)
+	walk(commandTable(), nil)
 	return out
 }
 
@@ -104,7 +104,7 @@ func everyCommand() [][]string {
 // path: one Usage: line naming it, and each of its flags.
 func helpBlock(t *testing.T, path []string, out string) {
 	t.Helper()
-	c := find(commands(), path)
+	c := find(commandTable(), path)
 	if n := strings.Count(out, "Usage:"); n != 1 {
 		t.Errorf("%d Usage: lines, want 1:\n%s", n, out)
 	}
@@ -172,7 +172,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 // firstFlag is the index of the first argument that is a flag or a file:
 // the words before it name the command.
 func firstFlag(args []string) int {
-	c := commands()
+	c := commandTable()
 	for i, a := range args {
 		if c = c.sub(a); c == nil {
 			return i
@@ -227,7 +227,7 @@ func TestUsageErrorsPrintTheUsage(t *testing.T) {
 	}
 	// Every command with flags refuses an unknown one.
 	for _, path := range everyCommand() {
-		if c := find(commands(), path); c.flags != nil {
+		if c := find(commandTable(), path); c.flags != nil {
 			cases = append(cases, struct {
 				args, usage []string
 				want        string
@@ -582,7 +582,7 @@ func TestReadmeListsEveryCommand(t *testing.T) {
 	_, section, _ := strings.Cut(string(b), "\n## Commands")
 	section, _, _ = strings.Cut(section, "\n## ")
 	for _, path := range everyCommand() {
-		if c := find(commands(), path); c.flags != nil && !strings.Contains(section, "| `aftermath "+c.name) {
+		if c := find(commandTable(), path); c.flags != nil && !strings.Contains(section, "| `aftermath "+c.name) {
 			t.Errorf("README.md's Commands section does not list aftermath %s", c.name)
 		}
 	}

@@ -1,4 +1,4 @@
-package app
+package commands
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
+	"github.com/aftermath-dev/aftermath/app"
 	"github.com/aftermath-dev/aftermath/config"
 	"github.com/aftermath-dev/aftermath/internal/embedredis"
 	"github.com/aftermath-dev/aftermath/store"
@@ -34,12 +34,12 @@ func Plan(ctx context.Context, cfg config.Config, incidentID string, asJSON bool
 	rcfg := cfg
 	if cfg.RedisURL == "" {
 		var mini *embedredis.Server
-		if rcfg, mini, err = embedded(cfg); err != nil {
+		if rcfg, mini, err = app.EmbeddedRedis(cfg); err != nil {
 			return fmt.Errorf("start embedded redis: %w", err)
 		}
 		defer mini.Close()
 	}
-	rdb, err := newRedisClient(rcfg, redisTuning{dial: 2 * time.Second, read: 5 * time.Second})
+	rdb, err := app.NewCommandRedis(rcfg)
 	if err != nil {
 		return err
 	}
@@ -47,13 +47,13 @@ func Plan(ctx context.Context, cfg config.Config, incidentID string, asJSON bool
 
 	st := store.New(rdb, cfg.RedisPrefix)
 	res := &workflow.Resolution{
-		PagerDuty: NewPagerDuty(cfg, log, sharedPacer(st, "pagerduty", log)),
+		PagerDuty: app.NewPagerDuty(cfg, log, app.SharedPacer(st, "pagerduty", log)),
 		Store:     st,
 		Log:       log,
 	}
 	if cfg.JiraBaseURL != "" {
 		// Read-only too: the owner's Jira user is looked up, nothing created.
-		if jc, err := NewJira(cfg, rl, log, sharedPacer(st, "jira", log)); err == nil {
+		if jc, err := app.NewJira(cfg, rl, log, app.SharedPacer(st, "jira", log)); err == nil {
 			res.Jira = jc
 		} else {
 			log.Warn("Jira is not usable; the plan leaves the post-mortem out", "err", err)

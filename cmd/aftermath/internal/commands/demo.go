@@ -1,4 +1,4 @@
-package app
+package commands
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aftermath-dev/aftermath/app"
 	"github.com/aftermath-dev/aftermath/config"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jirasim"
 	"github.com/aftermath-dev/aftermath/integrations/notify/notifysim"
@@ -56,7 +57,7 @@ type demoEnv struct {
 	js         *jirasim.Server
 	smtp       *notifysim.SMTP
 	slack      *notifysim.Slack
-	app        *App
+	app        *app.App
 	clock      demoClock
 	secret     string // PagerDuty's webhook signing secret
 	jiraSecret string // JIRA_WEBHOOK_SECRET
@@ -202,7 +203,7 @@ func (d *demoEnv) start(ctx context.Context, o DemoOptions) error {
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
-	opts := Options{Ingest: true, Worker: true, Logger: o.Logger, HTTPShutdownTimeout: 5 * time.Second,
+	opts := app.Options{Ingest: true, Worker: true, Logger: o.Logger, HTTPShutdownTimeout: 5 * time.Second,
 		Now: d.clock.Now, DeadlineTick: 100 * time.Millisecond,
 		Getenv: func(name string) (string, bool) {
 			if name == demoSlackEnv {
@@ -218,7 +219,7 @@ func (d *demoEnv) start(ctx context.Context, o DemoOptions) error {
 	// The earlier incidents' events are received days ago on the demo's
 	// clock: a retry horizon of days keeps a hiccup from dead-lettering them.
 	opts.WorkerConfig.RetryHorizon = 30 * 24 * time.Hour
-	if d.app, err = New(cfg, opts); err != nil {
+	if d.app, err = app.New(cfg, opts); err != nil {
 		return err
 	}
 	return d.app.Start(ctx)

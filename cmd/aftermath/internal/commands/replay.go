@@ -1,4 +1,4 @@
-package app
+package commands
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aftermath-dev/aftermath/app"
 	"github.com/aftermath-dev/aftermath/catchup"
 	"github.com/aftermath-dev/aftermath/config"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
@@ -41,7 +42,7 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, stdout io.W
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	rdb, err := newRedisClient(cfg, redisTuning{dial: 2 * time.Second, read: 5 * time.Second})
+	rdb, err := app.NewCommandRedis(cfg)
 	if err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func Replay(ctx context.Context, cfg config.Config, o ReplayOptions, stdout io.W
 	if o.DeadLetters {
 		return replayDeadLetters(ctx, st, stdout)
 	}
-	pd := NewPagerDuty(cfg, log, sharedPacer(st, "pagerduty", log))
+	pd := app.NewPagerDuty(cfg, log, app.SharedPacer(st, "pagerduty", log))
 	if o.Incident != "" {
 		return replayIncident(ctx, pd, st, o, stdout)
 	}
