@@ -172,12 +172,27 @@ func (d *demoEnv) start(ctx context.Context, o DemoOptions) error {
 	seedDemo(d.pd, d.js, d.now)
 	seedEarlier(d.pd, d.now)
 
+	cfg, err := d.serverConfig()
+	if err != nil {
+		return err
+	}
+	if d.app, err = app.New(cfg, d.serverOptions(o.Logger)); err != nil {
+		return err
+	}
+	return d.app.Start(ctx)
+}
+
+// serverConfig writes the demo's rules and returns the configuration of
+// its server, as serve would read it from the environment: everything on
+// loopback, the simulators' credentials and fresh secrets.
+func (d *demoEnv) serverConfig() (config.Config, error) {
+	var err error
 	if d.rulesDir, err = os.MkdirTemp("", "aftermath-demo-rules-"); err != nil {
-		return fmt.Errorf("demo rules: %w", err)
+		return config.Config{}, fmt.Errorf("demo rules: %w", err)
 	}
 	rulesPath := filepath.Join(d.rulesDir, "rules.yaml")
 	if err := os.WriteFile(rulesPath, []byte(demoRules), 0o600); err != nil {
-		return fmt.Errorf("demo rules: %w", err)
+		return config.Config{}, fmt.Errorf("demo rules: %w", err)
 	}
 	cfg, err := config.Load(map[string]string{
 		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
@@ -201,9 +216,16 @@ func (d *demoEnv) start(ctx context.Context, o DemoOptions) error {
 		err = cfg.ValidateServe()
 	}
 	if err != nil {
-		return fmt.Errorf("demo configuration: %w", err)
+		return cfg, fmt.Errorf("demo configuration: %w", err)
 	}
-	opts := app.Options{Ingest: true, Worker: true, Logger: o.Logger, HTTPShutdownTimeout: 5 * time.Second,
+	return cfg, nil
+}
+
+// serverOptions are the demo server's options: both roles, the demo's
+// clock, its Slack receiver, and short waits so that it runs and stops
+// quickly.
+func (d *demoEnv) serverOptions(log *slog.Logger) app.Options {
+	opts := app.Options{Ingest: true, Worker: true, Logger: log, HTTPShutdownTimeout: 5 * time.Second,
 		Now: d.clock.Now, DeadlineTick: 100 * time.Millisecond,
 		Getenv: func(name string) (string, bool) {
 			if name == demoSlackEnv {
@@ -219,10 +241,7 @@ func (d *demoEnv) start(ctx context.Context, o DemoOptions) error {
 	// The earlier incidents' events are received days ago on the demo's
 	// clock: a retry horizon of days keeps a hiccup from dead-lettering them.
 	opts.WorkerConfig.RetryHorizon = 30 * 24 * time.Hour
-	if d.app, err = app.New(cfg, opts); err != nil {
-		return err
-	}
-	return d.app.Start(ctx)
+	return opts
 }
 
 // playEarlier plays the two earlier incidents at their time: the SEV-2

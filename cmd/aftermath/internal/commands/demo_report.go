@@ -531,6 +531,16 @@ func (r *demoReport) writeJSON(w io.Writer) error {
 
 func (r *demoReport) writeText(w io.Writer) error {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	r.writePrimary(p)
+	r.writeEarlier(p)
+	r.writeTotals(p)
+	return nil
+}
+
+// writePrimary prints what aftermath did about the primary's resolution:
+// the group, the post-mortem, its follow-ups, notes, deadlines and
+// messages.
+func (r *demoReport) writePrimary(p func(string, ...any)) {
 	p("\nDone in %s. What aftermath did:\n", (time.Duration(r.ElapsedMS) * time.Millisecond).String())
 	p("Group of %d incidents under primary %s:", len(r.Group), r.Primary)
 	for _, m := range r.Group {
@@ -566,6 +576,11 @@ func (r *demoReport) writeText(w io.Writer) error {
 			p("      written to %s", h.File)
 		}
 	}
+}
+
+// writeEarlier prints the earlier post-mortems: how each went, its
+// reminders and its messages.
+func (r *demoReport) writeEarlier(p func(string, ...any)) {
 	p("\nEarlier post-mortems, played first on the demo's clock set back (same server, same rules):")
 	for _, e := range r.Earlier {
 		p("  %s [%s] %s (#%d), owner %s, resolved %s:", e.Epic, e.Severity, e.Title, e.Number, e.Owner, e.ResolvedAt.Format("Mon 2 Jan 15:04 MST"))
@@ -588,6 +603,11 @@ func (r *demoReport) writeText(w io.Writer) error {
 			writeMessage(func(format string, args ...any) { p("      "+format, args...) }, m)
 		}
 	}
+}
+
+// writeTotals prints what the overview counts, the API calls the
+// simulators received and any request they found against the specs.
+func (r *demoReport) writeTotals(p func(string, ...any)) {
 	o := r.Overview
 	median := "none Reviewed in the last 90 days"
 	if o.MedianDaysToReviewed != nil {
@@ -608,7 +628,6 @@ func (r *demoReport) writeText(w io.Writer) error {
 	if len(r.Violations) > 0 {
 		p("Simulator violations: %s", strings.Join(r.Violations, "; "))
 	}
-	return nil
 }
 
 // writeMessage prints one message on one line: channel, kind, recipients,

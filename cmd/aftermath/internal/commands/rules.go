@@ -108,16 +108,52 @@ func RulesExplain(rulesPath, incidentPath string, now time.Time, stdout io.Write
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	line := func(label, format string, args ...any) {
-		if label != "" {
-			label += ":"
+	e := &explanation{r: r, inc: inc}
+	if sev, ok := e.severity(); ok {
+		e.grouping()
+		e.owner()
+		e.jira(sev)
+		e.followups(sev)
+		if err := e.deadlines(sev, now); err != nil {
+			return err
 		}
-		fmt.Fprintf(&b, "%-16s %s\n", label, fmt.Sprintf(format, args...))
 	}
-	serviceID, serviceName, priority := "", "", ""
+	_, err = io.WriteString(stdout, e.b.String())
+	return err
+}
+
+// explanation is what rules explain says of one incident, built line by
+// line, one method per part of the process.
+type explanation struct {
+	r   *rules.Rules
+	inc *apiIncident
+	b   strings.Builder
+}
+
+// line adds one line: the label, then what the rules say.
+func (e *explanation) line(label, format string, args ...any) {
+	if label != "" {
+		label += ":"
+	}
+	fmt.Fprintf(&e.b, "%-16s %s\n", label, fmt.Sprintf(format, args...))
+}
+
+// serviceID is the incident's service, "" when it names none.
+func (e *explanation) serviceID() string {
+	if e.inc.Service == nil {
+		return ""
+	}
+	return e.inc.Service.ID
+}
+
+// severity says which rules and incident are explained, then the
+// incident's severity and whether it is in process; ok is false when the
+// process skips it, and nothing more is to be said.
+func (e *explanation) severity() (sev *rules.Severity, ok bool) {
+	r, inc := e.r, e.inc
+	serviceName, priority := "", ""
 	if inc.Service != nil {
-		serviceID, serviceName = inc.Service.ID, inc.Service.Summary
+		serviceName = inc.Service.Summary
 	}
 	if inc.Priority != nil {
 		priority = inc.Priority.Summary
@@ -125,34 +161,38 @@ func RulesExplain(rulesPath, incidentPath string, now time.Time, stdout io.Write
 			priority = inc.Priority.Name
 		}
 	}
-	line("rules", "%s", r.Source())
-	line("incident", "%s #%d %q (service %s %s, priority %s, %s)", inc.ID, inc.IncidentNumber, inc.Title, serviceID, serviceName, orNone(priority), inc.Status)
+	e.line("rules", "%s", r.Source())
+	e.line("incident", "%s #%d %q (service %s %s, priority %s, %s)", inc.ID, inc.IncidentNumber, inc.Title, e.serviceID(), serviceName, orNone(priority), inc.Status)
 
 	sev, why, ok := r.SeverityFor(priority)
 	if !ok {
-		line("severity", "none: %s", why)
-		line("process", "skipped: no severity, so nothing would be written anywhere")
-		_, err := io.WriteString(stdout, b.String())
-		return err
+		e.line("severity", "none: %s", why)
+		e.line("process", "skipped: no severity, so nothing would be written anywhere")
+		return sev, false
 	}
-	line("severity", "%s (%s)", sev.Name, why)
+	e.line("severity", "%s (%s)", sev.Name, why)
 	if !r.InProcess(sev.Name) {
-		line("process", "skipped: %s is not in process (%s); nothing would be written anywhere", sev.Name, strings.Join(r.Process, ", "))
-		_, err := io.WriteString(stdout, b.String())
-		return err
+		e.line("process", "skipped: %s is not in process (%s); nothing would be written anywhere", sev.Name, strings.Join(r.Process, ", "))
+		return sev, false
 	}
-	line("process", "yes: %s is in process (%s)", sev.Name, strings.Join(r.Process, ", "))
+	e.line("process", "yes: %s is in process (%s)", sev.Name, strings.Join(r.Process, ", "))
+	return sev, true
+}
 
+func (e *explanation) grouping() {
+	r, serviceID := e.r, e.serviceID()
 	if sc := r.ScopeOf(serviceID); sc != nil {
-		line("grouping", "scope %q (services %s): incidents triggered within %s of this one's lifetime are related", sc.Name, strings.Join(sc.Services, ", "), r.Grouping.Window)
+		e.line("grouping", "scope %q (services %s): incidents triggered within %s of this one's lifetime are related", sc.Name, strings.Join(sc.Services, ", "), r.Grouping.Window)
 	} else {
-		line("grouping", "service %s is in no scope: grouped with nothing from the rules' scopes", orNone(serviceID))
+		e.line("grouping", "service %s is in no scope: grouped with nothing from the rules' scopes", orNone(serviceID))
 	}
-	line("", "resolve open members: %s; merge while open: %s; related-incidents API: %s",
+	e.line("", "resolve open members: %s; merge while open: %s; related-incidents API: %s",
 		yesNo(r.Grouping.ResolveOpenMembers), yesNo(r.Grouping.MergeWhileOpen), yesNo(r.Grouping.RelatedIncidentsAPI))
+}
 
+func (e *explanation) owner() {
 	var owners []string
-	for i, c := range r.OwnerCandidates(serviceID) {
+	for i, c := range e.r.OwnerCandidates(e.serviceID()) {
 		s := fmt.Sprintf("%d. %s", i+1, c.Source)
 		if c.Email != "" {
 			s += " " + c.Email
@@ -162,28 +202,41 @@ func RulesExplain(rulesPath, incidentPath string, now time.Time, stdout io.Write
 	if len(owners) == 0 {
 		owners = []string{"none: the epic would be created unassigned, with a comment saying why"}
 	}
-	line("owner", "first that maps to a Jira user by email: %s", strings.Join(owners, "; "))
+	e.line("owner", "first that maps to a Jira user by email: %s", strings.Join(owners, "; "))
+}
 
+// jira says where the epic goes, its types, labels and priority.
+func (e *explanation) jira(sev *rules.Severity) {
+	r, serviceID := e.r, e.serviceID()
 	project, routed := r.JiraProject(serviceID)
 	how := "the default project"
 	if routed {
 		how = "a route for service " + serviceID
 	}
-	line("jira project", "%s (%s); epic type %s, follow-up type %s", project, how, r.Jira.EpicIssueType, r.Jira.FollowupIssueType)
-	line("labels", "%s", strings.Join(r.Labels(sev.Name, inc.CreatedAt), ", "))
+	e.line("jira project", "%s (%s); epic type %s, follow-up type %s", project, how, r.Jira.EpicIssueType, r.Jira.FollowupIssueType)
+	e.line("labels", "%s", strings.Join(r.Labels(sev.Name, e.inc.CreatedAt), ", "))
 	if sev.JiraPriority != "" {
-		line("jira priority", "%s", sev.JiraPriority)
+		e.line("jira priority", "%s", sev.JiraPriority)
 	}
+}
 
+func (e *explanation) followups(sev *rules.Severity) {
+	r := e.r
 	if r.Followups.FromNotes {
-		line("follow-ups", "one per note line starting with %s; at most %d tickets", strings.Join(r.Followups.Markers, ", "), r.Followups.Max)
+		e.line("follow-ups", "one per note line starting with %s; at most %d tickets", strings.Join(r.Followups.Markers, ", "), r.Followups.Max)
 	} else {
-		line("follow-ups", "none from notes; at most %d tickets", r.Followups.Max)
+		e.line("follow-ups", "none from notes; at most %d tickets", r.Followups.Max)
 	}
 	for _, f := range r.StandardFollowups(sev.Name) {
-		line("", "standard: %s", f.Summary)
+		e.line("", "standard: %s", f.Summary)
 	}
+}
 
+// deadlines says when the meeting and the review are due, counted from the
+// incident's resolution (now, when it is not resolved yet), and how the
+// owner is reminded.
+func (e *explanation) deadlines(sev *rules.Severity, now time.Time) error {
+	r, inc := e.r, e.inc
 	resolved, note := now, "not resolved yet: counted from now"
 	switch {
 	case inc.ResolvedAt != nil:
@@ -197,11 +250,10 @@ func RulesExplain(rulesPath, incidentPath string, now time.Time, stdout io.Write
 	}
 	const layout = "Mon 2006-01-02 15:04 MST"
 	loc := r.Location()
-	line("meeting due", "%s (%s after %s %s)", meeting.Format(layout), sev.MeetingDue, note, resolved.In(loc).Format(layout))
-	line("review due", "%s (%s before the meeting)", r.ReviewDeadline(meeting).In(loc).Format(layout), r.Reminders.ReviewBeforeMeeting)
-	line("reminders", "to the owner when a deadline passes, then every %s until the post-mortem is Reviewed or Closed", r.Reminders.RepeatOverdueEvery)
-	_, err = io.WriteString(stdout, b.String())
-	return err
+	e.line("meeting due", "%s (%s after %s %s)", meeting.Format(layout), sev.MeetingDue, note, resolved.In(loc).Format(layout))
+	e.line("review due", "%s (%s before the meeting)", r.ReviewDeadline(meeting).In(loc).Format(layout), r.Reminders.ReviewBeforeMeeting)
+	e.line("reminders", "to the owner when a deadline passes, then every %s until the post-mortem is Reviewed or Closed", r.Reminders.RepeatOverdueEvery)
+	return nil
 }
 
 func yesNo(b bool) string {
