@@ -26,6 +26,7 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/internal/embedredis"
 	"github.com/aftermath-dev/aftermath/internal/outbound"
+	"github.com/aftermath-dev/aftermath/queue"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 	"github.com/aftermath-dev/aftermath/workflow"
@@ -36,7 +37,7 @@ var (
 	_ workflow.PagerDuty = (*pagerduty.Client)(nil)
 	_ workflow.Jira      = (*jira.Client)(nil)
 	_ workflow.Store     = (*store.Store)(nil)
-	_ workflow.Queue     = (*store.Store)(nil)
+	_ queue.Store        = (*store.Store)(nil)
 )
 
 // Version is set at build time with -ldflags "-X .../app.Version=...".
@@ -47,9 +48,9 @@ type Options struct {
 	// Ingest serves the HTTP routes; Worker consumes the queue. Serve runs both
 	// unless told otherwise.
 	Ingest, Worker bool
-	WorkerConfig   workflow.Config
+	WorkerConfig   queue.Config
 	// Processor replaces the default processing (tests).
-	Processor workflow.Processor
+	Processor queue.Processor
 	Logger    *slog.Logger
 	// HTTPShutdownTimeout bounds how long in-flight requests may finish.
 	HTTPShutdownTimeout time.Duration
@@ -84,7 +85,7 @@ type App struct {
 
 	srv      *http.Server
 	listener net.Listener
-	worker   *workflow.Worker
+	worker   *queue.Worker
 	sweeper  *catchup.Sweeper
 	keeper   *deadlines.Keeper // the worker's scheduler and status sync
 	jira     *jira.Client      // nil without JIRA_BASE_URL
@@ -155,7 +156,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 				return nil, err
 			}
 		}
-		a.worker = workflow.NewWorker(wcfg, wstore, proc, a.log, wm)
+		a.worker = queue.NewWorker(wcfg, wstore, proc, a.log, queue.NewMetrics(a.reg))
 		a.sweeper = a.newSweeper(wstore)
 		a.keeper = a.newKeeper(wstore, dm)
 	}
@@ -176,10 +177,10 @@ func (a *App) warnUnset() {
 // resolution is the workers' processing: the resolution workflow when
 // PagerDuty is configured; otherwise every event is dead-lettered with the
 // reason, where the admin API shows it and from where it can be replayed.
-func (a *App) resolution(st *store.Store, m *workflow.Metrics) (workflow.Processor, error) {
+func (a *App) resolution(st *store.Store, m *workflow.Metrics) (queue.Processor, error) {
 	if a.cfg.PagerDutyAPIToken == "" {
 		a.log.Warn("PAGERDUTY_API_TOKEN is not set: webhooks are accepted and queued, but each event is dead-lettered instead of processed. Set it to run the resolution workflow.")
-		return workflow.ProcessorFunc(func(context.Context, workflow.Job) error {
+		return queue.ProcessorFunc(func(context.Context, queue.Job) error {
 			return workflow.Permanent(errors.New("PAGERDUTY_API_TOKEN is not set: the resolution workflow cannot read PagerDuty"))
 		}), nil
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/internal/testspecs"
 	"github.com/aftermath-dev/aftermath/internal/testutil"
+	"github.com/aftermath-dev/aftermath/queue"
 	"github.com/aftermath-dev/aftermath/workflow"
 )
 
@@ -315,7 +316,7 @@ func TestDeadLetterIsVisible(t *testing.T) {
 		"AFTERMATH_ADMIN_TOKEN":     adminToken,
 	}, Options{
 		Ingest: true, Worker: true,
-		Processor: workflow.ProcessorFunc(func(ctx context.Context, j workflow.Job) error {
+		Processor: queue.ProcessorFunc(func(ctx context.Context, j queue.Job) error {
 			return workflow.Permanent(errors.New("incident Q2CKYRLH85UNN4 no longer exists in PagerDuty"))
 		}),
 	})

@@ -18,8 +18,8 @@ import (
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/queue"
 	"github.com/aftermath-dev/aftermath/store"
-	"github.com/aftermath-dev/aftermath/workflow"
 )
 
 // When the Sentinel master dies, the process follows the failover: webhooks
@@ -89,7 +89,7 @@ func TestAppFollowsClusterFailoverWithinSeconds(t *testing.T) {
 	cluster := redistest.StartClusterWith(t, redistest.ClusterOptions{Replicas: 1, NodeTimeout: time.Second})
 	r := redistest.New(t) // for a prefix of the test's own
 	var processed sync.Map
-	proc := workflow.ProcessorFunc(func(_ context.Context, j workflow.Job) error {
+	proc := queue.ProcessorFunc(func(_ context.Context, j queue.Job) error {
 		processed.Store(j.Delivery.EventID, true)
 		return nil
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/outbound"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/queue"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -198,9 +199,9 @@ func (e *pdEnv) incident(id, service, priority string, created time.Time, resolv
 	}
 }
 
-func (e *pdEnv) job(eventType, incidentID string) Job {
+func (e *pdEnv) job(eventType, incidentID string) queue.Job {
 	n := e.seq.Add(1)
-	return Job{
+	return queue.Job{
 		EntryID: fmt.Sprintf("0-%d", n), Attempt: 1, Rules: e.rules,
 		Delivery: store.Delivery{EventID: fmt.Sprintf("EV%d-%s", n, incidentID), EventType: eventType, IncidentID: incidentID, OccurredAt: t0, ReceivedAt: t0},
 	}

@@ -6,12 +6,25 @@ import (
 	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/queue"
+)
+
+// The workflow's errors tell the queue's worker how to retry through its
+// hints; the worker knows none of these types.
+var (
+	_ queue.PermanentHint  = (*permanentError)(nil)
+	_ queue.ProgressHint   = progressError{}
+	_ queue.RetryAtHint    = (*searchLagError)(nil)
+	_ queue.ExactRetryHint = (*searchLagError)(nil)
 )
 
 type permanentError struct{ err error }
 
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent implements queue.PermanentHint.
+func (e *permanentError) Permanent() bool { return true }
 
 // Permanent marks err as one a retry cannot fix: the entry goes straight to the
 // dead-letter stream.
@@ -63,11 +76,8 @@ type progressError struct{ error }
 
 func (e progressError) Unwrap() error { return e.error }
 
-// progressed reports whether the failed attempt behind err made progress.
-func progressed(err error) bool {
-	var p progressError
-	return errors.As(err, &p)
-}
+// Progressed implements queue.ProgressHint.
+func (e progressError) Progressed() bool { return true }
 
 // stepError says which step of which incident failed: what the attempt's
 // record and a dead letter's reason show.
@@ -85,19 +95,12 @@ func (e *searchLagError) Error() string {
 	return "an earlier attempt may have created it and Jira's search may not show it yet; looking again at " + e.trustAt.UTC().Format(time.RFC3339)
 }
 
-// RetryAt is when a retry can succeed.
+// RetryAt is when a retry can succeed (queue.RetryAtHint).
 func (e *searchLagError) RetryAt() time.Time { return e.trustAt }
 
-// retryAt is when a retry of err can succeed, when err says so: Jira's
-// search will have caught up, or a rate limit's Retry-After is over. The
-// zero time says nothing.
-func retryAt(err error) (time.Time, bool) {
-	var r interface{ RetryAt() time.Time }
-	if errors.As(err, &r) && !r.RetryAt().IsZero() {
-		return r.RetryAt(), true
-	}
-	return time.Time{}, false
-}
+// RetryAtExact says that RetryAt is no sooner and no later than needed
+// (queue.ExactRetryHint).
+func (e *searchLagError) RetryAtExact() bool { return true }
 
 // isGone reports whether a read failed because the incident no longer
 // exists.

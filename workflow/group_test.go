@@ -198,7 +198,7 @@ func TestResolutionRelatedAPIIgnoresOldIncidents(t *testing.T) {
 // same time by two workers, several rounds.
 func TestResolutionReplicasRacePrimaryAndMember(t *testing.T) {
 	e := newPDEnv(t, testRules)
-	w := &env{t: t, r: e.r, store: e.store, q: e.store}
+	w := &env{t: t, r: e.r, store: e.store}
 	for i := range 2 {
 		cfg := fast(fmt.Sprintf("replica-%d", i))
 		cfg.Rules = func() *rules.Rules { return e.rules }

@@ -18,6 +18,7 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
+	"github.com/aftermath-dev/aftermath/queue"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -48,7 +49,7 @@ func runResolutionChild() {
 	}
 	cfg := fast("doomed")
 	cfg.Rules = func() *rules.Rules { return rl }
-	w := NewWorker(cfg, st, &Resolution{PagerDuty: pd, Jira: jc, Store: st, Log: log}, log, nil)
+	w := queue.NewWorker(cfg, st, &Resolution{PagerDuty: pd, Jira: jc, Store: st, Log: log}, log, nil)
 	_ = w.Run(context.Background())
 }
 
@@ -79,7 +80,7 @@ func TestResolutionSurvivesSIGKILL(t *testing.T) {
 			if err := os.WriteFile(rulesPath, []byte(e.rulesText), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			w := &env{t: t, r: e.r, store: e.store, q: e.store}
+			w := &env{t: t, r: e.r, store: e.store}
 			w.enqueue(resolved("EKILL", "PCHK1"))
 
 			child := exec.Command(os.Args[0], "-test.run=^$")

@@ -2,37 +2,17 @@ package workflow
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Metrics are the worker's Prometheus metrics.
+// Metrics are the workflow's Prometheus metrics: the reminders and messages
+// it sent. The queue's are queue.Metrics.
 type Metrics struct {
-	outcomes  *prometheus.CounterVec
-	duration  prometheus.Histogram
-	panics    prometheus.Counter
-	reclaimed prometheus.Counter
 	reminders *prometheus.CounterVec
 	messages  *prometheus.CounterVec
 }
 
-// NewMetrics creates the worker's metrics and registers them with reg, when
+// NewMetrics creates the workflow's metrics and registers them with reg, when
 // reg is not nil.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aftermath_processing_total",
-			Help: "Processing attempts of queued events by outcome: done, retry, dead_lettered, released (handed back on shutdown), lost (reclaimed by another consumer).",
-		}, []string{"outcome"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "aftermath_processing_duration_seconds",
-			Help:    "Duration of one processing attempt.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 4, 8),
-		}),
-		panics: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "aftermath_processing_panics_total",
-			Help: "Processing attempts that panicked (recovered, counted as failed attempts).",
-		}),
-		reclaimed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "aftermath_queue_reclaimed_total",
-			Help: "Queue entries taken over from a consumer that stopped heartbeating.",
-		}),
 		reminders: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aftermath_reminders_total",
 			Help: "Reminders the workflow ran, by outcome: sent (the comment is on the epic), skipped (Reviewed or Closed meanwhile), failed (an attempt failed; it is retried).",
@@ -50,11 +30,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{"sent", "skipped", "failed"} {
 		m.reminders.WithLabelValues(o)
 	}
-	for _, o := range []string{"done", "retry", "dead_lettered", "released", "lost"} {
-		m.outcomes.WithLabelValues(o)
-	}
 	if reg != nil {
-		reg.MustRegister(m.outcomes, m.duration, m.panics, m.reclaimed, m.reminders, m.messages)
+		reg.MustRegister(m.reminders, m.messages)
 	}
 	return m
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/notify"
 	"github.com/aftermath-dev/aftermath/integrations/notify/notifytest"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/queue"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -70,7 +71,7 @@ func newNotifyEnv(t *testing.T) *notifyEnv {
 func (e *notifyEnv) run(t *testing.T, f notify.Facts) error {
 	t.Helper()
 	body, _ := json.Marshal(f)
-	return e.res.Process(context.Background(), Job{Attempt: 1, Rules: e.rules,
+	return e.res.Process(context.Background(), queue.Job{Attempt: 1, Rules: e.rules,
 		Delivery: store.Delivery{EventID: "n-" + f.Incident, EventType: EventNotify, IncidentID: f.Incident, Body: body}})
 }
 

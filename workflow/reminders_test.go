@@ -12,6 +12,7 @@ import (
 	"github.com/aftermath-dev/aftermath/deadlines"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/internal/testutil"
+	"github.com/aftermath-dev/aftermath/queue"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -41,7 +42,7 @@ func newDeadlineEnv(t *testing.T, rulesExtra string, at time.Time, keepers int) 
 	c := testutil.NewClock(at)
 	e.store.WithClock(c.Now)
 	e.res.Now = c.Now
-	d := &deadlineEnv{jiraEnv: e, clock: c, w: &env{t: t, r: e.r, store: e.store, q: e.store}}
+	d := &deadlineEnv{jiraEnv: e, clock: c, w: &env{t: t, r: e.r, store: e.store}}
 	d.stopWorker = d.w.start(d.workerConfig(), e.res)
 	m := deadlines.NewMetrics(nil)
 	for i := range keepers {
@@ -51,7 +52,7 @@ func newDeadlineEnv(t *testing.T, rulesExtra string, at time.Time, keepers int) 
 	return d
 }
 
-func (d *deadlineEnv) workerConfig() Config {
+func (d *deadlineEnv) workerConfig() queue.Config {
 	cfg := fast("worker")
 	cfg.Rules = func() *rules.Rules { return d.rules }
 	// The jobs' times are the test clock's, weeks before the worker's.

@@ -1,3 +1,8 @@
+// Package workflow is aftermath's process: the steps that turn a resolved
+// SEV incident into its post-mortem, and the jobs that follow it (messages,
+// reminders, status changes). Resolution lists the steps in order; each step
+// is a method in the file named after it. The queue package runs Resolution
+// as its Processor, with the locks, heartbeats and retries.
 package workflow
 
 import (
@@ -9,6 +14,7 @@ import (
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/internal/outbound"
+	"github.com/aftermath-dev/aftermath/queue"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -68,8 +74,8 @@ const (
 	PlanOnly
 )
 
-// Resolution is the resolution workflow: the Processor that turns a resolved
-// SEV incident into its post-incident process (docs/workflow.md).
+// Resolution is the resolution workflow: the queue.Processor that turns a
+// resolved SEV incident into its post-incident process (docs/workflow.md).
 type Resolution struct {
 	PagerDuty PagerDuty
 	Store     Store
@@ -91,13 +97,13 @@ type Resolution struct {
 	SearchLag time.Duration
 }
 
-// Process implements Processor.
-func (r *Resolution) Process(ctx context.Context, job Job) error {
+// Process implements queue.Processor.
+func (r *Resolution) Process(ctx context.Context, job queue.Job) error {
 	_, err := r.process(ctx, job)
 	return err
 }
 
-func (r *Resolution) process(ctx context.Context, job Job) (*Plan, error) {
+func (r *Resolution) process(ctx context.Context, job queue.Job) (*Plan, error) {
 	d := job.Delivery
 	x := r.newRun(d.IncidentID, d.EventType, d.EventID, job.Rules, job.Log)
 	x.body = d.Body

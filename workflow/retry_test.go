@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,73 +16,10 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/internal/outbound"
+	"github.com/aftermath-dev/aftermath/queue"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
-
-// A failure whose retry is far off parks the entry in Redis: no worker slot
-// waits for it meanwhile, and it comes back (to any worker) once due.
-func TestWorkerParksALongBackoff(t *testing.T) {
-	e := newEnv(t)
-	e.enqueue(resolved("E1", "Q1"))
-	cfg := fast("c1")
-	cfg.Concurrency = 1 // one slot: parked, Q1 leaves it free for Q2
-	// The first retry is 0.7-1.4s away: over the 600ms visibility timeout.
-	cfg.BackoffBase, cfg.BackoffMax = 1400*time.Millisecond, 1400*time.Millisecond
-	var q1, q2 atomic.Int32
-	var parkedSeen atomic.Bool
-	e.start(cfg, ProcessorFunc(func(ctx context.Context, j Job) error {
-		if j.Delivery.IncidentID == "Q2" {
-			q2.Add(1)
-			return nil
-		}
-		if q1.Add(1) == 1 {
-			return errors.New("jira: HTTP 503 (injected)")
-		}
-		return nil
-	}))
-	eventually(t, "Q1 parked for its retry", func() bool {
-		st := e.stats()
-		if st.Retrying == 1 && st.Pending == 1 {
-			parkedSeen.Store(true)
-		}
-		return parkedSeen.Load()
-	})
-	e.enqueue(resolved("E2", "Q2"))
-	eventually(t, "Q2 processed while Q1 waits", func() bool { return q2.Load() == 1 })
-	if q1.Load() != 1 {
-		t.Fatalf("Q1 retried before its time: %d attempts", q1.Load())
-	}
-	eventually(t, "Q1 retried once due and done", func() bool {
-		return e.stats() == store.QueueStats{} && len(e.record("Q1").Attempts) == 2
-	})
-	if got := strings.Join(outcomes(e.record("Q1")), ","); got != "retry,done" {
-		t.Fatalf("Q1 attempts = %s", got)
-	}
-}
-
-// An attempt whose process never ends (killed each time) is counted: after
-// MaxUnfinished such attempts the entry is dead-lettered rather than retried
-// for ever.
-func TestWorkerGivesUpOnAttemptsThatNeverFinish(t *testing.T) {
-	e := newEnv(t)
-	ids := e.enqueue(resolved("E1", "Q1"))
-	ctx := context.Background()
-	for range 3 {
-		if _, err := e.store.StartAttempt(ctx, ids[0]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := fast("c1")
-	cfg.MaxUnfinished = 3
-	var calls atomic.Int32
-	e.start(cfg, ProcessorFunc(func(context.Context, Job) error { calls.Add(1); return nil }))
-	eventually(t, "dead-lettered", func() bool { return e.stats() == store.QueueStats{Dead: 1} })
-	dl, _ := e.store.DeadLetters(ctx, 1)
-	if calls.Load() != 0 || len(dl) != 1 || dl[0].Reason != "gave up after 3 attempts that never finished" {
-		t.Fatalf("calls %d, dead letters %+v", calls.Load(), dl)
-	}
-}
 
 // faultyTransport answers for the server: during an outage every request
 // gets a 503; otherwise writes (any method but GET) get a 500 or 503 with
@@ -147,7 +82,7 @@ const timeScale = 100
 
 // scaled is the worker of a retry test: production's backoff (1s doubling to
 // 5m) and Jira search lag (60s), timeScale times faster.
-func scaled(consumer string) Config {
+func scaled(consumer string) queue.Config {
 	cfg := fast(consumer)
 	cfg.BackoffBase, cfg.BackoffMax = time.Second/timeScale, 5*time.Minute/timeScale
 	return cfg
@@ -155,10 +90,10 @@ func scaled(consumer string) Config {
 
 // runToTheEnd processes the realistic SEV-1 through a worker until its
 // queue is empty, and checks that every effect happened once.
-func runToTheEnd(t *testing.T, e *jiraEnv, cfg Config) store.IncidentRecord {
+func runToTheEnd(t *testing.T, e *jiraEnv, cfg queue.Config) store.IncidentRecord {
 	t.Helper()
 	e.res.SearchLag = DefaultSearchLag / timeScale
-	w := &env{t: t, r: e.r, store: e.store, q: e.store}
+	w := &env{t: t, r: e.r, store: e.store}
 	cfg.Rules = func() *rules.Rules { return e.rules }
 	w.start(cfg, e.res)
 	w.enqueue(resolved("EPCHK1", "PCHK1"))

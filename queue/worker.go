@@ -1,12 +1,15 @@
-// Package workflow runs queued webhook events through aftermath's processing.
+// Package queue is aftermath's queue engine: it runs queued events through a
+// Processor.
 //
 // The worker loop reads the Redis stream through a consumer group, holds one
 // lock per incident, keeps its entries alive with a heartbeat, retries failures
 // a retry can fix with exponential backoff and jitter until the retry horizon,
 // moves an entry to the dead-letter stream when a retry cannot help or the
 // horizon has passed, and acknowledges an entry only once its processing
-// finished. What processing does is the Processor's business.
-package workflow
+// finished. What processing does is the Processor's business; its error says
+// how to retry through the hints (PermanentHint, RetryAtHint, ExactRetryHint,
+// ProgressHint), never through a type the worker knows.
+package queue
 
 import (
 	"context"
@@ -23,49 +26,6 @@ import (
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
-
-// Job is one queued event handed to a Processor.
-type Job struct {
-	EntryID  string
-	Attempt  int // 1 for the first attempt
-	Delivery store.Delivery
-	// Log is the worker's logger, narrowed to the entry, the incident, the
-	// event and the attempt.
-	Log *slog.Logger
-	// Rules are the rules in force when the attempt started; a reload during
-	// the attempt does not change them.
-	Rules *rules.Rules
-}
-
-// Processor does the work for one queued event. It must be safe to run again
-// for the same job: the queue is at-least-once.
-type Processor interface {
-	Process(ctx context.Context, job Job) error
-}
-
-// ProcessorFunc adapts a function to Processor.
-type ProcessorFunc func(ctx context.Context, job Job) error
-
-// Process implements Processor.
-func (f ProcessorFunc) Process(ctx context.Context, job Job) error { return f(ctx, job) }
-
-// Queue is what the worker needs of the store.
-type Queue interface {
-	EnsureGroup(ctx context.Context) error
-	Read(ctx context.Context, consumer string, count int, block time.Duration) ([]store.Entry, []error, error)
-	Reclaim(ctx context.Context, consumer string, minIdle time.Duration, count int, start string) ([]store.Entry, []error, string, error)
-	Touch(ctx context.Context, consumer, id string) error
-	Release(ctx context.Context, consumer, id string, uncount bool) error
-	RemoveConsumer(ctx context.Context, consumer string) error
-	StartAttempt(ctx context.Context, id string) (store.Attempts, error)
-	EndAttempt(ctx context.Context, id string, progressed bool) error
-	Park(ctx context.Context, consumer, id string, at time.Time) error
-	Ack(ctx context.Context, id string) error
-	DeadLetter(ctx context.Context, consumer, id, reason string, attempts int) (string, error)
-	LockIncident(ctx context.Context, incidentID string, ttl time.Duration) (*store.Lock, error)
-	RecordEvent(ctx context.Context, incidentID string, ev store.EventRecord) error
-	RecordAttempt(ctx context.Context, incidentID string, a store.AttemptRecord) error
-}
 
 // Config tunes a Worker. Zero values take the defaults in parentheses.
 type Config struct {
@@ -126,7 +86,7 @@ func (c Config) withDefaults() Config {
 // Worker consumes the queue.
 type Worker struct {
 	cfg     Config
-	q       Queue
+	q       Store
 	proc    Processor
 	log     *slog.Logger
 	metrics *Metrics
@@ -134,7 +94,7 @@ type Worker struct {
 }
 
 // NewWorker returns a Worker; metrics may be nil.
-func NewWorker(cfg Config, q Queue, proc Processor, log *slog.Logger, metrics *Metrics) *Worker {
+func NewWorker(cfg Config, q Store, proc Processor, log *slog.Logger, metrics *Metrics) *Worker {
 	cfg = cfg.withDefaults()
 	if metrics == nil {
 		metrics = NewMetrics(nil)
@@ -322,7 +282,7 @@ func (w *Worker) handle(ctx, hard context.Context, e store.Entry, parseErr error
 			w.recordAttempt(log, e, rec)
 			w.release(e, true, "interrupted by shutdown")
 			return
-		case IsPermanent(err):
+		case permanent(err):
 			w.deadLetterAndRecord(log, e, attempt, err, rec)
 			return
 		case !w.now().Before(w.horizon(e)):
@@ -344,7 +304,7 @@ func (w *Worker) horizon(e store.Entry) time.Time {
 
 // retryLater records a failed attempt and waits for its retry: in this slot
 // for a short backoff, or parked in Redis for a long one (a worker slot is
-// not held for minutes while Jira is down; whichever worker reclaims the
+// not held for minutes while a service is down; whichever worker reclaims the
 // entry once it is due retries it). The last retry is at the horizon. ok is
 // false when this worker no longer holds the entry.
 func (w *Worker) retryLater(ctx context.Context, log *slog.Logger, e store.Entry, rec store.AttemptRecord, stalled int, err error) (ok bool) {
@@ -355,10 +315,9 @@ func (w *Worker) retryLater(ctx context.Context, log *slog.Logger, e store.Entry
 	}
 	delay := w.backoff(stalled + 1)
 	if at, ok := retryAt(err); ok {
-		var lag *searchLagError
-		if errors.As(err, &lag) {
-			// Jira's search will have caught up then: no sooner, and no
-			// later.
+		if exactRetry(err) {
+			// What the retry waits for will be there then (a search
+			// index caught up, say): no sooner, and no later.
 			delay = max(at.Sub(w.now()), w.cfg.BackoffBase)
 		} else {
 			// A rate limit's Retry-After: no sooner, and never sooner than

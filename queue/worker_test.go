@@ -1,4 +1,4 @@
-package workflow
+package queue
 
 import (
 	"context"
@@ -18,7 +18,6 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
 	"github.com/aftermath-dev/aftermath/internal/testutil"
 	"github.com/aftermath-dev/aftermath/rules"
@@ -39,7 +38,7 @@ type env struct {
 	t       *testing.T
 	r       *redistest.Redis
 	store   *store.Store
-	q       Queue // what workers use; the store unless a test wraps it
+	q       Store // what workers use; the store unless a test wraps it
 	metrics []*Metrics
 }
 
@@ -167,7 +166,7 @@ func TestWorkerRetriesWithBackoffThenSucceeds(t *testing.T) {
 		times = append(times, time.Now())
 		mu.Unlock()
 		if j.Attempt != int(calls.Add(1)) {
-			return Permanent(fmt.Errorf("attempt %d reported as %d", calls.Load(), j.Attempt))
+			return permanentErr(fmt.Errorf("attempt %d reported as %d", calls.Load(), j.Attempt))
 		}
 		if j.Attempt < 3 {
 			return errors.New("jira answered 503")
@@ -237,7 +236,7 @@ func TestWorkerDeadLettersPermanentErrorsAtOnce(t *testing.T) {
 	var calls atomic.Int32
 	e.start(fast("c1"), ProcessorFunc(func(ctx context.Context, j Job) error {
 		calls.Add(1)
-		return Permanent(errors.New("incident no longer exists"))
+		return permanentErr(errors.New("incident no longer exists"))
 	}))
 	eventually(t, "dead-lettered", func() bool { return e.stats().Dead == 1 })
 	if n := calls.Load(); n != 1 {
@@ -273,7 +272,7 @@ func TestWorkerDeadLettersMalformedEntries(t *testing.T) {
 	// queueing it, and processing reads the delivery's fields.)
 	e.r.Client.XAdd(ctx, &redis.XAddArgs{Stream: e.r.Prefix + ":{queue}:events", Values: map[string]any{"junk": "1"}})
 	e.r.Client.XAdd(ctx, &redis.XAddArgs{Stream: e.r.Prefix + ":{queue}:events", Values: map[string]any{
-		"event_id": "E2", "event_type": EventResolved, "body": `{"event":{}}`,
+		"event_id": "E2", "event_type": "incident.resolved", "body": `{"event":{}}`,
 		"occurred_at": time.Now().Format(time.RFC3339Nano), "received_at": time.Now().Format(time.RFC3339Nano),
 	}})
 	var calls atomic.Int32
@@ -439,16 +438,11 @@ func TestWorkerShutdownReleasesStuckWork(t *testing.T) {
 	}
 }
 
-// TestMain runs the child processes of the kill tests: TestWorkerReclaimsAfterKill
-// (a worker that hangs in its entry) and TestResolutionSurvivesSIGKILL (a worker
-// running the real workflow).
+// TestMain runs the child process of TestWorkerReclaimsAfterKill: a worker
+// that hangs in its entry.
 func TestMain(m *testing.M) {
-	switch os.Getenv("AFTERMATH_TEST_CHILD") {
-	case "hang-worker":
+	if os.Getenv("AFTERMATH_TEST_CHILD") == "hang-worker" {
 		runHangingChild()
-		return
-	case "resolution-worker":
-		runResolutionChild()
 		return
 	}
 	os.Exit(m.Run())
@@ -633,7 +627,7 @@ func TestWorkerStopsWhenLockIsLost(t *testing.T) {
 			return ctx.Err()
 		}
 		if j.Attempt != 1 {
-			return Permanent(fmt.Errorf("attempt %d: the lost-lock attempt was counted", j.Attempt))
+			return permanentErr(fmt.Errorf("attempt %d: the lost-lock attempt was counted", j.Attempt))
 		}
 		return nil
 	})
@@ -654,7 +648,7 @@ func TestWorkerStopsWhenLockIsLost(t *testing.T) {
 
 // flakyQueue fails heartbeats as an unreachable Redis would.
 type flakyQueue struct {
-	Queue
+	Store
 	failTouch atomic.Bool
 }
 
@@ -662,7 +656,7 @@ func (f *flakyQueue) Touch(ctx context.Context, consumer, id string) error {
 	if f.failTouch.Load() {
 		return errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 	}
-	return f.Queue.Touch(ctx, consumer, id)
+	return f.Store.Touch(ctx, consumer, id)
 }
 
 // A consumer that cannot renew its entry and lock (cut off from Redis)
@@ -671,7 +665,7 @@ func (f *flakyQueue) Touch(ctx context.Context, consumer, id string) error {
 func TestWorkerCancelsWhenHeartbeatsFail(t *testing.T) {
 	e := newEnv(t)
 	e.enqueue(resolved("E1", "Q1"))
-	fq := &flakyQueue{Queue: e.store}
+	fq := &flakyQueue{Store: e.store}
 	e.q = fq
 	started, cancelled := make(chan time.Time, 1), make(chan time.Time, 1)
 	cfg := fast("c1")
@@ -742,7 +736,7 @@ func TestWorkerRemovesItsConsumerOnStop(t *testing.T) {
 func TestRecordShowsEventsThatFail(t *testing.T) {
 	e := newEnv(t)
 	e.enqueue(resolved("E1", "Q1"))
-	e.start(fast("c1"), ProcessorFunc(func(ctx context.Context, j Job) error { return Permanent(errors.New("no such incident")) }))
+	e.start(fast("c1"), ProcessorFunc(func(ctx context.Context, j Job) error { return permanentErr(errors.New("no such incident")) }))
 	eventually(t, "dead-letter recorded", func() bool { return len(e.record("Q1").Attempts) == 1 })
 	rec := e.record("Q1")
 	if len(rec.Events) != 1 || rec.Events[0].EventID != "E1" || !rec.Events[0].ProcessedAt.IsZero() {
@@ -752,6 +746,24 @@ func TestRecordShowsEventsThatFail(t *testing.T) {
 		t.Fatalf("attempt = %+v", a)
 	}
 }
+
+// permanentError is an error that says no retry can fix it, as the
+// workflow's Permanent does.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string   { return e.err.Error() }
+func (e *permanentError) Unwrap() error   { return e.err }
+func (e *permanentError) Permanent() bool { return true }
+
+// permanentErr marks err as one a retry cannot fix.
+func permanentErr(err error) error { return &permanentError{err} }
+
+// rateLimited is a 429 with its Retry-After, as Jira's client returns it: a
+// RetryAtHint whose time is not exact.
+type rateLimited struct{ until time.Time }
+
+func (e *rateLimited) Error() string      { return "jira: HTTP 429" }
+func (e *rateLimited) RetryAt() time.Time { return e.until }
 
 // recorder is a processor for the worker's tests: it records each event in
 // its incident's processing record and nothing else.
@@ -787,7 +799,7 @@ func TestWorkerRetryAfterKeepsTheBackoffGrowing(t *testing.T) {
 	var calls atomic.Int32
 	e.start(fast("c1"), ProcessorFunc(func(ctx context.Context, j Job) error {
 		if calls.Add(1) <= 5 {
-			return fmt.Errorf("epic of Q1: %w", &jira.Error{Op: "create", Status: 429, Transient: true, Until: time.Now(), RateLimitReason: "jira-quota-tenant-based"})
+			return fmt.Errorf("epic of Q1: %w", &rateLimited{until: time.Now()})
 		}
 		return nil
 	}))
