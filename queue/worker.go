@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aftermath-dev/aftermath/internal/clock"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -155,7 +156,7 @@ func (w *Worker) ensureGroup(ctx context.Context) error {
 			return ctx.Err()
 		}
 		w.log.Warn("queue not ready; retrying", "err", err, "retry_in", delay)
-		if !sleep(ctx, delay) {
+		if clock.Sleep(ctx, delay) != nil {
 			return ctx.Err()
 		}
 		delay = min(delay*2, 10*time.Second)
@@ -201,7 +202,7 @@ func (w *Worker) slot(ctx, hard context.Context) {
 				return
 			}
 			w.log.Warn("queue read failed; retrying", "err", err, "retry_in", errDelay)
-			sleep(ctx, errDelay)
+			_ = clock.Sleep(ctx, errDelay)
 			errDelay = min(errDelay*2, 10*time.Second)
 			continue
 		}
@@ -467,7 +468,7 @@ func (w *Worker) lock(ctx, hard context.Context, log *slog.Logger, e store.Entry
 		if !errors.Is(err, store.ErrLocked) {
 			log.Warn("taking the incident lock failed; will retry", "err", err)
 		}
-		if !sleep(ctx, delay) {
+		if clock.Sleep(ctx, delay) != nil {
 			w.release(e, false, "shutting down while waiting for the incident lock")
 			return nil, false
 		}
@@ -491,7 +492,7 @@ func (w *Worker) wait(ctx context.Context, log *slog.Logger, e store.Entry, d ti
 		if left <= 0 {
 			return true
 		}
-		if !sleep(ctx, min(left, w.heartbeatEvery())) {
+		if clock.Sleep(ctx, min(left, w.heartbeatEvery())) != nil {
 			w.release(e, false, "shutting down during retry backoff")
 			return false
 		}
@@ -593,16 +594,4 @@ func (w *Worker) recordAttempt(log *slog.Logger, e store.Entry, a store.AttemptR
 // work, or a finished entry would be processed again.
 func finalCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
-}
-
-// sleep waits d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
