@@ -135,32 +135,42 @@ func New(cfg config.Config, opts Options) (*App, error) {
 	a.registerSyncAge()
 	a.srv = a.newHTTPServer(dm)
 	if opts.Worker {
-		wcfg := opts.WorkerConfig
-		wcfg.Rules = a.rules.Current
-		if wcfg.RetryHorizon == 0 {
-			wcfg.RetryHorizon = cfg.RetryHorizon
-		}
-		// One connection per slot blocked in XREADGROUP, one for its
-		// heartbeat, and some for the rest.
-		wt := tuning
-		wt.poolSize = 2*max(wcfg.Concurrency, 4) + 4
-		if a.wrdb, err = newRedisClient(rcfg, wt); err != nil {
+		if err := a.newWorkers(rcfg, tuning, dm); err != nil {
 			return nil, err
 		}
-		wstore := a.clocked(store.New(a.wrdb, cfg.RedisPrefix))
-		wm := workflow.NewMetrics(a.reg)
-		proc := opts.Processor
-		if proc == nil {
-			var err error
-			if proc, err = a.resolution(wstore, wm); err != nil {
-				return nil, err
-			}
-		}
-		a.worker = queue.NewWorker(wcfg, wstore, proc, a.log, queue.NewMetrics(a.reg))
-		a.sweeper = a.newSweeper(wstore)
-		a.keeper = a.newKeeper(wstore, dm)
 	}
 	return a, nil
+}
+
+// newWorkers builds the workers' half: their own Redis pool (so busy workers
+// never slow webhook answers), the queue worker on the resolution process,
+// the catch-up sweep and the deadlines keeper.
+func (a *App) newWorkers(rcfg config.Config, tuning redisTuning, dm *deadlines.Metrics) error {
+	wcfg := a.opts.WorkerConfig
+	wcfg.Rules = a.rules.Current
+	if wcfg.RetryHorizon == 0 {
+		wcfg.RetryHorizon = a.cfg.RetryHorizon
+	}
+	// One connection per slot blocked in XREADGROUP, one for its
+	// heartbeat, and some for the rest.
+	wt := tuning
+	wt.poolSize = 2*max(wcfg.Concurrency, 4) + 4
+	var err error
+	if a.wrdb, err = newRedisClient(rcfg, wt); err != nil {
+		return err
+	}
+	wstore := a.clocked(store.New(a.wrdb, a.cfg.RedisPrefix))
+	wm := workflow.NewMetrics(a.reg)
+	proc := a.opts.Processor
+	if proc == nil {
+		if proc, err = a.resolution(wstore, wm); err != nil {
+			return err
+		}
+	}
+	a.worker = queue.NewWorker(wcfg, wstore, proc, a.log, queue.NewMetrics(a.reg))
+	a.sweeper = a.newSweeper(wstore)
+	a.keeper = a.newKeeper(wstore, dm)
+	return nil
 }
 
 // warnUnset says at start, one line each, what a newcomer left unset that
