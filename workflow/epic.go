@@ -28,7 +28,7 @@ type epicResult struct {
 	OwnerRefused string    `json:"owner_refused,omitempty"`
 	MeetingDue   time.Time `json:"meeting_due,omitzero"`
 	ReviewDue    time.Time `json:"review_due,omitzero"`
-	// Fit is how much of the page the epic was made with (page.go): all
+	// Fit is how much of the page the epic was made with (epic_page.go): all
 	// of it that fits, unless Jira refused that for its size.
 	Fit pageFit `json:"fit,omitzero"`
 	// relabelled is set when this run labelled the epic for incidents

@@ -65,7 +65,7 @@ func (x *run) postmortemOf(ctx context.Context, in pagerduty.Incident, members [
 
 // postmortem makes the group's post-mortem in Jira, each write once: the
 // epic (epic.go), its follow-up tickets (followups.go), the page again with
-// their keys (page.go), and a comment when nobody could be assigned
+// their keys (epic_page.go), and a comment when nobody could be assigned
 // (owner.go). made is false when there is no post-mortem to point at (Jira
 // is not configured, or a dry run).
 func (x *run) postmortem(ctx context.Context, pm Postmortem) (ref PostmortemRef, made bool, err error) {

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
@@ -341,12 +340,4 @@ func (x *run) pageIncidents(pm Postmortem) ([]render.Incident, []string) {
 		add(m.Incident, m.Severity, "member")
 	}
 	return incs, services
-}
-
-// at formats a time for people, in the rules' zone.
-func (x *run) at(t time.Time) string {
-	if t.IsZero() {
-		return "unknown"
-	}
-	return t.In(x.rules.Location()).Format("2006-01-02 15:04 MST")
 }
