@@ -76,7 +76,7 @@ func (x *run) epic(ctx context.Context, pm Postmortem, d draft) (er epicResult, 
 	in := pm.Primary
 	e := jira.Epic{
 		Project: d.project, IssueType: x.rules.Jira.EpicIssueType, Summary: d.summary, Page: d.description,
-		Name:      render.Line(fmt.Sprintf("Post-mortem #%d %s", in.Number, in.Title), 255),
+		Name:      render.EpicName(d.page),
 		Incidents: d.incidents, Labels: d.labels, Owner: pm.Owner.JiraID,
 	}
 	if !pm.MeetingDue.IsZero() {

@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/aftermath-dev/aftermath/render"
 	"github.com/aftermath-dev/aftermath/store"
@@ -37,8 +36,7 @@ func (x *run) liaison(ctx context.Context) error {
 		}
 	}
 	marker := commentMarker("liaison", x.id)
-	text := fmt.Sprintf("%s this post-mortem is Reviewed: please post its external message on the status page.\n{quote}%s{quote}\n%s",
-		who, render.Text(msg), marker)
+	text := render.LiaisonComment(who, msg, marker)
 	_, err = x.write(ctx, write{
 		incident: x.id, name: StepLiaison, intent: "ask the customer liaison on " + d.Key + " to post the external message",
 		lookup: x.findComment(d.Key, marker),

@@ -82,9 +82,8 @@ func (x *run) sendCreated(ctx context.Context) error {
 	errs := x.sendAll(ctx, "notify_created", f, notify.Created(f), nil)
 	if f.Owner != "" && x.r.Notifier.MailEnabled() && !f.MeetingDue.IsZero() {
 		start := notify.MeetingSlot(f.MeetingDue, x.rules.Location(), x.rules.IsBusinessDay)
-		m := notify.Created(f)
-		e := notify.Email{To: []string{f.Owner}, Subject: "Meeting hold: " + m.Subject,
-			Text: "A hold for the post-mortem meeting is attached: forward it to the shared calendar, or move it.\n\n" + m.Text, HTML: m.HTML,
+		m := notify.MeetingHold(f)
+		e := notify.Email{To: []string{f.Owner}, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
 			Attachments: []notify.Attachment{{Name: "postmortem-" + f.Key + ".ics", ContentType: "text/calendar; method=REQUEST; charset=utf-8",
 				Data: notify.Hold(f, start, x.r.now(), f.Owner)}}}
 		errs = append(errs, x.send(ctx, "notify_created_hold", "send the meeting hold for "+x.at(start)+" to the owner", "email",

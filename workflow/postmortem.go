@@ -11,6 +11,7 @@ import (
 
 	"github.com/aftermath-dev/aftermath/integrations/notify"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/render"
 	"github.com/aftermath-dev/aftermath/store"
 )
 
@@ -93,7 +94,7 @@ func (x *run) postmortem(ctx context.Context, pm Postmortem) (ref PostmortemRef,
 	owner, ownerNote := pm.Owner, pm.OwnerNote
 	if epic.OwnerRefused != "" {
 		// Recorded with the epic: a retry after a crash knows it too.
-		ownerNote = fmt.Sprintf("Jira refused to assign it to %s (%s)", owner.Email, epic.OwnerRefused)
+		ownerNote = render.OwnerRefused(owner.Email, epic.OwnerRefused)
 		owner = Owner{}
 	}
 	created, refusedItems, err := x.followupTickets(ctx, pm.Primary, epic.Key, d.followups)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
 	"github.com/aftermath-dev/aftermath/internal/outbound"
+	"github.com/aftermath-dev/aftermath/render"
 	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -144,8 +145,5 @@ func orNone(s string) string {
 
 // at formats a time for people, in the rules' zone.
 func (x *run) at(t time.Time) string {
-	if t.IsZero() {
-		return "unknown"
-	}
-	return t.In(x.rules.Location()).Format("2006-01-02 15:04 MST")
+	return render.At(t, x.rules.Location())
 }
