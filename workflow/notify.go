@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/aftermath-dev/aftermath/integrations/notify"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
@@ -122,8 +121,11 @@ func (x *run) sendAll(ctx context.Context, prefix string, f notify.Facts, m noti
 func (x *run) send(ctx context.Context, step, intent, channel string, do func(context.Context) error) error {
 	if prev, seen, err := x.checkpointOf(ctx, x.id, step); err != nil {
 		return err
-	} else if seen && prev.Status == store.StepFailed && strings.HasSuffix(prev.Detail, "(not retried)") {
-		return nil // refused as such earlier: recorded, not tried again
+	} else if seen && prev.Status == store.StepFailed && prev.Refused {
+		// Refused as such earlier: recorded, not tried again. (A record
+		// of the release before Refused is tried once more: a refused
+		// message was not sent, so that sends nothing twice.)
+		return nil
 	}
 	res, err := x.write(ctx, write{incident: x.id, name: step, intent: intent, once: true,
 		do: func(ctx context.Context) (string, error) { return "sent", do(ctx) }})

@@ -148,11 +148,37 @@ func TestNotifyPermanentRefusalDoesNotFailTheJob(t *testing.T) {
 		t.Fatalf("a refused recipient failed the job: %v", err)
 	}
 	steps, _ := e.st.Steps(context.Background(), "QN3")
-	if st := steps["notify_created_email_1"]; st.Status != store.StepFailed || !strings.Contains(st.Error, "550") {
+	if st := steps["notify_created_email_1"]; st.Status != store.StepFailed || !st.Refused || !strings.Contains(st.Error, "550") {
 		t.Fatalf("the refusal is not recorded: %+v", st)
 	}
 	if err := e.run(t, notifyFacts("QN3")); err != nil || len(e.smtp.Mails()) != 2 {
 		t.Fatalf("the refused mail was tried again: %v, %d mails", err, len(e.smtp.Mails()))
+	}
+}
+
+// Whether a message was refused for good is the record's Refused field,
+// never its text: a refused message whose detail does not say so is not
+// tried again, and one that failed for a while, whose detail happens to
+// end like a refusal's, is.
+func TestNotifyRefusalIsReadFromTheRecordNotItsText(t *testing.T) {
+	e := newNotifyEnv(t)
+	ctx := context.Background()
+	for _, st := range []store.StepRecord{
+		{Name: "notify_created_email_1", Status: store.StepFailed, Refused: true, Intent: "email 1 recipients", Detail: "email 1 recipients", Error: "550 no such user"},
+		{Name: "notify_created_slack_2", Status: store.StepFailed, Intent: "post to Slack", Detail: "post to Slack: Checkout (not retried)", Error: "slack: 500"},
+	} {
+		if err := e.st.RecordStep(ctx, "QN5", st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.run(t, notifyFacts("QN5")); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(recipients(e.smtp), " "); got != "execs@example.com owner@example.com" {
+		t.Fatalf("mails to %s, want the refused stakeholders' mail not tried again", got)
+	}
+	if n := len(e.slack.Posts()); n != 1 {
+		t.Fatalf("%d Slack posts, want the one that failed for a while posted", n)
 	}
 }
 
