@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/notify"
@@ -158,8 +157,8 @@ func (x *run) postmortemRef(ctx context.Context, primary string) (ref Postmortem
 	incidents := slices.Clone(er.Incidents)
 	for name, st := range steps {
 		// The incidents labelled after the epic was made.
-		if ids, ok := strings.CutPrefix(name, StepEpicIncidents+"_"); ok && st.Status == store.StepDone {
-			incidents = append(incidents, strings.Split(ids, "_")...)
+		if ids, ok := relabelled(name, st); ok {
+			incidents = append(incidents, ids...)
 		}
 	}
 	return PostmortemRef{Key: er.Key, URL: x.r.Jira.BrowseURL(er.Key), Incidents: incidents}, true, nil

@@ -28,7 +28,7 @@ const (
 	StepFollowups      = "followups"       // followups.go
 	StepEpicPage       = "epic_page"       // epic_page.go
 	StepEpicPageRest   = "epic_page_rest"  // epic_page.go: what the page leaves out, one comment per part (epic_page_rest_1, ...)
-	StepEpicIncidents  = "epic_incidents"  // epic.go: the labels of incidents that joined later, one step per set
+	StepEpicIncidents  = "epic_incidents"  // epic.go: the labels of incidents that joined later, one step per set (epic_incidents_<digest of the set>)
 	StepOwnerComment   = "owner_comment"   // owner.go
 	StepDeadlines      = "deadlines"       // deadlines.go (trace)
 	StepNotify         = "notify"          // notify.go: queues the messages' job (EventNotify), whose steps are notify_created_*
@@ -108,8 +108,8 @@ func (r *Resolution) newRun(incidentID, eventType, eventID string, rl *rules.Rul
 
 // at names the step the requests made under ctx belong to, for
 // aftermath_api_requests_total; a write names its own (write, writeBulk).
-// Names that carry an incident set or a count are labelled by their kind
-// (epic_incidents_P1_P2 as epic_incidents, reminder_overdue_2 as
+// Names that stand for an incident set or carry a count are labelled by their kind
+// (epic_incidents_3f2a... as epic_incidents, reminder_overdue_2 as
 // reminder_overdue), so the label's values stay few.
 func at(ctx context.Context, step string) context.Context {
 	if strings.HasPrefix(step, StepEpicIncidents) {
