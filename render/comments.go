@@ -18,17 +18,12 @@ func OwnerComment(why, marker string) string {
 	return "This post-mortem has no owner yet: " + Text(Clip(why, 2000)) + ". Assign someone who took part.\n" + marker
 }
 
-// The kinds of reminder, as the deadline index names them
-// (store.ReminderReview, store.ReminderOverdue).
-const (
-	ReminderReview  = "review"
-	ReminderOverdue = "overdue"
-)
-
 // Reminder is what a reminder comment says.
 type Reminder struct {
-	Kind string // ReminderReview or ReminderOverdue
-	N    int    // the reminder's number among those of its kind, from 1
+	// Review: the draft is due for review; otherwise the meeting is
+	// overdue.
+	Review bool
+	N      int // the reminder's number among those of its kind, from 1
 	// Last says no reminder of its kind comes after this one.
 	Last bool
 	// Mention is the markup that mentions the owner (Jira's [~accountid:...]);
@@ -42,7 +37,7 @@ type Reminder struct {
 // What says what the reminder is about in a few words: "the review is
 // due", "the meeting is overdue (reminder 2)".
 func (r Reminder) What() string {
-	if r.Kind == ReminderReview {
+	if r.Review {
 		return "the review is due"
 	}
 	return fmt.Sprintf("the meeting is overdue (reminder %d)", r.N)
@@ -56,7 +51,7 @@ func ReminderComment(r Reminder, marker string) string {
 	if who == "" {
 		who = "Nobody owns this post-mortem yet: whoever picks it up,"
 	}
-	if r.Kind == ReminderReview {
+	if r.Review {
 		return fmt.Sprintf("%s the draft of this post-mortem is due for review now: post it for review before the post-mortem meeting, due %s.",
 			who, At(r.MeetingDue, r.Zone)) + "\n" + marker
 	}

@@ -37,9 +37,9 @@ func TestOwnerCommentGolden(t *testing.T) {
 func TestReminderCommentGolden(t *testing.T) {
 	base := Reminder{Mention: "[~accountid:acc-alice]", MeetingDue: meetingDue, Status: "Draft", Zone: newYork}
 	review := base
-	review.Kind, review.N = ReminderReview, 1
+	review.Review, review.N = true, 1
 	over := base
-	over.Kind, over.N = ReminderOverdue, 1
+	over.N = 1
 	last := over
 	last.N, last.Last, last.Status = 5, true, "In Review"
 	nobody := review

@@ -36,7 +36,7 @@ func (x *run) remind(ctx context.Context) error {
 	if err != nil {
 		return x.failRead(ctx, step, err)
 	}
-	r := render.Reminder{Kind: job.Kind, N: job.N, Last: job.N >= x.rules.Reminders.MaxOverdue, Mention: who,
+	r := render.Reminder{Review: job.Kind == store.ReminderReview, N: job.N, Last: job.N >= x.rules.Reminders.MaxOverdue, Mention: who,
 		MeetingDue: d.MeetingDue, Status: d.Status, Zone: x.rules.Location()}
 	marker := commentMarker("reminder-"+job.Kind+"-"+fmt.Sprint(job.N), x.id)
 	text := render.ReminderComment(r, marker)
