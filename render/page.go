@@ -1,9 +1,12 @@
-// Package render turns a post-mortem into Jira text: the epic's summary and
-// its description (the post-mortem page, in Jira wiki markup), and the
-// follow-up tickets' descriptions. The page comes from Go text/template,
-// built in or overridden from the rules; every value from PagerDuty goes
-// through an escaping function, so that no incident title or note can break
-// the markup.
+// Package render holds every sentence aftermath writes to people in Jira
+// and PagerDuty: the epic's summary and its description (the post-mortem
+// page, in Jira wiki markup), the follow-up tickets' descriptions, the
+// comments on the epic (comments.go, language.go) and the notes on the
+// incidents (notes.go); the mail and Slack bodies are rendered by
+// integrations/notify. The page comes from Go text/template, built in or
+// overridden from the rules; every value from PagerDuty goes through an
+// escaping function, so that no incident title or note can break the
+// markup. Each family of sentences has a golden file in testdata.
 package render
 
 import (
@@ -205,6 +208,25 @@ func Summary(t *template.Template, p Page) (string, error) {
 	return Line(s, 255), nil
 }
 
+// EpicName is the epic's Epic Name on Jira Data Center (what its boards
+// show on the epic's issues): one line of at most 255 characters.
+func EpicName(p Page) string {
+	return Line(fmt.Sprintf("Post-mortem #%d %s", p.Number, p.Title), 255)
+}
+
+// OwnerRefused is the page's owner note when Jira would not assign the
+// epic to the owner (email): why is Jira's reason. The page and the owner
+// comment escape it.
+func OwnerRefused(email, why string) string {
+	return fmt.Sprintf("Jira refused to assign it to %s (%s)", email, why)
+}
+
+// RefusedTicket is how the page's items not ticketed list a follow-up Jira
+// refused to create.
+func RefusedTicket(item string) string {
+	return item + " (Jira refused the ticket)"
+}
+
 // Description renders the post-mortem page with t (nil: the built-in one).
 func Description(t *template.Template, p Page) (string, error) {
 	if t == nil {
@@ -274,6 +296,28 @@ func Duration(d time.Duration) string {
 		return fmt.Sprintf("%d h", h)
 	}
 	return fmt.Sprintf("%d h %d min", h, m)
+}
+
+// At formats a time for people in zone: "2026-11-20 10:12 EST", and
+// "unknown" for the zero time.
+func At(t time.Time, zone *time.Location) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.In(orUTC(zone)).Format("2006-01-02 15:04 MST")
+}
+
+// Day formats a deadline for people in zone, with its weekday: "Mon 23 Nov
+// 2026 10:12 EST".
+func Day(t time.Time, zone *time.Location) string {
+	return t.In(orUTC(zone)).Format("Mon 2 Jan 2006 15:04 MST")
+}
+
+func orUTC(zone *time.Location) *time.Location {
+	if zone == nil {
+		return time.UTC
+	}
+	return zone
 }
 
 // Sample is a page with every field set, for checking a template before it

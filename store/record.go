@@ -66,6 +66,10 @@ type StepRecord struct {
 	Status string `json:"status"`
 	Detail string `json:"detail,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Refused says the outside system refused the write as such (a 4xx
+	// other than 429, an SMTP 5xx): the same request would be refused
+	// again, so it is not retried. Detail says so to people.
+	Refused bool `json:"refused,omitempty"`
 	// Intent is the outside write the step is about to make or made, and
 	// IntentAt when that intent was first recorded (kept across failed
 	// attempts, so a retry knows how old an unanswered write is).

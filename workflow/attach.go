@@ -52,8 +52,7 @@ func (x *run) attach(ctx context.Context, in pagerduty.Incident, g store.Inciden
 // comment saying it joined.
 func (x *run) attachToEpic(ctx context.Context, primary, m pagerduty.Incident, ref PostmortemRef) error {
 	marker := commentMarker("member", m.ID)
-	text := fmt.Sprintf("%s joined this post-mortem: it is related to #%d and resolved at %s. Its timeline is not on this page yet: add what matters.\n%s",
-		render.Link(fmt.Sprintf("#%d %s", m.Number, render.Clip(m.Title, 1024)), m.HTMLURL), primary.Number, x.at(m.ResolvedAt), marker)
+	text := render.JoinedComment(render.Incident{Number: m.Number, Title: m.Title, URL: m.HTMLURL}, primary.Number, m.ResolvedAt, x.rules.Location(), marker)
 	_, err := x.write(ctx, write{
 		incident: m.ID, name: StepEpicAttach, intent: fmt.Sprintf("add #%d to post-mortem %s (label and comment)", m.Number, ref.Key),
 		lookup: x.findComment(ref.Key, marker),

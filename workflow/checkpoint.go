@@ -237,7 +237,8 @@ func (x *run) fail(ctx context.Context, w write, result string, err error) error
 	st := store.StepRecord{Name: w.name, Status: store.StepFailed, Intent: w.intent, IntentAt: w.intentAt, WriteEndedAt: w.writeEndedAt,
 		Detail: w.intent, Result: result, Error: err.Error()}
 	if !retryable(err) {
-		st.Detail += " (not retried)"
+		st.Refused = true
+		st.Detail += " (not retried)" // for people: the record's reader reads Refused
 	}
 	// Recorded even when the attempt's context is done.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -185,7 +185,7 @@ func TestResolutionRefusedWriteIsPermanent(t *testing.T) {
 	if !IsPermanent(err) || !strings.Contains(err.Error(), "PAGERDUTY_FROM_EMAIL is not set") {
 		t.Fatalf("err = %v, want a permanent error naming PAGERDUTY_FROM_EMAIL", err)
 	}
-	if st := e.step("PINC050", StepLinkBack); st.Status != store.StepFailed || !strings.Contains(st.Detail, "not retried") {
+	if st := e.step("PINC050", StepLinkBack); st.Status != store.StepFailed || !st.Refused || !strings.Contains(st.Detail, "not retried") {
 		t.Fatalf("link-back step = %+v", st)
 	}
 	if n := e.sim.Count("POST /incidents/{id}/notes"); n != 0 {

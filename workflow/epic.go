@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -28,7 +30,7 @@ type epicResult struct {
 	OwnerRefused string    `json:"owner_refused,omitempty"`
 	MeetingDue   time.Time `json:"meeting_due,omitzero"`
 	ReviewDue    time.Time `json:"review_due,omitzero"`
-	// Fit is how much of the page the epic was made with (page.go): all
+	// Fit is how much of the page the epic was made with (epic_page.go): all
 	// of it that fits, unless Jira refused that for its size.
 	Fit pageFit `json:"fit,omitzero"`
 	// relabelled is set when this run labelled the epic for incidents
@@ -76,7 +78,7 @@ func (x *run) epic(ctx context.Context, pm Postmortem, d draft) (er epicResult, 
 	in := pm.Primary
 	e := jira.Epic{
 		Project: d.project, IssueType: x.rules.Jira.EpicIssueType, Summary: d.summary, Page: d.description,
-		Name:      render.Line(fmt.Sprintf("Post-mortem #%d %s", in.Number, in.Title), 255),
+		Name:      render.EpicName(d.page),
 		Incidents: d.incidents, Labels: d.labels, Owner: pm.Owner.JiraID,
 	}
 	if !pm.MeetingDue.IsZero() {
@@ -141,10 +143,13 @@ func (x *run) addIncidents(ctx context.Context, er *epicResult, incidents []stri
 		return nil
 	}
 	er.relabelled = true
+	res := relabelResult{Key: er.Key, Incidents: missing}
 	_, err := x.write(ctx, write{
-		incident: x.id, name: StepEpicIncidents + "_" + strings.Join(missing, "_"),
+		incident: x.id, name: relabelStep(missing),
 		intent: fmt.Sprintf("label %s for %s, which joined the group", er.Key, strings.Join(missing, ", ")),
-		do:     func(ctx context.Context) (string, error) { return er.Key, x.r.Jira.AddIncidents(ctx, er.Key, missing) },
+		do: func(ctx context.Context) (string, error) {
+			return res.String(), x.r.Jira.AddIncidents(ctx, er.Key, missing)
+		},
 	})
 	if err != nil && !refused(err) {
 		return err
@@ -153,4 +158,43 @@ func (x *run) addIncidents(ctx context.Context, er *epicResult, incidents []stri
 	// them so.
 	er.Incidents = append(er.Incidents, missing...)
 	return nil
+}
+
+// relabelResult is what an epic_incidents step records: the epic, and the
+// incidents it labelled it for.
+type relabelResult struct {
+	Key       string   `json:"key"`
+	Incidents []string `json:"incidents"`
+}
+
+func (r relabelResult) String() string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+// relabelStep names the step that labels the epic for a set of incidents:
+// the same set, in any order, always gets the same name, so that two runs
+// labelling it share one checkpoint. The name is a digest: the incidents
+// are in the step's result, and nothing reads them from its name.
+func relabelStep(incidents []string) string {
+	ids := slices.Clone(incidents)
+	slices.Sort(ids)
+	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
+	return StepEpicIncidents + "_" + hex.EncodeToString(sum[:8])
+}
+
+// relabelled returns the incidents a done epic_incidents step labelled the
+// epic for, read from its result. A record of the releases that named the
+// step after its incidents (epic_incidents_P1_P2, its result the bare epic
+// key) is read from its name.
+func relabelled(name string, st store.StepRecord) ([]string, bool) {
+	if !strings.HasPrefix(name, StepEpicIncidents+"_") || st.Status != store.StepDone {
+		return nil, false
+	}
+	var r relabelResult
+	if err := json.Unmarshal([]byte(st.Result), &r); err == nil && r.Key != "" {
+		return r.Incidents, true
+	}
+	ids, _ := strings.CutPrefix(name, StepEpicIncidents+"_")
+	return strings.Split(ids, "_"), true
 }

@@ -13,7 +13,7 @@ func TestResolutionPriorityRefusedGoesOn(t *testing.T) {
 	e.sim.RefusePriorityOnResolved(true)
 	e.mustProcess(EventResolved, "PPRIM")
 	st := e.step("PPRIM", StepFinalSeverity)
-	if st.Status != store.StepFailed || !strings.Contains(st.Detail, "not retried") || st.Error == "" {
+	if st.Status != store.StepFailed || !st.Refused || !strings.Contains(st.Detail, "not retried") || st.Error == "" {
 		t.Fatalf("final severity step = %+v", st)
 	}
 	if in, _ := e.sim.Incident("PPRIM"); in.Priority != "P2" {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/render"
 	"github.com/aftermath-dev/aftermath/store"
 )
 
@@ -140,8 +141,8 @@ func (x *run) holding(ctx context.Context, lock *store.Lock, f func(context.Cont
 // member's own record.
 func (x *run) memberNote(ctx context.Context, primary, m pagerduty.Incident, ref PostmortemRef) error {
 	marker := noteMarker("member", primary.ID)
-	text := fmt.Sprintf("This incident is grouped under #%d %q (%s), whose post-mortem covers it.\nPost-mortem: %s (%s)\n%s",
-		primary.Number, primary.Title, primary.HTMLURL, ref.URL, ref.Key, marker)
+	text := render.MemberNote(render.Incident{Number: primary.Number, Title: primary.Title, URL: primary.HTMLURL},
+		render.Epic{Key: ref.Key, URL: ref.URL}, marker)
 	_, err := x.write(ctx, write{
 		incident: m.ID, name: StepMemberNote,
 		intent: fmt.Sprintf("add a note to #%d pointing at #%d and post-mortem %s", m.Number, primary.Number, ref.Key),

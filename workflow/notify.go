@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/aftermath-dev/aftermath/integrations/notify"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/render"
 	"github.com/aftermath-dev/aftermath/store"
 )
 
@@ -81,9 +81,8 @@ func (x *run) sendCreated(ctx context.Context) error {
 	errs := x.sendAll(ctx, "notify_created", f, notify.Created(f), nil)
 	if f.Owner != "" && x.r.Notifier.MailEnabled() && !f.MeetingDue.IsZero() {
 		start := notify.MeetingSlot(f.MeetingDue, x.rules.Location(), x.rules.IsBusinessDay)
-		m := notify.Created(f)
-		e := notify.Email{To: []string{f.Owner}, Subject: "Meeting hold: " + m.Subject,
-			Text: "A hold for the post-mortem meeting is attached: forward it to the shared calendar, or move it.\n\n" + m.Text, HTML: m.HTML,
+		m := notify.MeetingHold(f)
+		e := notify.Email{To: []string{f.Owner}, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
 			Attachments: []notify.Attachment{{Name: "postmortem-" + f.Key + ".ics", ContentType: "text/calendar; method=REQUEST; charset=utf-8",
 				Data: notify.Hold(f, start, x.r.now(), f.Owner)}}}
 		errs = append(errs, x.send(ctx, "notify_created_hold", "send the meeting hold for "+x.at(start)+" to the owner", "email",
@@ -122,8 +121,11 @@ func (x *run) sendAll(ctx context.Context, prefix string, f notify.Facts, m noti
 func (x *run) send(ctx context.Context, step, intent, channel string, do func(context.Context) error) error {
 	if prev, seen, err := x.checkpointOf(ctx, x.id, step); err != nil {
 		return err
-	} else if seen && prev.Status == store.StepFailed && strings.HasSuffix(prev.Detail, "(not retried)") {
-		return nil // refused as such earlier: recorded, not tried again
+	} else if seen && prev.Status == store.StepFailed && prev.Refused {
+		// Refused as such earlier: recorded, not tried again. (A record
+		// of the release before Refused is tried once more: a refused
+		// message was not sent, so that sends nothing twice.)
+		return nil
 	}
 	res, err := x.write(ctx, write{incident: x.id, name: step, intent: intent, once: true,
 		do: func(ctx context.Context) (string, error) { return "sent", do(ctx) }})
@@ -159,4 +161,66 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// Telling people of a post-mortem's deadlines and status: the reminders
+// and the Reviewed message go by email and Slack too, besides the Jira
+// comments, to the owner and the rules' matching recipients. Each message
+// is a once write (see notify.go), so no retry, replica or copy of the job
+// sends it twice.
+
+// postmortemFacts are what the messages say of the post-mortem: what its
+// notify step recorded. ok is false when nothing is told (no notifier,
+// nobody to tell, or no post-mortem told yet).
+func (x *run) postmortemFacts(ctx context.Context) (f notify.Facts, ok bool, err error) {
+	if x.r.Notifier == nil {
+		return f, false, nil
+	}
+	st, seen, err := x.checkpointOf(ctx, x.id, StepNotify)
+	if err != nil || !seen || st.Status != store.StepDone {
+		return f, false, err
+	}
+	if err := json.Unmarshal([]byte(st.Result), &f); err != nil || f.Key == "" {
+		return f, false, nil
+	}
+	return f, true, nil
+}
+
+// tellReminder sends a reminder to the owner and the rules' recipients.
+func (x *run) tellReminder(ctx context.Context, job store.ReminderJob, d store.Deadline) error {
+	f, ok, err := x.postmortemFacts(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	m := notify.Review(f)
+	if job.Kind == store.ReminderOverdue {
+		m = notify.Overdue(f, d.Status, job.N, job.N >= x.rules.Reminders.MaxOverdue)
+	}
+	return retryOnly(errors.Join(x.sendAll(ctx, fmt.Sprintf("notify_%s_%d", job.Kind, job.N), f, m, owner(f))...))
+}
+
+// tellReviewed sends the Reviewed message, with the results (the page's
+// external message, when it has one), to the owner and the rules'
+// recipients.
+func (x *run) tellReviewed(ctx context.Context) error {
+	f, ok, err := x.postmortemFacts(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	results := ""
+	if x.r.Jira != nil {
+		page, err := x.r.Jira.Page(ctx, f.Key)
+		if err != nil {
+			return x.failRead(ctx, "notify_reviewed", err)
+		}
+		results, _ = render.ExternalMessage(page)
+	}
+	return retryOnly(errors.Join(x.sendAll(ctx, "notify_reviewed", f, notify.Reviewed(f, results), owner(f))...))
+}
+
+func owner(f notify.Facts) []string {
+	if f.Owner == "" {
+		return nil
+	}
+	return []string{f.Owner}
 }

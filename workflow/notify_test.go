@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -147,11 +148,37 @@ func TestNotifyPermanentRefusalDoesNotFailTheJob(t *testing.T) {
 		t.Fatalf("a refused recipient failed the job: %v", err)
 	}
 	steps, _ := e.st.Steps(context.Background(), "QN3")
-	if st := steps["notify_created_email_1"]; st.Status != store.StepFailed || !strings.Contains(st.Error, "550") {
+	if st := steps["notify_created_email_1"]; st.Status != store.StepFailed || !st.Refused || !strings.Contains(st.Error, "550") {
 		t.Fatalf("the refusal is not recorded: %+v", st)
 	}
 	if err := e.run(t, notifyFacts("QN3")); err != nil || len(e.smtp.Mails()) != 2 {
 		t.Fatalf("the refused mail was tried again: %v, %d mails", err, len(e.smtp.Mails()))
+	}
+}
+
+// Whether a message was refused for good is the record's Refused field,
+// never its text: a refused message whose detail does not say so is not
+// tried again, and one that failed for a while, whose detail happens to
+// end like a refusal's, is.
+func TestNotifyRefusalIsReadFromTheRecordNotItsText(t *testing.T) {
+	e := newNotifyEnv(t)
+	ctx := context.Background()
+	for _, st := range []store.StepRecord{
+		{Name: "notify_created_email_1", Status: store.StepFailed, Refused: true, Intent: "email 1 recipients", Detail: "email 1 recipients", Error: "550 no such user"},
+		{Name: "notify_created_slack_2", Status: store.StepFailed, Intent: "post to Slack", Detail: "post to Slack: Checkout (not retried)", Error: "slack: 500"},
+	} {
+		if err := e.st.RecordStep(ctx, "QN5", st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.run(t, notifyFacts("QN5")); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(recipients(e.smtp), " "); got != "execs@example.com owner@example.com" {
+		t.Fatalf("mails to %s, want the refused stakeholders' mail not tried again", got)
+	}
+	if n := len(e.slack.Posts()); n != 1 {
+		t.Fatalf("%d Slack posts, want the one that failed for a while posted", n)
 	}
 }
 
@@ -280,5 +307,152 @@ func TestNotifyHoldAtTheLastWorkingSlotBeforeTheMeetingDue(t *testing.T) {
 	steps, _ := e.st.Steps(context.Background(), "QH1")
 	if st := steps["notify_created_hold"]; !strings.Contains(st.Intent, "2026-11-25 16:30 EST") {
 		t.Fatalf("the hold's step says %+v", st)
+	}
+}
+
+// subjects lists the subject lines of the mails to a recipient.
+func subjects(s *notifytest.SMTP, to string) []string {
+	var out []string
+	for _, m := range s.Mails() {
+		if !strings.Contains(strings.Join(m.To, ","), to) {
+			continue
+		}
+		for _, l := range strings.Split(m.Data, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Subject: "); ok {
+				out = append(out, v)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func slackTexts(s *notifytest.Slack) []string {
+	var out []string
+	for _, p := range s.Posts() {
+		out = append(out, p.Text)
+	}
+	return out
+}
+
+func countPrefix(list []string, prefix string) int {
+	n := 0
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func countContaining(list []string, part string) int {
+	n := 0
+	for _, s := range list {
+		if strings.Contains(s, part) {
+			n++
+		}
+	}
+	return n
+}
+
+// End to end through the queue, against both simulators, a real SMTP
+// conversation and a Slack receiver: a new SEV-1 post-mortem is told once
+// to the stakeholders by email and in Slack and the owner gets the meeting
+// hold; the review reminder and the Reviewed message reach the owner and
+// the stakeholders too; replays of every job send nothing twice.
+func TestTellingPeopleEndToEnd(t *testing.T) {
+	d := newDeadlineEnv(t, "notify:\n  - email: [stakeholders@example.com]\n  - slack_webhook_env: SLACK_SRE\n"+
+		"people:\n  services:\n    - services: [PSVC001]\n      owners: [checkout-owner@example.com]\n      engineering_managers: [checkout-em@example.com]\n",
+		t0.Add(80*time.Minute), 2)
+	smtp, slack := notifytest.NewSMTP(t), notifytest.NewSlack(t)
+	cfg := smtp.Config()
+	cfg.Getenv = func(k string) (string, bool) { return slack.URL, k == "SLACK_SRE" }
+	d.res.Notifier = notify.New(cfg, nil, nil)
+	realisticSEV1(d.pdEnv)
+	d.resolve("PCHK1")
+	epic := d.wantOneEpic()
+	// The meeting's invitees, from the responders and the rules' people, on
+	// the page and in the creation message.
+	for _, who := range []string{"Alice Ng (incident commander)", "checkout-owner@example.com (service owner)", "checkout-em@example.com (engineering manager)"} {
+		if !strings.Contains(epic.Description, who) {
+			t.Errorf("the page does not invite %s", who)
+		}
+	}
+	if m := smtp.Mails(); len(m) == 0 || !strings.Contains(m[0].Data, "checkout-owner@example.com") {
+		t.Error("the creation message does not list the invitees")
+	}
+
+	stake, owner := subjects(smtp, "stakeholders@example.com"), subjects(smtp, "alice@example.com")
+	if countPrefix(stake, "Post-mortem "+epic.Key) != 1 || countContaining(slackTexts(slack), "post-mortem "+epic.Key+" is open") != 1 {
+		t.Fatalf("creation: stakeholders got %q, Slack %q; want one of each", stake, slackTexts(slack))
+	}
+	if countPrefix(owner, "Meeting hold: ") != 1 {
+		t.Fatalf("owner got %q, want the meeting hold", owner)
+	}
+	for _, m := range smtp.Mails() {
+		if strings.Contains(strings.Join(m.To, ","), "alice@example.com") && !strings.Contains(m.Data, "text/calendar") {
+			t.Fatal("the owner's hold has no calendar attached")
+		}
+	}
+
+	// The same resolution again (PagerDuty's redelivery with a new event
+	// ID): nothing is sent twice.
+	d.w.enqueue(resolved("EPCHK1-again", "PCHK1"))
+	d.drain()
+	if n := len(smtp.Mails()); n != 2 {
+		t.Fatalf("%d mails after a redelivery, want the 2 of the creation", n)
+	}
+
+	dl := d.deadline("PCHK1")
+	d.clock.Set(dl.ReviewDue)
+	d.tick()
+	d.tick()
+	if o, s, sl := countPrefix(subjects(smtp, "alice@example.com"), "Review due"), countPrefix(subjects(smtp, "stakeholders@example.com"), "Review due"),
+		countContaining(slackTexts(slack), "is due for review"); o != 1 || s != 1 || sl != 1 {
+		t.Fatalf("review reminder: owner %d, stakeholders %d, Slack %d mails; want 1 each", o, s, sl)
+	}
+
+	// A long external message (for Slack, whose sections hold 3,000
+	// characters): the Reviewed message carries it whole by email and split
+	// and cut with a link in Slack, never refused.
+	var external strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&external, "Update %d: some checkouts failed & were retried; %s\n", i, strings.TrimSpace(strings.Repeat("no order was lost. ", 20)))
+	}
+	page := strings.Replace(d.wantOneEpic().Description+"\n", "h3. External\n", "h3. External\n"+external.String(), 1)
+	if err := d.jc.SetPage(context.Background(), epic.Key, page); err != nil {
+		t.Fatal(err)
+	}
+	if _, changed, err := d.keepers[0].ApplyEpicStatus(context.Background(), epic.Key, "Reviewed"); err != nil || !changed {
+		t.Fatalf("Reviewed: %v %v", changed, err)
+	}
+	d.drain()
+	if _, _, err := d.keepers[1].ApplyEpicStatus(context.Background(), epic.Key, "Reviewed"); err != nil {
+		t.Fatal(err)
+	}
+	d.drain()
+	if s, sl := countPrefix(subjects(smtp, "stakeholders@example.com"), "Reviewed: "), countContaining(slackTexts(slack), "is Reviewed"); s != 1 || sl != 1 {
+		t.Fatalf("Reviewed: stakeholders %d, Slack %d; want 1 each", s, sl)
+	}
+	if r := slack.Refused(); len(r) != 0 {
+		t.Fatalf("Slack refused %d posts: %q", len(r), r)
+	}
+	last := slack.Posts()[len(slack.Posts())-1]
+	if body := fmt.Sprint(last.Blocks[len(last.Blocks)-2].Text); !strings.Contains(body, "cut here") || !strings.Contains(body, "|"+epic.Key+">") {
+		t.Fatalf("the cut results do not link to the post-mortem: %s", body)
+	}
+	for _, m := range smtp.Mails() {
+		if strings.Contains(strings.Join(m.To, ","), "stakeholders@example.com") && strings.Contains(m.Data, "Reviewed: ") {
+			parts, err := m.Parts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text := string(parts[0].Body); !strings.Contains(strings.ReplaceAll(text, "\r\n", "\n"), strings.TrimSpace(external.String())) {
+				t.Fatalf("the Reviewed mail lacks some of the external message:\n%s", text)
+			}
+		}
+	}
+	if rec, _, _ := d.store.IncidentRecord(context.Background(), "PCHK1"); rec.Postmortem == nil || rec.Postmortem.Status != store.StatusReviewed {
+		t.Fatalf("record = %+v", rec.Postmortem)
 	}
 }

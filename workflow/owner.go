@@ -137,9 +137,7 @@ func lastAssignee(in pagerduty.Incident, entries []pagerduty.LogEntry) pagerduty
 // ownerComment says on an unassigned epic why nobody owns it.
 func (x *run) ownerComment(ctx context.Context, in pagerduty.Incident, key, why string) error {
 	marker := commentMarker("owner", in.ID)
-	// why holds Jira's refusal and emails: cut, it cannot take the
-	// comment over Jira's limit.
-	text := "This post-mortem has no owner yet: " + render.Text(render.Clip(why, 2000)) + ". Assign someone who took part.\n" + marker
+	text := render.OwnerComment(why, marker)
 	_, err := x.write(ctx, write{
 		incident: x.id, name: StepOwnerComment, intent: "comment on " + key + " why it is unassigned",
 		lookup: x.findComment(key, marker),

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/notify"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
+	"github.com/aftermath-dev/aftermath/render"
 	"github.com/aftermath-dev/aftermath/store"
 )
 
@@ -65,7 +65,7 @@ func (x *run) postmortemOf(ctx context.Context, in pagerduty.Incident, members [
 
 // postmortem makes the group's post-mortem in Jira, each write once: the
 // epic (epic.go), its follow-up tickets (followups.go), the page again with
-// their keys (page.go), and a comment when nobody could be assigned
+// their keys (epic_page.go), and a comment when nobody could be assigned
 // (owner.go). made is false when there is no post-mortem to point at (Jira
 // is not configured, or a dry run).
 func (x *run) postmortem(ctx context.Context, pm Postmortem) (ref PostmortemRef, made bool, err error) {
@@ -93,7 +93,7 @@ func (x *run) postmortem(ctx context.Context, pm Postmortem) (ref PostmortemRef,
 	owner, ownerNote := pm.Owner, pm.OwnerNote
 	if epic.OwnerRefused != "" {
 		// Recorded with the epic: a retry after a crash knows it too.
-		ownerNote = fmt.Sprintf("Jira refused to assign it to %s (%s)", owner.Email, epic.OwnerRefused)
+		ownerNote = render.OwnerRefused(owner.Email, epic.OwnerRefused)
 		owner = Owner{}
 	}
 	created, refusedItems, err := x.followupTickets(ctx, pm.Primary, epic.Key, d.followups)
@@ -157,8 +157,8 @@ func (x *run) postmortemRef(ctx context.Context, primary string) (ref Postmortem
 	incidents := slices.Clone(er.Incidents)
 	for name, st := range steps {
 		// The incidents labelled after the epic was made.
-		if ids, ok := strings.CutPrefix(name, StepEpicIncidents+"_"); ok && st.Status == store.StepDone {
-			incidents = append(incidents, strings.Split(ids, "_")...)
+		if ids, ok := relabelled(name, st); ok {
+			incidents = append(incidents, ids...)
 		}
 	}
 	return PostmortemRef{Key: er.Key, URL: x.r.Jira.BrowseURL(er.Key), Incidents: incidents}, true, nil

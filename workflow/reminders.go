@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/aftermath-dev/aftermath/render"
 	"github.com/aftermath-dev/aftermath/store"
 )
 
@@ -35,10 +36,12 @@ func (x *run) remind(ctx context.Context) error {
 	if err != nil {
 		return x.failRead(ctx, step, err)
 	}
+	r := render.Reminder{Review: job.Kind == store.ReminderReview, N: job.N, Last: job.N >= x.rules.Reminders.MaxOverdue, Mention: who,
+		MeetingDue: d.MeetingDue, Status: d.Status, Zone: x.rules.Location()}
 	marker := commentMarker("reminder-"+job.Kind+"-"+fmt.Sprint(job.N), x.id)
-	text := x.reminderText(job, d, who) + "\n" + marker
+	text := render.ReminderComment(r, marker)
 	_, err = x.write(ctx, write{
-		incident: x.id, name: step, intent: fmt.Sprintf("remind the owner on %s: %s", d.Key, reminderWhat(job)),
+		incident: x.id, name: step, intent: fmt.Sprintf("remind the owner on %s: %s", d.Key, r.What()),
 		lookup: x.findComment(d.Key, marker),
 		do:     func(ctx context.Context) (string, error) { return d.Key, x.r.Jira.AddComment(ctx, d.Key, text) },
 	})
@@ -53,31 +56,10 @@ func (x *run) remind(ctx context.Context) error {
 	return x.tellReminder(ctx, job, d)
 }
 
-// mention is the markup that mentions the owner, or says there is none.
+// mention is the markup that mentions the owner; "" when there is none.
 func (x *run) mention(ctx context.Context, jiraID string) (string, error) {
 	if jiraID == "" {
-		return "Nobody owns this post-mortem yet: whoever picks it up,", nil
+		return "", nil
 	}
 	return x.r.Jira.Mention(ctx, jiraID)
-}
-
-func reminderWhat(job store.ReminderJob) string {
-	if job.Kind == store.ReminderReview {
-		return "the review is due"
-	}
-	return fmt.Sprintf("the meeting is overdue (reminder %d)", job.N)
-}
-
-// reminderText is the comment's words.
-func (x *run) reminderText(job store.ReminderJob, d store.Deadline, who string) string {
-	if job.Kind == store.ReminderReview {
-		return fmt.Sprintf("%s the draft of this post-mortem is due for review now: post it for review before the post-mortem meeting, due %s.",
-			who, x.at(d.MeetingDue))
-	}
-	last := ""
-	if job.N >= x.rules.Reminders.MaxOverdue {
-		last = " This is the last reminder."
-	}
-	return fmt.Sprintf("%s the post-mortem meeting was due %s, and the post-mortem is still %s. Hold the meeting and move this epic to Reviewed (%s).%s",
-		who, x.at(d.MeetingDue), d.Status, reminderWhat(job), last)
 }

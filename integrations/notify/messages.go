@@ -52,6 +52,17 @@ func Created(f Facts) Message {
 	return v.render()
 }
 
+// MeetingHold is the owner's mail that carries the meeting's calendar hold
+// (Hold, attached by the caller): the creation message, introduced. It has
+// no Slack form: the hold goes to the owner only, by email.
+func MeetingHold(f Facts) Message {
+	m := Created(f)
+	m.Subject = "Meeting hold: " + m.Subject
+	m.Text = "A hold for the post-mortem meeting is attached: forward it to the shared calendar, or move it.\n\n" + m.Text
+	m.Slack = SlackMessage{}
+	return m
+}
+
 // Review is the message when the draft is due for review.
 func Review(f Facts) Message {
 	v := f.view("Review due: post-mortem "+f.Key+" "+subjectTitle(f),

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty"
@@ -66,7 +65,7 @@ func (x *run) setPage(ctx context.Context, epic epicResult, d draft, created map
 	}
 	page.Overflow = slices.Clone(page.Overflow)
 	for _, item := range refusedItems {
-		page.Overflow = append(page.Overflow, item+" (Jira refused the ticket)")
+		page.Overflow = append(page.Overflow, render.RefusedTicket(item))
 	}
 	page.Owner = render.Person{Name: owner.Name, Email: owner.Email, JiraID: owner.JiraID}
 	page.OwnerNote = ownerNote
@@ -242,7 +241,7 @@ func (x *run) pageRest(ctx context.Context, key string, rest []render.RestSectio
 	for i, body := range parts {
 		n := i + 1
 		marker := commentMarker(fmt.Sprintf("page-%d", n), x.id)
-		text := fmt.Sprintf("*What the post-mortem page leaves out* to fit in Jira, part %d of %d:\n%s%s", n, len(parts), body, marker)
+		text := render.PageRestComment(n, len(parts), body, marker)
 		_, err := x.write(ctx, write{
 			incident: x.id, name: fmt.Sprintf("%s_%d", StepEpicPageRest, n),
 			intent: fmt.Sprintf("comment on %s part %d of %d of what its page leaves out", key, n, len(parts)),
@@ -270,8 +269,8 @@ func (x *run) pageOf(pm Postmortem) render.Page {
 		p.Duration = render.Duration(in.ResolvedAt.Sub(in.CreatedAt))
 	}
 	if !pm.MeetingDue.IsZero() {
-		p.MeetingDue = pm.MeetingDue.In(loc).Format("Mon 2 Jan 2006 15:04 MST")
-		p.ReviewDue = pm.ReviewDue.In(loc).Format("Mon 2 Jan 2006 15:04 MST")
+		p.MeetingDue = render.Day(pm.MeetingDue, loc)
+		p.ReviewDue = render.Day(pm.ReviewDue, loc)
 	}
 	p.Incidents, p.Services = x.pageIncidents(pm)
 	p.GroupSize = len(p.Incidents)
@@ -341,12 +340,4 @@ func (x *run) pageIncidents(pm Postmortem) ([]render.Incident, []string) {
 		add(m.Incident, m.Severity, "member")
 	}
 	return incs, services
-}
-
-// at formats a time for people, in the rules' zone.
-func (x *run) at(t time.Time) string {
-	if t.IsZero() {
-		return "unknown"
-	}
-	return t.In(x.rules.Location()).Format("2006-01-02 15:04 MST")
 }

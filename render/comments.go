@@ -1,0 +1,88 @@
+package render
+
+import (
+	"fmt"
+	"time"
+)
+
+// The comments aftermath writes on a post-mortem's epic, besides its page
+// (LanguageComment is in language.go). Each ends with the marker it is
+// given, by which a retry finds it (workflow/markers.go builds the
+// markers); text from outside is escaped and cut, so that no comment breaks
+// its markup or goes over Jira's limit.
+
+// OwnerComment says on an unassigned epic why nobody owns it. why may hold
+// Jira's refusal and emails: it is escaped and cut to 2,000 characters, so
+// the comment stays far under Jira's limit.
+func OwnerComment(why, marker string) string {
+	return "This post-mortem has no owner yet: " + Text(Clip(why, 2000)) + ". Assign someone who took part.\n" + marker
+}
+
+// Reminder is what a reminder comment says.
+type Reminder struct {
+	// Review: the draft is due for review; otherwise the meeting is
+	// overdue.
+	Review bool
+	N      int // the reminder's number among those of its kind, from 1
+	// Last says no reminder of its kind comes after this one.
+	Last bool
+	// Mention is the markup that mentions the owner (Jira's [~accountid:...]);
+	// "" when nobody owns the post-mortem.
+	Mention    string
+	MeetingDue time.Time
+	Status     string // the post-mortem's status: Draft, In Review
+	Zone       *time.Location
+}
+
+// What says what the reminder is about in a few words: "the review is
+// due", "the meeting is overdue (reminder 2)".
+func (r Reminder) What() string {
+	if r.Review {
+		return "the review is due"
+	}
+	return fmt.Sprintf("the meeting is overdue (reminder %d)", r.N)
+}
+
+// ReminderComment is a reminder on the epic, mentioning the owner (or, when
+// there is none, whoever picks the post-mortem up): the review is due, or
+// the meeting is overdue and the post-mortem not yet Reviewed.
+func ReminderComment(r Reminder, marker string) string {
+	who := r.Mention
+	if who == "" {
+		who = "Nobody owns this post-mortem yet: whoever picks it up,"
+	}
+	if r.Review {
+		return fmt.Sprintf("%s the draft of this post-mortem is due for review now: post it for review before the post-mortem meeting, due %s.",
+			who, At(r.MeetingDue, r.Zone)) + "\n" + marker
+	}
+	last := ""
+	if r.Last {
+		last = " This is the last reminder."
+	}
+	return fmt.Sprintf("%s the post-mortem meeting was due %s, and the post-mortem is still %s. Hold the meeting and move this epic to Reviewed (%s).%s",
+		who, At(r.MeetingDue, r.Zone), r.Status, r.What(), last) + "\n" + marker
+}
+
+// LiaisonComment asks the customer liaison to post the page's external
+// message (from ExternalMessage, which bounds it) on the status page, the
+// message quoted and escaped. mention is the markup that mentions the
+// liaison, or their email from the rules when Jira has no such user.
+func LiaisonComment(mention, message, marker string) string {
+	return fmt.Sprintf("%s this post-mortem is Reviewed: please post its external message on the status page.\n{quote}%s{quote}\n%s",
+		mention, Text(message), marker)
+}
+
+// JoinedComment says on the epic that member joined the post-mortem after
+// it was made: related to the primary incident number primary, resolved at
+// resolvedAt (shown in zone). The member's title is cut to 1,024
+// characters.
+func JoinedComment(member Incident, primary int, resolvedAt time.Time, zone *time.Location, marker string) string {
+	return fmt.Sprintf("%s joined this post-mortem: it is related to #%d and resolved at %s. Its timeline is not on this page yet: add what matters.\n%s",
+		Link(fmt.Sprintf("#%d %s", member.Number, Clip(member.Title, 1024)), member.URL), primary, At(resolvedAt, zone), marker)
+}
+
+// PageRestComment is part n of total of what the post-mortem page leaves
+// out to fit in Jira; body is that part, one of Comments' results.
+func PageRestComment(n, total int, body, marker string) string {
+	return fmt.Sprintf("*What the post-mortem page leaves out* to fit in Jira, part %d of %d:\n%s%s", n, total, body, marker)
+}
