@@ -25,7 +25,9 @@ func (x *run) liaison(ctx context.Context) error {
 	if !ok {
 		return x.trace(ctx, StepLiaison, store.StepSkipped, "the page of "+d.Key+" has no external message", "")
 	}
-	who := liaison
+	// Without a Jira user the address from the rules is written as text,
+	// escaped: an address holds _ + - that wiki markup would read.
+	who := render.Cell(liaison)
 	u, found, err := x.r.Jira.UserByEmail(ctx, liaison)
 	if err != nil && !refused(err) {
 		return x.failRead(ctx, StepLiaison, err)

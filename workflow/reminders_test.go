@@ -291,6 +291,28 @@ func TestStatusLifecycleThroughTheWebhook(t *testing.T) {
 	}
 }
 
+// A customer liaison with no Jira user is named by the address from the
+// rules, escaped for wiki markup: "_ops_" would otherwise turn italic and
+// "+" strike through, so the liaison could not be read from the comment.
+func TestLiaisonWithoutJiraUserIsNamedEscaped(t *testing.T) {
+	d := newDeadlineEnv(t, "customer_liaison: cs_ops+status-page@example.com\n", t0.Add(80*time.Minute), 1)
+	realisticSEV1(d.pdEnv)
+	d.resolve("PCHK1")
+	epic := d.wantOneEpic()
+	page := strings.Replace(epic.Description+"\n", "h3. External\n", "h3. External\nSome checkouts failed; no order was lost.\n", 1)
+	if err := d.jc.SetPage(context.Background(), epic.Key, page); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.keepers[0].ApplyEpicStatus(context.Background(), epic.Key, "Reviewed"); err != nil {
+		t.Fatal(err)
+	}
+	d.drain()
+	ask := d.comments(epic.Key, "please post its external message")
+	if len(ask) != 1 || !strings.HasPrefix(ask[0], `cs\_ops\+status-page@example.com this post-mortem is Reviewed`) {
+		t.Fatalf("liaison comments = %q", ask)
+	}
+}
+
 // A reminder's comment that Jira made but whose answer was lost (a 504
 // after the write): the job is retried, finds the comment by its marker,
 // and the epic has one reminder.
