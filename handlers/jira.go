@@ -156,5 +156,8 @@ func (h *jiraWebhook) authentic(req *http.Request, body []byte) bool {
 		return err == nil && hmac.Equal(got, mac.Sum(nil))
 	}
 	q := req.URL.Query().Get("secret")
-	return q != "" && subtle.ConstantTimeCompare([]byte(q), h.secret) == 1
+	// Digests of equal length: ConstantTimeCompare returns at once on
+	// unequal lengths, which would tell a guesser the secret's length.
+	got, want := sha256.Sum256([]byte(q)), sha256.Sum256(h.secret)
+	return q != "" && subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
