@@ -76,28 +76,7 @@ func (e *env) start(cfg Config, proc Processor) (stop func()) {
 	e.t.Helper()
 	m := NewMetrics(nil)
 	e.metrics = append(e.metrics, m)
-	w := NewWorker(cfg, e.q, proc, slog.New(slog.DiscardHandler), m)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			e.t.Errorf("Run: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				e.t.Errorf("worker did not stop within 15s")
-			}
-		})
-	}
-	e.t.Cleanup(stop)
-	return stop
+	return testutil.Run(e.t, NewWorker(cfg, e.q, proc, slog.New(slog.DiscardHandler), m).Run)
 }
 
 func (e *env) stats() store.QueueStats {

@@ -2,11 +2,9 @@ package workflow
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -61,28 +59,7 @@ func (e *env) enqueue(ds ...store.Delivery) []string {
 // to return.
 func (e *env) start(cfg queue.Config, proc queue.Processor) (stop func()) {
 	e.t.Helper()
-	w := queue.NewWorker(cfg, e.store, proc, slog.New(slog.DiscardHandler), queue.NewMetrics(nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			e.t.Errorf("Run: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				e.t.Errorf("worker did not stop within 15s")
-			}
-		})
-	}
-	e.t.Cleanup(stop)
-	return stop
+	return testutil.Run(e.t, queue.NewWorker(cfg, e.store, proc, slog.New(slog.DiscardHandler), queue.NewMetrics(nil)).Run)
 }
 
 func (e *env) stats() store.QueueStats {

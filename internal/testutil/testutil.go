@@ -4,6 +4,8 @@ package testutil
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -75,3 +77,32 @@ func (c *Clock) Set(t time.Time) {
 
 // Add moves the clock on by d.
 func (c *Clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// Run runs run (a worker's Run, a server's Serve) until the test ends or
+// stop is called; stop cancels its context and waits up to 15 s for it to
+// return, failing t if it does not or if it ended with an error other than
+// the cancellation.
+func Run(t testing.TB, run func(context.Context) error) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				t.Errorf("did not stop within 15s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
