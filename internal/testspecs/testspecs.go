@@ -115,6 +115,23 @@ func Optional(t testing.TB, rel string) ([]byte, bool) {
 	return b, true
 }
 
+// Validator loads the spec file with load, for a simulator's
+// Options.Validate, or returns the zero V (validation off) when the specs
+// folder is absent; a file that does not load fails t.
+func Validator[V any](t testing.TB, file string, load func([]byte) (V, error)) V {
+	t.Helper()
+	var v V
+	spec, ok := Optional(t, file)
+	if !ok {
+		return v
+	}
+	v, err := load(spec)
+	if err != nil {
+		t.Fatalf("load %s: %v", file, err)
+	}
+	return v
+}
+
 // SampleSecret is the signing secret of PagerDuty's signed webhook samples
 // (a public test secret from the samples' source, see specs.lock); the
 // project's own fallback bodies are signed with it too.

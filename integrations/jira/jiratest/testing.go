@@ -37,13 +37,5 @@ func NewWithOptions(t testing.TB, opts Options) *Server {
 // (validation off) when the specs folder is absent.
 func Validator(t testing.TB) func(*http.Request, []byte) error {
 	t.Helper()
-	spec, ok := testspecs.Optional(t, SpecFile)
-	if !ok {
-		return nil
-	}
-	validate, err := SpecValidator(spec)
-	if err != nil {
-		t.Fatalf("load jira spec: %v", err)
-	}
-	return validate
+	return testspecs.Validator(t, SpecFile, SpecValidator)
 }
