@@ -8,10 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -186,17 +186,52 @@ func routeOverview(e *echo.Echo, o Options, admin *adminHandler, auth *adminAuth
 
 // ipExtractor finds a request's client address: the socket's peer, or
 // with trusted proxies the first X-Forwarded-For hop, from the right, that
-// is not one of them. Echo's own default trusts every private-network
+// is not one of them (a hop may carry a port, as some proxies write it:
+// "192.0.2.66:51234"). Echo's own default trusts every private-network
 // peer, which lets anyone inside the network choose their address.
 func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
 	if len(trusted) == 0 {
 		return echo.ExtractIPDirect()
 	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, p := range trusted {
-		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	isTrusted := func(a netip.Addr) bool {
+		return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
 	}
-	return echo.ExtractIPFromXFFHeader(opts...)
+	return func(req *http.Request) string {
+		peer, ok := hopAddr(req.RemoteAddr)
+		if !ok {
+			return echo.ExtractIPDirect()(req)
+		}
+		client := peer
+		if !isTrusted(peer) {
+			return client.String()
+		}
+		hops := strings.Split(strings.Join(req.Header.Values(echo.HeaderXForwardedFor), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, ok := hopAddr(hops[i])
+			if !ok {
+				// A hop we cannot read: the last address we can vouch for
+				// is the client, never a guess at what the hop meant.
+				return client.String()
+			}
+			client = a
+			if !isTrusted(a) {
+				break
+			}
+		}
+		return client.String()
+	}
+}
+
+// hopAddr reads one address of X-Forwarded-For or RemoteAddr: an IP, an
+// ip:port, or a bracketed IPv6 with a port; an IPv4 mapped in IPv6 is
+// unmapped.
+func hopAddr(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	return a.Unmap(), err == nil
 }
 
 // capBodies refuses a body over limit bytes with 413, by its

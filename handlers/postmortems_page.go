@@ -107,11 +107,10 @@ type authResult struct {
 // a valid login cookie, and the error to show when it carries a wrong one.
 // err is a store that cannot say whether the session was revoked.
 func (o *overviewHandler) authRequest(c echo.Context) (authResult, error) {
-	if h := c.Request().Header.Get(echo.HeaderAuthorization); h != "" {
-		scheme, got, _ := strings.Cut(h, " ")
-		if !strings.EqualFold(scheme, "Bearer") {
-			return authResult{problem: "The bearer token is not the admin token."}, nil
-		}
+	// Only a bearer header is an attempt at the admin token: an ingress's
+	// basic auth ("Authorization: Basic ...", sent by the browser on every
+	// request) leaves the page to the login cookie.
+	if scheme, got, _ := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " "); strings.EqualFold(scheme, "Bearer") {
 		ok, locked := o.auth.verify(c, strings.TrimSpace(got))
 		if locked > 0 {
 			return authResult{lockedFor: locked}, nil

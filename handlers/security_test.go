@@ -431,3 +431,53 @@ func TestLogoutRevokesTheSession(t *testing.T) {
 		t.Fatalf("the other session after the logout: %d", code)
 	}
 }
+
+// A proxy that writes its hops as ip:port (Azure's Application Gateway
+// does) still tells its clients apart: an unreadable hop used to make every
+// client the proxy itself, so one guesser locked everyone out.
+func TestForwardedHopsWithPortsAreTheirClients(t *testing.T) {
+	p := newSecured(t, nil, func(o *Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")} })
+	for range 10 {
+		p.bearer("10.0.0.5:4000", "wrong", "X-Forwarded-For", "192.0.2.66:51234")
+	}
+	if rec := p.bearer("10.0.0.5:4000", adminToken, "X-Forwarded-For", "192.0.2.66:51300"); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("the guesser, from another port: %d, want 429", rec.Code)
+	}
+	if rec := p.bearer("10.0.0.5:4000", adminToken, "X-Forwarded-For", "198.51.100.7:40000"); rec.Code != http.StatusOK {
+		t.Fatalf("another client through the same proxy: %d, want 200", rec.Code)
+	}
+	if rec := p.bearer("10.0.0.5:4000", adminToken, "X-Forwarded-For", "[2001:db8::7]:443"); rec.Code != http.StatusOK {
+		t.Fatalf("an IPv6 client with a port: %d, want 200", rec.Code)
+	}
+	if !strings.Contains(p.logs.String(), "remote=192.0.2.66") {
+		t.Errorf("the log does not name the guesser:\n%s", p.logs)
+	}
+}
+
+// Behind an ingress that asks for HTTP basic auth, the browser sends
+// "Authorization: Basic ..." on every request: the login cookie still opens
+// the page (a non-bearer header is not a wrong admin token).
+func TestLoginCookieWorksBehindBasicAuth(t *testing.T) {
+	s := newSecured(t, nil, nil)
+	login := s.loginForm("192.0.2.1:1000", adminToken)
+	var ck *http.Cookie
+	for _, c := range login.Result().Cookies() {
+		if c.Name == sessionCookie {
+			ck = c
+		}
+	}
+	if ck == nil {
+		t.Fatalf("login: %d, no session cookie", login.Code)
+	}
+	rec := s.do(http.MethodGet, "/postmortems", "192.0.2.1:1000",
+		map[string]string{"Authorization": "Basic " + "aW5ncmVzczpwYXNz", "Cookie": ck.Name + "=" + ck.Value}, nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("the page with the cookie and a basic-auth header: %d %s", rec.Code, rec.Body.String()[:min(200, rec.Body.Len())])
+	}
+	if !strings.Contains(rec.Body.String(), "Post-mortems") || strings.Contains(rec.Body.String(), "<title>Log in") {
+		t.Fatalf("the page with the cookie is not the overview:\n%s", rec.Body.String()[:min(300, rec.Body.Len())])
+	}
+	if rec := s.do(http.MethodGet, "/postmortems", "192.0.2.1:1000", map[string]string{"Authorization": "Basic aW5ncmVzczpwYXNz"}, nil); !strings.Contains(rec.Body.String(), "<title>Log in") {
+		t.Fatalf("a basic-auth header alone: %d, not the login form", rec.Code)
+	}
+}
