@@ -6,6 +6,7 @@
 package deadlines
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,11 +53,19 @@ type Keeper struct {
 	Metrics  *Metrics
 	// Tick is how often the scheduler looks for due reminders (1s).
 	Tick time.Duration
+	// SearchLag is how long Jira's search may trail a change
+	// (DefaultSearchLag): the sync's reading is taken as of that long ago,
+	// so it never undoes a webhook's newer change with a stale result.
+	SearchLag time.Duration
 	// DoneStatuses are the Jira statuses of a follow-up that count as done
 	// (nil: DefaultDoneStatuses), besides those the rules' status_map maps
 	// to Closed. Compared without regard to case.
 	DoneStatuses []string
 }
+
+// DefaultSearchLag is how long Jira's search may trail a change: as long as
+// the workflow waits for it before trusting a search that found nothing.
+const DefaultSearchLag = 30 * time.Second
 
 // DefaultDoneStatuses are the Jira statuses that count a follow-up as done:
 // those of Jira's default workflows whose status category is Done. (The
@@ -164,9 +173,10 @@ func (k *Keeper) Sync(ctx context.Context) error {
 		keys = append(keys, d.Followups...)
 	}
 	slices.Sort(keys[len(byEpic):])
-	// What the searches return is Jira's status as of now: a webhook's
-	// change Jira reported later than this is newer than what was read.
-	readAt := k.now()
+	// What the searches return is Jira's status as of SearchLag ago at the
+	// latest (Jira Cloud's search trails its writes): a webhook's change
+	// Jira reported later than that is newer than what was read.
+	readAt := k.now().Add(-cmp.Or(k.SearchLag, DefaultSearchLag))
 	statuses, err := k.Jira.Statuses(ctx, slices.Compact(keys))
 	if err != nil {
 		return fmt.Errorf("read the epics' and follow-ups' statuses: %w", err)

@@ -130,7 +130,7 @@ func (s *Store) seenJiraKey(delivery string) string {
 // ARGV[6] the first history entry, ARGV[7] the epic's key, ARGV[8] now (ms).
 var registerScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'status', 'Draft', 'status_at', ARGV[8], 'next', ARGV[3], 'n', 1, 'at', ARGV[4], 'meeting', ARGV[5])
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'status', 'Draft', 'status_at', ARGV[8], 'status_by', 'created', 'next', ARGV[3], 'n', 1, 'at', ARGV[4], 'meeting', ARGV[5])
 if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('RPUSH', KEYS[4], ARGV[6])
@@ -287,7 +287,7 @@ type StatusResult struct {
 // ARGV[9..] the job's field/value pairs.
 var statusScript = redis.NewScript(`
 if KEYS[10] and redis.call('EXISTS', KEYS[10]) == 1 then return {'duplicate', ''} end
-local h = redis.call('HMGET', KEYS[1], 'status', 'status_at', 'next', 'held', 'n', 'at', 'meeting')
+local h = redis.call('HMGET', KEYS[1], 'status', 'status_at', 'next', 'held', 'n', 'at', 'meeting', 'status_by')
 local prev = h[1]
 if not prev then return {'ignored', ''} end
 local at, last, now = tonumber(ARGV[4]), tonumber(h[2] or '0'), tonumber(ARGV[6])
@@ -299,11 +299,14 @@ local function file(status)
   for i = 7, 9 do redis.call('ZREM', KEYS[i], ARGV[1]) end
   if index[status] then redis.call('ZADD', index[status], tonumber(h[7] or '0'), ARGV[1]) end
 end
-if ARGV[5] == 'sync' and last > at and last <= now or ARGV[5] ~= 'sync' and at < last then
+-- A sync reads Jira as of its search's lag ago: it is stale only against a
+-- webhook's newer change (not against the registration's assumed Draft,
+-- nor a status from the future).
+if ARGV[5] == 'sync' and h[8] == 'webhook' and last > at and last <= now or ARGV[5] ~= 'sync' and at < last then
   seen()
   return {'stale', prev}
 end
-redis.call('HSET', KEYS[1], 'status_at', at)
+redis.call('HSET', KEYS[1], 'status_at', at, 'status_by', ARGV[5])
 local status = ARGV[2]
 if prev == status then
   file(status)
