@@ -88,7 +88,13 @@ type App struct {
 	worker   *queue.Worker
 	sweeper  *catchup.Sweeper
 	keeper   *deadlines.Keeper // the worker's scheduler and status sync
-	jira     *jira.Client      // nil without JIRA_BASE_URL
+
+	// The last readiness probe (see ready); probeQueue is the store's.
+	readyMu    sync.Mutex
+	readyAt    time.Time
+	readyErr   error
+	probeQueue func(context.Context) error
+	jira       *jira.Client // nil without JIRA_BASE_URL
 
 	stopWorker context.CancelFunc
 	done       sync.WaitGroup
@@ -127,6 +133,7 @@ func New(cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.store = a.clocked(store.New(a.rdb, cfg.RedisPrefix))
+	a.probeQueue = a.store.ProbeQueue
 
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.reg.MustRegister(store.NewCollector(a.store), outbound.Collector())
@@ -275,6 +282,9 @@ func (a *App) Addr() string {
 // a millisecond, and the probe must answer before the kubelet gives up (3s).
 const readyTimeout = time.Second
 
+// readyEvery is how long a failed readiness probe stands.
+const readyEvery = time.Second
+
 // ready is GET /readyz: the rules are loaded and the queue can be written
 // now, so that a webhook sent to this process would be queued. The write
 // runs in its own goroutine since go-redis does not bound a command by its
@@ -283,10 +293,29 @@ func (a *App) ready(ctx context.Context) error {
 	if a.rules.Current() == nil {
 		return errors.New("rules are not loaded")
 	}
+	// /readyz is unauthenticated, so its probes are bounded whoever asks
+	// and however often: one at a time, a caller that waited for another's
+	// probe takes its answer, and a failure (whose probe may take the whole
+	// readyTimeout) stands for readyEvery. A success is never reused by a
+	// later caller: readiness turns 503 at the first probe after Redis fails.
+	asked := time.Now()
+	a.readyMu.Lock()
+	defer a.readyMu.Unlock()
+	if a.readyAt.After(asked) || a.readyErr != nil && time.Since(a.readyAt) < readyEvery {
+		return a.readyErr
+	}
+	a.readyErr = a.probe(ctx)
+	a.readyAt = time.Now()
+	return a.readyErr
+}
+
+// probe writes to the queue's slot, as an enqueue would, within
+// readyTimeout.
+func (a *App) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- a.store.ProbeQueue(ctx) }()
+	go func() { done <- a.probeQueue(ctx) }()
 	select {
 	case err := <-done:
 		if err != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/internal/redistest"
+	"github.com/aftermath-dev/aftermath/internal/testutil"
 	"github.com/aftermath-dev/aftermath/queue"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -297,11 +299,54 @@ func TestReadyzFailsWhileRedisRefusesWrites(t *testing.T) {
 	if err := direct.ConfigSet(context.Background(), "min-replicas-to-write", "0").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := get(t, base+"/readyz", ""); code != http.StatusOK {
-		t.Fatalf("/readyz once Redis takes writes: %d %s", code, out)
-	}
+	// A failed probe stands for a second (/readyz is unauthenticated).
+	testutil.EventuallyWithin(t, "/readyz 200 once Redis takes writes", 3*time.Second, func() bool {
+		code, _ := get(t, base+"/readyz", "")
+		return code == http.StatusOK
+	})
 	if code, out := post(t, base+"/webhooks/pagerduty", body, hdr); code != http.StatusAccepted {
 		t.Fatalf("webhook once Redis takes writes: %d %s", code, out)
+	}
+}
+
+// /readyz is unauthenticated: however many ask at once, Redis sees one probe
+// at a time, and while it fails, one a second; yet a success is never
+// reused by a later caller, so readiness follows Redis at once.
+func TestReadyzProbesAreBounded(t *testing.T) {
+	a, _ := startAppWith(t, serveEnv(redistest.New(t)), Options{Ingest: true})
+	var probes atomic.Int64
+	fail := atomic.Bool{}
+	a.probeQueue = func(ctx context.Context) error {
+		probes.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		if fail.Load() {
+			return errors.New("down")
+		}
+		return nil
+	}
+	ask := func(n int) {
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = a.ready(context.Background()) }()
+		}
+		wg.Wait()
+	}
+	ask(50)
+	if n := probes.Load(); n > 10 {
+		t.Fatalf("50 concurrent readiness checks made %d probes", n)
+	}
+	if err := a.ready(context.Background()); err != nil || probes.Load() < 2 {
+		t.Fatalf("a later check reused an earlier success: %v, %d probes", err, probes.Load())
+	}
+	fail.Store(true)
+	if err := a.ready(context.Background()); err == nil {
+		t.Fatal("the first check after Redis failed said ready")
+	}
+	before := probes.Load()
+	ask(50)
+	if n := probes.Load() - before; n != 0 {
+		t.Fatalf("checks within a second of a failed probe made %d more probes", n)
 	}
 }
 
