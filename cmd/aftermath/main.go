@@ -118,9 +118,10 @@ func serve(fs *flag.FlagSet) action {
 			return 2
 		}
 
+		// Every problem at once: serve's own requirements beside Load's.
 		cfg, err := config.Load(c.env)
-		if err == nil && opts.Ingest {
-			err = cfg.ValidateServe()
+		if opts.Ingest {
+			err = errors.Join(err, cfg.ValidateServe())
 		}
 		if err != nil {
 			return configErrors(err, stderr)

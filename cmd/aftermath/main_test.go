@@ -36,6 +36,21 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// serve names every bad setting at once, serve's own requirements (the
+// webhook secrets) beside the rest, not one round at a time.
+func TestServeNamesEveryBadSettingAtOnce(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"AFTERMATH_ADMIN_TOKEN": "short", "REDIS_MODE": "bogus"}
+	if code := run([]string{"serve"}, env, &stdout, &stderr); code != 2 {
+		t.Fatalf("exit code %d, want 2 (stderr %q)", code, stderr.String())
+	}
+	for _, v := range []string{"REDIS_MODE", "AFTERMATH_ADMIN_TOKEN", "PAGERDUTY_WEBHOOK_SECRETS"} {
+		if !strings.Contains(stderr.String(), "aftermath: "+v+": ") {
+			t.Errorf("stderr does not name %s:\n%s", v, stderr.String())
+		}
+	}
+}
+
 func TestConfigErrorsExit2WithOneLine(t *testing.T) {
 	cases := []struct {
 		name string
