@@ -21,6 +21,8 @@ type command struct {
 	// once they are parsed; nil for a group.
 	flags func(fs *flag.FlagSet) action
 	subs  []*command
+	// more is printed after the flags: what else the command reads.
+	more string
 }
 
 // usageLine is one way to call a command; what says what that way does when
@@ -139,6 +141,9 @@ func (c *command) writeUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "\n%s\n", sentence(c.about))
 	if fs != nil {
 		writeFlags(w, fs)
+	}
+	if c.more != "" {
+		fmt.Fprintf(w, "\n%s\n", c.more)
 	}
 	if len(c.subs) > 0 {
 		fmt.Fprintln(w, "\nCommands:")

@@ -441,7 +441,7 @@ func TestDemoAdvance(t *testing.T) {
 		t.Fatalf("%v: %v\n%s", k.advance["in-review"], err, out)
 	}
 	for _, want := range []string{"Moved " + epic + " from To Do to In Review in the Jira simulator.", `aftermath answered "updated"`,
-		"aftermath read the page and commented on " + epic, `* "forgot to": `} {
+		"aftermath's language review on " + epic, `* "forgot to": `} {
 		if !strings.Contains(out, want) {
 			t.Errorf("advance --to in-review lacks %q:\n%s", want, out)
 		}

@@ -24,6 +24,17 @@ import (
 	"github.com/aftermath-dev/aftermath/rules"
 )
 
+// serveEnvironment is what serve --help says of the environment, for an
+// operator with the binary and no README at hand.
+const serveEnvironment = `Environment (secrets only from here; README.md's "Configuration" table, in the source
+repository, describes every variable):
+  PAGERDUTY_WEBHOOK_SECRETS     required: the webhook subscriptions' signing secrets, comma-separated
+  PAGERDUTY_API_TOKEN, PAGERDUTY_FROM_EMAIL   read incidents; write notes as this PagerDuty user
+  JIRA_BASE_URL with JIRA_EMAIL and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center)
+  REDIS_URL, REDIS_MODE         unset: an embedded in-memory Redis that loses everything on exit
+  AFTERMATH_ADMIN_TOKEN         the admin API and the overview (32+ characters: openssl rand -hex 32)
+  AFTERMATH_RULES, AFTERMATH_LISTEN_ADDR (:8080), JIRA_WEBHOOK_SECRET, SMTP_*, AFTERMATH_TRUSTED_PROXIES`
+
 func main() {
 	os.Exit(run(os.Args[1:], environ(), os.Stdout, os.Stderr))
 }
@@ -44,7 +55,7 @@ func commandTable() *command {
 		about: "The post-incident process for resolved PagerDuty incidents, configured from the environment (see README.md).",
 		subs: []*command{
 			{name: "serve", usage: []usageLine{{syntax: "serve [flags]"}}, flags: serve,
-				about: "HTTP server and queue workers, configured from the environment"},
+				about: "HTTP server and queue workers, configured from the environment", more: serveEnvironment},
 			{name: "rules", about: "check a rules file, and what it gives one incident", subs: []*command{
 				{name: "rules check", usage: []usageLine{{syntax: "rules check [FILE]"}}, maxArgs: 1, flags: rulesCheck,
 					about: "validate a rules file (default: $AFTERMATH_RULES, else the built-in rules)"},

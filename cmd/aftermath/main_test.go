@@ -51,6 +51,20 @@ func TestServeNamesEveryBadSettingAtOnce(t *testing.T) {
 	}
 }
 
+// serve --help says what it reads from the environment, the required
+// secret first: an operator with the image has no README at hand.
+func TestServeHelpNamesTheEnvironment(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"serve", "--help"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, v := range []string{"PAGERDUTY_WEBHOOK_SECRETS     required", "PAGERDUTY_API_TOKEN", "JIRA_BASE_URL", "REDIS_URL", "AFTERMATH_ADMIN_TOKEN"} {
+		if !strings.Contains(stdout.String(), v) {
+			t.Errorf("serve --help does not name %s:\n%s", v, stdout.String())
+		}
+	}
+}
+
 func TestConfigErrorsExit2WithOneLine(t *testing.T) {
 	cases := []struct {
 		name string

@@ -454,7 +454,7 @@ Everything keeps running until Ctrl-C:
   post-mortems API curl -H 'Authorization: Bearer %[3]s' %[1]s/api/v1/postmortems
   metrics          curl %[1]s/metrics
   PagerDuty sim    curl -H 'Authorization: Token token=%[5]s' %[6]s/incidents/%[4]s/notes
-  Jira sim         curl -u '%[7]s:%[8]s' '%[9]s/rest/api/2/search/jql?jql=project=PM'
+  Jira sim         curl -u '%[7]s:%[8]s' '%[9]s/rest/api/2/search/jql?jql=project=PM&fields=summary,status,labels'
   messages         ls %[10]s   (every mail aftermath sends, as .eml; every Slack post, as .json)
 
 Move post-mortem %[11]s along, from another terminal:

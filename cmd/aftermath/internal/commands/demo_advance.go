@@ -279,7 +279,7 @@ func (a demoClient) printLanguageReview(ctx context.Context, w io.Writer, epic, 
 		if !strings.Contains(c.Body, "aftermath-ref-language-"+incident) {
 			continue
 		}
-		fmt.Fprintf(w, "aftermath read the page and commented on %s (it never edits the page):\n", epic)
+		fmt.Fprintf(w, "aftermath's language review on %s, a comment written once (it never edits the page):\n", epic)
 		for _, line := range strings.Split(strings.TrimSpace(c.Body), "\n") {
 			if !strings.HasPrefix(line, "aftermath-ref-") {
 				fmt.Fprintf(w, "  | %s\n", line)

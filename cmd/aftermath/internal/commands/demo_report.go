@@ -613,7 +613,8 @@ func (r *demoReport) writeTotals(p func(string, ...any)) {
 	if o.MedianDaysToReviewed != nil {
 		median = fmt.Sprintf("%.1f days (of %d)", *o.MedianDaysToReviewed, o.Reviewed)
 	}
-	p("\nOverview (%s): %d open, %d in review, %d overdue; median time to Reviewed %s", o.URL, o.Open, o.InReview, o.Overdue, median)
+	// The URL is dead once the demo has exited: --keep-running prints it.
+	p("\nThe managers' overview (/postmortems; open it with --keep-running): %d open, %d in review, %d overdue; median time to Reviewed %s", o.Open, o.InReview, o.Overdue, median)
 	var calls []string
 	for _, sys := range slices.Sorted(mapKeysOf(r.Calls)) {
 		var by []string
