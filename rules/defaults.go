@@ -107,6 +107,18 @@ func fillFollowups(r *Rules, given func(path string) bool) {
 	if !given("followups.max") {
 		r.Followups.Max = 10
 	}
+	if !given("followups.remind_every") {
+		r.Followups.RemindEvery = Duration(7 * 24 * time.Hour)
+	}
+	if !given("followups.max_reminders") {
+		r.Followups.MaxReminders = 3
+	}
+	if !given("recurrence.window") {
+		r.Recurrence.Window = Duration(90 * 24 * time.Hour)
+	}
+	if !given("digest.every") {
+		r.Digest.Every = Every{Weekly: true, Weekday: time.Monday, Hour: 9}
+	}
 }
 
 // fillSchedules fills what runs on a clock: the reminders, the status

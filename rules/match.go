@@ -125,19 +125,70 @@ func (r *Rules) MeetingDeadline(severity string, resolvedAt time.Time) (time.Tim
 		return time.Time{}, fmt.Errorf("severity %q is not defined", severity)
 	}
 	local := resolvedAt.In(r.c.loc)
-	y, m, d := local.Date()
-	day := time.Date(y, m, d, 12, 0, 0, 0, r.c.loc) // noon: never in a DST gap
-	if !s.MeetingDue.Business {
-		day = day.AddDate(0, 0, s.MeetingDue.Days)
-	} else {
-		for n := 0; n < s.MeetingDue.Days; {
-			day = day.AddDate(0, 0, 1)
-			if r.c.calendar.IsWorkday(day) {
-				n++
-			}
+	return wallClock(r.after(local, s.MeetingDue), local), nil
+}
+
+// after returns noon (never in a DST gap) of the day due after from's date
+// in the rules' zone: N calendar days later, or the Nth business day after
+// it (skipping weekends and the rules' holidays).
+func (r *Rules) after(from time.Time, due Due) time.Time {
+	y, m, d := from.In(r.c.loc).Date()
+	day := time.Date(y, m, d, 12, 0, 0, 0, r.c.loc)
+	if !due.Business {
+		return day.AddDate(0, 0, due.Days)
+	}
+	for n := 0; n < due.Days; {
+		day = day.AddDate(0, 0, 1)
+		if r.c.calendar.IsWorkday(day) {
+			n++
 		}
 	}
-	return wallClock(day, local), nil
+	return day
+}
+
+// FollowupDue returns the due date of a follow-up of a post-mortem of the
+// severity whose incident resolved at resolvedAt (rules followups.due),
+// as midnight UTC of that date in the rules' zone (Jira's duedate is a
+// date), and false when the rules give the severity no due date.
+func (r *Rules) FollowupDue(severity string, resolvedAt time.Time) (time.Time, bool) {
+	due, ok := r.Followups.Due[severity]
+	if !ok || due.Days == 0 {
+		return time.Time{}, false
+	}
+	y, m, d := r.after(resolvedAt, due).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), true
+}
+
+// FollowupOverdueAt is when a follow-up due on the date due (as
+// FollowupDue returns it) becomes overdue: the end of that day in the
+// rules' zone.
+func (r *Rules) FollowupOverdueAt(due time.Time) time.Time {
+	y, m, d := due.Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, r.c.loc)
+}
+
+// DigestPeriod returns the digest period that ended last at or before now:
+// [start, end). A weekly period ends at its weekday and time in the rules'
+// zone; a fixed one at a multiple of its length since the Unix epoch.
+func (r *Rules) DigestPeriod(now time.Time) (start, end time.Time) {
+	e := r.Digest.Every
+	if !e.Weekly {
+		p := e.Period
+		if p <= 0 {
+			p = 7 * 24 * time.Hour
+		}
+		end = time.UnixMilli(now.UnixMilli() / p.Milliseconds() * p.Milliseconds()).UTC()
+		return end.Add(-p), end
+	}
+	local := now.In(r.c.loc)
+	y, m, d := local.Date()
+	back := (int(local.Weekday()) - int(e.Weekday) + 7) % 7
+	end = time.Date(y, m, d-back, e.Hour, e.Minute, 0, 0, r.c.loc)
+	if end.After(now) {
+		end = time.Date(y, m, d-back-7, e.Hour, e.Minute, 0, 0, r.c.loc)
+	}
+	ey, em, ed := end.Date()
+	return time.Date(ey, em, ed-7, e.Hour, e.Minute, 0, 0, r.c.loc), end
 }
 
 // wallClock returns the moment on day's date at clock's wall-clock time in

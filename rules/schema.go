@@ -17,7 +17,8 @@ var scalarSchemas = map[reflect.Type]map[string]any{
 	reflect.TypeOf(Duration(0)): {"type": "string", "pattern": `^\s*(0|([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+)\s*$`, "examples": []string{"30m", "24h"}},
 	reflect.TypeOf(Due{}): {"type": "string", "pattern": `^\s*[0-9]+\s+([Cc][Aa][Ll][Ee][Nn][Dd][Aa][Rr]|[Bb][Uu][Ss][Ii][Nn][Ee][Ss][Ss])\s+[Dd][Aa][Yy][Ss]?\s*$`,
 		"examples": []string{"3 calendar days", "5 business days"}},
-	reflect.TypeOf(Date{}): {"type": "string", "pattern": `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, "examples": []string{"2026-12-24"}},
+	reflect.TypeOf(Every{}): {"type": "string", "pattern": `^\s*((0|([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+)|[A-Za-z]+\s+[0-9]{1,2}:[0-9]{2})\s*$`, "examples": []string{"168h", "monday 09:00"}},
+	reflect.TypeOf(Date{}):  {"type": "string", "pattern": `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, "examples": []string{"2026-12-24"}},
 }
 
 // patterns are the value formats named by the pattern tags of types.go.

@@ -58,6 +58,11 @@ type Rules struct {
 	Templates Templates `yaml:"templates" doc:"Go text/template overrides for the Jira epic's summary and description."`
 	// CatchUp finds resolutions whose webhook never came.
 	CatchUp CatchUp `yaml:"catch_up" doc:"The catch-up sweep: every so often one replica asks PagerDuty which incidents resolved and queues those aftermath has no record of, as a late webhook would be."`
+	// Recurrence links an incident to the open follow-ups of earlier
+	// post-mortems on its services.
+	Recurrence Recurrence `yaml:"recurrence" doc:"When an incident resolves on a service whose earlier post-mortem still has open follow-ups, aftermath says so on that post-mortem, on the new incident and on its post-mortem."`
+	// Digest is the managers' periodic summary.
+	Digest Digest `yaml:"digest" doc:"The managers' digest: one message a period (post-mortems opened, reviewed and overdue, follow-ups overdue, completion, recurrences), by email and Slack. No recipients: no digest."`
 
 	c compiled // derived at load, see compile
 }
@@ -142,6 +147,31 @@ type Followups struct {
 	Markers   []string           `yaml:"markers" doc:"Note lines starting with one of these (case-insensitive) are TODO items."`
 	Max       int                `yaml:"max" doc:"At most this many tickets; the rest are listed in the epic's description."`
 	Standard  []StandardFollowup `yaml:"standard" doc:"Tickets created for every post-mortem of the given severities."`
+	// Due is each follow-up's due date by severity (none: no due date).
+	Due map[string]Due `yaml:"due" doc:"Due date of each follow-up ticket, per severity, counted from the day the incident resolved like meeting_due (\"N calendar days\" or \"N business days\", skipping the holidays), e.g. SEV-1: 20 business days. Set as the ticket's Jira due date when it is created, and on a ticket a person adds under the epic when the status sync first sees it without one. A severity not listed: no due date."`
+	// RemindEvery and MaxReminders bound the reminders of an overdue
+	// follow-up.
+	RemindEvery  Duration `yaml:"remind_every" doc:"A follow-up past its due date and not done gets a comment on its ticket, then another this often. Go duration, at least 1h, e.g. 168h (a week)."`
+	MaxReminders int      `yaml:"max_reminders" doc:"How many reminders an overdue follow-up gets at most, then silence (0: none)."`
+}
+
+// Recurrence configures how an incident is linked to earlier post-mortems.
+type Recurrence struct {
+	Window Duration `yaml:"window" doc:"An incident recurs when it resolves within this long after an earlier post-mortem's incident resolved on the same service (or in the same grouping scope) while that post-mortem has open follow-ups. Go duration, from 1h to 8760h (a year), e.g. 2160h (90 days)."`
+}
+
+// Digest configures the managers' digest.
+type Digest struct {
+	Every           Every                   `yaml:"every" doc:"The digest's period: a Go duration (at least 1h, e.g. 168h), or a weekday and a time in the rules' timezone (e.g. monday 09:00), when each period ends and its digest is sent."`
+	Email           []string                `yaml:"email" pattern:"email" doc:"Email addresses of the managers who get the digest of every team."`
+	SlackWebhookEnv string                  `yaml:"slack_webhook_env" pattern:"envname" doc:"Name of the environment variable holding the Slack incoming-webhook URL the digest of every team is posted to."`
+	Teams           map[string]DigestTarget `yaml:"teams" doc:"A digest per PagerDuty team (by team ID, e.g. PTEAM01), holding only the post-mortems of incidents of that team, to these recipients."`
+}
+
+// DigestTarget is where one team's digest goes.
+type DigestTarget struct {
+	Email           []string `yaml:"email" pattern:"email" doc:"Email addresses."`
+	SlackWebhookEnv string   `yaml:"slack_webhook_env" pattern:"envname" doc:"Name of the environment variable holding a Slack incoming-webhook URL."`
 }
 
 // StandardFollowup is a ticket every post-mortem of some severities gets.
@@ -285,6 +315,66 @@ func (d Due) String() string {
 	}
 	return fmt.Sprintf("%d %s %s", d.Days, kind, unit)
 }
+
+// Every is a period: a fixed length (Period), or a week ending at a
+// weekday and time of day in the rules' timezone (Weekly).
+type Every struct {
+	Period  time.Duration
+	Weekly  bool
+	Weekday time.Weekday
+	Hour    int
+	Minute  int
+}
+
+func (e *Every) decodeScalar(s string) error {
+	s = strings.TrimSpace(s)
+	if v, err := time.ParseDuration(s); err == nil {
+		if v < time.Hour || v > 31*24*time.Hour {
+			return fmt.Errorf("%q: a period must be from 1h to 744h (31 days)", s)
+		}
+		*e = Every{Period: v}
+		return nil
+	}
+	bad := fmt.Errorf("%q is not a period: write a duration like 168h, or a weekday and a time like \"monday 09:00\"", s)
+	f := strings.Fields(strings.ToLower(s))
+	if len(f) != 2 {
+		return bad
+	}
+	day, ok := weekdays[f[0]]
+	if !ok {
+		return bad
+	}
+	t, err := time.Parse("15:04", f[1])
+	if err != nil {
+		return bad
+	}
+	*e = Every{Weekly: true, Weekday: day, Hour: t.Hour(), Minute: t.Minute()}
+	return nil
+}
+
+// weekdays are the names Every reads: English, whole or in three letters.
+var weekdays = func() map[string]time.Weekday {
+	m := map[string]time.Weekday{}
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		name := strings.ToLower(d.String())
+		m[name], m[name[:3]] = d, d
+	}
+	return m
+}()
+
+// String returns the written form: 168h, or monday 09:00.
+func (e Every) String() string {
+	if e.Weekly {
+		return fmt.Sprintf("%s %02d:%02d", strings.ToLower(e.Weekday.String()), e.Hour, e.Minute)
+	}
+	return Duration(e.Period).String()
+}
+
+// IsZero says whether no period was written.
+func (e Every) IsZero() bool { return e == Every{} }
+
+// MarshalYAML writes an Every as it is read.
+func (e Every) MarshalYAML() (any, error) { return e.String(), nil }
 
 // Date is a calendar date written YYYY-MM-DD.
 type Date struct {

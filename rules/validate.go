@@ -3,7 +3,9 @@ package rules
 import (
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,6 +104,7 @@ func (d *decoder) validate(r *Rules) {
 	d.validateJira(r)
 	d.validateFollowups(r)
 	d.validateReminders(r)
+	d.validateLoop(r)
 	d.validateCatchUp(r.CatchUp)
 	d.validateStatusMap(r)
 	d.validateNotify(r)
@@ -302,6 +305,52 @@ func (d *decoder) validateFollowups(r *Rules) {
 			if _, ok := c.bySeverity[sev]; !ok {
 				d.problem(fmt.Sprintf("%s.severities[%d]", p, j), "follow-up names severity %q, which severities does not define%s", sev, known(c.bySeverity))
 			}
+		}
+	}
+}
+
+// validateLoop checks what keeps the follow-ups going: their due dates and
+// reminders, the recurrence window and the digest.
+func (d *decoder) validateLoop(r *Rules) {
+	for _, sev := range slices.Sorted(maps.Keys(r.Followups.Due)) {
+		if _, ok := r.c.bySeverity[sev]; !ok {
+			msg := fmt.Sprintf("followups.due names severity %q, which severities does not define%s", sev, known(r.c.bySeverity))
+			if at, ok := d.keyAt["followups.due."+sev]; ok {
+				d.add(at, "%s", msg) // the key is what is wrong
+			} else {
+				d.problem("followups.due", "%s", msg)
+			}
+		}
+	}
+	if e := r.Followups.RemindEvery; e < Duration(time.Hour) {
+		d.problem("followups.remind_every", "%s is too often: at least 1h", e)
+	}
+	if n := r.Followups.MaxReminders; n < 0 || n > 100 {
+		d.problem("followups.max_reminders", "%d is not from 0 to 100", n)
+	}
+	if w := r.Recurrence.Window; w < Duration(time.Hour) || w > Duration(365*24*time.Hour) {
+		d.problem("recurrence.window", "%s is out of range: from 1h to 8760h (a year)", w)
+	}
+	for i, e := range r.Digest.Email {
+		if !emailRe.MatchString(e) {
+			d.problem(fmt.Sprintf("digest.email[%d]", i), "%q is not an email address", e)
+		}
+	}
+	if v := r.Digest.SlackWebhookEnv; v != "" && !envNameRe.MatchString(v) {
+		d.problem("digest.slack_webhook_env", "%q is not an environment variable's name (letters, digits and _, not starting with a digit)", v)
+	}
+	for _, team := range slices.Sorted(maps.Keys(r.Digest.Teams)) {
+		t, p := r.Digest.Teams[team], "digest.teams."+team
+		if len(t.Email) == 0 && t.SlackWebhookEnv == "" {
+			d.problem(p, "team %s's digest has no email and no slack_webhook_env: nobody would get it", team)
+		}
+		for i, e := range t.Email {
+			if !emailRe.MatchString(e) {
+				d.problem(fmt.Sprintf("%s.email[%d]", p, i), "%q is not an email address", e)
+			}
+		}
+		if v := t.SlackWebhookEnv; v != "" && !envNameRe.MatchString(v) {
+			d.problem(p+".slack_webhook_env", "%q is not an environment variable's name (letters, digits and _, not starting with a digit)", v)
 		}
 	}
 }

@@ -57,6 +57,18 @@ type Postmortem struct {
 	MeetingDue time.Time `json:"meeting_due"`
 	// Followups are the keys of the follow-up tickets made with the epic.
 	Followups []string `json:"followups,omitempty"`
+	// Services are the PagerDuty services of the group's incidents (the
+	// primary's first), Teams their teams: what the recurrence index, the
+	// follow-ups view and the per-team digest select by. Empty on records
+	// made before they were kept.
+	Services []string `json:"services,omitempty"`
+	Teams    []Team   `json:"teams,omitempty"`
+}
+
+// Team is a PagerDuty team.
+type Team struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
 }
 
 // Deadline is a tracked post-mortem as it stands.
