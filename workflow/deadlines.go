@@ -18,8 +18,22 @@ func (x *run) deadlines(ctx context.Context, in pagerduty.Incident, members []Me
 		return x.trace(ctx, StepDeadlines, store.StepSkipped, "severity "+pm.Severity+" has no meeting deadline", "")
 	}
 	group := []string{in.ID}
+	services := []string{in.Service.ID}
+	var teams []store.Team
+	addTeams := func(refs []pagerduty.Ref) {
+		for _, t := range refs {
+			if t.ID != "" && !slices.ContainsFunc(teams, func(k store.Team) bool { return k.ID == t.ID }) {
+				teams = append(teams, store.Team{ID: t.ID, Name: t.Summary})
+			}
+		}
+	}
+	addTeams(in.Teams)
 	for _, m := range members {
 		group = append(group, m.Incident.ID)
+		if id := m.Incident.Service.ID; id != "" && !slices.Contains(services, id) {
+			services = append(services, id)
+		}
+		addTeams(m.Incident.Teams)
 	}
 	// The follow-ups' keys, as the followups step recorded them: the status
 	// sync counts how many are done.
@@ -32,7 +46,7 @@ func (x *run) deadlines(ctx context.Context, in pagerduty.Incident, members []Me
 		Incident: in.ID, Number: in.Number, Title: in.Title, URL: in.HTMLURL, Group: group, Severity: pm.Severity,
 		Key: ref.Key, EpicURL: ref.URL, Owner: ref.Owner, OwnerName: ref.OwnerName, OwnerJira: ref.OwnerJira,
 		ResolvedAt: x.resolvedAt(in), ReviewDue: pm.ReviewDue, MeetingDue: pm.MeetingDue,
-		Followups: followups,
+		Followups: followups, Services: services, Teams: teams,
 	}, x.rules.Reminders.MaxOverdue)
 	if err != nil {
 		return err
