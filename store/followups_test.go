@@ -52,3 +52,43 @@ func TestFollowupsAreKeptPerPostmortemAndListedByKey(t *testing.T) {
 		t.Fatalf("all follow-ups = %v, want P0/FU-1 P1/FU-9 P1/FU-10 (by meeting due, then key)", keys)
 	}
 }
+
+func TestRecurrencesAreRecordedOncePerIncidentAndPostmortem(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 20, 10, 0, 0, 0, time.UTC)
+	r := Recurrence{Incident: "PNEW", Number: 4300, Title: "checkout 502", Service: "PSVC1", ResolvedAt: at,
+		Earlier: "POLD", EarlierKey: "PM-1", Open: []string{"PM-4", "PM-5"}}
+	for i, want := range []bool{true, false} {
+		got, err := s.RecordRecurrence(ctx, r)
+		if err != nil || got != want {
+			t.Fatalf("record #%d = %v, %v; want %v", i+1, got, err, want)
+		}
+	}
+	r2 := r
+	r2.Incident, r2.ResolvedAt = "PNEWER", at.Add(48*time.Hour)
+	if _, err := s.RecordRecurrence(ctx, r2); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Recurrences(ctx, time.Time{}, time.Time{})
+	if err != nil || len(all) != 2 || all[0].Incident != "PNEW" || all[1].Incident != "PNEWER" {
+		t.Fatalf("all = %+v, %v", all, err)
+	}
+	if got := all[0]; got.EarlierKey != "PM-1" || len(got.Open) != 2 || !got.ResolvedAt.Equal(at) {
+		t.Fatalf("recorded %+v", got)
+	}
+	inWeek, err := s.Recurrences(ctx, at.Add(time.Hour), at.Add(7*24*time.Hour))
+	if err != nil || len(inWeek) != 1 || inWeek[0].Incident != "PNEWER" {
+		t.Fatalf("in [from, to): %+v, %v", inWeek, err)
+	}
+	if end, err := s.Recurrences(ctx, time.Time{}, at); err != nil || len(end) != 0 {
+		t.Fatalf("to is excluded: %+v, %v", end, err)
+	}
+	of, err := s.RecurrencesOf(ctx, "POLD")
+	if err != nil || len(of) != 2 {
+		t.Fatalf("of POLD: %+v, %v", of, err)
+	}
+	if of, _ := s.RecurrencesOf(ctx, "PNEWER"); len(of) != 1 {
+		t.Fatalf("of PNEWER: %+v", of)
+	}
+}
