@@ -65,12 +65,16 @@ func (s *Server) pageOf(id string) (*page, *reply) {
 	return p, nil
 }
 
-// window is one page of a listing: limit (default 25, at most 250) items
+// window is one page of a listing: limit (default 25, at most 250 or
+// Options.PageSize) items
 // from the cursor on, and the cursor of the next page ("" when none).
-func window(n int, q url.Values) (from, to int, next string) {
+func (s *Server) window(n int, q url.Values) (from, to int, next string) {
 	limit := 25
 	if v, err := strconv.Atoi(q.Get("limit")); err == nil && v > 0 {
 		limit = min(v, 250)
+	}
+	if s.pageSize > 0 {
+		limit = min(limit, s.pageSize)
 	}
 	if v, err := strconv.Atoi(q.Get("cursor")); err == nil && v > 0 {
 		from = min(v, n)
@@ -85,7 +89,7 @@ func window(n int, q url.Values) (from, to int, next string) {
 // listing is v2's multi-entity result: the window of items, and the link to
 // the next window.
 func (s *Server) listing(q *request, items []any) reply {
-	from, to, next := window(len(items), q.r.URL.Query())
+	from, to, next := s.window(len(items), q.r.URL.Query())
 	links := map[string]any{"base": s.site()}
 	if next != "" {
 		v := q.r.URL.Query()

@@ -43,6 +43,7 @@ type Server struct {
 	pat      string
 	now      func() time.Time
 	lag      time.Duration
+	pageSize int
 	validate func(*http.Request, int, http.Header, []byte) error
 
 	mu         sync.Mutex
@@ -67,6 +68,7 @@ func NewServer(opts Options) *Server {
 		pat:      cmp.Or(opts.PAT, "confluence-pat"),
 		now:      opts.Now,
 		lag:      opts.SearchLag,
+		pageSize: opts.PageSize,
 		validate: opts.ValidateResponse,
 		pages:    map[string]*page{},
 		labelIDs: map[string]string{},

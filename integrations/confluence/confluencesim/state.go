@@ -175,6 +175,26 @@ func (s *Server) EditAsPerson(pageID, author, body string) (int, error) {
 	return n, nil
 }
 
+// CommentAsPerson adds a footer comment to a page by the person whose ID is
+// author, as someone commenting in Confluence does.
+func (s *Server) CommentAsPerson(pageID, author, body string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pages[pageID]
+	if !ok {
+		return fmt.Errorf("confluencesim: no page %s", pageID)
+	}
+	u := s.userByID(author)
+	if u == nil || u == s.users[0] {
+		return fmt.Errorf("confluencesim: %q is not a person added with AddUser", author)
+	}
+	if err := checkStorage(body); err != nil {
+		return fmt.Errorf("confluencesim: %w", err)
+	}
+	p.comments = append(p.comments, &comment{id: s.nextID(), pageID: p.id, body: body, author: u, at: s.now()})
+	return nil
+}
+
 func (s *Server) userByID(id string) *User {
 	for _, u := range s.users {
 		if s.idOf(u) == id {

@@ -58,6 +58,11 @@ type Options struct {
 	// it. Reads of a page, of its labels and properties, and the v2 and
 	// content listings are never late. 0 means at once.
 	SearchLag time.Duration
+	// PageSize is the most results one answer of a listing holds, whatever
+	// limit the request asks for, as Confluence caps its limits on its own
+	// terms (lower with bodies expanded); 0 leaves the documented caps,
+	// 250 on v2 and 200 on v1.
+	PageSize int
 }
 
 // Space is a Confluence space. A home page titled "<Name> Home" is created

@@ -42,7 +42,7 @@ func (s *Server) dcPage(p *page, withBody, single bool) map[string]any {
 	cur := p.current()
 	m := map[string]any{
 		"id": p.id, "type": "page", "status": "current", "title": p.title,
-		"space":   map[string]any{"id": sp.id, "key": sp.Key, "name": sp.Name, "type": "global"},
+		"space":   map[string]any{"id": json.Number(sp.id), "key": sp.Key, "name": sp.Name, "type": "global"},
 		"history": map[string]any{"latest": true, "createdBy": s.v1User(p.createdBy), "createdDate": stamp(p.created)},
 		"version": map[string]any{"by": s.v1User(cur.author), "when": stamp(cur.at), "number": cur.number, "message": cur.message, "minorEdit": false},
 	}
@@ -87,6 +87,9 @@ func (s *Server) v1List(q *request, items []any) reply {
 		limit = 25
 	}
 	limit = min(limit, 200)
+	if s.pageSize > 0 {
+		limit = min(limit, s.pageSize)
+	}
 	end := min(start+limit, len(items))
 	links := map[string]any{"base": s.v1Base(), "context": strings.TrimPrefix(s.v1Base(), s.URL())}
 	if end < len(items) {
@@ -169,7 +172,7 @@ func (s *Server) dcSpace(q *request) reply {
 		return v1Refusal(http.StatusNotFound, "No space with key : "+q.param)
 	}
 	home := s.pages[sp.homepage]
-	return answer(http.StatusOK, map[string]any{"id": sp.id, "key": sp.Key, "name": sp.Name, "type": "global", "status": "current",
+	return answer(http.StatusOK, map[string]any{"id": json.Number(sp.id), "key": sp.Key, "name": sp.Name, "type": "global", "status": "current",
 		"homepage": map[string]any{"id": home.id, "type": "page", "title": home.title},
 		"_links":   map[string]any{"webui": "/display/" + sp.Key, "base": s.v1Base()}})
 }
