@@ -122,33 +122,33 @@ func (s *Server) Violations() []string {
 // Cloud routes answer 404 on Data Center and the Data Center ones 404 on
 // Cloud, as a site of the other kind would.
 var routes = map[string]func(*Server, *request) reply{
-	"GET /wiki/api/v2/spaces":                        (*Server).cloudSpaces,
-	"GET /wiki/api/v2/pages":                         (*Server).cloudPages,
-	"POST /wiki/api/v2/pages":                        (*Server).cloudCreatePage,
-	"GET /wiki/api/v2/pages/{id}":                    (*Server).cloudGetPage,
-	"PUT /wiki/api/v2/pages/{id}":                    (*Server).cloudUpdatePage,
-	"GET /wiki/api/v2/pages/{id}/children":           (*Server).cloudChildren,
-	"GET /wiki/api/v2/pages/{id}/labels":             (*Server).cloudLabels,
-	"GET /wiki/api/v2/pages/{id}/properties":         (*Server).cloudProperties,
-	"POST /wiki/api/v2/pages/{id}/properties":        (*Server).cloudCreateProperty,
-	"GET /wiki/api/v2/pages/{id}/footer-comments":    (*Server).cloudComments,
-	"POST /wiki/api/v2/footer-comments":              (*Server).cloudCreateComment,
-	"POST /wiki/rest/api/content/{id}/label":         (*Server).v1AddLabels,
-	"GET /wiki/rest/api/content/search":              (*Server).v1Search,
-	"GET /wiki/rest/api/user/current":                (*Server).v1CurrentUser,
-	"GET /rest/api/space/{spaceKey}":                 (*Server).dcSpace,
-	"GET /rest/api/content":                          (*Server).dcListContent,
-	"POST /rest/api/content":                         (*Server).dcCreateContent,
-	"GET /rest/api/content/{id}":                     (*Server).dcGetContent,
-	"PUT /rest/api/content/{id}":                     (*Server).dcUpdateContent,
-	"GET /rest/api/content/{id}/child/page":          (*Server).dcChildren,
-	"GET /rest/api/content/{id}/child/comment":       (*Server).dcComments,
-	"GET /rest/api/content/{id}/label":               (*Server).dcLabels,
-	"POST /rest/api/content/{id}/label":              (*Server).v1AddLabels,
-	"GET /rest/api/content/{id}/property/{key}":      (*Server).dcProperty,
-	"POST /rest/api/content/{id}/property":           (*Server).dcCreateProperty,
-	"GET /rest/api/content/search":                   (*Server).v1Search,
-	"GET /rest/api/user/current":                     (*Server).v1CurrentUser,
+	"GET /wiki/api/v2/spaces":                     (*Server).cloudSpaces,
+	"GET /wiki/api/v2/pages":                      (*Server).cloudPages,
+	"POST /wiki/api/v2/pages":                     (*Server).cloudCreatePage,
+	"GET /wiki/api/v2/pages/{id}":                 (*Server).cloudGetPage,
+	"PUT /wiki/api/v2/pages/{id}":                 (*Server).cloudUpdatePage,
+	"GET /wiki/api/v2/pages/{id}/children":        (*Server).cloudChildren,
+	"GET /wiki/api/v2/pages/{id}/labels":          (*Server).cloudLabels,
+	"GET /wiki/api/v2/pages/{id}/properties":      (*Server).cloudProperties,
+	"POST /wiki/api/v2/pages/{id}/properties":     (*Server).cloudCreateProperty,
+	"GET /wiki/api/v2/pages/{id}/footer-comments": (*Server).cloudComments,
+	"POST /wiki/api/v2/footer-comments":           (*Server).cloudCreateComment,
+	"POST /wiki/rest/api/content/{id}/label":      (*Server).v1AddLabels,
+	"GET /wiki/rest/api/content/search":           (*Server).v1Search,
+	"GET /wiki/rest/api/user/current":             (*Server).v1CurrentUser,
+	"GET /rest/api/space/{spaceKey}":              (*Server).dcSpace,
+	"GET /rest/api/content":                       (*Server).dcListContent,
+	"POST /rest/api/content":                      (*Server).dcCreateContent,
+	"GET /rest/api/content/{id}":                  (*Server).dcGetContent,
+	"PUT /rest/api/content/{id}":                  (*Server).dcUpdateContent,
+	"GET /rest/api/content/{id}/child/page":       (*Server).dcChildren,
+	"GET /rest/api/content/{id}/child/comment":    (*Server).dcComments,
+	"GET /rest/api/content/{id}/label":            (*Server).dcLabels,
+	"POST /rest/api/content/{id}/label":           (*Server).v1AddLabels,
+	"GET /rest/api/content/{id}/property/{key}":   (*Server).dcProperty,
+	"POST /rest/api/content/{id}/property":        (*Server).dcCreateProperty,
+	"GET /rest/api/content/search":                (*Server).v1Search,
+	"GET /rest/api/user/current":                  (*Server).v1CurrentUser,
 }
 
 // Routes lists the simulated routes, sorted.
@@ -180,7 +180,9 @@ type reply struct {
 	req *http.Request
 }
 
-func answer(status int, body any) reply { return reply{Reply: simkit.Reply{Status: status, Body: body}} }
+func answer(status int, body any) reply {
+	return reply{Reply: simkit.Reply{Status: status, Body: body}}
+}
 
 // api is Confluence's side of the simkit.Server: how it answers.
 type api struct{ s *Server }

@@ -195,10 +195,10 @@ func (s *Server) dcListContent(q *request) reply {
 
 // contentWrite is the body of v1's content create and update.
 type contentWrite struct {
-	ID        string `json:"id"`
-	Type      string `json:"type"`
-	Title     string `json:"title"`
-	Space     *struct {
+	ID    string `json:"id"`
+	Type  string `json:"type"`
+	Title string `json:"title"`
+	Space *struct {
 		Key string `json:"key"`
 	} `json:"space"`
 	Ancestors []struct {
