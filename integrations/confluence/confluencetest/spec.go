@@ -23,7 +23,7 @@ const SpecFile = "confluence-cloud-openapi-v2.json"
 const v2Prefix = "/wiki/api/v2"
 
 // specs holds the documents loaded in this process, each parsed once.
-var specs = simspec.NewSpecLoader("confluence", looseOneOf)
+var specs = simspec.NewSpecLoader("confluence", closeOneOf)
 
 // SpecValidators check the simulator's Cloud REST v2 traffic against the
 // official document: Request as Options.Validate, Response as
@@ -34,7 +34,7 @@ type SpecValidators struct {
 	sp *simspec.Spec
 }
 
-// NewSpecValidators loads spec (parsed, patched by looseOneOf and resolved
+// NewSpecValidators loads spec (parsed, patched by closeOneOf and resolved
 // once per process for the same bytes).
 func NewSpecValidators(spec []byte) (*SpecValidators, error) {
 	sp, err := specs.Load(spec)
@@ -105,15 +105,16 @@ func specAuthenticate(_ context.Context, in *openapi3filter.AuthenticationInput)
 	return errors.New(`authorization header must be "Basic <email:token>" or "Bearer <token>"`)
 }
 
-// looseOneOf turns into anyOf every oneOf whose alternatives no value can
-// tell apart: objects without a discriminator, required members or closed
-// properties, such as a page's body, PageBodyWrite
-// ({"representation", "value"}) or PageNestedBodyWrite ({"storage": ...}).
-// Any object matches both, so as written oneOf refuses every body
-// Confluence accepts; anyOf keeps each alternative's member types checked.
-// It runs before refs are resolved and returns where it patched, for the
-// test log.
-func looseOneOf(doc *openapi3.T) []string {
+// closeOneOf makes the alternatives of a oneOf tell apart when no value
+// could: objects without a discriminator, required members or closed
+// properties, such as a page's body, PageBodyWrite ({"representation",
+// "value"}) or PageNestedBodyWrite ({"storage": ...}). Any object matches
+// both, so as written oneOf refuses every body Confluence accepts. Each
+// such alternative is replaced by a copy closed to members it does not
+// name, so a flat body matches the first alone and a nested one the
+// second; the components themselves are left as they are. It runs before
+// refs are resolved and returns where it patched, for the test log.
+func closeOneOf(doc *openapi3.T) []string {
 	var patched []string
 	lookup := func(ref *openapi3.SchemaRef) *openapi3.Schema {
 		if ref.Ref == "" {
@@ -133,12 +134,14 @@ func looseOneOf(doc *openapi3.T) []string {
 		}
 		for _, alt := range sc.OneOf {
 			a := lookup(alt)
-			if a == nil || !a.Type.Is(openapi3.TypeObject) || len(a.Required) > 0 || a.AdditionalProperties.Has != nil && !*a.AdditionalProperties.Has {
+			if a == nil || !a.Type.Is(openapi3.TypeObject) || len(a.Required) > 0 || len(a.Properties) == 0 ||
+				a.AdditionalProperties.Has != nil && !*a.AdditionalProperties.Has {
 				return false
 			}
 		}
 		return true
 	}
+	closed := false
 	var walk func(ref *openapi3.SchemaRef, at string)
 	walk = func(ref *openapi3.SchemaRef, at string) {
 		if ref == nil || ref.Ref != "" || ref.Value == nil {
@@ -155,7 +158,13 @@ func looseOneOf(doc *openapi3.T) []string {
 			}
 		}
 		if indistinct(sc) {
-			sc.AnyOf, sc.OneOf = sc.OneOf, nil
+			alts := make(openapi3.SchemaRefs, len(sc.OneOf))
+			for i, alt := range sc.OneOf {
+				c := *lookup(alt)
+				c.AdditionalProperties = openapi3.AdditionalProperties{Has: &closed}
+				alts[i] = &openapi3.SchemaRef{Value: &c}
+			}
+			sc.OneOf = alts
 			patched = append(patched, at)
 		}
 	}
