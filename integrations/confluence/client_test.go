@@ -17,6 +17,7 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/confluence/confluencetest"
 	"github.com/aftermath-dev/aftermath/internal/outbound"
 	"github.com/aftermath-dev/aftermath/internal/testutil"
+	"github.com/aftermath-dev/aftermath/render"
 )
 
 // These tests drive the real client against the simulator, which checks
@@ -657,4 +658,32 @@ func retryable(err error) bool {
 func unapplied(err error) bool {
 	var u interface{ Unapplied() bool }
 	return errors.As(err, &u) && u.Unapplied()
+}
+
+// TestTheRenderedPageIsAccepted creates the post-mortem page as render
+// spells it in storage format: Confluence (the simulator parses it as
+// strictly) takes it, and reads it back unchanged.
+func TestTheRenderedPageIsAccepted(t *testing.T) {
+	forModes(t, func(t *testing.T, mode confluencetest.Mode) {
+		e := newEnv(t, mode)
+		page := render.Sample()
+		page.Title = `Checkout <errors> & "timeouts"`
+		storage, err := render.Storage(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		title, err := render.Summary(nil, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := confluence.PageSpec{SpaceKey: pm.Key, Title: strings.TrimSpace(title), Body: storage, IncidentID: "Q1RENDER"}
+		p, err := e.c.CreatePage(t.Context(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.c.GetPage(t.Context(), p.ID)
+		if err != nil || got.Body != storage || got.Title != s.Title {
+			t.Fatalf("read back: %q %v", got.Title, err)
+		}
+	})
 }
