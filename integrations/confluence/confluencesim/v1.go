@@ -351,13 +351,13 @@ func (s *Server) dcProperty(q *request) reply {
 	}
 	for _, pr := range p.props {
 		if pr.key == q.param {
-			return answer(http.StatusOK, dcProperty(pr))
+			return answer(http.StatusOK, dcPropertyJSON(pr))
 		}
 	}
 	return v1Refusal(http.StatusNotFound, "Cannot find content property with key: "+q.param)
 }
 
-func dcProperty(pr *property) map[string]any {
+func dcPropertyJSON(pr *property) map[string]any {
 	return map[string]any{"id": pr.id, "key": pr.key, "value": json.RawMessage(pr.value), "version": map[string]any{"number": pr.version, "when": stamp(pr.at)}}
 }
 
@@ -370,5 +370,5 @@ func (s *Server) dcCreateProperty(q *request) reply {
 	if refused != nil {
 		return *refused
 	}
-	return answer(http.StatusOK, dcProperty(pr))
+	return answer(http.StatusOK, dcPropertyJSON(pr))
 }
