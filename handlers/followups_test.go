@@ -224,6 +224,21 @@ func TestFollowupsAPIBadInput(t *testing.T) {
 	}
 }
 
+// The route has the 8 KiB body cap of every route that takes no body.
+func TestFollowupsAPICapsItsBody(t *testing.T) {
+	env := newOverview(t, adminToken, overviewSeeds())
+	req, _ := http.NewRequest(http.MethodGet, env.url+"/api/v1/followups", strings.NewReader(strings.Repeat("x", 1<<20)))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("1 MiB body: %d, want 413", resp.StatusCode)
+	}
+}
+
 // The post-mortem list: each post-mortem's teams and recurrences (the
 // later incidents, counted; the earlier epics it recurred), and the team
 // filter, its bad values a 400.
