@@ -43,9 +43,11 @@ func (a *App) newHTTPServer(dm *deadlines.Metrics) *http.Server {
 			return t == workflow.EventResolved || t == workflow.EventTriggered && a.rules.Current().Grouping.MergeWhileOpen
 		}
 	}
+	e := handlers.New(hopts)
+	handlers.RouteFollowups(e, hopts)
 	return &http.Server{
 		Addr:              cfg.ListenAddr,
-		Handler:           handlers.New(hopts),
+		Handler:           e,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,

@@ -37,12 +37,14 @@ func chromium(t *testing.T) string {
 // no script and no inline style, so a violation would show here), the
 // overdue row is marked, the page fits a 390 px phone (see phoneLayout), a
 // bad filter answers an HTML page with a way back, the Overdue filter link
-// works, logging out leads back to the login form, and screenshots at 1280
+// works, the Follow-ups tab lists its rows with a person's text as text
+// and filters, logging out leads back to the login form, and screenshots at 1280
 // and 390 px are kept in the test's artifact directory (go test -artifacts
 // keeps them).
 func TestPostmortemsPageInChromium(t *testing.T) {
 	path := chromium(t)
 	env := newOverview(t, adminToken, overviewSeeds())
+	seedFollowups(t, env.store)
 	// A new, empty profile. Chromium's helper processes may still write to
 	// it for a moment after the browser exits, so it is removed with a few
 	// tries rather than by t.TempDir, which fails the test on that race.
@@ -112,7 +114,8 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 
 	var title, overdueBG, ontimeBG, lateText, rowsAfter, filterClass, afterLogout, backAt string
 	var overdueRows, rowCount int
-	var shot, phoneShot []byte
+	var tab followupsTabSeen
+	var shot, phoneShot, tabShot []byte
 	var phone phoneLayout
 	var bad badFilterPage
 	err = chromedp.Run(ctx,
@@ -152,6 +155,18 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 		chromedp.Evaluate(`document.querySelectorAll("tbody tr").length`, &rowCount),
 		chromedp.Evaluate(`[...document.querySelectorAll("tbody tr")].map(r => r.dataset.incident).join(",")`, &rowsAfter),
 		chromedp.AttributeValue(`nav.filters a[href="/postmortems?overdue=true"]`, "class", &filterClass, nil, chromedp.ByQuery),
+		// The Follow-ups tab: its rows, a person's text as text, a filter,
+		// and at 390 px the page still does not scroll sideways.
+		chromedp.Click(`nav.tabs a[href="/postmortems?view=followups"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`tr[data-key="OPS-50"]`, chromedp.ByQuery),
+		chromedp.Evaluate(followupsTabJS, &tab.Open),
+		chromedp.FullScreenshot(&tabShot, 100),
+		chromedp.Click(`nav.filters a[href="/postmortems?overdue=true&view=followups"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`nav.filters a.on[href="/postmortems?overdue=true&view=followups"]`, chromedp.ByQuery),
+		chromedp.Evaluate(followupsTabJS, &tab.Overdue),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch),
+		chromedp.Evaluate(`document.documentElement.scrollWidth - document.documentElement.clientWidth`, &tab.PhoneOverflow),
+		chromedp.EmulateViewport(1280, 900),
 		// Log out: the browser's own post passes the same-origin check, and
 		// the page asks for the token again.
 		chromedp.Click(`header form button`, chromedp.ByQuery),
@@ -161,7 +176,7 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium: %v (problems so far: %v)", err, problems)
 	}
-	for name, png := range map[string][]byte{"postmortems.png": shot, "postmortems-390.png": phoneShot} {
+	for name, png := range map[string][]byte{"postmortems.png": shot, "postmortems-390.png": phoneShot, "followups.png": tabShot} {
 		out := filepath.Join(t.ArtifactDir(), name)
 		if err := os.WriteFile(out, png, 0o644); err != nil {
 			t.Fatal(err)
@@ -180,6 +195,16 @@ func TestPostmortemsPageInChromium(t *testing.T) {
 	}
 	if rowCount != 1 || rowsAfter != "P1" || filterClass != "on" {
 		t.Errorf("after the Overdue filter: %d rows (%s), link class %q", rowCount, rowsAfter, filterClass)
+	}
+	if got := tab.Open; got.Rows != "OPS-2,PAY-101,PAY-1003,PAY-102,OPS-50" || got.Hostile != hostileSummary ||
+		got.Injected != 0 || got.TabOn != "Follow-ups" || got.Late != 2 || got.Assignee != "<b>Eve</b>" {
+		t.Errorf("the Follow-ups tab: %+v", got)
+	}
+	if got := tab.Overdue; got.Rows != "OPS-2,PAY-1003" || got.TabOn != "Follow-ups" {
+		t.Errorf("the Follow-ups tab, overdue: %+v", got)
+	}
+	if tab.PhoneOverflow > 0 {
+		t.Errorf("at 390 px the Follow-ups tab scrolls sideways by %d px", tab.PhoneOverflow)
 	}
 	if afterLogout != "Log in · aftermath" {
 		t.Errorf("after logging out the title is %q, want the login page", afterLogout)
@@ -256,6 +281,38 @@ func (p phoneLayout) check(t *testing.T) {
 	if p.TitleLines < 2 || p.TitleCell < 160 || p.TitleCell > 340 {
 		t.Errorf("at 390 px the long title takes %d lines in a cell of %d px: want it wrapped, in 160 to 340 px", p.TitleLines, p.TitleCell)
 	}
+}
+
+// followupsTabJS reads the Follow-ups tab; see followupsTab.
+const followupsTabJS = `(() => {
+  const hostile = document.querySelector('tr[data-key="OPS-50"] .title');
+  const eve = document.querySelector('tr[data-key="OPS-50"] td.owner a');
+  const on = document.querySelector("nav.tabs a.on");
+  return {rows: [...document.querySelectorAll("tbody tr")].map(r => r.dataset.key).join(","),
+    late: document.querySelectorAll("tbody tr.overdue .late").length,
+    hostile: hostile ? hostile.textContent : "", assignee: eve ? eve.textContent : "",
+    injected: document.querySelectorAll("tbody img, tbody script, tbody b, body script").length,
+    tabOn: on ? on.textContent : ""};
+})()`
+
+// followupsTab is the Follow-ups tab as the browser shows it: its rows'
+// keys in order, how many are marked overdue, the hostile summary and
+// assignee name as text, and how many elements that text would have made
+// had it not been escaped (0).
+type followupsTab struct {
+	Rows     string `json:"rows"`
+	Late     int    `json:"late"`
+	Hostile  string `json:"hostile"`
+	Assignee string `json:"assignee"`
+	Injected int    `json:"injected"`
+	TabOn    string `json:"tabOn"`
+}
+
+// followupsTabSeen is the tab, all open and overdue only, and how far it
+// scrolls sideways at 390 px.
+type followupsTabSeen struct {
+	Open, Overdue followupsTab
+	PhoneOverflow int
 }
 
 // badFilterJS reads the page a bad filter answers; see badFilterPage.

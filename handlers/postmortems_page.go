@@ -37,6 +37,7 @@ var (
 		"at":          at,
 		"day":         func(loc *time.Location, t time.Time) string { d, _ := dayClock(loc, t); return d },
 		"clock":       func(loc *time.Location, t time.Time) string { _, c := dayClock(loc, t); return c },
+		"top":         func(title string, tabs []filterLink) topData { return topData{Title: title, Tabs: tabs} },
 	}).ParseFS(overviewFS, "overview/page.html"))
 	overviewCSS, _ = overviewFS.ReadFile("overview/style.css")
 )
@@ -344,10 +345,10 @@ type filterGroup struct {
 	Links []filterLink
 }
 
-// filters are the page's filters as links: each keeps the other filters
-// and starts from the first page.
-func filters(q url.Values, severities []string) []filterGroup {
-	link := func(text, name, value string) filterLink {
+// filterLinker makes the links of one tab's filters: each keeps the other
+// filters (and the tab) and starts from the first page.
+func filterLinker(q url.Values) func(text, name, value string) filterLink {
+	return func(text, name, value string) filterLink {
 		v := url.Values{}
 		for k, vs := range q {
 			if k != "cursor" && k != "limit" && k != name {
@@ -363,6 +364,46 @@ func filters(q url.Values, severities []string) []filterGroup {
 		}
 		return filterLink{Text: text, Href: href, On: strings.EqualFold(q.Get(name), value)}
 	}
+}
+
+// teamFilter is the Team filter: every team of a tracked post-mortem, by
+// name, and the one chosen; nil when there are none.
+func teamFilter(q url.Values, all []store.Deadline) *filterGroup {
+	link := filterLinker(q)
+	var teams []store.Team
+	for _, d := range all {
+		for _, t := range d.Teams {
+			if !slices.ContainsFunc(teams, func(k store.Team) bool { return k.ID == t.ID }) {
+				teams = append(teams, t)
+			}
+		}
+	}
+	chosen := q.Get("team")
+	if len(teams) == 0 && chosen == "" {
+		return nil
+	}
+	slices.SortFunc(teams, func(a, b store.Team) int { return strings.Compare(cmpOr(a.Name, a.ID), cmpOr(b.Name, b.ID)) })
+	g := filterGroup{Label: "Team", Links: []filterLink{link("All", "team", "")}}
+	for _, t := range teams {
+		g.Links = append(g.Links, link(cmpOr(t.Name, t.ID), "team", t.ID))
+	}
+	if chosen != "" && !slices.ContainsFunc(teams, func(t store.Team) bool { return strings.EqualFold(t.ID, chosen) }) {
+		g.Links = append(g.Links, link(chosen, "team", chosen))
+	}
+	return &g
+}
+
+// cmpOr is the first of a and b that is not empty.
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// filters are the post-mortems tab's filters as links.
+func filters(q url.Values, severities []string, all []store.Deadline) []filterGroup {
+	link := filterLinker(q)
 	st := filterGroup{Label: "Status", Links: []filterLink{link("All", "status", "")}}
 	for _, s := range statuses {
 		st.Links = append(st.Links, link(s, "status", s))
@@ -375,6 +416,9 @@ func filters(q url.Values, severities []string) []filterGroup {
 	out := []filterGroup{st, sev, over}
 	if owner := q.Get("owner"); owner != "" {
 		out = append(out, filterGroup{Label: "Owner", Links: []filterLink{link("All", "owner", ""), link(owner, "owner", owner)}})
+	}
+	if g := teamFilter(q, all); g != nil {
+		out = append(out, *g)
 	}
 	return out
 }
@@ -410,11 +454,32 @@ func followupLinks(epicURL, epicKey string, keys []string) []followupLink {
 	return out
 }
 
-func toRow(d store.Deadline, now time.Time) pageRow {
-	return pageRow{postmortemJSON: toJSON(d, now), OwnerName: d.OwnerName, FollowupLinks: followupLinks(d.EpicURL, d.Key, d.Followups)}
+func toRow(d store.Deadline, now time.Time, rx recurrenceIndex) pageRow {
+	return pageRow{postmortemJSON: toJSON(d, now, rx), OwnerName: d.OwnerName, FollowupLinks: followupLinks(d.EpicURL, d.Key, d.Followups)}
+}
+
+// The page's tabs, by the view parameter.
+const (
+	viewPostmortems = "postmortems" // the default
+	viewFollowups   = "followups"
+)
+
+// tabs are the links to the page's tabs; view is the one shown.
+func tabs(view string) []filterLink {
+	return []filterLink{
+		{Text: "Post-mortems", Href: "/postmortems", On: view == viewPostmortems},
+		{Text: "Follow-ups", Href: "/postmortems?view=" + viewFollowups, On: view == viewFollowups},
+	}
+}
+
+// topData is the page's header and tabs.
+type topData struct {
+	Title string
+	Tabs  []filterLink
 }
 
 type pageData struct {
+	Tabs    []filterLink
 	Summary summary
 	Filters []filterGroup
 	Rows    []pageRow
@@ -481,8 +546,25 @@ func (o *overviewHandler) overviewPage(c echo.Context) error {
 	}
 	now := o.now()
 	params := c.QueryParams()
+	// The tab is not a filter: the filters are read without it, and their
+	// links keep it.
+	filterParams := url.Values{}
+	for k, vs := range params {
+		if k != "view" {
+			filterParams[k] = vs
+		}
+	}
+	switch view := params["view"]; {
+	case len(view) > 1:
+		return echo.NewHTTPError(http.StatusBadRequest, `parameter "view" given twice: give it once`)
+	case len(view) == 0 || view[0] == viewPostmortems:
+	case view[0] == viewFollowups:
+		return o.followupsTab(c, params, filterParams, now)
+	default:
+		return echo.NewHTTPError(http.StatusBadRequest, "view must be postmortems or followups")
+	}
 	sevs := o.severities()
-	q, err := overviewQuery(params, sevs, 100, now)
+	q, err := overviewQuery(filterParams, sevs, 100, now)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
@@ -494,10 +576,14 @@ func (o *overviewHandler) overviewPage(c echo.Context) error {
 	if err != nil {
 		return o.admin.unavailable("list post-mortems", err)
 	}
+	rx, err := o.recurrences(c)
+	if err != nil {
+		return err
+	}
 	loc := o.location()
-	data := pageData{Summary: summarize(all, now), Filters: filters(params, sevs), Zone: loc.String(), Loc: loc, Now: now}
+	data := pageData{Tabs: tabs(viewPostmortems), Summary: summarize(all, now), Filters: filters(params, sevs, all), Zone: loc.String(), Loc: loc, Now: now}
 	for _, d := range page.Postmortems {
-		data.Rows = append(data.Rows, toRow(d, now))
+		data.Rows = append(data.Rows, toRow(d, now, rx))
 	}
 	if page.Next != "" {
 		v := url.Values{}

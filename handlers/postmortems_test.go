@@ -51,13 +51,16 @@ func overviewSeeds() []seedPM {
 	p1 := pm("P1", 101, "Checkout down", "SEV-1", "alice@example.com", day(7, 12), "OPS-1", "OPS-2")
 	p1.Group = []string{"P1", "P1B"}
 	p1.OwnerName = "Alice Liddell"
+	p1.Teams = []store.Team{{ID: "PTEAM1", Name: "Payments"}}
+	p4 := pm("P4", 104, "Payments retried twice after the card processor timed out during the nightly settlement batch",
+		"SEV-2", "carol@example.com", day(15, 12), "PAY-101", "PAY-102", "PAY-1003")
+	p4.Teams = []store.Team{{ID: "PTEAM2", Name: "Search <i>& co</i>"}}
 	return []seedPM{
 		{pm: p1, registered: day(4, 12), fuDone: 1},
 		{pm: pm("P2", 102, "Search slow", "SEV-2", "bob@example.com", day(12, 12)), registered: day(5, 12)},
 		{pm: pm("P3", 103, "Login errors", "SEV-1", "alice@example.com", day(9, 12)), registered: day(6, 12),
 			moves: []seedMove{{store.StatusInReview, day(7, 12)}, {store.StatusReviewed, day(8, 12)}}},
-		{pm: pm("P4", 104, "Payments retried twice after the card processor timed out during the nightly settlement batch",
-			"SEV-2", "carol@example.com", day(15, 12), "PAY-101", "PAY-102", "PAY-1003"), registered: day(8, 12),
+		{pm: p4, registered: day(8, 12),
 			moves: []seedMove{{store.StatusInReview, day(9, 12)}}},
 		{pm: pm("P5", 105, "DNS outage", "SEV-1", "", day(1, 12)), registered: day(26, 0).AddDate(0, -1, 0),
 			moves: []seedMove{{store.StatusReviewed, day(1, 0)}, {store.StatusClosed, day(2, 0)}}},
@@ -98,11 +101,14 @@ func newOverview(t *testing.T, token string, seeds []seedPM) *overviewEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Options{
+	o := Options{
 		Postmortems: st, Sessions: st, AdminToken: token, Now: clock.Now,
 		Severities: func() []string { return []string{"SEV-1", "SEV-2"} },
 		Location:   func() *time.Location { return berlin },
-	}))
+	}
+	e := New(o)
+	RouteFollowups(e, o)
+	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &overviewEnv{url: srv.URL, store: st, clock: clock}
 }

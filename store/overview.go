@@ -38,6 +38,7 @@ type PostmortemQuery struct {
 	Severity string // exact
 	Owner    string // the owner's email, without regard to case
 	Overdue  *bool  // overdue or not, as of Now
+	Team     string // a PagerDuty team ID of the post-mortem's incidents, without regard to case
 	Now      time.Time
 	Limit    int    // at most this many (default 50)
 	Cursor   string // from the previous page's Next
@@ -45,7 +46,7 @@ type PostmortemQuery struct {
 
 func (q PostmortemQuery) match(d Deadline) bool {
 	if q.Status != "" && d.Status != q.Status || q.Severity != "" && d.Severity != q.Severity ||
-		q.Owner != "" && !strings.EqualFold(d.Owner, q.Owner) {
+		q.Owner != "" && !strings.EqualFold(d.Owner, q.Owner) || q.Team != "" && !d.HasTeam(q.Team) {
 		return false
 	}
 	if q.Overdue != nil {
@@ -54,6 +55,12 @@ func (q PostmortemQuery) match(d Deadline) bool {
 		}
 	}
 	return true
+}
+
+// HasTeam says whether one of the post-mortem's incidents is of the
+// PagerDuty team id (compared without regard to case).
+func (p Postmortem) HasTeam(id string) bool {
+	return slices.ContainsFunc(p.Teams, func(t Team) bool { return strings.EqualFold(t.ID, id) })
 }
 
 // PostmortemPage is a page of tracked post-mortems, by meeting due (then
@@ -258,4 +265,179 @@ func (s *Store) indexOverview(ctx context.Context) (added int, err error) {
 		return 0, fmt.Errorf("index the tracked post-mortems: %w", err)
 	}
 	return int(n), nil
+}
+
+// The follow-ups view lists follow-ups from the follow-up index (never
+// Jira), each with its post-mortem, oldest first.
+
+// Follow-up states the follow-ups view selects by.
+const (
+	FollowupsOpen = "open" // not done (the default)
+	FollowupsDone = "done"
+	FollowupsAll  = "all" // open and done
+)
+
+// FollowupOverdueAt is when a follow-up due on the date due (midnight UTC
+// of that date, as the index keeps it) becomes overdue: the end of that
+// date in loc, the rules' zone. It is rules.FollowupOverdueAt for the
+// readers that may not import rules (handlers); app's tests hold the two
+// equal.
+func FollowupOverdueAt(due time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	y, m, d := due.UTC().Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+}
+
+// FollowupQuery selects follow-ups; empty fields select all (State: open
+// ones). Deleted tickets are never listed: Jira no longer shows them.
+type FollowupQuery struct {
+	State    string // FollowupsOpen (or ""), FollowupsDone or FollowupsAll
+	Overdue  *bool  // overdue or not as of Now (a done follow-up never is)
+	Assignee string // the assignee's email, without regard to case
+	Severity string // the post-mortem's, exact
+	// Postmortem is the post-mortem's epic key or one of its incidents'
+	// IDs, without regard to case.
+	Postmortem string
+	Team       string // a PagerDuty team ID of the post-mortem's incidents, without regard to case
+	Now        time.Time
+	Location   *time.Location // the rules' zone, where a due date ends; nil: UTC
+	Limit      int            // at most this many (default 50)
+	Cursor     string         // from the previous page's Next
+}
+
+// FollowupRow is a follow-up as the view lists it: with its post-mortem
+// and how late it is as of the query's Now.
+type FollowupRow struct {
+	Followup
+	Postmortem  Deadline
+	Overdue     bool
+	DaysOverdue int // counting the day after the due date as 1
+}
+
+// FollowupPage is a page of follow-ups, by created time (those without one
+// first) then key; Next is the cursor of the next page, "" on the last.
+type FollowupPage struct {
+	Followups []FollowupRow
+	Next      string
+}
+
+// lateness says whether f is overdue at now, and by how many days.
+func lateness(f Followup, now time.Time, loc *time.Location) (bool, int) {
+	if f.Due.IsZero() {
+		return false, 0
+	}
+	at := FollowupOverdueAt(f.Due, loc)
+	if !f.Overdue(now, at) {
+		return false, 0
+	}
+	return true, int(now.Sub(at)/(24*time.Hour)) + 1
+}
+
+func (q FollowupQuery) match(r FollowupRow) bool {
+	f, d := r.Followup, r.Postmortem
+	switch {
+	case f.Deleted,
+		(q.State == "" || q.State == FollowupsOpen) && f.Done,
+		q.State == FollowupsDone && !f.Done,
+		q.Overdue != nil && r.Overdue != *q.Overdue,
+		q.Assignee != "" && !strings.EqualFold(f.Assignee, q.Assignee),
+		q.Severity != "" && d.Severity != q.Severity,
+		q.Team != "" && !d.HasTeam(q.Team):
+		return false
+	}
+	if q.Postmortem != "" {
+		same := func(s string) bool { return strings.EqualFold(s, q.Postmortem) }
+		return same(d.Key) || same(d.Incident) || slices.ContainsFunc(d.Group, same)
+	}
+	return true
+}
+
+// followupPlace is a follow-up's place in the view's order. A cursor is
+// the place of a page's last row: stable whatever is added or done
+// meanwhile, since neither a ticket's key nor its created time changes.
+type followupPlace struct {
+	at  int64 // created, Unix ms; 0 when unknown
+	key string
+}
+
+func placeOf(f Followup) followupPlace {
+	p := followupPlace{key: f.Key}
+	if !f.CreatedAt.IsZero() {
+		p.at = f.CreatedAt.UnixMilli()
+	}
+	return p
+}
+
+func (a followupPlace) cmp(b followupPlace) int {
+	return cmp.Or(cmp.Compare(a.at, b.at), compareKeys(a.key, b.key), strings.Compare(a.key, b.key))
+}
+
+// The "f" keeps the post-mortem list's cursors out of this one.
+func (a followupPlace) cursor() string {
+	return base64.RawURLEncoding.EncodeToString([]byte("f" + strconv.FormatInt(a.at, 10) + ":" + a.key))
+}
+
+func parseFollowupCursor(c string) (followupPlace, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return followupPlace{}, ErrBadCursor
+	}
+	rest, ok := strings.CutPrefix(string(b), "f")
+	ms, key, ok2 := strings.Cut(rest, ":")
+	at, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || !ok2 || err != nil || key == "" {
+		return followupPlace{}, ErrBadCursor
+	}
+	return followupPlace{at: at, key: key}, nil
+}
+
+// ListFollowups returns a page of the follow-ups q selects, oldest first.
+// It reads the whole index and every tracked post-mortem (thousands at
+// most), as AllFollowups and AllPostmortems do.
+func (s *Store) ListFollowups(ctx context.Context, q FollowupQuery) (FollowupPage, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var after *followupPlace
+	if q.Cursor != "" {
+		p, err := parseFollowupCursor(q.Cursor)
+		if err != nil {
+			return FollowupPage{}, err
+		}
+		after = &p
+	}
+	pms, err := s.AllPostmortems(ctx)
+	if err != nil {
+		return FollowupPage{}, err
+	}
+	byID := make(map[string]Deadline, len(pms))
+	for _, d := range pms {
+		byID[d.Incident] = d
+	}
+	fus, err := s.AllFollowups(ctx)
+	if err != nil {
+		return FollowupPage{}, err
+	}
+	slices.SortFunc(fus, func(a, b Followup) int { return placeOf(a).cmp(placeOf(b)) })
+	page := FollowupPage{Followups: []FollowupRow{}}
+	for _, f := range fus {
+		d, ok := byID[f.Incident]
+		if !ok || after != nil && placeOf(f).cmp(*after) <= 0 {
+			continue
+		}
+		r := FollowupRow{Followup: f, Postmortem: d}
+		r.Overdue, r.DaysOverdue = lateness(f, q.Now, q.Location)
+		if !q.match(r) {
+			continue
+		}
+		if len(page.Followups) == limit {
+			page.Next = placeOf(page.Followups[limit-1].Followup).cursor()
+			return page, nil
+		}
+		page.Followups = append(page.Followups, r)
+	}
+	return page, nil
 }

@@ -62,6 +62,22 @@ func (s *Server) serviceJSON(id string) map[string]any {
 	return m
 }
 
+// teamsJSON renders an incident's teams as team references.
+func (s *Server) teamsJSON(ts []Team) []any {
+	out := []any{}
+	for _, t := range ts {
+		name := t.Name
+		if name == "" {
+			name = t.ID
+		}
+		out = append(out, map[string]any{
+			"id": t.ID, "type": "team_reference", "summary": name,
+			"self": s.base + "/teams/" + t.ID, "html_url": s.base + "/teams/" + t.ID,
+		})
+	}
+	return out
+}
+
 func (s *Server) priorityJSON(p Priority) map[string]any {
 	return map[string]any{
 		"id": p.ID, "type": "priority", "summary": p.Name,
@@ -163,7 +179,7 @@ func (s *Server) incidentJSON(x *incident, v view) map[string]any {
 		"first_trigger_log_entry": firstTrigger,
 		"alert_counts":            map[string]any{"all": x.Alerts, "triggered": triggered, "resolved": resolved},
 		"is_mergeable":            true,
-		"teams":                   []any{},
+		"teams":                   s.teamsJSON(x.Teams),
 		"pending_actions":         []any{},
 		"urgency":                 x.Urgency,
 		"priority":                priority,

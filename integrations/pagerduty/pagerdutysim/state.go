@@ -55,6 +55,11 @@ func (s *Server) AddIncident(in NewIncident) *Incident {
 	if in.TriggeredBy != "" {
 		s.mustUser(in.TriggeredBy)
 	}
+	for _, t := range in.Teams {
+		if t.ID == "" {
+			panic(fmt.Sprintf("pagerdutysim: AddIncident %q: a team without an ID", in.ID))
+		}
+	}
 	if in.ID == "" {
 		s.seq++
 		in.ID = fmt.Sprintf("PINC%03d", s.seq)
@@ -86,6 +91,7 @@ func (s *Server) AddIncident(in NewIncident) *Incident {
 		UpdatedAt:          in.CreatedAt,
 		LastStatusChangeAt: in.CreatedAt,
 		Alerts:             1,
+		Teams:              slices.Clone(in.Teams),
 		HTMLURL:            s.base + "/incidents/" + in.ID,
 	}}
 	if in.Conference != nil {
@@ -336,6 +342,7 @@ func (s *Server) snapshot(x *incident) Incident {
 		cb := *x.Conference
 		out.Conference = &cb
 	}
+	out.Teams = slices.Clone(x.Teams)
 	out.Notes = slices.Clone(x.Notes)
 	out.LogEntries = make([]LogEntry, len(x.LogEntries))
 	for i, e := range s.orderedLog(x, false) {

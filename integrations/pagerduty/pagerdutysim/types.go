@@ -55,6 +55,13 @@ type Service struct {
 	Name string
 }
 
+// Team is a PagerDuty team; an incident belongs to its escalation
+// policy's teams.
+type Team struct {
+	ID   string
+	Name string
+}
+
 // Priority is an incident priority. Order is its rank, 1 being the most
 // severe (P1).
 type Priority struct {
@@ -77,6 +84,9 @@ type NewIncident struct {
 	TriggeredBy string
 	// Conference is the incident's conference bridge; nil = none.
 	Conference *ConferenceBridge
+	// Teams are the incident's teams (its escalation policy's); none by
+	// default, as on an account without teams.
+	Teams []Team
 }
 
 // ConferenceBridge is where an incident's responders meet. PagerDuty
@@ -105,6 +115,7 @@ type Incident struct {
 	ResolveReason      *ResolveReason    // set when the incident was merged away
 	Alerts             int               // number of alerts, grown by merges
 	Conference         *ConferenceBridge // nil = none
+	Teams              []Team
 	HTMLURL            string
 	LogEntries         []LogEntry // oldest first
 	Notes              []Note     // oldest first

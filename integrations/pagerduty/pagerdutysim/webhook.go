@@ -62,7 +62,7 @@ func (s *Server) webhookIncident(x *incident) map[string]any {
 	}
 	out := map[string]any{
 		"type": "incident", "number": x.Number, "assignees": assignees, "escalation_policy": nil,
-		"conference_bridge": nil, "teams": []any{}, "incident_type": map[string]any{"name": "incident_default"},
+		"conference_bridge": nil, "teams": s.teamsJSON(x.Teams), "incident_type": map[string]any{"name": "incident_default"},
 	}
 	for _, k := range []string{"id", "self", "html_url", "status", "incident_key", "created_at", "title",
 		"service", "priority", "urgency", "resolve_reason"} {

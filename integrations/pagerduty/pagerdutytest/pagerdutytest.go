@@ -28,6 +28,7 @@ type (
 	Note             = pagerdutysim.Note
 	Webhook          = pagerdutysim.Webhook
 	ConferenceBridge = pagerdutysim.ConferenceBridge
+	Team             = pagerdutysim.Team
 )
 
 // Incident statuses, as PagerDuty spells them.
