@@ -44,7 +44,6 @@ func (a *App) newHTTPServer(dm *deadlines.Metrics) *http.Server {
 		}
 	}
 	e := handlers.New(hopts)
-	handlers.RouteFollowups(e, hopts)
 	return &http.Server{
 		Addr:              cfg.ListenAddr,
 		Handler:           e,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -61,26 +60,9 @@ func newAdminAuth(o Options) *adminAuth {
 		a.limiter = store.NewLocalAuthLimiter(store.DefaultAuthLimits, o.Now)
 	}
 	if o.Registerer != nil {
-		a.failures = registerOnce(o.Registerer, a.failures)
-		a.lockouts = registerOnce(o.Registerer, a.lockouts)
+		o.Registerer.MustRegister(a.failures, a.lockouts)
 	}
 	return a
-}
-
-// registerOnce registers c, or returns the same counters registered
-// before: every admin route (RouteFollowups' too) counts in one series set.
-func registerOnce(r prometheus.Registerer, c *prometheus.CounterVec) *prometheus.CounterVec {
-	err := r.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if old, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-			return old
-		}
-	}
-	if err != nil {
-		panic(err)
-	}
-	return c
 }
 
 // route makes the series of an admin route exist from the start, so that

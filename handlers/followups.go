@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -155,37 +154,6 @@ func (o *overviewHandler) followupsAPI(c echo.Context) error {
 		out.Followups[i] = toFollowupJSON(r)
 	}
 	return c.JSON(http.StatusOK, out)
-}
-
-// RouteFollowups serves GET /api/v1/followups on e, which New made from
-// the same o (with o.Postmortems set; nil: no route). The page's
-// Follow-ups tab is New's, on /postmortems.
-//
-// It belongs in New's routeOverview beside /api/v1/postmortems; it is
-// separate only until that file can take the line. Its admin token check
-// is New's, counted in the same metrics and, through o.AuthLimiter, the
-// same lockout (without one, this route's lockout is its own).
-func RouteFollowups(e *echo.Echo, o Options) {
-	if o.Postmortems == nil {
-		return
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	auth := newAdminAuth(o)
-	ov := &overviewHandler{pms: o.Postmortems, severities: o.Severities, location: o.Location, now: o.Now,
-		admin: &adminHandler{records: o.Records, log: o.Logger}, auth: auth, sessions: o.Sessions, log: o.Logger}
-	if ov.severities == nil {
-		ov.severities = func() []string { return nil }
-	}
-	if ov.location == nil {
-		ov.location = func() *time.Location { return time.UTC }
-	}
-	e.GET("/api/v1/followups", ov.followupsAPI, requireAdmin(auth))
-	auth.route("/api/v1/followups")
 }
 
 // followupRow is one follow-up on the page's Follow-ups tab.

@@ -173,6 +173,7 @@ func routeOverview(e *echo.Echo, o Options, admin *adminHandler, auth *adminAuth
 		ov.location = func() *time.Location { return time.UTC }
 	}
 	e.GET("/api/v1/postmortems", ov.api, requireAdmin(auth))
+	e.GET("/api/v1/followups", ov.followupsAPI, requireAdmin(auth))
 	e.GET("/postmortems", ov.pageHTML)
 	// The page's forms post only from the page itself: a login or
 	// logout from another site is refused.
@@ -180,6 +181,7 @@ func routeOverview(e *echo.Echo, o Options, admin *adminHandler, auth *adminAuth
 	e.POST("/postmortems/logout", ov.logout, sameOrigin())
 	e.GET("/postmortems/style.css", ov.style)
 	auth.route("/api/v1/postmortems")
+	auth.route("/api/v1/followups")
 	auth.route("/postmortems")
 	auth.route("/postmortems/login")
 }

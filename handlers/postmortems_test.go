@@ -107,7 +107,6 @@ func newOverview(t *testing.T, token string, seeds []seedPM) *overviewEnv {
 		Location:   func() *time.Location { return berlin },
 	}
 	e := New(o)
-	RouteFollowups(e, o)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &overviewEnv{url: srv.URL, store: st, clock: clock}
