@@ -196,6 +196,7 @@ func TestIncompleteWebhookReadsTheIncident(t *testing.T) {
 		{"no priority", func(_, d map[string]any) { delete(d, "priority") }, "lacks priority"},
 		{"no conference bridge", func(_, d map[string]any) { delete(d, "conference_bridge") }, "lacks conference_bridge"},
 		{"no assignees", func(_, d map[string]any) { delete(d, "assignees") }, "lacks assignees"},
+		{"no teams", func(_, d map[string]any) { delete(d, "teams") }, "lacks teams"},
 		{"no resolve reason", func(_, d map[string]any) { delete(d, "resolve_reason") }, "lacks resolve_reason"},
 		{"no service", func(_, d map[string]any) { delete(d, "service") }, "lacks service"},
 		{"no occurred_at", func(ev, _ map[string]any) { delete(ev, "occurred_at") }, "lacks occurred_at"},

@@ -29,7 +29,7 @@ func (e IncidentEvent) Complete() bool { return len(e.Missing) == 0 }
 
 // incidentData is event.data of an incident event. The fields whose
 // absence must be told from null (priority, conference bridge, resolve
-// reason, assignees) are kept raw.
+// reason, assignees, teams) are kept raw.
 type incidentData struct {
 	ID               string          `json:"id"`
 	Type             string          `json:"type"`
@@ -42,6 +42,7 @@ type incidentData struct {
 	Service          *refWire        `json:"service"`
 	Priority         json.RawMessage `json:"priority"`
 	Assignees        json.RawMessage `json:"assignees"`
+	Teams            json.RawMessage `json:"teams"`
 	ConferenceBridge json.RawMessage `json:"conference_bridge"`
 	ResolveReason    json.RawMessage `json:"resolve_reason"`
 }
@@ -109,6 +110,13 @@ func DecodeIncidentEvent(body []byte) (IncidentEvent, error) {
 	} else {
 		for _, a := range as {
 			in.Assignees = append(in.Assignees, a.ref())
+		}
+	}
+	if ts, ok := decodeRaw[[]refWire](d.Teams); !ok {
+		miss("teams")
+	} else {
+		for _, t := range ts {
+			in.Teams = append(in.Teams, t.ref())
 		}
 	}
 	if cb, ok := decodeRaw[*struct {

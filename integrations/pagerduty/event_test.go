@@ -72,7 +72,7 @@ func TestDecodeIncidentEvent(t *testing.T) {
 		b, _ := json.Marshal(env)
 		return b
 	}
-	for _, field := range []string{"priority", "assignees", "conference_bridge", "resolve_reason", "service", "created_at", "number", "title", "status", "html_url"} {
+	for _, field := range []string{"priority", "assignees", "teams", "conference_bridge", "resolve_reason", "service", "created_at", "number", "title", "status", "html_url"} {
 		t.Run("without "+field, func(t *testing.T) {
 			ev, err := DecodeIncidentEvent(edit(func(_, d map[string]any) { delete(d, field) }))
 			if err != nil {

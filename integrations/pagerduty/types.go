@@ -31,13 +31,15 @@ type Ref struct {
 
 // Incident is what aftermath reads of an incident.
 type Incident struct {
-	ID        string    `json:"id"`
-	Number    int       `json:"number"`
-	Title     string    `json:"title"`
-	Status    string    `json:"status"`
-	Urgency   string    `json:"urgency,omitempty"`
-	HTMLURL   string    `json:"html_url,omitempty"`
-	Service   Ref       `json:"service"`
+	ID      string `json:"id"`
+	Number  int    `json:"number"`
+	Title   string `json:"title"`
+	Status  string `json:"status"`
+	Urgency string `json:"urgency,omitempty"`
+	HTMLURL string `json:"html_url,omitempty"`
+	Service Ref    `json:"service"`
+	// Teams are the incident's PagerDuty teams (its escalation policy's).
+	Teams     []Ref     `json:"teams,omitempty"`
 	Priority  *Priority `json:"priority,omitempty"` // nil: no priority set
 	CreatedAt time.Time `json:"created_at"`
 	// ResolvedAt is when it resolved (zero while open); from resolved_at
@@ -219,6 +221,9 @@ func fromIncident(in pd.Incident) Incident {
 	}
 	for _, a := range in.Assignments {
 		out.Assignees = append(out.Assignees, ref(a.Assignee))
+	}
+	for _, t := range in.Teams {
+		out.Teams = append(out.Teams, ref(t))
 	}
 	if in.ResolveReason.Type == "merge_resolve_reason" {
 		out.MergedInto = in.ResolveReason.Incident.ID

@@ -67,19 +67,18 @@ func (s *Server) webhookIncident(x *incident) map[string]any {
 	for _, a := range x.Assignments {
 		assignees = append(assignees, s.userRef(a.UserID))
 	}
-	// Webhooks carry the conference bridge (PagerDuty's data.incident
-	// sample), null when the incident has none.
-	var bridge any
-	if x.Conference != nil {
-		bridge = s.conferenceJSON(x.Conference)
-	}
 	out := map[string]any{
 		"type": "incident", "number": x.Number, "assignees": assignees, "escalation_policy": nil,
-		"conference_bridge": bridge, "teams": []any{}, "incident_type": map[string]any{"name": "incident_default"},
+		"conference_bridge": nil, "teams": []any{}, "incident_type": map[string]any{"name": "incident_default"},
 	}
 	for _, k := range []string{"id", "self", "html_url", "status", "incident_key", "created_at", "title",
 		"service", "priority", "urgency", "resolve_reason"} {
 		out[k] = m[k]
+	}
+	// Webhooks carry the conference bridge (PagerDuty's data.incident
+	// sample), null when the incident has none.
+	if x.Conference != nil {
+		out["conference_bridge"] = s.conferenceJSON(x.Conference)
 	}
 	return out
 }
