@@ -38,9 +38,11 @@ type Config struct {
 	// so that a webhook still on its way is not counted as missed; a
 	// negative value means none.
 	Settle time.Duration
-	// Chunk is the longest window asked of PagerDuty at once (6h); the
-	// cursor moves after each. A window with more entries than paging
-	// reaches is split.
+	// Chunk, when set, is the longest window asked of PagerDuty at once,
+	// the cursor moving after each. By default (0) the whole window is one
+	// listing, paged: the fewest requests PagerDuty's paging allows (one
+	// for a quiet 48 h look-back, where windows of 6 h took 8). A window
+	// with more entries than paging reaches (10,000) is split either way.
 	Chunk time.Duration
 	Now   func() time.Time
 }
@@ -70,9 +72,6 @@ func New(cfg Config, pd PagerDuty, st Store, log *slog.Logger, m *Metrics) *Swee
 		cfg.Settle = 0
 	} else if cfg.Settle == 0 {
 		cfg.Settle = 2 * time.Minute
-	}
-	if cfg.Chunk <= 0 {
-		cfg.Chunk = 6 * time.Hour
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -146,7 +145,10 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 		res.From = later(cur.Add(-s.cfg.Margin), floor)
 	}
 	for from := res.From; from.Before(res.Until); {
-		to := earlier(from.Add(s.cfg.Chunk), res.Until)
+		to := res.Until
+		if s.cfg.Chunk > 0 {
+			to = earlier(from.Add(s.cfg.Chunk), res.Until)
+		}
 		rs, err := listResolutions(ctx, s.pd, from, to)
 		if err != nil {
 			return res, err
@@ -219,19 +221,12 @@ func listResolutions(ctx context.Context, pd PagerDuty, since, until time.Time) 
 	return rs, nil
 }
 
-// resolutions lists [since, until) in windows of at most a day.
+// resolutions lists [since, until) in one paged listing, like the sweep.
 func resolutions(ctx context.Context, pd PagerDuty, since, until time.Time) ([]pagerduty.Resolution, error) {
-	var out []pagerduty.Resolution
-	for from := since; from.Before(until); {
-		to := earlier(from.Add(24*time.Hour), until)
-		rs, err := listResolutions(ctx, pd, from, to)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rs...)
-		from = to
+	if !since.Before(until) {
+		return nil, nil
 	}
-	return out, nil
+	return listResolutions(ctx, pd, since, until)
 }
 
 func (s *Sweeper) observeCursor(ctx context.Context) {

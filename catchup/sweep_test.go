@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -257,4 +258,61 @@ func TestSweepSkipsWhatItCannotQueue(t *testing.T) {
 	if cur, _, _ := f.st.SweepCursor(ctx); !cur.Equal(res.Until) {
 		t.Fatalf("cursor %v, want %v", cur, res.Until)
 	}
+}
+
+// The first sweep reads its whole look-back (48 h) as one listing, paged:
+// one request on a quiet account (windows of 6 h took 8), and for a busy
+// one exactly the pages its entries fill, every resolution found once
+// whichever page it falls on.
+func TestFirstSweepIsOneWindowPaged(t *testing.T) {
+	t.Run("quiet", func(t *testing.T) {
+		f := newFixture(t)
+		res, err := f.sweeper("a").Sweep(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := f.sim.Count("GET /log_entries"); n != 1 || res.Resolutions != 0 {
+			t.Fatalf("%d requests for an empty 48 h (%+v), want 1", n, res)
+		}
+	})
+	t.Run("busy", func(t *testing.T) {
+		f := newFixture(t)
+		from := f.now.Add(-48 * time.Hour)
+		// 230 incidents triggered and resolved inside the window (two
+		// overview entries each), one triggered before it and resolved in
+		// it (one): 461 entries, 5 pages of 100.
+		const n = 230
+		want := map[string]bool{}
+		for i := range n {
+			id := fmt.Sprintf("QPAGE%03d", i)
+			resolved := from.Add(30*time.Minute + time.Duration(i)*12*time.Minute)
+			f.resolved(id, resolved.Add(-10*time.Minute), resolved)
+			want[id] = true
+		}
+		f.resolved("QLONG", from.Add(-24*time.Hour), from.Add(time.Hour))
+		want["QLONG"] = true
+		res, err := f.sweeper("a").Sweep(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.sim.Count("GET /log_entries"); got != 5 {
+			t.Errorf("%d requests for 461 entries, want 5 pages of 100", got)
+		}
+		if res.Resolutions != n+1 || len(res.Queued) != n+1 {
+			t.Errorf("%d resolutions listed, %d queued; want %d", res.Resolutions, len(res.Queued), n+1)
+		}
+		got := f.queued(t)
+		for _, id := range got {
+			if !want[id] {
+				t.Errorf("queued %s twice or unknown", id)
+			}
+			delete(want, id)
+		}
+		if len(want) > 0 {
+			t.Errorf("missed across pages: %v", want)
+		}
+		if cur, _, _ := f.st.SweepCursor(context.Background()); !cur.Equal(f.now) {
+			t.Errorf("cursor %v, want the window's end %v", cur, f.now)
+		}
+	})
 }

@@ -43,6 +43,10 @@ type Resolution struct {
 	// SearchLag is how long Jira's search may trail a create
 	// (DefaultSearchLag).
 	SearchLag time.Duration
+	// Freshness is how long after its occurred_at a resolve webhook's
+	// incident is used instead of reading it (DefaultFreshness; negative:
+	// always read).
+	Freshness time.Duration
 }
 
 // Process implements queue.Processor.

@@ -9,12 +9,13 @@ import (
 	"github.com/aftermath-dev/aftermath/store"
 )
 
-// severity reads the incident and maps its priority to a severity. proceed
+// severity reads the incident (or takes a fresh webhook's, firstRead) and
+// maps its priority to a severity. proceed
 // is false when the incident gets no process of its own: its severity is
 // not in the rules' process (skipped, with the reason), or it is a member
 // of another incident's group (attached to it).
 func (x *run) severity(ctx context.Context) (in pagerduty.Incident, proceed bool, err error) {
-	in, err = x.r.PagerDuty.Incident(ctx, x.id)
+	in, source, err := x.firstRead(ctx)
 	if err != nil {
 		return in, false, x.failRead(ctx, StepSeverity, err)
 	}
@@ -27,6 +28,13 @@ func (x *run) severity(ctx context.Context) (in pagerduty.Incident, proceed bool
 	}
 	sev, why, ok := x.rules.SeverityFor(in.PriorityName())
 	x.plan.SeverityWhy = why
+	// The record says whether the webhook stood for the read.
+	sourced := func(detail string) string {
+		if source == "" {
+			return detail
+		}
+		return detail + "; incident " + source
+	}
 	if ok {
 		x.plan.Severity = sev.Name
 	}
@@ -39,16 +47,16 @@ func (x *run) severity(ctx context.Context) (in pagerduty.Incident, proceed bool
 	}
 	switch {
 	case ok && x.rules.InProcess(sev.Name):
-		return in, true, x.trace(ctx, StepSeverity, store.StepDone, why, "")
+		return in, true, x.trace(ctx, StepSeverity, store.StepDone, sourced(why), "")
 	case inGroup && len(g.Members) > 1:
-		return in, true, x.trace(ctx, StepSeverity, store.StepDone, why+"; it is the primary of a group, whose highest severity decides", "")
+		return in, true, x.trace(ctx, StepSeverity, store.StepDone, sourced(why+"; it is the primary of a group, whose highest severity decides"), "")
 	}
 	reason := why
 	if ok {
 		reason = fmt.Sprintf("%s, which is not in process %v", why, x.rules.Process)
 	}
 	x.plan.Outcome = "skipped: " + reason
-	return in, false, x.trace(ctx, StepSeverity, store.StepSkipped, reason, "")
+	return in, false, x.trace(ctx, StepSeverity, store.StepSkipped, sourced(reason), "")
 }
 
 // stillOpen: the webhook says resolved and PagerDuty says open. Its API has

@@ -132,7 +132,11 @@ func (w *world) incident() (id, resolver string) {
 	if n%2 == 1 {
 		prio = "P2"
 	}
-	start := time.Now().Add(-2 * time.Hour)
+	// Resolved now, as the webhook about to be sent says: PagerDuty sends
+	// it within seconds, so the workflow takes its incident as the first
+	// read (workflow.DefaultFreshness).
+	resolved := time.Now()
+	start := resolved.Add(-40 * time.Minute)
 	w.sims.PD.AddIncident(pagerdutytest.NewIncident{ID: id, Number: 1000 + n, Title: fmt.Sprintf("Checkout errors %d", n),
 		ServiceID: services[n%len(services)], Priority: prio, CreatedAt: start})
 	w.sims.PD.Acknowledge(id, r.id, start.Add(2*time.Minute))
@@ -141,7 +145,7 @@ func (w *world) incident() (id, resolver string) {
 		note += "\nTODO: load test the checkout path"
 	}
 	w.sims.PD.Annotate(id, r.id, note, start.Add(10*time.Minute))
-	w.sims.PD.Resolve(id, r.id, start.Add(40*time.Minute))
+	w.sims.PD.Resolve(id, r.id, resolved)
 	return id, r.id
 }
 

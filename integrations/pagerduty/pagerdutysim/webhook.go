@@ -23,6 +23,8 @@ type Webhook struct {
 // incident's (eventType such as "incident.resolved") by the user agentID
 // ("" for none), with the incident's current state as its data, signed
 // with secret. Each call is a new delivery: new event and webhook IDs.
+// An incident.resolved occurred when the incident resolved; any other
+// event now.
 func (s *Server) IncidentWebhook(incidentID, eventType, agentID, secret string) Webhook {
 	s.mu.Lock()
 	x := s.mustIncident(incidentID)
@@ -32,6 +34,11 @@ func (s *Server) IncidentWebhook(incidentID, eventType, agentID, secret string) 
 		agent = s.userRef(s.mustUser(agentID).ID)
 	}
 	at := s.now()
+	if eventType == "incident.resolved" && x.Status == StatusResolved && !x.ResolvedAt.IsZero() {
+		// The event occurred when the incident resolved, however late
+		// the delivery (a retry, or a test resolving in the past).
+		at = x.ResolvedAt
+	}
 	s.mu.Unlock()
 	body, err := json.Marshal(map[string]any{"event": map[string]any{
 		"id": newID(26), "event_type": eventType, "resource_type": "incident",
@@ -67,6 +74,11 @@ func (s *Server) webhookIncident(x *incident) map[string]any {
 	for _, k := range []string{"id", "self", "html_url", "status", "incident_key", "created_at", "title",
 		"service", "priority", "urgency", "resolve_reason"} {
 		out[k] = m[k]
+	}
+	// Webhooks carry the conference bridge (PagerDuty's data.incident
+	// sample), null when the incident has none.
+	if x.Conference != nil {
+		out["conference_bridge"] = s.conferenceJSON(x.Conference)
 	}
 	return out
 }
