@@ -17,7 +17,7 @@ import (
 func TestWebhookIncidentMatchesTheRead(t *testing.T) {
 	f := newFixture(t)
 	f.sim.AddIncident(pagerdutytest.NewIncident{ID: "PWHK1", Number: 41, Title: "Checkout <errors> & \"timeouts\"", ServiceID: web.ID,
-		Priority: "P1", Urgency: "high", CreatedAt: t0, Conference: &pagerdutytest.ConferenceBridge{URL: "https://meet.example.com/x", Number: "+1-415-555-1212,,,,1234#"}})
+		Priority: "P1", Urgency: "high", CreatedAt: t0, Teams: []pagerdutytest.Team{{ID: "PTEAMCO", Name: "Checkout"}}, Conference: &pagerdutytest.ConferenceBridge{URL: "https://meet.example.com/x", Number: "+1-415-555-1212,,,,1234#"}})
 	f.sim.Assign("PWHK1", alice.ID, t0.Add(time.Minute))
 	f.sim.Acknowledge("PWHK1", alice.ID, t0.Add(2*time.Minute))
 	f.sim.Resolve("PWHK1", bob.ID, t0.Add(30*time.Minute))
@@ -44,7 +44,7 @@ func TestWebhookIncidentMatchesTheRead(t *testing.T) {
 	if string(gj) != string(rj) {
 		t.Errorf("the webhook's incident differs from the read:\n webhook %s\n read    %s", gj, rj)
 	}
-	if read.Conference == nil || read.Priority == nil || read.LastStatusChangeBy.ID != bob.ID {
+	if read.Conference == nil || read.Priority == nil || read.LastStatusChangeBy.ID != bob.ID || len(read.Teams) != 1 || read.Teams[0].ID != "PTEAMCO" {
 		t.Errorf("the comparison is empty: read %s", rj)
 	}
 }
