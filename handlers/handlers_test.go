@@ -610,3 +610,35 @@ func TestReloadEndpoint(t *testing.T) {
 		t.Fatalf("bad reload: %d %v", code, body)
 	}
 }
+
+// The runtime profiles are the admin API's: off without a token, 401
+// without the right one, and served with it (a CPU profile and a delta
+// allocation profile, as make bench-ingest -profile reads them).
+func TestProfilesNeedTheAdminToken(t *testing.T) {
+	paths := []string{"/debug/pprof/", "/debug/pprof/allocs", "/debug/pprof/profile?seconds=1", "/debug/pprof/cmdline"}
+	off := newFixture(t, fixtureOpts{})
+	for _, p := range paths {
+		if a := off.do(http.MethodGet, p, nil, map[string]string{"Authorization": "Bearer " + adminToken}); a.code != http.StatusForbidden {
+			t.Errorf("no admin token configured, %s: %d %s, want 403", p, a.code, a.raw)
+		}
+	}
+	f := newFixture(t, fixtureOpts{adminToken: adminToken})
+	for _, p := range paths {
+		for name, h := range map[string]map[string]string{"none": nil, "wrong": {"Authorization": "Bearer nope"}} {
+			if a := f.do(http.MethodGet, p, nil, h); a.code != http.StatusUnauthorized {
+				t.Errorf("%s token, %s: %d %s, want 401", name, p, a.code, a.raw)
+			}
+		}
+	}
+	auth := map[string]string{"Authorization": "Bearer " + adminToken}
+	if a := f.do(http.MethodGet, "/debug/pprof/", nil, auth); a.code != http.StatusOK || !strings.Contains(a.raw, "allocs") {
+		t.Errorf("index: %d %.200s", a.code, a.raw)
+	}
+	for _, p := range []string{"/debug/pprof/profile?seconds=1", "/debug/pprof/allocs?seconds=1"} {
+		a := f.do(http.MethodGet, p, nil, auth)
+		// A profile is gzipped protobuf: it starts with gzip's magic.
+		if a.code != http.StatusOK || !strings.HasPrefix(a.raw, "\x1f\x8b") {
+			t.Errorf("%s: %d %.200q, want 200 with a gzipped profile", p, a.code, a.raw)
+		}
+	}
+}
