@@ -642,3 +642,111 @@ func TestProfilesNeedTheAdminToken(t *testing.T) {
 		}
 	}
 }
+
+// The cuts of issue 23 keep the contract: a body signed with two secrets
+// (a rotation) is queued once; a Content-Length the body does not fill is
+// a 400; a body without Content-Length is read up to the limit; the queued
+// line names the webhook, its event and entry, never a signature or secret;
+// each outcome is counted in its own series.
+func TestWebhookIngestEdges(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	s := newSecured(t, nil, func(o *Options) {
+		o.Verifier = webhook.NewVerifier([]string{"the-new-secret", sampleSecret})
+		o.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+	})
+	post := func(body []byte, hdr map[string]string, contentLength int64) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/pagerduty", bytes.NewReader(body))
+		req.RemoteAddr = "192.0.2.7:4000"
+		req.ContentLength = contentLength
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		s.h.ServeHTTP(rec, req)
+		return rec
+	}
+	body := resolvedBody("E-rot", "Q-rot")
+	both := signed("the-new-secret", body, "W-rot")
+	both[webhook.SignatureHeader] += "," + signed(sampleSecret, body, "")[webhook.SignatureHeader]
+	if rec := post(body, both, int64(len(body))); rec.Code != http.StatusAccepted {
+		t.Fatalf("signed with both secrets: %d %s", rec.Code, rec.Body)
+	}
+	if rec := post(body, both, int64(len(body))); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"duplicate"`) {
+		t.Fatalf("the same delivery again: %d %s", rec.Code, rec.Body)
+	}
+	only := signed("a-retired-secret", body, "W-old")
+	if rec := post(body, only, int64(len(body))); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("signed with a secret not configured: %d %s", rec.Code, rec.Body)
+	}
+
+	short := resolvedBody("E-short", "Q-short")
+	if rec := post(short, signed(sampleSecret, short, "W-short"), int64(len(short))+10); rec.Code != http.StatusBadRequest {
+		t.Fatalf("Content-Length past the body: %d %s", rec.Code, rec.Body)
+	}
+	chunked := resolvedBody("E-chunked", "Q-chunked")
+	if rec := post(chunked, signed(sampleSecret, chunked, "W-chunked"), -1); rec.Code != http.StatusAccepted {
+		t.Fatalf("no Content-Length: %d %s", rec.Code, rec.Body)
+	}
+	big := append(resolvedBody("E-big", "Q-big"), bytes.Repeat([]byte(" "), DefaultMaxBodyBytes)...)
+	if rec := post(big, signed(sampleSecret, big, "W-big"), -1); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("over the limit without Content-Length: %d %s", rec.Code, rec.Body)
+	}
+	if n, err := s.store.Stats(context.Background()); err != nil || n.Length != 2 {
+		t.Fatalf("queue: %+v %v, want the rotation's and the chunked body's entries", n, err)
+	}
+
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	var queued map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["msg"] == "webhook queued" && m["event"] == "E-rot" {
+			queued = m
+		}
+	}
+	want := map[string]any{"level": "INFO", "remote": "192.0.2.7", "webhook_id": "W-rot", "event": "E-rot", "event_type": "incident.resolved", "incident": "Q-rot"}
+	for k, v := range want {
+		if queued[k] != v {
+			t.Errorf("queued line: %s = %v, want %v (line %v)", k, queued[k], v, queued)
+		}
+	}
+	if queued["entry"] == nil || queued["entry"] == "" {
+		t.Errorf("queued line lacks the entry: %v", queued)
+	}
+	for _, secret := range []string{"the-new-secret", sampleSecret, both[webhook.SignatureHeader][3:20]} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds a secret or a signature: %q", secret)
+		}
+	}
+	if !strings.Contains(out, `"msg":"webhook refused: signature"`) || !strings.Contains(out, `"msg":"webhook refused: body too large"`) {
+		t.Errorf("refusals are not logged:\n%s", out)
+	}
+
+	a := httptest.NewRecorder()
+	s.h.ServeHTTP(a, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, line := range []string{
+		`aftermath_webhooks_total{outcome="queued"} 2`, `aftermath_webhooks_total{outcome="duplicate"} 1`,
+		`aftermath_webhooks_total{outcome="unauthorized"} 1`, `aftermath_webhooks_total{outcome="bad_request"} 1`,
+		`aftermath_webhooks_total{outcome="too_large"} 1`, `aftermath_webhook_ingest_duration_seconds_count{outcome="queued"} 2`,
+	} {
+		if !strings.Contains(a.Body.String(), line+"\n") {
+			t.Errorf("metrics lack %q", line)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
