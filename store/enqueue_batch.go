@@ -107,7 +107,7 @@ func (b *enqueueBatcher) do(ctx context.Context, s *Store, r *enqueueReq) (Enque
 	for {
 		batch := b.take()
 		b.mu.Unlock()
-		s.runBatch(ctx, batch)
+		s.runBatchSafely(ctx, batch)
 		mine := false
 		for _, x := range batch {
 			if x == r {
@@ -150,6 +150,20 @@ func (b *enqueueBatcher) take() []*enqueueReq {
 	b.waiting = append(b.waiting[:0], b.waiting[n:]...)
 	b.batches++
 	return batch
+}
+
+// runBatchSafely is runBatch, with a panic turned into every member's
+// error: the waiting callers must always be woken and the lead passed on,
+// or every later webhook would wait for good.
+func (s *Store) runBatchSafely(ctx context.Context, batch []*enqueueReq) {
+	defer func() {
+		if p := recover(); p != nil {
+			for _, r := range batch {
+				r.res, r.err = EnqueueResult{}, fmt.Errorf("enqueue event %s: panic: %v", r.d.EventID, p)
+			}
+		}
+	}()
+	s.runBatch(ctx, batch)
 }
 
 // runBatch enqueues the batch in one script call and records each

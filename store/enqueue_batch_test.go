@@ -3,9 +3,13 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Concurrent webhooks share script calls, and each caller still gets its
@@ -121,4 +125,43 @@ func TestEnqueueBatchOutlivesItsLeadersContext(t *testing.T) {
 	if n := r.Client.XLen(context.Background(), s.streamKey()).Val(); n != 2 {
 		t.Fatalf("stream holds %d entries, want 2", n)
 	}
+}
+
+// A batch that panics answers each of its callers with an error and passes
+// the lead on: the next enqueue still runs.
+func TestEnqueueBatchPanicWakesEveryone(t *testing.T) {
+	s, r := newStore(t)
+	ctx := context.Background()
+	r.Client.AddHook(&panicOnce{})
+	reqs := []*enqueueReq{
+		{d: delivery("E1", "W1", "Q1"), keys: []string{s.seenEventKey("E1")}, checked: 1},
+		{d: delivery("E2", "W2", "Q2"), keys: []string{s.seenEventKey("E2")}, checked: 1},
+	}
+	s.runBatchSafely(ctx, reqs)
+	for i, r := range reqs {
+		if r.err == nil || !strings.Contains(r.err.Error(), "panic") {
+			t.Fatalf("delivery %d: %v, want the panic as its error", i, r.err)
+		}
+	}
+	if res, err := s.Enqueue(ctx, delivery("E3", "W3", "Q3")); err != nil || res.Duplicate {
+		t.Fatalf("the next enqueue: %+v %v", res, err)
+	}
+}
+
+// panicOnce panics in the first script call it sees.
+type panicOnce struct{ done atomic.Bool }
+
+func (h *panicOnce) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *panicOnce) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if (cmd.Name() == "evalsha" || cmd.Name() == "eval") && h.done.CompareAndSwap(false, true) {
+			panic("injected")
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *panicOnce) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
