@@ -750,3 +750,47 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// writeAnswer's bytes and headers are c.JSON's, for plain answers (written
+// without encoding/json) and for answers that need escaping or ?pretty
+// (written by c.JSON itself).
+func TestWebhookAnswerIsCJSONs(t *testing.T) {
+	e := New(Options{})
+	for _, a := range []webhookAnswer{
+		{Status: "queued", EventID: "01FKZSYE5HCMM576S6JUVIGLQT", EventType: "incident.resolved", IncidentID: "Q2CKYRLH85UNN4"},
+		{Status: "duplicate", EventID: "E1"},
+		{Status: "ignored", EventID: "E", EventType: "pagey.ping", Reason: "aftermath acts on incident.resolved only"},
+		{Error: "body exceeds 1048576 bytes"},
+		{Error: `not a PagerDuty V3 webhook: event.event_type "x" is not of the form resource.action`},
+		{Status: "queued", EventID: "<script>&", IncidentID: "Q\u2028\x01é"},
+		{},
+	} {
+		for _, target := range []string{"/webhooks/pagerduty", "/webhooks/pagerduty?pretty"} {
+			fast, ref := httptest.NewRecorder(), httptest.NewRecorder()
+			if err := writeAnswer(e.NewContext(httptest.NewRequest(http.MethodPost, target, nil), fast), http.StatusAccepted, a); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.NewContext(httptest.NewRequest(http.MethodPost, target, nil), ref).JSON(http.StatusAccepted, a); err != nil {
+				t.Fatal(err)
+			}
+			if fast.Code != ref.Code || fast.Body.String() != ref.Body.String() || fmt.Sprint(fast.Header()) != fmt.Sprint(ref.Header()) {
+				t.Errorf("%s %+v:\nwriteAnswer %d %v %q\nc.JSON      %d %v %q", target, a, fast.Code, fast.Header(), fast.Body, ref.Code, ref.Header(), ref.Body)
+			}
+		}
+	}
+}
+
+func FuzzWebhookAnswerIsCJSONs(f *testing.F) {
+	f.Add("queued", "", "E1", "incident.resolved", "Q1", "")
+	f.Add("", "bad <input> & \"quotes\"", "", "", "", "\x00\xff")
+	e := New(Options{})
+	f.Fuzz(func(t *testing.T, status, errMsg, eventID, eventType, incidentID, reason string) {
+		a := webhookAnswer{Status: status, Error: errMsg, EventID: eventID, EventType: eventType, IncidentID: incidentID, Reason: reason}
+		fast, ref := httptest.NewRecorder(), httptest.NewRecorder()
+		_ = writeAnswer(e.NewContext(httptest.NewRequest(http.MethodPost, "/", nil), fast), http.StatusOK, a)
+		_ = e.NewContext(httptest.NewRequest(http.MethodPost, "/", nil), ref).JSON(http.StatusOK, a)
+		if fast.Body.String() != ref.Body.String() || fmt.Sprint(fast.Header()) != fmt.Sprint(ref.Header()) {
+			t.Fatalf("writeAnswer %q, c.JSON %q", fast.Body, ref.Body)
+		}
+	})
+}

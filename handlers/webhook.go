@@ -87,7 +87,62 @@ func (h *webhookHandler) serve(c echo.Context) error {
 	m := h.metrics.by[outcome]
 	m.total.Inc()
 	m.latency.Observe(time.Since(start).Seconds())
-	return c.JSON(code, answer)
+	return writeAnswer(c, code, answer)
+}
+
+// writeAnswer writes a exactly as c.JSON writes it (same bytes, same
+// headers), without encoding/json's reflection when it can: no query (c.JSON
+// indents for ?pretty) and every value plain ASCII that JSON does not escape,
+// as the IDs and types PagerDuty sends are. Anything else goes through c.JSON.
+func writeAnswer(c echo.Context, code int, a webhookAnswer) error {
+	if c.Request().URL.RawQuery != "" || c.Echo().Debug {
+		return c.JSON(code, a)
+	}
+	b, ok := a.appendJSON(make([]byte, 0, 192))
+	if !ok {
+		return c.JSON(code, a)
+	}
+	return c.Blob(code, echo.MIMEApplicationJSON, b)
+}
+
+// appendJSON appends a as json.Encoder encodes it (omitempty fields in
+// order, a newline after); ok is false when a value needs escaping.
+func (a webhookAnswer) appendJSON(b []byte) (_ []byte, ok bool) {
+	b = append(b, '{')
+	n := 0
+	for _, f := range [...]struct{ name, v string }{
+		{"status", a.Status}, {"error", a.Error}, {"event_id", a.EventID},
+		{"event_type", a.EventType}, {"incident_id", a.IncidentID}, {"reason", a.Reason},
+	} {
+		if f.v == "" {
+			continue
+		}
+		if !plainJSON(f.v) {
+			return b, false
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = append(b, '"')
+		b = append(b, f.name...)
+		b = append(b, `":"`...)
+		b = append(b, f.v...)
+		b = append(b, '"')
+	}
+	return append(b, '}', '\n'), true
+}
+
+// plainJSON reports whether s is printable ASCII that encoding/json writes
+// as it is: no quote, backslash or HTML character (<, >, &), which it escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // webhookLog writes the handler's log lines. Their common attributes (the
