@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"slices"
 	"strings"
@@ -158,7 +159,27 @@ func New(o Options) *echo.Echo {
 		e.POST("/-/reload", admin.reload(o.Reloader), requireAdmin(auth))
 		auth.route("/-/reload")
 	}
+	routeProfiles(e, auth)
 	return e
+}
+
+// routeProfiles serves Go's runtime profiles (CPU, allocations, heap,
+// goroutines) under /debug/pprof/, behind the admin token like the admin
+// API: a profile names code paths and costs CPU while it runs, so it is
+// never open to anyone who can reach the webhook. make bench-ingest
+// -profile reads them to show where ingest's CPU goes. A CPU profile must
+// end within the server's WriteTimeout (15 s): ask for less and merge.
+func routeProfiles(e *echo.Echo, auth *adminAuth) {
+	g := e.Group("/debug/pprof", requireAdmin(auth))
+	for path, h := range map[string]http.HandlerFunc{
+		"/profile": pprof.Profile, "/trace": pprof.Trace, "/cmdline": pprof.Cmdline, "/symbol": pprof.Symbol,
+		// Index serves the named profiles (allocs, heap, goroutine, ...)
+		// by the path after /debug/pprof/, and their list at /debug/pprof/.
+		"/*": pprof.Index,
+	} {
+		g.GET(path, echo.WrapHandler(h))
+		auth.route("/debug/pprof" + path)
+	}
 }
 
 // routeOverview serves the managers' overview: its API, and its page with

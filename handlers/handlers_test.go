@@ -610,3 +610,187 @@ func TestReloadEndpoint(t *testing.T) {
 		t.Fatalf("bad reload: %d %v", code, body)
 	}
 }
+
+// The runtime profiles are the admin API's: off without a token, 401
+// without the right one, and served with it (a CPU profile and a delta
+// allocation profile, as make bench-ingest -profile reads them).
+func TestProfilesNeedTheAdminToken(t *testing.T) {
+	paths := []string{"/debug/pprof/", "/debug/pprof/allocs", "/debug/pprof/profile?seconds=1", "/debug/pprof/cmdline"}
+	off := newFixture(t, fixtureOpts{})
+	for _, p := range paths {
+		if a := off.do(http.MethodGet, p, nil, map[string]string{"Authorization": "Bearer " + adminToken}); a.code != http.StatusForbidden {
+			t.Errorf("no admin token configured, %s: %d %s, want 403", p, a.code, a.raw)
+		}
+	}
+	f := newFixture(t, fixtureOpts{adminToken: adminToken})
+	for _, p := range paths {
+		for name, h := range map[string]map[string]string{"none": nil, "wrong": {"Authorization": "Bearer nope"}} {
+			if a := f.do(http.MethodGet, p, nil, h); a.code != http.StatusUnauthorized {
+				t.Errorf("%s token, %s: %d %s, want 401", name, p, a.code, a.raw)
+			}
+		}
+	}
+	auth := map[string]string{"Authorization": "Bearer " + adminToken}
+	if a := f.do(http.MethodGet, "/debug/pprof/", nil, auth); a.code != http.StatusOK || !strings.Contains(a.raw, "allocs") {
+		t.Errorf("index: %d %.200s", a.code, a.raw)
+	}
+	for _, p := range []string{"/debug/pprof/profile?seconds=1", "/debug/pprof/allocs?seconds=1"} {
+		a := f.do(http.MethodGet, p, nil, auth)
+		// A profile is gzipped protobuf: it starts with gzip's magic.
+		if a.code != http.StatusOK || !strings.HasPrefix(a.raw, "\x1f\x8b") {
+			t.Errorf("%s: %d %.200q, want 200 with a gzipped profile", p, a.code, a.raw)
+		}
+	}
+}
+
+// The cuts of issue 23 keep the contract: a body signed with two secrets
+// (a rotation) is queued once; a Content-Length the body does not fill is
+// a 400; a body without Content-Length is read up to the limit; the queued
+// line names the webhook, its event and entry, never a signature or secret;
+// each outcome is counted in its own series.
+func TestWebhookIngestEdges(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	s := newSecured(t, nil, func(o *Options) {
+		o.Verifier = webhook.NewVerifier([]string{"the-new-secret", sampleSecret})
+		o.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+	})
+	post := func(body []byte, hdr map[string]string, contentLength int64) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/pagerduty", bytes.NewReader(body))
+		req.RemoteAddr = "192.0.2.7:4000"
+		req.ContentLength = contentLength
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		s.h.ServeHTTP(rec, req)
+		return rec
+	}
+	body := resolvedBody("E-rot", "Q-rot")
+	both := signed("the-new-secret", body, "W-rot")
+	both[webhook.SignatureHeader] += "," + signed(sampleSecret, body, "")[webhook.SignatureHeader]
+	if rec := post(body, both, int64(len(body))); rec.Code != http.StatusAccepted {
+		t.Fatalf("signed with both secrets: %d %s", rec.Code, rec.Body)
+	}
+	if rec := post(body, both, int64(len(body))); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"duplicate"`) {
+		t.Fatalf("the same delivery again: %d %s", rec.Code, rec.Body)
+	}
+	only := signed("a-retired-secret", body, "W-old")
+	if rec := post(body, only, int64(len(body))); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("signed with a secret not configured: %d %s", rec.Code, rec.Body)
+	}
+
+	short := resolvedBody("E-short", "Q-short")
+	if rec := post(short, signed(sampleSecret, short, "W-short"), int64(len(short))+10); rec.Code != http.StatusBadRequest {
+		t.Fatalf("Content-Length past the body: %d %s", rec.Code, rec.Body)
+	}
+	chunked := resolvedBody("E-chunked", "Q-chunked")
+	if rec := post(chunked, signed(sampleSecret, chunked, "W-chunked"), -1); rec.Code != http.StatusAccepted {
+		t.Fatalf("no Content-Length: %d %s", rec.Code, rec.Body)
+	}
+	big := append(resolvedBody("E-big", "Q-big"), bytes.Repeat([]byte(" "), DefaultMaxBodyBytes)...)
+	if rec := post(big, signed(sampleSecret, big, "W-big"), -1); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("over the limit without Content-Length: %d %s", rec.Code, rec.Body)
+	}
+	if n, err := s.store.Stats(context.Background()); err != nil || n.Length != 2 {
+		t.Fatalf("queue: %+v %v, want the rotation's and the chunked body's entries", n, err)
+	}
+
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	var queued map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["msg"] == "webhook queued" && m["event"] == "E-rot" {
+			queued = m
+		}
+	}
+	want := map[string]any{"level": "INFO", "remote": "192.0.2.7", "webhook_id": "W-rot", "event": "E-rot", "event_type": "incident.resolved", "incident": "Q-rot"}
+	for k, v := range want {
+		if queued[k] != v {
+			t.Errorf("queued line: %s = %v, want %v (line %v)", k, queued[k], v, queued)
+		}
+	}
+	if queued["entry"] == nil || queued["entry"] == "" {
+		t.Errorf("queued line lacks the entry: %v", queued)
+	}
+	for _, secret := range []string{"the-new-secret", sampleSecret, both[webhook.SignatureHeader][3:20]} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds a secret or a signature: %q", secret)
+		}
+	}
+	if !strings.Contains(out, `"msg":"webhook refused: signature"`) || !strings.Contains(out, `"msg":"webhook refused: body too large"`) {
+		t.Errorf("refusals are not logged:\n%s", out)
+	}
+
+	a := httptest.NewRecorder()
+	s.h.ServeHTTP(a, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, line := range []string{
+		`aftermath_webhooks_total{outcome="queued"} 2`, `aftermath_webhooks_total{outcome="duplicate"} 1`,
+		`aftermath_webhooks_total{outcome="unauthorized"} 1`, `aftermath_webhooks_total{outcome="bad_request"} 1`,
+		`aftermath_webhooks_total{outcome="too_large"} 1`, `aftermath_webhook_ingest_duration_seconds_count{outcome="queued"} 2`,
+	} {
+		if !strings.Contains(a.Body.String(), line+"\n") {
+			t.Errorf("metrics lack %q", line)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// writeAnswer's bytes and headers are c.JSON's, for plain answers (written
+// without encoding/json) and for answers that need escaping or ?pretty
+// (written by c.JSON itself).
+func TestWebhookAnswerIsCJSONs(t *testing.T) {
+	e := New(Options{})
+	for _, a := range []webhookAnswer{
+		{Status: "queued", EventID: "01FKZSYE5HCMM576S6JUVIGLQT", EventType: "incident.resolved", IncidentID: "Q2CKYRLH85UNN4"},
+		{Status: "duplicate", EventID: "E1"},
+		{Status: "ignored", EventID: "E", EventType: "pagey.ping", Reason: "aftermath acts on incident.resolved only"},
+		{Error: "body exceeds 1048576 bytes"},
+		{Error: `not a PagerDuty V3 webhook: event.event_type "x" is not of the form resource.action`},
+		{Status: "queued", EventID: "<script>&", IncidentID: "Q\u2028\x01é"},
+		{},
+	} {
+		for _, target := range []string{"/webhooks/pagerduty", "/webhooks/pagerduty?pretty"} {
+			fast, ref := httptest.NewRecorder(), httptest.NewRecorder()
+			if err := writeAnswer(e.NewContext(httptest.NewRequest(http.MethodPost, target, nil), fast), http.StatusAccepted, a); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.NewContext(httptest.NewRequest(http.MethodPost, target, nil), ref).JSON(http.StatusAccepted, a); err != nil {
+				t.Fatal(err)
+			}
+			if fast.Code != ref.Code || fast.Body.String() != ref.Body.String() || fmt.Sprint(fast.Header()) != fmt.Sprint(ref.Header()) {
+				t.Errorf("%s %+v:\nwriteAnswer %d %v %q\nc.JSON      %d %v %q", target, a, fast.Code, fast.Header(), fast.Body, ref.Code, ref.Header(), ref.Body)
+			}
+		}
+	}
+}
+
+func FuzzWebhookAnswerIsCJSONs(f *testing.F) {
+	f.Add("queued", "", "E1", "incident.resolved", "Q1", "")
+	f.Add("", "bad <input> & \"quotes\"", "", "", "", "\x00\xff")
+	e := New(Options{})
+	f.Fuzz(func(t *testing.T, status, errMsg, eventID, eventType, incidentID, reason string) {
+		a := webhookAnswer{Status: status, Error: errMsg, EventID: eventID, EventType: eventType, IncidentID: incidentID, Reason: reason}
+		fast, ref := httptest.NewRecorder(), httptest.NewRecorder()
+		_ = writeAnswer(e.NewContext(httptest.NewRequest(http.MethodPost, "/", nil), fast), http.StatusOK, a)
+		_ = e.NewContext(httptest.NewRequest(http.MethodPost, "/", nil), ref).JSON(http.StatusOK, a)
+		if fast.Body.String() != ref.Body.String() || fmt.Sprint(fast.Header()) != fmt.Sprint(ref.Header()) {
+			t.Fatalf("writeAnswer %q, c.JSON %q", fast.Body, ref.Body)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -32,6 +33,14 @@ const (
 type webhookMetrics struct {
 	total   *prometheus.CounterVec
 	latency *prometheus.HistogramVec
+	// by holds each outcome's series, looked up once here rather than by
+	// label values on every webhook.
+	by map[string]outcomeSeries
+}
+
+type outcomeSeries struct {
+	total   prometheus.Counter
+	latency prometheus.Observer
 }
 
 func newWebhookMetrics(reg prometheus.Registerer) *webhookMetrics {
@@ -46,8 +55,9 @@ func newWebhookMetrics(reg prometheus.Registerer) *webhookMetrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"outcome"}),
 	}
+	m.by = map[string]outcomeSeries{}
 	for _, o := range []string{outcomeQueued, outcomeDuplicate, outcomeIgnored, outcomeUnauthorized, outcomeBadRequest, outcomeTooLarge, outcomeUnavailable} {
-		m.total.WithLabelValues(o)
+		m.by[o] = outcomeSeries{total: m.total.WithLabelValues(o), latency: m.latency.WithLabelValues(o)}
 	}
 	if reg != nil {
 		reg.MustRegister(m.total, m.latency)
@@ -74,27 +84,127 @@ type webhookAnswer struct {
 func (h *webhookHandler) serve(c echo.Context) error {
 	start := time.Now()
 	code, outcome, answer := h.ingest(c)
-	h.metrics.total.WithLabelValues(outcome).Inc()
-	h.metrics.latency.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
-	return c.JSON(code, answer)
+	m := h.metrics.by[outcome]
+	m.total.Inc()
+	m.latency.Observe(time.Since(start).Seconds())
+	return writeAnswer(c, code, answer)
+}
+
+// writeAnswer writes a exactly as c.JSON writes it (same bytes, same
+// headers), without encoding/json's reflection when it can: no query (c.JSON
+// indents for ?pretty) and every value plain ASCII that JSON does not escape,
+// as the IDs and types PagerDuty sends are. Anything else goes through c.JSON.
+func writeAnswer(c echo.Context, code int, a webhookAnswer) error {
+	if c.Request().URL.RawQuery != "" || c.Echo().Debug {
+		return c.JSON(code, a)
+	}
+	b, ok := a.appendJSON(make([]byte, 0, 192))
+	if !ok {
+		return c.JSON(code, a)
+	}
+	return c.Blob(code, echo.MIMEApplicationJSON, b)
+}
+
+// appendJSON appends a as json.Encoder encodes it (omitempty fields in
+// order, a newline after); ok is false when a value needs escaping.
+func (a webhookAnswer) appendJSON(b []byte) (_ []byte, ok bool) {
+	b = append(b, '{')
+	n := 0
+	for _, f := range [...]struct{ name, v string }{
+		{"status", a.Status}, {"error", a.Error}, {"event_id", a.EventID},
+		{"event_type", a.EventType}, {"incident_id", a.IncidentID}, {"reason", a.Reason},
+	} {
+		if f.v == "" {
+			continue
+		}
+		if !plainJSON(f.v) {
+			return b, false
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = append(b, '"')
+		b = append(b, f.name...)
+		b = append(b, `":"`...)
+		b = append(b, f.v...)
+		b = append(b, '"')
+	}
+	return append(b, '}', '\n'), true
+}
+
+// plainJSON reports whether s is printable ASCII that encoding/json writes
+// as it is: no quote, backslash or HTML character (<, >, &), which it escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// webhookLog writes the handler's log lines. Their common attributes (the
+// client's address, the webhook ID) are made only for a line that is
+// written: most webhooks write one line, and a logger narrowed with With
+// would format them on every webhook whether or not a line follows.
+type webhookLog struct {
+	log *slog.Logger
+	c   echo.Context
+	// event attributes, once the body is decoded
+	ev *webhook.Event
+}
+
+func (l *webhookLog) write(level slog.Level, msg string, attrs ...slog.Attr) {
+	ctx := l.c.Request().Context()
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	common := []slog.Attr{
+		slog.String("remote", l.c.RealIP()),
+		slog.String("webhook_id", clipHeader(l.c.Request().Header.Get(WebhookIDHeader))),
+	}
+	if l.ev != nil {
+		common = append(common, slog.String("event", l.ev.ID), slog.String("event_type", l.ev.EventType), slog.String("incident", l.ev.IncidentID()))
+	}
+	l.log.LogAttrs(ctx, level, msg, append(common, attrs...)...)
+}
+
+// readWebhookBody reads a body of at most limit bytes. A body of known length is
+// read into a buffer of that size; only a body without Content-Length is
+// read by growing. tooLarge reports a body over limit.
+func readWebhookBody(req *http.Request, limit int64) (body []byte, tooLarge bool, err error) {
+	if n := req.ContentLength; n >= 0 && n <= limit {
+		body = make([]byte, n)
+		if _, err := io.ReadFull(req.Body, body); err != nil {
+			return nil, false, err
+		}
+		return body, false, nil
+	}
+	body, err = io.ReadAll(io.LimitReader(req.Body, limit+1))
+	if err != nil {
+		return nil, false, err
+	}
+	return body, int64(len(body)) > limit, nil
 }
 
 func (h *webhookHandler) ingest(c echo.Context) (int, string, webhookAnswer) {
 	req := c.Request()
-	log := h.opts.Logger.With("remote", c.RealIP(), "webhook_id", clipHeader(req.Header.Get(WebhookIDHeader)))
+	log := &webhookLog{log: h.opts.Logger, c: c}
 	limit := h.opts.MaxBodyBytes
 
 	if req.ContentLength > limit {
-		log.Warn("webhook refused: body too large", "content_length", req.ContentLength)
+		log.write(slog.LevelWarn, "webhook refused: body too large", slog.Int64("content_length", req.ContentLength))
 		return http.StatusRequestEntityTooLarge, outcomeTooLarge, webhookAnswer{Error: fmt.Sprintf("body exceeds %d bytes", limit)}
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
+	body, tooLarge, err := readWebhookBody(req, limit)
 	if err != nil {
-		log.Warn("webhook refused: reading the body failed", "err", err)
+		log.write(slog.LevelWarn, "webhook refused: reading the body failed", slog.Any("err", err))
 		return http.StatusBadRequest, outcomeBadRequest, webhookAnswer{Error: "could not read the request body"}
 	}
-	if int64(len(body)) > limit {
-		log.Warn("webhook refused: body too large")
+	if tooLarge {
+		log.write(slog.LevelWarn, "webhook refused: body too large")
 		return http.StatusRequestEntityTooLarge, outcomeTooLarge, webhookAnswer{Error: fmt.Sprintf("body exceeds %d bytes", limit)}
 	}
 
@@ -102,20 +212,20 @@ func (h *webhookHandler) ingest(c echo.Context) (int, string, webhookAnswer) {
 	case errors.Is(err, webhook.ErrEmptyBody):
 		return http.StatusBadRequest, outcomeBadRequest, webhookAnswer{Error: "empty body: not a PagerDuty V3 webhook"}
 	case err != nil:
-		log.Warn("webhook refused: signature", "reason", err.Error())
+		log.write(slog.LevelWarn, "webhook refused: signature", slog.String("reason", err.Error()))
 		return http.StatusUnauthorized, outcomeUnauthorized, webhookAnswer{Error: err.Error()}
 	}
 
 	env, err := webhook.Decode(body)
 	if err != nil {
-		log.Warn("webhook refused: not a V3 envelope", "reason", err.Error())
+		log.write(slog.LevelWarn, "webhook refused: not a V3 envelope", slog.String("reason", err.Error()))
 		return http.StatusBadRequest, outcomeBadRequest, webhookAnswer{Error: err.Error()}
 	}
 	ev := &env.Event
-	log = log.With("event", ev.ID, "event_type", ev.EventType, "incident", ev.IncidentID())
+	log.ev = ev
 
 	if !h.opts.QueueEvent(ev.EventType) {
-		log.Debug("webhook ignored")
+		log.write(slog.LevelDebug, "webhook ignored")
 		return http.StatusOK, outcomeIgnored, webhookAnswer{
 			Status: "ignored", EventID: ev.ID, EventType: ev.EventType,
 			Reason: "aftermath acts on " + webhook.EventIncidentResolved + " only",
@@ -135,14 +245,14 @@ func (h *webhookHandler) ingest(c echo.Context) (int, string, webhookAnswer) {
 	})
 	if err != nil {
 		// PagerDuty retries 5xx for 48 hours: nothing is lost by refusing.
-		log.Error("webhook not stored; answering 503 so PagerDuty retries", "err", err)
+		log.write(slog.LevelError, "webhook not stored; answering 503 so PagerDuty retries", slog.Any("err", err))
 		return http.StatusServiceUnavailable, outcomeUnavailable, webhookAnswer{Error: "event store unavailable; retry later"}
 	}
 	if res.Duplicate {
-		log.Debug("webhook duplicate", "entry", res.ID)
+		log.write(slog.LevelDebug, "webhook duplicate", slog.String("entry", res.ID))
 		return http.StatusOK, outcomeDuplicate, webhookAnswer{Status: "duplicate", EventID: ev.ID}
 	}
-	log.Info("webhook queued", "entry", res.ID)
+	log.write(slog.LevelInfo, "webhook queued", slog.String("entry", res.ID))
 	return http.StatusAccepted, outcomeQueued, webhookAnswer{
 		Status: "queued", EventID: ev.ID, EventType: ev.EventType, IncidentID: ev.IncidentID(),
 	}

@@ -67,11 +67,17 @@ const EventResolved = "incident.resolved"
 // error means the entry is stored (or was already). A resolved event also
 // marks its incident, so that replay and the catch-up sweep know it is
 // queued.
+//
+// Concurrent calls share round trips: while one batch is in Redis, the
+// deliveries that arrive wait and then go together in one script call
+// (enqueueBatchScript), each with exactly the checks and writes of
+// enqueueScript. A lone delivery never waits for company.
 func (s *Store) Enqueue(ctx context.Context, d Delivery) (EnqueueResult, error) {
 	if d.EventID == "" {
 		return EnqueueResult{}, errors.New("enqueue: delivery without event ID")
 	}
-	keys := []string{s.seenEventKey(d.EventID)}
+	keys := make([]string, 1, 3)
+	keys[0] = s.seenEventKey(d.EventID)
 	if d.WebhookID != "" {
 		keys = append(keys, s.seenWebhookKey(d.WebhookID))
 	}
@@ -79,7 +85,7 @@ func (s *Store) Enqueue(ctx context.Context, d Delivery) (EnqueueResult, error) 
 	if d.EventType == EventResolved && d.IncidentID != "" {
 		keys = append(keys, s.resolvedKey(d.IncidentID))
 	}
-	return s.enqueue(ctx, d, keys, checked)
+	return s.batch.do(ctx, s, &enqueueReq{d: d, keys: keys, checked: checked})
 }
 
 // enqueue runs enqueueScript with dedupe keys, the first checked of them
@@ -99,8 +105,16 @@ func (s *Store) enqueue(ctx context.Context, d Delivery, keys []string, checked 
 	return EnqueueResult{Duplicate: added == 0, ID: id}, nil
 }
 
+// entryFieldCount is the length of entryFields' list.
+const entryFieldCount = 14
+
 func entryFields(d Delivery) []any {
-	return []any{
+	return appendEntryFields(make([]any, 0, entryFieldCount), d)
+}
+
+// appendEntryFields appends the stream entry's field/value pairs for d.
+func appendEntryFields(dst []any, d Delivery) []any {
+	return append(dst,
 		"event_id", d.EventID,
 		"webhook_id", d.WebhookID,
 		"event_type", d.EventType,
@@ -108,7 +122,7 @@ func entryFields(d Delivery) []any {
 		"occurred_at", d.OccurredAt.UTC().Format(time.RFC3339Nano),
 		"received_at", d.ReceivedAt.UTC().Format(time.RFC3339Nano),
 		"body", d.Body,
-	}
+	)
 }
 
 // ErrMalformedEntry marks a stream entry that cannot be a Delivery. Such an

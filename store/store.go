@@ -34,11 +34,12 @@ type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
 	now    func() time.Time
+	batch  *enqueueBatcher // Enqueue's shared round trips
 }
 
 // New returns a Store whose keys all start with prefix + ":".
 func New(rdb redis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix, now: time.Now}
+	return &Store{rdb: rdb, prefix: prefix, now: time.Now, batch: &enqueueBatcher{}}
 }
 
 // WithClock makes the store read the time from now (tests, and every

@@ -215,6 +215,20 @@ type logStats struct {
 	errors []string // first few ERROR lines
 }
 
+// add counts o's lines too.
+func (st *logStats) add(o logStats) {
+	st.bytes += o.bytes
+	st.lines += o.lines
+	for k, v := range o.levels {
+		st.levels[k] += v
+	}
+	for _, e := range o.errors {
+		if len(st.errors) < 3 {
+			st.errors = append(st.errors, e)
+		}
+	}
+}
+
 func readLogStats(path string) logStats {
 	st := logStats{levels: map[string]int{}}
 	f, err := os.Open(path)

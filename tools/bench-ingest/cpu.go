@@ -109,30 +109,37 @@ func machineCPU() (busy, irq, steal time.Duration) {
 // the machine did meanwhile.
 type cpuUse struct {
 	server, redis, generator time.Duration
-	machine, irq, steal      time.Duration
+	// worker is aftermath's queue worker when it runs as a process of
+	// its own (0 for the baseline, and with -one-process).
+	worker              time.Duration
+	machine, irq, steal time.Duration
 }
 
 // others is CPU time used by processes other than the three measured
 // (interrupt time excluded).
 func (u cpuUse) others() time.Duration {
-	return max(0, u.machine-u.server-u.redis-u.generator)
+	return max(0, u.machine-u.server-u.worker-u.redis-u.generator)
 }
 
 type cpuMeter struct {
-	ctx context.Context
-	rdb *redis.Client
-	pid int
-	at  cpuUse
+	ctx       context.Context
+	rdb       *redis.Client
+	pid       int
+	workerPid int // 0: none
+	at        cpuUse
 }
 
-func startCPU(ctx context.Context, rdb *redis.Client, pid int) *cpuMeter {
-	m := &cpuMeter{ctx: ctx, rdb: rdb, pid: pid}
+func startCPU(ctx context.Context, rdb *redis.Client, pid, workerPid int) *cpuMeter {
+	m := &cpuMeter{ctx: ctx, rdb: rdb, pid: pid, workerPid: workerPid}
 	m.at = m.read()
 	return m
 }
 
 func (m *cpuMeter) read() cpuUse {
 	u := cpuUse{server: procCPU(m.pid), redis: redisCPU(m.ctx, m.rdb), generator: selfCPU()}
+	if m.workerPid != 0 {
+		u.worker = procCPU(m.workerPid)
+	}
 	u.machine, u.irq, u.steal = machineCPU()
 	return u
 }
@@ -141,6 +148,7 @@ func (m *cpuMeter) stop() cpuUse {
 	now := m.read()
 	return cpuUse{
 		server:    now.server - m.at.server,
+		worker:    now.worker - m.at.worker,
 		redis:     now.redis - m.at.redis,
 		generator: now.generator - m.at.generator,
 		machine:   now.machine - m.at.machine,

@@ -13,6 +13,14 @@ func printHeader(w io.Writer, st *state) {
 	fmt.Fprintf(w, "command:  %s\n", m.command)
 	fmt.Fprintf(w, "settings: -conns %d -duration %s -warmup %s -rate %.0f -max-rate-cap %.0f -drain %s\n",
 		c.conns, c.duration, c.warmup, c.rate, c.rateCap, c.drain)
+	if c.together {
+		fmt.Fprintln(w, "roles:    -one-process: ingest and the queue worker in one aftermath process (the server's CPU includes the worker's)")
+	} else {
+		fmt.Fprintln(w, "roles:    aftermath serve --roles ingest (measured) and a second process, aftermath serve --roles worker, on the same queue")
+	}
+	if c.profile != "" {
+		fmt.Fprintf(w, "profile:  aftermath's CPU and allocation profiles during its measured phases, into %s\n", c.profile)
+	}
 	if c.serveArg != "" {
 		fmt.Fprintf(w, "DIAGNOSTIC RUN: aftermath serve %s (not the production defaults)\n", c.serveArg)
 	}
@@ -62,14 +70,22 @@ func report(w io.Writer, st *state) bool {
 	}
 	fmt.Fprintln(w, "(latency: max rate from send to end of response; fixed rate from the scheduled send time)")
 
-	fmt.Fprintf(w, "\n%-22s %-10s %24s %24s %24s %11s %11s %11s\n", "CPU during the phase", "server", "server process", "redis-server", "bench-ingest", "irq+softirq", "other procs", "steal")
+	fmt.Fprintf(w, "\n%-22s %-10s %24s %24s %24s %24s %11s %11s %11s\n", "CPU during the phase", "server", "server process", "aftermath worker", "redis-server", "bench-ingest", "irq+softirq", "other procs", "steal")
 	for _, r := range st.results {
 		mode := modeLabel(r, c)
-		fmt.Fprintf(w, "%-22s %-10s %24s %24s %24s %11s %11s %11s\n", mode, r.target, cpuCell(r, r.cpu.server), cpuCell(r, r.cpu.redis), cpuCell(r, r.cpu.generator),
+		workerCell := "-"
+		if r.target == "aftermath" && !c.together {
+			workerCell = cpuCell(r, r.cpu.worker)
+		}
+		fmt.Fprintf(w, "%-22s %-10s %24s %24s %24s %24s %11s %11s %11s\n", mode, r.target, cpuCell(r, r.cpu.server), workerCell, cpuCell(r, r.cpu.redis), cpuCell(r, r.cpu.generator),
 			cores(r, r.cpu.irq), cores(r, r.cpu.others()), cores(r, r.cpu.steal))
 	}
-	fmt.Fprintf(w, "(cores = CPU seconds / wall seconds, of %d; us/req = CPU per answered request. aftermath's CPU includes its queue worker;\n"+
-		" redis-server's includes any other client of that Redis; irq+softirq is mostly loopback TCP; other procs = everything else on the machine)\n", st.machine.nproc)
+	together := "aftermath's server process is ingest alone; its queue worker runs as a second process (column aftermath worker)"
+	if c.together {
+		together = "aftermath's server process includes its queue worker (-one-process)"
+	}
+	fmt.Fprintf(w, "(cores = CPU seconds / wall seconds, of %d; us/req = CPU per answered request. %s;\n"+
+		" redis-server's includes any other client of that Redis; irq+softirq is mostly loopback TCP; other procs = everything else on the machine)\n", st.machine.nproc, together)
 	fmt.Fprintf(w, "load average: %s at start, %s at the end\n", st.loadStart, st.loadEnd)
 
 	anyErrors := false
@@ -102,8 +118,12 @@ func report(w io.Writer, st *state) bool {
 		}
 	}
 
-	fmt.Fprintf(w, "peak RSS (VmHWM, read before SIGTERM): aftermath %s, baseline %s; bench-ingest itself %s\n",
+	fmt.Fprintf(w, "peak RSS (VmHWM, read before SIGTERM): aftermath %s, baseline %s; bench-ingest itself %s",
 		mb(st.rssAft["VmHWM"]), mb(st.rssBase["VmHWM"]), mb(st.rssSelf["VmHWM"]))
+	if st.rssWork != nil {
+		fmt.Fprintf(w, "; aftermath worker %s", mb(st.rssWork["VmHWM"]))
+	}
+	fmt.Fprintln(w)
 	for _, q := range st.queue {
 		fmt.Fprintf(w, "queue %s:{queue}:events %s\n", st.prefix, q)
 	}
@@ -126,6 +146,35 @@ func report(w io.Writer, st *state) bool {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 
+	for _, t := range st.profTops {
+		fmt.Fprintf(w, "\n%s", t)
+	}
+
+	// The two lines issue 23 asks for, measured in this run.
+	fmt.Fprintln(w)
+	met := func(ok bool) string {
+		if ok {
+			return "MET"
+		}
+		return "NOT MET"
+	}
+	var cpuRatio float64
+	if bMax != nil && aMax != nil {
+		a, b := perWebhook(aMax, aMax.cpu.server), perWebhook(bMax, bMax.cpu.server)
+		cpuRatio = a / b
+		fmt.Fprintf(w, "CPU per webhook: aftermath %.1f µs, bare Echo %.1f µs, ratio %.2f (target <= %.1f: %s)\n", a, b, cpuRatio, targetCPURatio, met(cpuRatio <= targetCPURatio))
+		fmt.Fprintf(w, "  (server process CPU per accepted webhook at max rate, the phase of the throughput ratio %.2f", tputRatio)
+		if !c.together {
+			fmt.Fprintf(w, "; with its worker process aftermath's is %.1f µs", perWebhook(aMax, aMax.cpu.server+aMax.cpu.worker))
+		}
+		fmt.Fprintln(w, ")")
+	}
+	if bFix != nil && aFix != nil {
+		a, b := perWebhook(aFix, aFix.cpu.server), perWebhook(bFix, bFix.cpu.server)
+		fmt.Fprintf(w, "  at %.0f req/s: aftermath %.1f µs, bare Echo %.1f µs, ratio %.2f (for information)\n", c.rate, a, b, a/b)
+		fmt.Fprintf(w, "p99 at %.0f/s: aftermath %s, bare Echo %s (target < %s: %s)\n", c.rate, ms(aFix.pct(99)), ms(bFix.pct(99)), targetP99, met(aFix.rec.ok > 0 && aFix.pct(99) < targetP99))
+	}
+
 	fmt.Fprintln(w)
 	failed := false
 	verdict := func(ok bool, format string, args ...any) {
@@ -142,6 +191,9 @@ func report(w io.Writer, st *state) bool {
 	if aFix != nil {
 		p99 := aFix.pct(99)
 		verdict(p99 < targetP99 && aFix.rec.ok > 0, "p99 < %s at %.0f req/s: %s (p99.9 %s)", targetP99, c.rate, ms(p99), ms(aFix.pct(99.9)))
+	}
+	if bMax != nil && aMax != nil {
+		verdict(cpuRatio > 0 && cpuRatio <= targetCPURatio, "CPU per webhook <= %.1fx the baseline's at max rate: %.2fx", targetCPURatio, cpuRatio)
 	}
 	hwm := st.rssAft["VmHWM"]
 	verdict(hwm > 0 && hwm < targetRSS, "aftermath peak RSS < 60 MB: %s", mb(hwm))
@@ -161,6 +213,14 @@ func cpuCell(r *result, d time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f cores %6.1f us/req", d.Seconds()/r.elapsed.Seconds(), float64(d.Microseconds())/float64(r.requests()))
+}
+
+// perWebhook is CPU time in µs per accepted webhook (202) of a phase.
+func perWebhook(r *result, d time.Duration) float64 {
+	if r.rec.ok == 0 {
+		return 0
+	}
+	return float64(d.Nanoseconds()) / 1e3 / float64(r.rec.ok)
 }
 
 func cores(r *result, d time.Duration) string {

@@ -55,6 +55,11 @@ type wireData struct {
 // aftermath acts on), data that is not an incident. Data of other event types
 // is decoded when it has a known shape and kept raw otherwise: PagerDuty adds
 // event types and fields, and a 400 counts toward disabling the subscription.
+//
+// A body of a type aftermath models (incident, incident_note, ping data) is
+// parsed once, event.data included (decodeOnce); anything that path does
+// not accept whole, errors included, is decoded by decodeInTwo, whose
+// answers are the reference: the two agree on every body (FuzzDecodeOnce).
 func Decode(body []byte) (*Envelope, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -63,6 +68,92 @@ func Decode(body []byte) (*Envelope, error) {
 	if trimmed[0] != '{' {
 		return nil, invalid("not a JSON object")
 	}
+	if env := decodeOnce(trimmed); env != nil {
+		return env, nil
+	}
+	return decodeInTwo(trimmed)
+}
+
+// onceEnvelope is the body with event.data decoded in the same parse.
+type onceEnvelope struct {
+	Event *onceEvent `json:"event"`
+}
+
+type onceEvent struct {
+	ID           *string    `json:"id"`
+	EventType    *string    `json:"event_type"`
+	ResourceType *string    `json:"resource_type"`
+	OccurredAt   *string    `json:"occurred_at"`
+	Agent        *Reference `json:"agent"`
+	Client       *Client    `json:"client"`
+	Data         *wireData  `json:"data"`
+}
+
+// decodeOnce decodes body, a JSON object, in one parse when it is a valid
+// envelope whose data has a modelled type; otherwise it returns nil and
+// decodeInTwo decides. A body whose "data" key may be there twice (spelled
+// with another case, escaped, or in a string) also goes to decodeInTwo:
+// there the last data object wins, while one parse would merge the two.
+func decodeOnce(body []byte) *Envelope {
+	if countFold(body, `"data"`) != 1 || bytes.Contains(body, []byte(`\u`)) {
+		return nil
+	}
+	var wire onceEnvelope
+	if json.Unmarshal(body, &wire) != nil || wire.Event == nil || wire.Event.Data == nil {
+		return nil
+	}
+	we, w := wire.Event, wire.Event.Data
+	if we.ID == nil || strings.TrimSpace(*we.ID) == "" || we.EventType == nil || strings.TrimSpace(*we.EventType) == "" ||
+		!strings.Contains(*we.EventType, ".") || we.OccurredAt == nil {
+		return nil
+	}
+	ev := Event{ID: *we.ID, EventType: *we.EventType, Agent: we.Agent, Client: we.Client}
+	if we.ResourceType != nil {
+		ev.ResourceType = *we.ResourceType
+	}
+	var err error
+	if ev.OccurredAt, err = time.Parse(time.RFC3339Nano, *we.OccurredAt); err != nil {
+		return nil
+	}
+	ev.Data = Data{Type: w.Type}
+	switch w.Type {
+	case DataIncident:
+		if w.ID == "" {
+			return nil
+		}
+		inc := w.Incident
+		ev.Data.Incident = &inc
+	case DataIncidentNote:
+		if w.NoteIncident == nil || w.NoteIncident.ID == "" {
+			return nil
+		}
+		ev.Data.Note = &IncidentNote{ID: w.ID, Type: w.Type, Incident: w.NoteIncident, Content: w.Content, Trimmed: w.Trimmed}
+	case DataPing:
+		ev.Data.Ping = &Ping{Type: w.Type, Message: w.Message}
+	default:
+		return nil
+	}
+	if ev.EventType == EventIncidentResolved && ev.Data.Incident == nil {
+		return nil
+	}
+	return &Envelope{Event: ev}
+}
+
+// countFold counts the occurrences of the ASCII string sub in b, ignoring
+// ASCII case (encoding/json matches keys without regard to case).
+func countFold(b []byte, sub string) int {
+	n := 0
+	for i := 0; i+len(sub) <= len(b); i++ {
+		if b[i] == sub[0] && bytes.EqualFold(b[i:i+len(sub)], []byte(sub)) {
+			n++
+		}
+	}
+	return n
+}
+
+// decodeInTwo parses the envelope with event.data left raw, then the data by
+// its type: the reference decoding, and the one that words the errors.
+func decodeInTwo(trimmed []byte) (*Envelope, error) {
 	var wire wireEnvelope
 	if err := json.Unmarshal(trimmed, &wire); err != nil {
 		return nil, jsonError("", err)

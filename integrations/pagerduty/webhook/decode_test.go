@@ -1,8 +1,11 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -251,4 +254,88 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("an accepted envelope must re-encode: %v", err)
 		}
 	})
+}
+
+// decodeOnceSeeds are bodies near the edges of Decode's one-parse path:
+// each is decoded by both paths in FuzzDecodeOnce.
+var decodeOnceSeeds = []string{
+	`{"event":{"id":"E1","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36.358Z","data":{"id":"Q1","type":"incident","title":"T","service":{"id":"S","type":"service_reference"},"assignees":[{"id":"U","type":"user_reference"}],"conference_bridge":{"conference_number":1000}}}}`,
+	`{"event":{"id":"E1","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"","type":"incident"}}}`,
+	`{"event":{"id":"E1","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"Q1","type":"incident_note","incident":{"id":"Q1"}}}}`,
+	`{"event":{"id":"E1","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"Q1","type":"incident","number":"7"}}}`,
+	`{"event":{"id":"E1","event_type":"incident.triggered","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"Q1","type":"incident","number":"7"}}}`,
+	`{"event":{"id":"E","event_type":"incident.annotated","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"N","type":"incident_note","incident":{"id":"Q"},"content":"TODO: x","trimmed":true}}}`,
+	`{"event":{"id":"E","event_type":"incident.annotated","occurred_at":"2025-04-07T03:49:36Z","data":{"type":"incident_note","incident":{"id":""}}}}`,
+	`{"event":{"id":"E","event_type":"pagey.ping","occurred_at":"2025-04-07T03:49:36Z","data":{"type":"ping","message":"hi"}}}`,
+	`{"event":{"id":"E","event_type":"pagey.ping","occurred_at":"2025-04-07T03:49:36Z","data":{"type":""}}}`,
+	`{"event":{"id":"E","event_type":"service.updated","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"S","type":"service"}}}`,
+	// "data" twice: the last one counts, not a merge of both.
+	`{"event":{"id":"E","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"Q1","type":"incident","title":"first"},"data":{"type":"incident","title":"second"}}}`,
+	`{"event":{"id":"E","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"Q1","type":"incident"},"DATA":{"id":"Q2","type":"incident"}}}`,
+	`{"event":{"id":"E","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"Q1","type":"incident"},"d\u0061ta":{"type":"incident","title":"x"}}}`,
+	`{"event":{"id":"E","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"Q1","type":"incident"}},"event":{"id":"E2"}}`,
+	`{"event":{"id":" ","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"Q1","type":"incident"}}}`,
+	`{"event":{"id":"E","event_type":"resolved","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"Q1","type":"incident"}}}`,
+	`{"event":{"id":"E","event_type":"incident.resolved","occurred_at":"yesterday","data":{"id":"Q1","type":"incident"}}}`,
+	`{"event":{"id":"E","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","data":null}}`,
+	`{"event":{"id":"E","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","data":[]}}`,
+	`{"event":{"id":"E","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","agent":"me","data":{"id":"Q1","type":"incident"}}}`,
+	`{"event":{"id":"E","event_type":"incident.resolved","occurred_at":"2025-04-07T03:49:36Z","data":{"id":"Q1","type":"incident"}}} x`,
+}
+
+// FuzzDecodeOnce holds Decode's one-parse path to the two-step reference:
+// for every body, the same error, or the same envelope (but for Raw, which
+// only the two-step path keeps).
+func FuzzDecodeOnce(f *testing.F) {
+	for _, s := range decodeOnceSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		trimmed := bytes.TrimSpace(body)
+		if len(trimmed) == 0 || trimmed[0] != '{' {
+			return
+		}
+		got, gotErr := Decode(body)
+		want, wantErr := decodeInTwo(trimmed)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("Decode: %v\ntwo-step reference: %v", gotErr, wantErr)
+		}
+		if wantErr != nil {
+			return
+		}
+		got.Event.Data.Raw, want.Event.Data.Raw = nil, nil
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Decode:\n%+v\ntwo-step reference:\n%+v", got.Event, want.Event)
+		}
+	})
+}
+
+// The samples PagerDuty documents take the one-parse path (the point of
+// it), and decode there as in two steps.
+func TestDecodeOnceTakesTheSamples(t *testing.T) {
+	testspecs.Require(t, "the webhook samples")
+	for _, file := range []string{"incident.resolved.json", "incident.triggered.json", "incident.annotated.json", "pagey.ping.json"} {
+		body := bytes.TrimSpace(testspecs.Read(t, "webhooks/"+file))
+		once := decodeOnce(body)
+		if once == nil {
+			t.Fatalf("%s: not decoded in one parse", file)
+		}
+		ref, err := decodeInTwo(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref.Event.Data.Raw = nil
+		if !reflect.DeepEqual(once, ref) {
+			t.Fatalf("%s: one parse %+v, two steps %+v", file, once.Event, ref.Event)
+		}
+		// Re-encoded, the data keeps what was decoded.
+		out, err := json.Marshal(once)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Decode(out)
+		if err != nil || again.Event.IncidentID() != once.Event.IncidentID() || again.Event.Data.Type != once.Event.Data.Type {
+			t.Fatalf("%s: re-encoded %s decodes to %+v, %v", file, out, again, err)
+		}
+	}
 }

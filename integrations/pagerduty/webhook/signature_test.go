@@ -1,12 +1,19 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/PagerDuty/go-pagerduty/webhookv3"
 
 	"github.com/aftermath-dev/aftermath/internal/testspecs"
 )
@@ -137,4 +144,107 @@ func TestVerifierWithoutSecretsRefusesEverything(t *testing.T) {
 	if err := NewVerifier([]string{"", ""}).Verify(v.Header, body); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("got %v, want ErrBadSignature", err)
 	}
+}
+
+// agreesWithGoPagerDuty checks Verify against go-pagerduty's
+// webhookv3.VerifySignature, the reference: a body is accepted exactly when
+// that function accepts it with one of the secrets.
+func agreesWithGoPagerDuty(t *testing.T, secrets []string, header string, body []byte) {
+	t.Helper()
+	err := NewVerifier(secrets).Verify(header, body)
+	// Verify's own refusals before any signature is compared.
+	h := strings.ReplaceAll(strings.TrimSpace(header), " ", "")
+	switch {
+	case h == "":
+		if !errors.Is(err, ErrMissingSignature) {
+			t.Fatalf("header %q: got %v, want ErrMissingSignature", header, err)
+		}
+		return
+	case len(body) == 0:
+		if !errors.Is(err, ErrEmptyBody) {
+			t.Fatalf("empty body: got %v, want ErrEmptyBody", err)
+		}
+		return
+	}
+	want := false
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		r := &http.Request{Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(body))}
+		r.Header.Set(SignatureHeader, h)
+		if webhookv3.VerifySignature(r, s) == nil {
+			want = true
+		}
+	}
+	if got := err == nil; got != want {
+		t.Fatalf("secrets %d, header %q: Verify accepts %v (%v), go-pagerduty %v", len(secrets), header, got, err, want)
+	}
+	if err != nil && !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("header %q: got %v, want ErrBadSignature", header, err)
+	}
+}
+
+// Verify answers as go-pagerduty's VerifySignature does, on bodies signed
+// with one secret, with two (a rotation), with a secret not configured,
+// with the signature in upper case, among other versions, in many values.
+func TestVerifyAgreesWithGoPagerDuty(t *testing.T) {
+	body := testspecs.Sample(t, "webhooks/incident.resolved.json")
+	const a, b, c = "secret-a", "secret-b", "secret-not-configured"
+	sa, sb, sc := sign(a, body), sign(b, body), sign(c, body)
+	many := strings.Repeat("v1="+strings.Repeat("0", 64)+",", 40) + sb
+	for _, secrets := range [][]string{{a}, {b}, {a, b}, {b, a}, {"", a}, {}} {
+		for _, header := range []string{
+			sa, sb, sc, sa + "," + sb, sc + "," + sb, sb + ", " + sc, " " + sa + " ", strings.ToUpper(sa[3:]), "v1=" + strings.ToUpper(sa[3:]),
+			"v2=" + sa[3:], sa[:len(sa)-1], sa + "0", "v1=", ",", " , ", "v1=" + strings.Repeat("g", 64), sa[:3] + " " + sa[3:], many,
+			"", "   ",
+		} {
+			agreesWithGoPagerDuty(t, secrets, header, body)
+			agreesWithGoPagerDuty(t, secrets, header, append(append([]byte{}, body...), ' '))
+			agreesWithGoPagerDuty(t, secrets, header, nil)
+		}
+	}
+}
+
+func FuzzVerifyAgreesWithGoPagerDuty(f *testing.F) {
+	body := []byte(`{"event":{"id":"E"}}`)
+	f.Add(sign("k1", body), body, true)
+	f.Add(sign("k2", body)+","+sign("k1", body), body, false)
+	f.Add("v1=zz,"+sign("k2", body), body, true)
+	f.Fuzz(func(t *testing.T, header string, body []byte, both bool) {
+		secrets := []string{"k1"}
+		if both {
+			secrets = append(secrets, "k2")
+		}
+		agreesWithGoPagerDuty(t, secrets, header, body)
+	})
+}
+
+// A body signed with two secrets (PagerDuty during a rotation) verifies
+// with either configured, through a pooled HMAC used many times over, from
+// many goroutines: no state carries from one body to the next.
+func TestVerifyReusesItsHMACsSafely(t *testing.T) {
+	v := NewVerifier([]string{"old", "new"})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				body := []byte(fmt.Sprintf(`{"event":{"id":"E%d-%d"}}`, g, i))
+				if err := v.Verify(sign("new", body)+","+sign("old", body), body); err != nil {
+					t.Errorf("both signatures: %v", err)
+					return
+				}
+				if err := v.Verify(sign("new", body), body); err != nil {
+					t.Errorf("new only: %v", err)
+					return
+				}
+				other := []byte(fmt.Sprintf(`{"event":{"id":"X%d-%d"}}`, g, i))
+				if err := v.Verify(sign("new", other), body); !errors.Is(err, ErrBadSignature) {
+					t.Errorf("another body's signature: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -65,7 +65,9 @@ type Data struct {
 	Incident *Incident
 	Note     *IncidentNote
 	Ping     *Ping
-	// Raw is the data object as received.
+	// Raw is the data object as received, for data that Decode parsed in
+	// two steps (every type aftermath does not model, and unusual bodies);
+	// nil when it parsed the body once (see Decode).
 	Raw json.RawMessage
 
 	incident *Reference // data.incident of a type not modelled here
@@ -153,12 +155,20 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MarshalJSON implements json.Marshaler, keeping the Data object as received.
+// MarshalJSON implements json.Marshaler: the data object as received when
+// Raw holds it, else the decoded incident, note or ping.
 func (d Data) MarshalJSON() ([]byte, error) {
-	if len(d.Raw) == 0 {
-		return []byte("null"), nil
+	switch {
+	case len(d.Raw) > 0:
+		return d.Raw, nil
+	case d.Incident != nil:
+		return json.Marshal(d.Incident)
+	case d.Note != nil:
+		return json.Marshal(d.Note)
+	case d.Ping != nil:
+		return json.Marshal(d.Ping)
 	}
-	return d.Raw, nil
+	return []byte("null"), nil
 }
 
 // IncidentID returns the ID of the incident the event is about: data.id for
