@@ -43,6 +43,9 @@ type Resolution struct {
 	// SearchLag is how long Jira's search may trail a create
 	// (DefaultSearchLag).
 	SearchLag time.Duration
+	// Confluence keeps the post-mortem page when the rules say
+	// page.target: confluence (nil: the page stays in the epic).
+	Confluence Confluence
 }
 
 // Process implements queue.Processor.
@@ -142,5 +145,8 @@ func (x *run) resolved(ctx context.Context) error {
 	if err := x.memberNotes(at(ctx, StepMemberNotes), in, ref); err != nil {
 		return err
 	}
-	return x.linkBack(at(ctx, StepLinkBack), in, members, ref)
+	if err := x.linkBack(at(ctx, StepLinkBack), in, members, ref); err != nil {
+		return err
+	}
+	return x.confluencePage(at(ctx, StepConfluencePage), ref)
 }
