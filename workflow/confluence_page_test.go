@@ -422,3 +422,22 @@ func TestConfluenceSurvivesSIGKILL(t *testing.T) {
 	time.Sleep(2 * time.Second) // the killed request's latency ends: a page it made would show now
 	c.onePage("PCHK1")
 }
+
+// Rules reloaded to page.target: confluence on a process without
+// Confluence keep the page in the epic, and the incident's record says why.
+func TestConfluenceRulesWithoutConfluence(t *testing.T) {
+	c := newConfluenceEnv(t, confluencetest.Cloud, nil)
+	c.res.Confluence = nil
+	realisticSEV1(c.pdEnv)
+	c.mustProcess(EventResolved, "PCHK1")
+	epic := c.wantOneEpic()
+	if !strings.Contains(epic.Description, "h2. Timeline") || strings.Contains(epic.Description, "Confluence") {
+		t.Fatalf("the page is not in the epic:\n%s", epic.Description)
+	}
+	if st := c.step("PCHK1", StepConfluencePage); st.Status != store.StepSkipped || !strings.Contains(st.Detail, "CONFLUENCE_BASE_URL") {
+		t.Fatalf("step %+v", st)
+	}
+	if n := len(c.csim.Pages()); n != 0 {
+		t.Fatalf("%d pages", n)
+	}
+}
