@@ -85,6 +85,10 @@ type Config struct {
 
 	// SMTP sends the notification mail; SMTP.Addr "" sends none.
 	SMTP SMTP
+
+	// Confluence is where the post-mortem page goes with page.target:
+	// confluence (confluence.go); BaseURL "" when unset.
+	Confluence Confluence
 }
 
 // SMTP is the mail relay of the notifications.
@@ -124,6 +128,10 @@ type raw struct {
 	SMTPPassword       string `env:"SMTP_PASSWORD"`
 	SMTPFrom           string `env:"SMTP_FROM"`
 	SMTPTLS            string `env:"SMTP_TLS" envDefault:"starttls"`
+	ConfluenceBaseURL  string `env:"CONFLUENCE_BASE_URL"`
+	ConfluenceEmail    string `env:"CONFLUENCE_EMAIL"`
+	ConfluenceAPIToken string `env:"CONFLUENCE_API_TOKEN"`
+	ConfluencePAT      string `env:"CONFLUENCE_PAT"`
 }
 
 // VarError says which environment variable is wrong and how. Its message never
@@ -184,6 +192,7 @@ func Load(environ map[string]string) (Config, error) {
 		bad("AFTERMATH_RETRY_HORIZON", err.Error())
 	}
 	c.SMTP = smtpOf(r, bad)
+	c.Confluence = confluenceOf(r, c, bad)
 	return c, errors.Join(errs...)
 }
 

@@ -36,6 +36,7 @@ func applyDefaults(r *Rules, given func(path string) bool) {
 	fillFollowups(r, given)
 	fillSchedules(r, given)
 	fillPage(r, given)
+	fillConfluence(r, given)
 	if !given("status_map") {
 		r.StatusMap = make(map[string]string, len(defaultStatusMap))
 		for k, v := range defaultStatusMap {

@@ -29,6 +29,7 @@ var patterns = map[string]string{
 	"envname":     envNamePattern,
 	"email":       emailPattern,
 	"label":       labelPattern,
+	"space":       spaceKeyPattern,
 }
 
 // Schema returns the JSON Schema of the rules file, derived from the Go types

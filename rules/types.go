@@ -63,6 +63,9 @@ type Rules struct {
 	Recurrence Recurrence `yaml:"recurrence" doc:"When an incident resolves on a service whose earlier post-mortem still has open follow-ups, aftermath says so on that post-mortem, on the new incident and on its post-mortem."`
 	// Digest is the managers' periodic summary.
 	Digest Digest `yaml:"digest" doc:"The managers' digest: one message a period (post-mortems opened, reviewed and overdue, follow-ups overdue, completion, recurrences), by email and Slack. No recipients: no digest."`
+	// Confluence says where the post-mortem page goes when page.target is
+	// confluence (confluence.go).
+	Confluence Confluence `yaml:"confluence" doc:"Where the post-mortem page is created when page.target is confluence: the space, an optional parent page, and spaces per service."`
 
 	c compiled // derived at load, see compile
 }
@@ -224,6 +227,7 @@ type ServicePeople struct {
 // Page configures the post-mortem page's optional sections and the
 // language review.
 type Page struct {
+	Target           string   `yaml:"target" enum:"jira,confluence" doc:"Where the post-mortem page lives: jira (the epic's description, the default) or confluence (a page in the confluence space, linked from the epic, which keeps a status panel and a short summary)."`
 	ConferenceBridge bool     `yaml:"conference_bridge" doc:"The incident call (PagerDuty's conference bridge) in the Overview, with a prompt for the recording's link."`
 	Durations        bool     `yaml:"durations" doc:"The response table in the Overview: per incident and for the group, who was paged first, time to acknowledge and to resolve, escalations and reassignments."`
 	DataAndQueries   bool     `yaml:"data_and_queries" doc:"The Data and queries section: a prompt, and the links found in the notes (dashboards, log searches) with the note each came from."`

@@ -109,6 +109,7 @@ func (d *decoder) validate(r *Rules) {
 	d.validateStatusMap(r)
 	d.validateNotify(r)
 	d.validatePage(r.Page)
+	d.validateConfluence(r)
 	c.summaryTmpl = d.template("templates.epic_summary", r.Templates.EpicSummary)
 	c.descTmpl = d.template("templates.epic_description", r.Templates.EpicDescription)
 }

@@ -33,6 +33,7 @@ type draft struct {
 func (x *run) draft(pm Postmortem) draft {
 	in := pm.Primary
 	d := draft{labels: x.rules.Labels(pm.Severity, in.CreatedAt), incidents: []string{in.ID}, page: x.pageOf(pm)}
+	x.confluence.service = in.Service.ID
 	d.project, _ = x.rules.JiraProject(in.Service.ID)
 	for _, m := range pm.Members {
 		d.incidents = append(d.incidents, m.Incident.ID)
@@ -69,6 +70,7 @@ func (x *run) setPage(ctx context.Context, epic epicResult, d draft, created map
 	}
 	page.Owner = render.Person{Name: owner.Name, Email: owner.Email, JiraID: owner.JiraID}
 	page.OwnerNote = ownerNote
+	x.keepForConfluence(page, d)
 	made, madeRest := x.description(d.page, epic.Fit)
 	final, rest := x.description(page, epic.Fit)
 	if final == made && !epic.relabelled {
@@ -185,6 +187,9 @@ func fitOf(result string) (pageFit, bool) {
 // much of it as fit says, to fit's limit. It returns what the description
 // leaves out, for the comments.
 func (x *run) description(page render.Page, fit pageFit) (string, []render.RestSection) {
+	if x.onConfluence() {
+		return x.confluenceDescription(page), nil
+	}
 	logged := false
 	draw := func(p render.Page) string {
 		d, err := render.Description(x.rules.EpicDescriptionTemplate(), p)

@@ -49,7 +49,7 @@ func runResolutionChild() {
 	}
 	cfg := fast("doomed")
 	cfg.Rules = func() *rules.Rules { return rl }
-	w := queue.NewWorker(cfg, st, &Resolution{PagerDuty: pd, Jira: jc, Store: st, Log: log}, log, nil)
+	w := queue.NewWorker(cfg, st, &Resolution{PagerDuty: pd, Jira: jc, Store: st, Log: log, Confluence: childConfluence}, log, nil)
 	_ = w.Run(context.Background())
 }
 

@@ -8,7 +8,8 @@ import (
 	"github.com/aftermath-dev/aftermath/store"
 )
 
-// languageReview reads the page as people left it and, when it uses
+// languageReview reads the page as people left it (in Confluence when it
+// lives there) and, when it uses
 // "outage" in its External section or blame-shaped phrases, says so in one
 // comment on the epic. The page itself is never changed. The comment's
 // marker makes it once per post-mortem, whatever replays the job.
@@ -21,13 +22,13 @@ func (x *run) languageReview(ctx context.Context) error {
 	if !ok {
 		return err
 	}
-	page, err := x.r.Jira.Page(ctx, d.Key)
+	page, where, err := x.reviewedPage(ctx, d.Key)
 	if err != nil {
 		return x.failRead(ctx, StepLanguageReview, err)
 	}
 	review := render.ReviewLanguage(page, cfg.BlamePhrases)
 	if review.Empty() {
-		return x.trace(ctx, StepLanguageReview, store.StepSkipped, "the page of "+d.Key+" uses no \"outage\" in its external message and no blame-shaped phrase: no comment", "")
+		return x.trace(ctx, StepLanguageReview, store.StepSkipped, "the page of "+where+" uses no \"outage\" in its external message and no blame-shaped phrase: no comment", "")
 	}
 	marker := commentMarker("language", x.id)
 	text := render.LanguageComment(review) + marker
@@ -38,4 +39,25 @@ func (x *run) languageReview(ctx context.Context) error {
 		do:     func(ctx context.Context) (string, error) { return d.Key, x.r.Jira.AddComment(ctx, d.Key, text) },
 	})
 	return err
+}
+
+// reviewedPage reads the post-mortem page as people left it, where it
+// lives: the Confluence page made for the incident (read as the review
+// reads Jira's markup), else the epic's description. where names it.
+func (x *run) reviewedPage(ctx context.Context, key string) (page, where string, err error) {
+	if x.r.Confluence != nil {
+		cp, ok, err := x.confluencePageOf(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		if ok {
+			p, err := x.r.Confluence.GetPage(ctx, cp.ID)
+			if err != nil {
+				return "", "", err
+			}
+			return render.StorageText(p.Body), key + " (the Confluence page " + cp.URL + ")", nil
+		}
+	}
+	page, err = x.r.Jira.Page(ctx, key)
+	return page, key, err
 }

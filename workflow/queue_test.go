@@ -96,5 +96,9 @@ func TestMain(m *testing.M) {
 		runResolutionChild()
 		return
 	}
+	if os.Getenv("AFTERMATH_TEST_CHILD") == "confluence-worker" {
+		runConfluenceChild()
+		return
+	}
 	os.Exit(m.Run())
 }

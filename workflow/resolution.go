@@ -47,6 +47,9 @@ type Resolution struct {
 	// incident is used instead of reading it (DefaultFreshness; negative:
 	// always read).
 	Freshness time.Duration
+	// Confluence keeps the post-mortem page when the rules say
+	// page.target: confluence (nil: the page stays in the epic).
+	Confluence Confluence
 }
 
 // Process implements queue.Processor.
@@ -146,5 +149,8 @@ func (x *run) resolved(ctx context.Context) error {
 	if err := x.memberNotes(at(ctx, StepMemberNotes), in, ref); err != nil {
 		return err
 	}
-	return x.linkBack(at(ctx, StepLinkBack), in, members, ref)
+	if err := x.linkBack(at(ctx, StepLinkBack), in, members, ref); err != nil {
+		return err
+	}
+	return x.confluencePage(at(ctx, StepConfluencePage), ref)
 }

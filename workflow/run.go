@@ -85,6 +85,8 @@ type run struct {
 	// own is aftermath's own PagerDuty user, when the timeline step had
 	// reason to ask who it is (ownUserIn).
 	own ownUser
+	// confluence is the page for Confluence (confluence_page.go).
+	confluence confluenceDraft
 }
 
 func (r *Resolution) newRun(incidentID, eventType, eventID string, rl *rules.Rules, log *slog.Logger) *run {

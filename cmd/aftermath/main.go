@@ -238,8 +238,9 @@ func demo(fs *flag.FlagSet) action {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	dir := fs.String("dir", "", "directory for the post-mortem page, the meeting's calendar hold and the messages sent (default: a new temporary directory)")
 	level := fs.String("log-level", "", "log aftermath's own lines to stderr at this level (default: none)")
+	page := fs.String("page", "jira", "where the post-mortem page lives: jira (the epic's description) or confluence (the Confluence simulator runs too)")
 	return func(c *call) int {
-		opts := commands.DemoOptions{KeepRunning: *keep, JSON: *asJSON, Dir: *dir, Command: selfCommand()}
+		opts := commands.DemoOptions{KeepRunning: *keep, JSON: *asJSON, Dir: *dir, Command: selfCommand(), Page: *page}
 		if *level != "" {
 			lvl, ok := logLevel(*level, c.stderr)
 			if !ok {

@@ -341,3 +341,19 @@ func (c *Client) incidentOf(ctx context.Context, id string) (string, bool, error
 // withRead marks a write that is safe to retry on a 5xx (adding a label,
 // creating a property whose duplicate Confluence refuses).
 func withRead(ctx context.Context) context.Context { return outbound.AsRead(ctx) }
+
+// PageIDByTitle returns the ID of the space's current page titled title
+// (Confluence keeps titles unique in a space): how a parent page named by
+// its title in the rules is found. ok is false when there is none.
+func (c *Client) PageIDByTitle(ctx context.Context, spaceKey, title string) (string, bool, error) {
+	pages, err := c.pagesTitled(ctx, spaceKey, title)
+	if err != nil {
+		return "", false, err
+	}
+	for _, p := range pages {
+		if p.Title == title {
+			return p.ID, true, nil
+		}
+	}
+	return "", false, nil
+}

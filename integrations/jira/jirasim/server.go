@@ -54,6 +54,7 @@ type Server struct {
 	commentSeq   int
 	rejectBulk   []string
 	textLimit    int
+	remoteLinks  map[string][]*RemoteLink // by issue ID (remotelinks.go)
 }
 
 // NewServer starts a simulator. Priorities Highest, High, Medium, Low and
@@ -133,6 +134,8 @@ var routes = map[string]func(*Server, *request) reply{
 	"POST /rest/api/2/issue/{issueIdOrKey}/comment":     (*Server).addComment,
 	"GET /rest/api/2/issue/{issueIdOrKey}/transitions":  (*Server).getTransitions,
 	"POST /rest/api/2/issue/{issueIdOrKey}/transitions": (*Server).doTransition,
+	"GET /rest/api/2/issue/{issueIdOrKey}/remotelink":   (*Server).getRemoteLinks,
+	"POST /rest/api/2/issue/{issueIdOrKey}/remotelink":  (*Server).createRemoteLink,
 	"GET /rest/api/2/search":                            (*Server).searchDC,
 	"POST /rest/api/2/search":                           (*Server).searchDC,
 	"GET /rest/api/2/search/jql":                        (*Server).searchCloud,

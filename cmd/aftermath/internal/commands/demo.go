@@ -21,6 +21,7 @@ import (
 
 	"github.com/aftermath-dev/aftermath/app"
 	"github.com/aftermath-dev/aftermath/config"
+	"github.com/aftermath-dev/aftermath/integrations/confluence/confluencesim"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jirasim"
 	"github.com/aftermath-dev/aftermath/integrations/notify/notifysim"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutysim"
@@ -44,6 +45,10 @@ type DemoOptions struct {
 	// (default "aftermath").
 	Command string
 	Logger  *slog.Logger
+	// Page is where the post-mortem page lives: "jira" (default, the
+	// epic's description) or "confluence" (the Confluence simulator runs
+	// too: demo_confluence.go).
+	Page string
 }
 
 // demoStateFile is what a demo kept running writes into its directory for
@@ -55,6 +60,7 @@ type demoEnv struct {
 	mini       *embedredis.Server
 	pd         *pagerdutysim.Server
 	js         *jirasim.Server
+	cs         *confluencesim.Server // --page confluence only
 	smtp       *notifysim.SMTP
 	slack      *notifysim.Slack
 	app        *app.App
@@ -169,6 +175,9 @@ func (d *demoEnv) start(ctx context.Context, o DemoOptions) error {
 	d.clock.set(d.now.Add(-demoReviewedAgo))
 	d.pd = pagerdutysim.NewServer(pagerdutysim.Options{Token: randomToken(), Now: d.clock.Now})
 	d.js = jirasim.NewServer(jirasim.Options{Mode: jirasim.Cloud, Email: demoBotEmail, APIToken: randomToken(), Now: d.clock.Now})
+	if err := d.startConfluence(o.Page); err != nil {
+		return err
+	}
 	seedDemo(d.pd, d.js, d.now)
 	seedEarlier(d.pd, d.now)
 
@@ -191,10 +200,10 @@ func (d *demoEnv) serverConfig() (config.Config, error) {
 		return config.Config{}, fmt.Errorf("demo rules: %w", err)
 	}
 	rulesPath := filepath.Join(d.rulesDir, "rules.yaml")
-	if err := os.WriteFile(rulesPath, []byte(demoRules), 0o600); err != nil {
+	if err := os.WriteFile(rulesPath, []byte(demoRules+d.confluenceRules()), 0o600); err != nil {
 		return config.Config{}, fmt.Errorf("demo rules: %w", err)
 	}
-	cfg, err := config.Load(map[string]string{
+	env := map[string]string{
 		"AFTERMATH_LISTEN_ADDR":     "127.0.0.1:0",
 		"AFTERMATH_RULES":           rulesPath,
 		"REDIS_URL":                 "redis://" + d.mini.Addr() + "/0",
@@ -211,7 +220,9 @@ func (d *demoEnv) serverConfig() (config.Config, error) {
 		"SMTP_ADDR":                 d.smtp.Addr,
 		"SMTP_FROM":                 demoFrom,
 		"SMTP_TLS":                  "none", // a local relay on loopback
-	})
+	}
+	d.confluenceEnv(env)
+	cfg, err := config.Load(env)
 	if err == nil {
 		err = cfg.ValidateServe()
 	}
@@ -494,6 +505,9 @@ func (d *demoEnv) close() {
 	}
 	if d.js != nil {
 		d.js.Close()
+	}
+	if d.cs != nil {
+		d.cs.Close()
 	}
 	if d.mini != nil {
 		d.mini.Close()

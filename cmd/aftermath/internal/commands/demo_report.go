@@ -48,6 +48,9 @@ type demoReport struct {
 	Violations []string                  `json:"violations"`
 	URLs       map[string]string         `json:"urls"`
 	ElapsedMS  int64                     `json:"elapsed_ms"`
+	// Confluence is the post-mortem's Confluence page (demo --page
+	// confluence only).
+	Confluence *demoConfluence `json:"confluence,omitempty"`
 }
 
 type demoPerson struct {
@@ -214,6 +217,9 @@ func (d *demoEnv) report(ctx context.Context) (*demoReport, error) {
 	rep.Calls["jira"] = countCalls(d.js.Calls())
 	rep.Violations = append(rep.Violations, d.pd.Violations()...)
 	rep.Violations = append(rep.Violations, d.js.Violations()...)
+	if err := d.confluenceReport(rep); err != nil {
+		return nil, err
+	}
 	rep.ElapsedMS = time.Since(d.started).Milliseconds()
 	rep.emptyNotNull()
 	return rep, nil
@@ -557,6 +563,7 @@ func (r *demoReport) writePrimary(p func(string, ...any)) {
 	for _, l := range r.PageHead {
 		p("    | %s", l)
 	}
+	r.writeConfluence(p)
 	p("Follow-ups (%d):", len(r.FollowUps))
 	for _, f := range r.FollowUps {
 		p("  %s %s  [%s]", f.Key, f.Summary, strings.Join(f.Labels, ", "))
