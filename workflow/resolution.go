@@ -43,6 +43,10 @@ type Resolution struct {
 	// SearchLag is how long Jira's search may trail a create
 	// (DefaultSearchLag).
 	SearchLag time.Duration
+	// OverviewURL is the overview page on aftermath's public address
+	// (AFTERMATH_PUBLIC_URL + /postmortems), which the digest links to; ""
+	// names the path only.
+	OverviewURL string
 }
 
 // Process implements queue.Processor.
@@ -97,6 +101,8 @@ func (x *run) dispatch(ctx context.Context) error {
 		return x.statusChanged(at(ctx, "status"))
 	case EventNotify:
 		return x.sendCreated(at(ctx, StepNotify))
+	case store.EventDigest:
+		return x.digest(at(ctx, StepDigest))
 	default:
 		return x.trace(ctx, StepEvent, store.StepSkipped, "event type "+x.event+" needs no processing", "")
 	}
