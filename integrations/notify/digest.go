@@ -150,9 +150,11 @@ func (d Digest) view() digestView {
 		who = "team " + d.Team
 	}
 	v := digestView{
-		Subject:     headerText(fmt.Sprintf("Post-mortem digest (%s): %s to %s", who, d.day(d.Start), d.day(d.End)), 200),
-		Headline:    fmt.Sprintf("Post-mortems of %s from %s to %s.", who, d.at(d.Start), d.at(d.End)),
-		OverviewURL: d.OverviewURL,
+		Subject:  headerText(fmt.Sprintf("Post-mortem digest (%s): %s to %s", who, d.day(d.Start), d.day(d.End)), 200),
+		Headline: fmt.Sprintf("Post-mortems of %s from %s to %s.", who, d.at(d.Start), d.at(d.End)),
+	}
+	if slackURL(d.OverviewURL) {
+		v.OverviewURL = d.OverviewURL
 	}
 	v.Summary = []string{
 		fmt.Sprintf("Opened %d, reviewed %d, overdue %d; follow-ups overdue %d; recurrences %d.",
@@ -176,6 +178,9 @@ func (d Digest) view() digestView {
 				p.Title, p.Number, p.Severity, d.day(p.At), orNobody(p.Owner))}
 		}),
 		d.listR("Recurrences in the period", "None.", d.Recurrences),
+	}
+	if v.Nothing {
+		v.Lists = nil // one line says it
 	}
 	return v
 }
@@ -281,6 +286,13 @@ func orNobody(s string) string {
 	return s
 }
 
+// slackURL says whether u can be a Slack link: http(s), and nothing that
+// would end the link's markup early.
+func slackURL(u string) bool {
+	return (strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) &&
+		!strings.ContainsFunc(u, func(r rune) bool { return r == '<' || r == '>' || r == '|' || unicode.IsSpace(r) || unicode.IsControl(r) })
+}
+
 // headerText makes s safe for a mail header: no control characters (a
 // line break would start another header), spaces collapsed, cut to limit
 // characters.
@@ -370,7 +382,7 @@ func (v digestView) slackList(l digestList) string {
 	n := slackLen(b.String())
 	for i, r := range l.Rows {
 		link := esc(r.Link)
-		if r.URL != "" {
+		if slackURL(r.URL) {
 			link = "<" + r.URL + "|" + link + ">"
 		}
 		line := "\n• " + link + fit(r.Rest, digestSlackRow)
