@@ -39,7 +39,9 @@ const (
 	DigestBeforeConfigured = "before_configured"
 )
 
-func (s *Store) digestKey(target string) string { return s.prefix + ":{queue}:digest:" + keyPart(target) }
+func (s *Store) digestKey(target string) string {
+	return s.prefix + ":{queue}:digest:" + keyPart(target)
+}
 
 // queueDigestScript queues a digest's job once per target and period end.
 // The first call for a target only marks when it was first seen: the

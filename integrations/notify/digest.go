@@ -290,7 +290,9 @@ func orNobody(s string) string {
 // would end the link's markup early.
 func slackURL(u string) bool {
 	return (strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) &&
-		!strings.ContainsFunc(u, func(r rune) bool { return r == '<' || r == '>' || r == '|' || unicode.IsSpace(r) || unicode.IsControl(r) })
+		!strings.ContainsFunc(u, func(r rune) bool {
+			return r == '<' || r == '>' || r == '|' || unicode.IsSpace(r) || unicode.IsControl(r)
+		})
 }
 
 // headerText makes s safe for a mail header: no control characters (a
