@@ -217,6 +217,9 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (queue.Processor,
 		Now: a.opts.Now,
 		Notifier: notify.New(notify.Config{SMTPAddr: a.cfg.SMTP.Addr, Username: a.cfg.SMTP.Username, Password: a.cfg.SMTP.Password.Reveal(),
 			From: a.cfg.SMTP.From, TLS: a.cfg.SMTP.TLS, Getenv: getenv}, a.log, nil)}
+	if a.cfg.PublicURL != "" {
+		res.OverviewURL = a.cfg.PublicURL + "/postmortems"
+	}
 	if a.cfg.JiraBaseURL == "" {
 		return res, nil // warnUnset said so
 	}

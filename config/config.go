@@ -85,6 +85,11 @@ type Config struct {
 
 	// SMTP sends the notification mail; SMTP.Addr "" sends none.
 	SMTP SMTP
+
+	// PublicURL is where people reach this deployment
+	// (AFTERMATH_PUBLIC_URL, without a trailing slash): the managers'
+	// digest links to its overview page. "" links nothing.
+	PublicURL string
 }
 
 // SMTP is the mail relay of the notifications.
@@ -124,6 +129,7 @@ type raw struct {
 	SMTPPassword       string `env:"SMTP_PASSWORD"`
 	SMTPFrom           string `env:"SMTP_FROM"`
 	SMTPTLS            string `env:"SMTP_TLS" envDefault:"starttls"`
+	PublicURL          string `env:"AFTERMATH_PUBLIC_URL"`
 }
 
 // VarError says which environment variable is wrong and how. Its message never
@@ -184,6 +190,11 @@ func Load(environ map[string]string) (Config, error) {
 		bad("AFTERMATH_RETRY_HORIZON", err.Error())
 	}
 	c.SMTP = smtpOf(r, bad)
+	if c.PublicURL = strings.TrimRight(strings.TrimSpace(r.PublicURL), "/"); c.PublicURL != "" {
+		if err := checkHTTPURL(c.PublicURL); err != nil {
+			bad("AFTERMATH_PUBLIC_URL", err.Error())
+		}
+	}
 	return c, errors.Join(errs...)
 }
 
