@@ -299,6 +299,9 @@ func TestDigestOncePerPeriodAcrossReplicasAndRestart(t *testing.T) {
 	if steps["digest_email"].Status != store.StepDone || steps["digest_slack"].Status != store.StepDone {
 		t.Fatalf("the digest's record: %+v", steps)
 	}
+	if _, found, err := e.st.IncidentRecord(context.Background(), deadlines.DigestID("PTEAM1", digestEnd)); err != nil || !found {
+		t.Fatalf("no record of the team's digest (what GET /api/v1/incidents/{id} shows): %v", err)
+	}
 }
 
 func (e *digestEnv) stepsOf(id string) map[string]store.StepRecord {
