@@ -347,3 +347,29 @@ func TestDigestRefusedIsCountedFailedNotRetried(t *testing.T) {
 		t.Fatalf("a bad digest job: %v, want a permanent error", err)
 	}
 }
+
+// A worker that died after recording the email's intent (it may have sent
+// it): the job's next run does not send the email again, counts it
+// unknown, and still posts to Slack.
+func TestDigestCrashAfterIntentIsNotSentAgain(t *testing.T) {
+	e := newDigestEnv(t, digestTestRules, digestEnd.Add(time.Minute))
+	id := deadlines.DigestID(deadlines.DigestAll, digestEnd)
+	if err := e.st.RecordStep(context.Background(), id, store.StepRecord{Name: "digest_email", Status: store.StepStarted,
+		Intent: "email the digest", IntentAt: digestEnd.Add(30 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`{"start":%q,"end":%q}`, digestStart.UTC().Format(time.RFC3339), digestEnd.UTC().Format(time.RFC3339))
+	if err := e.res.Process(context.Background(), queue.Job{Attempt: 2, Rules: e.rules,
+		Delivery: store.Delivery{EventID: id, EventType: store.EventDigest, IncidentID: id, Body: []byte(body)}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, p := len(e.smtp.Mails()), len(e.slack.Posts()); n != 0 || p != 1 {
+		t.Fatalf("%d mails and %d Slack posts, want none and one", n, p)
+	}
+	if got := promtest.ToFloat64(e.metrics.digests.WithLabelValues("unknown")); got != 1 {
+		t.Errorf("aftermath_digests_total{outcome=unknown} = %v, want 1", got)
+	}
+	if st := e.stepsOf(id)["digest_email"]; st.Status != store.StepDone || st.Result != MaybeWritten {
+		t.Errorf("the email's step: %+v", st)
+	}
+}
