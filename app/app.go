@@ -220,6 +220,9 @@ func (a *App) resolution(st *store.Store, m *workflow.Metrics) (queue.Processor,
 	if err := a.wireConfluence(res, st); err != nil {
 		return nil, err
 	}
+	if a.cfg.PublicURL != "" {
+		res.OverviewURL = a.cfg.PublicURL + "/postmortems"
+	}
 	if a.cfg.JiraBaseURL == "" {
 		return res, nil // warnUnset said so
 	}

@@ -89,6 +89,10 @@ type Config struct {
 	// Confluence is where the post-mortem page goes with page.target:
 	// confluence (confluence.go); BaseURL "" when unset.
 	Confluence Confluence
+	// PublicURL is where people reach this deployment
+	// (AFTERMATH_PUBLIC_URL, without a trailing slash): the managers'
+	// digest links to its overview page. "" links nothing.
+	PublicURL string
 }
 
 // SMTP is the mail relay of the notifications.
@@ -132,6 +136,7 @@ type raw struct {
 	ConfluenceEmail    string `env:"CONFLUENCE_EMAIL"`
 	ConfluenceAPIToken string `env:"CONFLUENCE_API_TOKEN"`
 	ConfluencePAT      string `env:"CONFLUENCE_PAT"`
+	PublicURL          string `env:"AFTERMATH_PUBLIC_URL"`
 }
 
 // VarError says which environment variable is wrong and how. Its message never
@@ -193,6 +198,11 @@ func Load(environ map[string]string) (Config, error) {
 	}
 	c.SMTP = smtpOf(r, bad)
 	c.Confluence = confluenceOf(r, c, bad)
+	if c.PublicURL = strings.TrimRight(strings.TrimSpace(r.PublicURL), "/"); c.PublicURL != "" {
+		if err := checkHTTPURL(c.PublicURL); err != nil {
+			bad("AFTERMATH_PUBLIC_URL", err.Error())
+		}
+	}
 	return c, errors.Join(errs...)
 }
 

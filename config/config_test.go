@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -309,6 +310,22 @@ func TestLoadSMTP(t *testing.T) {
 	}
 	if s := fmt.Sprintf("%v %+v %#v", c, c, c.SMTP); strings.Contains(s, pw) {
 		t.Fatalf("the SMTP password is printed: %s", s)
+	}
+}
+
+// AFTERMATH_PUBLIC_URL is an http(s) URL, kept without its trailing
+// slash; anything else is refused by name.
+func TestPublicURL(t *testing.T) {
+	c, err := Load(map[string]string{"AFTERMATH_PUBLIC_URL": " https://aftermath.example.com/ "})
+	if err != nil || c.PublicURL != "https://aftermath.example.com" {
+		t.Fatalf("got %q, %v", c.PublicURL, err)
+	}
+	for _, bad := range []string{"aftermath.example.com", "ftp://x", "https://user:pw@x.example.com"} {
+		_, err := Load(map[string]string{"AFTERMATH_PUBLIC_URL": bad})
+		var ve *VarError
+		if !errors.As(err, &ve) || ve.Var != "AFTERMATH_PUBLIC_URL" || strings.Contains(err.Error(), "pw@") {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
 }
 

@@ -89,10 +89,12 @@ func (k *Keeper) Run(ctx context.Context) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	nextSync := k.now()
+	queueDigests := k.digestQueuer()
 	for {
 		if _, err := k.Schedule(ctx); err != nil && ctx.Err() == nil {
 			k.Log.Warn("deadline scheduler: will look again", "err", err)
 		}
+		queueDigests(ctx)
 		if k.Jira != nil && !k.now().Before(nextSync) {
 			every := time.Duration(k.Rules().StatusSync.Every)
 			if err := k.syncIfClaimed(ctx, every); err != nil && ctx.Err() == nil {

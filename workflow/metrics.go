@@ -7,6 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	reminders *prometheus.CounterVec
 	messages  *prometheus.CounterVec
+	digests   *prometheus.CounterVec // aftermath_digests_total: digest.go
 }
 
 // NewMetrics creates the workflow's metrics and registers them with reg, when
@@ -21,6 +22,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "aftermath_notifications_total",
 			Help: "Messages about post-mortems by channel (email, slack) and outcome: sent, failed (an attempt failed; retried unless refused for good), unknown (an earlier attempt may have sent it: not sent again).",
 		}, []string{"channel", "outcome"}),
+		digests: newDigestCounter(),
 	}
 	for _, c := range []string{"email", "slack"} {
 		for _, o := range []string{"sent", "failed", "unknown"} {
@@ -31,7 +33,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.reminders.WithLabelValues(o)
 	}
 	if reg != nil {
-		reg.MustRegister(m.reminders, m.messages)
+		reg.MustRegister(m.reminders, m.messages, m.digests)
 	}
 	return m
 }

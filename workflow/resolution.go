@@ -50,6 +50,10 @@ type Resolution struct {
 	// Confluence keeps the post-mortem page when the rules say
 	// page.target: confluence (nil: the page stays in the epic).
 	Confluence Confluence
+	// OverviewURL is the overview page on aftermath's public address
+	// (AFTERMATH_PUBLIC_URL + /postmortems), which the digest links to; ""
+	// names the path only.
+	OverviewURL string
 }
 
 // Process implements queue.Processor.
@@ -104,6 +108,8 @@ func (x *run) dispatch(ctx context.Context) error {
 		return x.statusChanged(at(ctx, "status"))
 	case EventNotify:
 		return x.sendCreated(at(ctx, StepNotify))
+	case store.EventDigest:
+		return x.digest(at(ctx, StepDigest))
 	default:
 		return x.trace(ctx, StepEvent, store.StepSkipped, "event type "+x.event+" needs no processing", "")
 	}

@@ -346,7 +346,7 @@ func TestAlerts(t *testing.T) {
 	b := buildHere(t)
 	want := []string{
 		"AftermathDeadLetters", "AftermathWebhooksRefused", "AftermathMissedWebhooks",
-		"AftermathPostmortemsOverdue", "AftermathRedisDown",
+		"AftermathPostmortemsOverdue", "AftermathRedisDown", "AftermathDigestFailed",
 	}
 	var got []string
 	for _, g := range b.rule.Spec.Groups {
