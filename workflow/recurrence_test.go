@@ -12,6 +12,7 @@ import (
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/render"
+	"github.com/aftermath-dev/aftermath/rules"
 	"github.com/aftermath-dev/aftermath/store"
 )
 
@@ -332,5 +333,51 @@ func TestPageEarlierIsCapped(t *testing.T) {
 	if len(got) != render.EarlierShown || len(got[0].Open) != render.EarlierOpenShown || got[0].MoreOpen != 3 ||
 		got[0].URL != e.jsim.URL()+"/browse/PM-1" || got[0].Open[0].URL != e.jsim.URL()+"/browse/PM-99" {
 		t.Fatalf("page's earlier post-mortems: %+v", got)
+	}
+}
+
+// Two replicas, the same webhook delivered twice and the resolution
+// replayed: the duplicate is not queued, the two queued resolutions run
+// one after the other under the incident's lock, and the comment, the note,
+// the record and the count are each there once.
+func TestRecurrenceOnceAcrossReplicasAndDuplicates(t *testing.T) {
+	e := recurrenceEnv(t)
+	ctx := context.Background()
+	resolved2 := t0.Add(7 * 24 * time.Hour)
+	e.sim.AddIncident(pagerdutytest.NewIncident{ID: "PNEW", Number: 4300, Title: "checkout 502", ServiceID: "PSVC001", Priority: "P3", CreatedAt: resolved2.Add(-20 * time.Minute)})
+	e.sim.Resolve("PNEW", "PUSER02", resolved2)
+	// Slow writes, so that the two runs would overlap without the lock.
+	e.jsim.Inject("POST /rest/api/2/issue/{issueIdOrKey}/comment", jiratest.Fault{Latency: 300 * time.Millisecond, Times: 5})
+	e.sim.Inject("POST /incidents/{id}/notes", pagerdutytest.Fault{Latency: 300 * time.Millisecond, Times: 5})
+
+	w := &env{t: t, r: e.r, store: e.store}
+	for _, name := range []string{"replica-a", "replica-b"} {
+		cfg := fast(name)
+		cfg.Rules = func() *rules.Rules { return e.rules }
+		cfg.RetryHorizon = 10 * 365 * 24 * time.Hour
+		w.start(cfg, e.res)
+	}
+	first := resolved("EV-PNEW-1", "PNEW")
+	w.enqueue(first)
+	if res, err := e.store.Enqueue(ctx, first); err != nil || !res.Duplicate {
+		t.Fatalf("the same delivery again: %+v, %v; want a duplicate", res, err)
+	}
+	w.enqueue(resolved("EV-PNEW-replay", "PNEW"))
+	eventually(t, "both resolutions processed", func() bool {
+		st := w.stats()
+		return st.Length == 0 && st.Pending == 0 && len(w.record("PNEW").Events) == 2
+	})
+	if st := w.stats(); st.Dead != 0 {
+		t.Fatalf("dead letters: %+v", st)
+	}
+	if c := e.recurredComments("PM-1"); len(c) != 1 {
+		t.Fatalf("recurrence comments on PM-1: %q", c)
+	}
+	e.wantNotes("PNEW", 1)
+	if rs := e.recurrences(); len(rs) != 1 {
+		t.Fatalf("recorded %+v", rs)
+	}
+	if n := e.recurrencesCounted("SEV-3"); n != 1 {
+		t.Fatalf("counted %v, want 1", n)
 	}
 }
