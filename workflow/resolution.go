@@ -110,7 +110,8 @@ func (x *run) resolved(ctx context.Context) error {
 		return err
 	}
 	if !proceed {
-		// Skipped or attached: a recurrence all the same.
+		// Skipped: it may recur an earlier post-mortem all the same (an
+		// incident attached to another group is left to its primary).
 		_, err := x.recurrence(at(ctx, StepRecurrence), in, nil)
 		return err
 	}
