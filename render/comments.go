@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -85,4 +86,36 @@ func JoinedComment(member Incident, primary int, resolvedAt time.Time, zone *tim
 // out to fit in Jira; body is that part, one of Comments' results.
 func PageRestComment(n, total int, body, marker string) string {
 	return fmt.Sprintf("*What the post-mortem page leaves out* to fit in Jira, part %d of %d:\n%s%s", n, total, body, marker)
+}
+
+// recurredKeys is how many open follow-ups a recurrence comment or note
+// names at most; the rest are counted.
+const recurredKeys = 20
+
+// RecurrenceComment says on an earlier post-mortem's epic that its failure
+// came back: the incident (linked to it in PagerDuty) resolved at
+// resolvedAt, whose date is given in zone, while the follow-ups open were
+// still open. The title is cut to 1,024 characters and at most 20 keys are
+// named, so the comment stays far under Jira's limit.
+func RecurrenceComment(in Incident, resolvedAt time.Time, zone *time.Location, open []string, marker string) string {
+	return fmt.Sprintf("Recurred: %s resolved %s while %s open.\n%s",
+		Link(fmt.Sprintf("#%d \"%s\"", in.Number, Clip(in.Title, 1024)), in.URL), resolvedAt.In(orUTC(zone)).Format("2006-01-02"),
+		keysAre(open, Cell), marker)
+}
+
+// keysAre names follow-up keys as the subject of "open": "PM-4 is", "PM-4,
+// PM-5 are", "PM-4, ..., PM-23 and 3 more are".
+func keysAre(keys []string, esc func(string) string) string {
+	shown := make([]string, 0, min(len(keys), recurredKeys))
+	for _, k := range keys[:min(len(keys), recurredKeys)] {
+		shown = append(shown, esc(Clip(k, 50)))
+	}
+	s := strings.Join(shown, ", ")
+	if n := len(keys) - len(shown); n > 0 {
+		s += fmt.Sprintf(" and %d more", n)
+	}
+	if len(keys) == 1 {
+		return s + " is"
+	}
+	return s + " are"
 }

@@ -57,3 +57,30 @@ func LinkBackNote(l LinkBack, marker string) string {
 	b.WriteString(marker)
 	return b.String()
 }
+
+// Recurred is an earlier post-mortem whose follow-ups were still open when
+// an incident on its services resolved, as the recurrence note names it.
+type Recurred struct {
+	Epic     Epic
+	Incident Incident  // its primary
+	Resolved time.Time // when its primary resolved
+	Status   string    // Draft, In Review, Reviewed or Closed
+	Open     []string  // the keys of its open follow-ups
+}
+
+// RecurrenceNote is the note on an incident that resolved while earlier
+// post-mortems on its services (or in their grouping scope) still had open
+// follow-ups: each with its epic, its incident, when that resolved (its
+// date in zone), its status and the follow-ups open. Titles are cut to 200
+// characters and at most 20 keys are named per post-mortem.
+func RecurrenceNote(earlier []Recurred, zone *time.Location, marker string) string {
+	var b strings.Builder
+	b.WriteString("Recurrence: this incident resolved while earlier post-mortems on its services still have open follow-ups.\n")
+	for _, e := range earlier {
+		fmt.Fprintf(&b, "- %s (%s), post-mortem of #%d %q (%s) resolved %s, %s: %s open\n", e.Epic.Key, e.Epic.URL,
+			e.Incident.Number, Clip(e.Incident.Title, 200), e.Incident.URL, e.Resolved.In(orUTC(zone)).Format("2006-01-02"), e.Status,
+			keysAre(e.Open, func(s string) string { return s }))
+	}
+	b.WriteString(marker)
+	return b.String()
+}

@@ -88,6 +88,11 @@ type Page struct {
 	// GroupSize is how many incidents the group has, the primary
 	// included, however many the page lists.
 	GroupSize int
+	// Earlier are the post-mortems of earlier incidents on these services
+	// (or in their grouping scope) whose follow-ups were still open when
+	// this incident resolved, the most recent first: it recurred. Empty:
+	// no recurrence, and no section. CapEarlier bounds them.
+	Earlier []Earlier
 	// Cut says what the page leaves out to fit in Jira, section by
 	// section; Fit sets it.
 	Cut Cut
@@ -184,6 +189,48 @@ type Action struct {
 	Key     string
 	URL     string
 	Summary string
+}
+
+// Earlier is an earlier post-mortem whose follow-ups were still open when
+// this incident resolved on one of its services.
+type Earlier struct {
+	Key         string // its epic: PM-4
+	URL         string
+	Status      string // Draft, In Review, Reviewed or Closed
+	Number      int    // its primary incident
+	Title       string
+	IncidentURL string
+	Resolved    string   // when its primary resolved, formatted
+	Open        []Action // its open follow-ups (Summary "" when unknown)
+	MoreOpen    int      // how many more are open than Open lists
+}
+
+// The most the page's "Earlier incidents on these services" holds, so that
+// the section stays small beside the sections Fit shares the room among:
+// at most EarlierShown post-mortems, each listing at most EarlierOpenShown
+// open follow-ups, with titles and summaries cut.
+const (
+	EarlierShown     = 5
+	EarlierOpenShown = 5
+	earlierTitle     = 200
+	earlierSummary   = 120
+)
+
+// CapEarlier bounds earlier for the page: the first EarlierShown, each
+// with its first EarlierOpenShown open follow-ups (the rest counted in
+// MoreOpen), titles and summaries cut.
+func CapEarlier(earlier []Earlier) []Earlier {
+	out := make([]Earlier, 0, min(len(earlier), EarlierShown))
+	for _, e := range earlier[:min(len(earlier), EarlierShown)] {
+		e.Title = Clip(e.Title, earlierTitle)
+		if n := len(e.Open); n > EarlierOpenShown {
+			e.MoreOpen += n - EarlierOpenShown
+			e.Open = e.Open[:EarlierOpenShown]
+		}
+		e.Open = mapped(e.Open, func(a Action) Action { a.Summary = Clip(a.Summary, earlierSummary); return a })
+		out = append(out, e)
+	}
+	return out
 }
 
 // Followup is what a follow-up ticket's description is rendered from.
@@ -345,5 +392,8 @@ func Sample() Page {
 			Line: "Error rate: https://grafana.example.com/d/checkout"}},
 		Invitees:  []string{"Alice", "Bob"},
 		GroupSize: 2,
+		Earlier: []Earlier{{Key: "PM-1", URL: "https://example.atlassian.net/browse/PM-1", Status: "In Review", Number: 30, Title: "Checkout slow",
+			IncidentURL: "https://example.pagerduty.com/incidents/Q0", Resolved: "2026-10-02 11:00",
+			Open: []Action{{Key: "PM-3", URL: "https://example.atlassian.net/browse/PM-3", Summary: "Alert on pool saturation"}}, MoreOpen: 1}},
 	}
 }

@@ -39,6 +39,10 @@ func (x *run) draft(pm Postmortem) draft {
 		d.incidents = append(d.incidents, m.Incident.ID)
 	}
 	d.followups, d.page.Overflow = x.followups(pm, d.project, d.labels)
+	if len(pm.Earlier) > 0 && !slices.Contains(d.labels, RecurrenceLabel) {
+		// The epic's only: its follow-ups are not the recurrence.
+		d.labels = append(slices.Clone(d.labels), RecurrenceLabel)
+	}
 	for _, f := range d.followups {
 		d.page.Actions = append(d.page.Actions, render.Action{Summary: f.item})
 	}
@@ -290,7 +294,34 @@ func (x *run) pageOf(pm Postmortem) render.Page {
 		p.Resolution = &render.Note{Author: n.Author, At: x.at(n.At), Text: n.Content, Link: n.Link}
 	}
 	x.pageSections(&p, pm)
+	p.Earlier = x.pageEarlier(pm.Earlier)
 	return p
+}
+
+// pageEarlier is the page's "Earlier incidents on these services": the
+// earlier post-mortems the incident recurs, as render.CapEarlier bounds
+// them.
+func (x *run) pageEarlier(earlier []EarlierPostmortem) []render.Earlier {
+	if len(earlier) == 0 {
+		return nil
+	}
+	out := make([]render.Earlier, 0, len(earlier))
+	for _, e := range earlier {
+		re := render.Earlier{Key: e.Key, URL: e.EpicURL, Status: e.Status, Number: e.Number, Title: e.Title, IncidentURL: e.URL,
+			Resolved: x.at(e.ResolvedAt)}
+		if re.URL == "" && x.r.Jira != nil {
+			re.URL = x.r.Jira.BrowseURL(e.Key)
+		}
+		for _, f := range e.Open {
+			a := render.Action{Key: f.Key, Summary: f.Summary}
+			if x.r.Jira != nil {
+				a.URL = x.r.Jira.BrowseURL(f.Key)
+			}
+			re.Open = append(re.Open, a)
+		}
+		out = append(out, re)
+	}
+	return render.CapEarlier(out)
 }
 
 // pageSections fills the optional sections the rules turn on: the incident

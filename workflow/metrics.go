@@ -8,6 +8,8 @@ type Metrics struct {
 	reminders *prometheus.CounterVec
 	messages  *prometheus.CounterVec
 	digests   *prometheus.CounterVec // aftermath_digests_total: digest.go
+	// recurrences: recurrence.go.
+	recurrences *prometheus.CounterVec
 }
 
 // NewMetrics creates the workflow's metrics and registers them with reg, when
@@ -32,8 +34,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{"sent", "skipped", "failed"} {
 		m.reminders.WithLabelValues(o)
 	}
+	m.recurrences = newRecurrences()
 	if reg != nil {
-		reg.MustRegister(m.reminders, m.messages, m.digests)
+		reg.MustRegister(m.reminders, m.messages, m.digests, m.recurrences)
 	}
 	return m
 }
@@ -49,5 +52,21 @@ func (m *Metrics) reminder(outcome string) {
 func (m *Metrics) notification(channel, outcome string) {
 	if m != nil {
 		m.messages.WithLabelValues(channel, outcome).Inc()
+	}
+}
+
+// newRecurrences is aftermath_recurrences_total.
+func newRecurrences() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aftermath_recurrences_total",
+		Help: "Incidents that resolved while an earlier post-mortem on their services (or grouping scope) still had open follow-ups, by the incident's own severity (none: its priority maps to no severity). Counted once an incident, however many earlier post-mortems it recurs.",
+	}, []string{"severity"})
+}
+
+// recurrence counts an incident that recurred; a nil Metrics counts
+// nothing.
+func (m *Metrics) recurrence(severity string) {
+	if m != nil {
+		m.recurrences.WithLabelValues(severity).Inc()
 	}
 }

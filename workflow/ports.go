@@ -75,4 +75,7 @@ type Store interface {
 	NoteReminder(ctx context.Context, incidentID string, r store.Sent) error
 	// Enqueue queues aftermath's own jobs (the messages: notify.go).
 	Enqueue(ctx context.Context, d store.Delivery) (store.EnqueueResult, error)
+	// The post-mortems by service, the follow-up index and the recurrence
+	// log (recurrence.go).
+	recurrenceStore
 }

@@ -29,6 +29,10 @@ type Postmortem struct {
 	Services []string `json:"services,omitempty"`
 	// Invitees are who to invite to the post-mortem meeting (invitees.go).
 	Invitees []notify.Invitee `json:"invitees,omitempty"`
+	// Earlier are the earlier post-mortems the group's incidents recur
+	// (recurrence.go): the page lists them, and the epic is labelled
+	// RecurrenceLabel.
+	Earlier []EarlierPostmortem `json:"earlier,omitempty"`
 }
 
 // PostmortemRef is a post-mortem once it exists.

@@ -119,10 +119,20 @@ func (x *run) dispatch(ctx context.Context) error {
 // step, as docs/workflow.md tells it.
 func (x *run) resolved(ctx context.Context) error {
 	in, proceed, err := x.severity(at(ctx, StepSeverity))
-	if err != nil || !proceed {
+	if err != nil {
+		return err
+	}
+	if !proceed {
+		// Skipped: it may recur an earlier post-mortem all the same (an
+		// incident attached to another group is left to its primary).
+		_, err := x.recurrence(at(ctx, StepRecurrence), in, nil)
 		return err
 	}
 	members, proceed, err := x.group(at(ctx, StepGroup), in)
+	if err != nil {
+		return err
+	}
+	earlier, err := x.recurrence(at(ctx, StepRecurrence), in, members)
 	if err != nil || !proceed {
 		return err
 	}
@@ -142,11 +152,15 @@ func (x *run) resolved(ctx context.Context) error {
 		return err
 	}
 	pm := x.postmortemOf(ctx, in, members, final, tl, logs, owner, ownerNote)
+	pm.Earlier = earlier
 	ref, made, err := x.postmortem(at(ctx, StepPostmortem), pm)
 	if err != nil || !made {
 		return err
 	}
 	if err := x.deadlines(at(ctx, StepDeadlines), in, members, ref, pm); err != nil {
+		return err
+	}
+	if err := x.indexByService(at(ctx, StepDeadlines)); err != nil {
 		return err
 	}
 	if err := x.notify(at(ctx, StepNotify), in, members, logs, tl, ref, pm); err != nil {
