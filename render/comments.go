@@ -119,3 +119,39 @@ func keysAre(keys []string, esc func(string) string) string {
 	}
 	return s + " are"
 }
+
+// StatusPagePostedComment says on the epic that the external message is
+// the postmortem of the status-page post linked to the incident (post is
+// the post's title, url where people read it) and that the post-mortem is
+// being moved to Closed.
+func StatusPagePostedComment(post, url, marker string) string {
+	return fmt.Sprintf("The external message is posted on the status page, as the postmortem of %s. This post-mortem is done: moving it to Closed.\n%s",
+		Link(Clip(post, 1024), url), marker)
+}
+
+// StatusPageNoPostComment says on the epic that no post of the status page
+// (named page) is linked to incident number incident, so the external
+// message (from ExternalMessage, which bounds it) is not posted: Support
+// posts it, and the epic stays Reviewed until then.
+func StatusPageNoPostComment(page string, incident int, message, marker string) string {
+	return fmt.Sprintf("The external message is not on the status page: no post of %s is linked to incident #%d. Support: please post it there, then move this epic to Closed.\n{quote}%s{quote}\n%s",
+		Cell(Clip(page, 256)), incident, Text(message), marker)
+}
+
+// StatusPageTakenComment says on the epic that the status-page post
+// linked to the incident (post, at url) already has a postmortem that is
+// not the page's external message: it is left as people wrote it, and the
+// epic stays Reviewed for Support to reconcile the two.
+func StatusPageTakenComment(post, url, message, marker string) string {
+	return fmt.Sprintf("The external message is not on the status page: %s already has a postmortem that differs from it, and aftermath leaves it as it is. Support: please reconcile the two, then move this epic to Closed.\n{quote}%s{quote}\n%s",
+		Link(Clip(post, 1024), url), Text(message), marker)
+}
+
+// StatusPageTooLongComment says on the epic that the external message is
+// longer than a status page takes (n characters as rich text, of limit):
+// it is not posted cut; the epic stays Reviewed until it is shortened and
+// posted.
+func StatusPageTooLongComment(n, limit int, marker string) string {
+	return fmt.Sprintf("The external message is not on the status page: as rich text it has %d characters, and a status page takes at most %d. Shorten it on the page, then post it on the status page and move this epic to Closed.\n%s",
+		n, limit, marker)
+}

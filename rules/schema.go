@@ -24,6 +24,7 @@ var scalarSchemas = map[reflect.Type]map[string]any{
 // patterns are the value formats named by the pattern tags of types.go.
 var patterns = map[string]string{
 	"service":     serviceIDPattern,
+	"pd_id":       serviceIDPattern,
 	"project":     projectKeyPattern,
 	"customfield": customFldPattern,
 	"envname":     envNamePattern,

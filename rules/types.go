@@ -66,6 +66,9 @@ type Rules struct {
 	// Confluence says where the post-mortem page goes when page.target is
 	// confluence (confluence.go).
 	Confluence Confluence `yaml:"confluence" doc:"Where the post-mortem page is created when page.target is confluence: the space, an optional parent page, and spaces per service."`
+	// ExternalMessage posts the page's external message on a PagerDuty
+	// status page at Reviewed.
+	ExternalMessage ExternalMessage `yaml:"external_message" doc:"The post-mortem page's external message on a PagerDuty status page: at Reviewed, aftermath puts it as the postmortem of the status-page post linked to the primary incident, says so on the epic and moves the epic to Closed."`
 
 	c compiled // derived at load, see compile
 }
@@ -169,6 +172,15 @@ type Digest struct {
 	Email           []string                `yaml:"email" pattern:"email" doc:"Email addresses of the managers who get the digest of every team."`
 	SlackWebhookEnv string                  `yaml:"slack_webhook_env" pattern:"envname" doc:"Name of the environment variable holding the Slack incoming-webhook URL the digest of every team is posted to."`
 	Teams           map[string]DigestTarget `yaml:"teams" doc:"A digest per PagerDuty team (by team ID, e.g. PTEAM01), holding only the post-mortems of incidents of that team, to these recipients."`
+}
+
+// ExternalMessage says where the external message goes at Reviewed.
+type ExternalMessage struct {
+	StatusPage        string `yaml:"status_page" pattern:"pd_id" doc:"ID of the PagerDuty status page (e.g. PSTATUS1) whose post linked to the primary incident gets the page's external message as its postmortem. Empty: off (customer_liaison is asked instead, when set)."`
+	NotifySubscribers bool   `yaml:"notify_subscribers" doc:"Whether the status page's subscribers are notified of the postmortem."`
+	// CloseWithoutExternalMessage closes post-mortems that have nothing
+	// to tell customers.
+	CloseWithoutExternalMessage bool `yaml:"close_without_external_message" doc:"When the page has no external message at Reviewed, move the epic to Closed (the transition to a Jira status that status_map maps to Closed). False: leave it at Reviewed."`
 }
 
 // DigestTarget is where one team's digest goes.

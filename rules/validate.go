@@ -110,6 +110,7 @@ func (d *decoder) validate(r *Rules) {
 	d.validateNotify(r)
 	d.validatePage(r.Page)
 	d.validateConfluence(r)
+	d.validateExternalMessage(r)
 	c.summaryTmpl = d.template("templates.epic_summary", r.Templates.EpicSummary)
 	c.descTmpl = d.template("templates.epic_description", r.Templates.EpicDescription)
 }
@@ -710,5 +711,27 @@ func (d *decoder) validatePage(p Page) {
 	}
 	if len(p.BlamePhrases) > 0 && !p.LanguageReview && d.written("page.language_review") {
 		d.problem("page.blame_phrases", "page.blame_phrases are set but page.language_review is false: they would never be used")
+	}
+}
+
+// validateExternalMessage checks the status page's ID, and that the keys
+// that only work with a status page are not set without one, and that the
+// status map has a Jira status for Closed to move the epic to.
+func (d *decoder) validateExternalMessage(r *Rules) {
+	em := r.ExternalMessage
+	if em.StatusPage == "" {
+		if em.NotifySubscribers {
+			d.problem("external_message.notify_subscribers", "external_message.notify_subscribers is true but external_message.status_page is empty: it would never be used")
+		}
+		if em.CloseWithoutExternalMessage {
+			d.problem("external_message.close_without_external_message", "external_message.close_without_external_message is true but external_message.status_page is empty: it would never be used")
+		}
+		return
+	}
+	if !serviceIDRe.MatchString(em.StatusPage) {
+		d.problem("external_message.status_page", "%q is not a PagerDuty status page ID (upper-case letters and digits, e.g. PSTATUS1)", em.StatusPage)
+	}
+	if !slices.Contains(slices.Collect(maps.Values(r.StatusMap)), StatusClosed) {
+		d.problem("external_message.status_page", "status_map maps no Jira status to Closed: the epic could not be moved to Closed once the message is posted")
 	}
 }

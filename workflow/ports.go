@@ -14,6 +14,7 @@ import (
 
 // PagerDuty is what the workflow needs of PagerDuty.
 type PagerDuty interface {
+	StatusPages // status_page.go
 	Incident(ctx context.Context, id string) (pagerduty.Incident, error)
 	Incidents(ctx context.Context, serviceIDs []string, since, until time.Time) ([]pagerduty.Incident, error)
 	Related(ctx context.Context, id string) ([]string, error)
@@ -38,6 +39,7 @@ type PagerDuty interface {
 // answer is Jira's business (FindPostmortem, FindFollowups), and so are its
 // limits and refusals.
 type Jira interface {
+	Transitions // status_page.go
 	// UserByEmail maps an owner to a Jira user.
 	UserByEmail(ctx context.Context, email string) (jira.User, bool, error)
 	// FindPostmortem finds the epic of the post-mortem covering an incident.

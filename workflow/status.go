@@ -14,10 +14,12 @@ type StatusJob struct {
 }
 
 // statusChanged does what a post-mortem's new status asks: at In Review,
-// the language review of its page; at Reviewed, when the page has an
-// external message and the rules name a customer liaison, a comment asks
-// the liaison to post it on the status page, and the Reviewed message goes
-// to the owner and the rules' recipients.
+// the language review of its page; at Reviewed, when the rules name a
+// status page, the page's external message is posted there and the epic
+// closed (status_page.go), else, when the page has an external message and
+// the rules name a customer liaison, a comment asks the liaison to post it
+// on the status page; then the Reviewed message goes to the owner and the
+// rules' recipients.
 func (x *run) statusChanged(ctx context.Context) error {
 	var job StatusJob
 	if err := json.Unmarshal(x.body, &job); err != nil || job.Status == "" {
@@ -27,7 +29,14 @@ func (x *run) statusChanged(ctx context.Context) error {
 	case store.StatusInReview:
 		return x.languageReview(ctx)
 	case store.StatusReviewed:
-		if err := x.liaison(ctx); err != nil {
+		// With a status page in the rules aftermath posts the external
+		// message itself (status_page.go); without one it asks the
+		// customer liaison to.
+		step := x.liaison
+		if x.rules.ExternalMessage.StatusPage != "" {
+			step = x.statusPage
+		}
+		if err := step(ctx); err != nil {
 			return err
 		}
 		return x.tellReviewed(ctx)

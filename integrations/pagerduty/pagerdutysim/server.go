@@ -41,6 +41,8 @@ type Server struct {
 	related    map[string][]string
 	noRelated  bool
 	refusePrio bool
+	// statusPages: statuspages.go.
+	statusPages statusPageState
 }
 
 // NewServer starts a simulator. Priorities P1..P5 exist from the start with
