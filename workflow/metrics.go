@@ -7,6 +7,9 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	reminders *prometheus.CounterVec
 	messages  *prometheus.CounterVec
+	// followupReminders counts the overdue follow-ups' reminders
+	// (followup_reminders.go).
+	followupReminders *prometheus.CounterVec
 }
 
 // NewMetrics creates the workflow's metrics and registers them with reg, when
@@ -21,6 +24,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "aftermath_notifications_total",
 			Help: "Messages about post-mortems by channel (email, slack) and outcome: sent, failed (an attempt failed; retried unless refused for good), unknown (an earlier attempt may have sent it: not sent again).",
 		}, []string{"channel", "outcome"}),
+		followupReminders: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aftermath_followup_reminders_total",
+			Help: "Overdue follow-up reminders the workflow ran, by outcome: sent (the comment is on the ticket), skipped_done (done or deleted since it was queued), skipped_moved (its due date moved), skipped_unknown (no longer tracked), failed (an attempt failed; it is retried).",
+		}, []string{"outcome"}),
+	}
+	for _, o := range []string{fuReminderSent, fuReminderDone, fuReminderMoved, fuReminderUnknown, fuReminderFailed} {
+		m.followupReminders.WithLabelValues(o)
 	}
 	for _, c := range []string{"email", "slack"} {
 		for _, o := range []string{"sent", "failed", "unknown"} {
@@ -31,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.reminders.WithLabelValues(o)
 	}
 	if reg != nil {
-		reg.MustRegister(m.reminders, m.messages)
+		reg.MustRegister(m.reminders, m.messages, m.followupReminders)
 	}
 	return m
 }
@@ -47,5 +57,13 @@ func (m *Metrics) reminder(outcome string) {
 func (m *Metrics) notification(channel, outcome string) {
 	if m != nil {
 		m.messages.WithLabelValues(channel, outcome).Inc()
+	}
+}
+
+// followupReminder counts a follow-up reminder's outcome; a nil Metrics
+// counts nothing.
+func (m *Metrics) followupReminder(outcome string) {
+	if m != nil {
+		m.followupReminders.WithLabelValues(outcome).Inc()
 	}
 }
