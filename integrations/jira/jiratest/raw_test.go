@@ -263,7 +263,7 @@ func TestJQLErrors(t *testing.T) {
 		jql  string
 		want string // prefix of the one error message
 	}{
-		{cloud, `labels = a OR labels = b`, "Error in the JQL Query: jiratest does not simulate 'OR'"},
+		{cloud, `labels = a OR (labels = b)`, "Error in the JQL Query: jiratest does not simulate '('"},
 		{cloud, `status = Done`, "Error in the JQL Query: jiratest does not simulate the field 'status'"},
 		{cloud, `labels != a`, "Error in the JQL Query: jiratest does not simulate the operator '!='"},
 		{cloud, `labels = `, "Error in the JQL Query: Expecting either a value, list or function but got EOF."},
