@@ -103,7 +103,7 @@ func (k *Keeper) syncEpicFollowups(ctx context.Context, rl *rules.Rules, done ma
 				madeDone++
 			}
 		}
-		if !f.Made {
+		if !f.Made && !f.Done {
 			if due, set := k.dueOnce(ctx, rl, d, t); set {
 				f.Due = due
 			}
@@ -144,7 +144,7 @@ func (k *Keeper) syncEpicFollowups(ctx context.Context, rl *rules.Rules, done ma
 
 // dueOnce gives a ticket a person added under the epic the rules' due date
 // (followups.due for the post-mortem's severity, from its resolution), the
-// first time the sync sees it, and only when it has none: a ticket with a
+// first time the sync sees it open, and only when it has none: a ticket with a
 // due date is never touched. Once per ticket across syncs and replicas (a
 // claim in Redis); the ticket itself is read right before the write, so
 // that a date set since the search, by a person or an earlier attempt, is
