@@ -185,6 +185,9 @@ func parseJQL(jql string, mode Mode) (jqlQuery, error) {
 			}
 		}
 		f := next()
+		if f.is("order") {
+			return q, syntaxError(f.pos, "Expecting a field name but got %s.", f.show())
+		}
 		if f.kind != tokWord && f.kind != tokString || f.is("not") {
 			if f.text == "(" || f.is("not") {
 				return q, syntaxError(f.pos, "jiratest does not simulate %s; join clauses with AND or OR.", f.show())
