@@ -2,6 +2,7 @@ package deadlines
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -180,4 +181,55 @@ func followupsByKey(t *testing.T, st *store.Store) map[string]store.Followup {
 		out[f.Key] = f
 	}
 	return out
+}
+
+// With the tickets read under the epics, the sync searches no more than
+// when it named the follow-ups' keys (30 epics and 60 follow-ups: 2
+// searches of at most 50), counts the follow-ups done as before, and puts
+// all 60 in the index.
+func TestSyncReadingTicketsSearchesAsBefore(t *testing.T) {
+	ctx := context.Background()
+	js, jc, st, now := syncFixture(t)
+	for i := range 30 {
+		id := fmt.Sprintf("Q%02d", i)
+		epic, err := jc.CreateEpic(ctx, jira.Epic{Project: "PM", IssueType: "Epic", Summary: "Post-mortem " + id, Incidents: []string{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := jc.CreateFollowups(ctx, epic.Key, id, []jira.Followup{
+			{Project: "PM", IssueType: "Task", Summary: "Fix " + id}, {Project: "PM", IssueType: "Task", Summary: "Alert " + id},
+		})
+		if err != nil || len(res) != 2 {
+			t.Fatal(res, err)
+		}
+		if _, err := st.Register(ctx, store.Postmortem{Incident: id, Key: epic.Key, ResolvedAt: now,
+			MeetingDue: now.Add(72 * time.Hour), ReviewDue: now.Add(48 * time.Hour), Followups: []string{res[0].Key, res[1].Key}}, 5); err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 {
+			js.SetStatus(res[0].Key, "Done")
+		}
+	}
+	rl, err := rules.Load("r.yaml", []byte("status_map:\n  To Do: Draft\n  Reviewed: Reviewed\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Keeper{Store: st, Jira: jc, Followups: followupJira{jc}, Rules: func() *rules.Rules { return rl },
+		Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }, Metrics: NewMetrics(nil)}
+	js.ResetCalls()
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := js.Count("GET /rest/api/2/search/jql") + js.Count("POST /rest/api/2/search/jql"); n != 2 {
+		t.Fatalf("%d searches for 30 epics and 60 follow-ups, want 2", n)
+	}
+	all, err := st.AllFollowups(ctx)
+	if err != nil || len(all) != 60 {
+		t.Fatalf("%d follow-ups in the index, want 60 (%v)", len(all), err)
+	}
+	for id, want := range map[string]int{"Q00": 1, "Q01": 1, "Q02": 0} {
+		if d, _, _ := st.Deadline(ctx, id); d.FollowupsDone != want {
+			t.Errorf("%s: %d done, want %d", id, d.FollowupsDone, want)
+		}
+	}
 }

@@ -43,14 +43,17 @@ type EpicTickets struct {
 // ticketPage is how many issues one search of the status sync asks for.
 const ticketPage = 50
 
-// epicsPerSearch bounds the epics one query names, so that the JQL stays
-// short; the answer is paged (ticketPage issues a page).
-const epicsPerSearch = 50
+// epicsPerSearch bounds the epics one query names, so that the JQL (in the
+// URL of Data Center's GET search) stays a few kilobytes; the answer is
+// paged (ticketPage issues a page), so only the last page of each query
+// may be short.
+const epicsPerSearch = 100
 
 // Tickets reads the epics and every issue under them in one paged query per
-// 50 epics: "key in (epics) OR parent in (epics)" (Data Center: the Epic
-// Link field instead of parent), 50 issues a page. So the searches are about
-// as many as the issues read divided by 50, whatever the number of epics.
+// 100 epics: "key in (epics) OR parent in (epics)" (Data Center: the Epic
+// Link field instead of parent), 50 issues a page. So the searches are as
+// many as the issues read divided by 50, rounded up, plus at most one per
+// 100 epics beyond the first 100.
 func (c *Client) Tickets(ctx context.Context, epics []string) (EpicTickets, error) {
 	out := EpicTickets{Statuses: map[string]string{}, Tickets: map[string][]Ticket{}}
 	d, err := c.Deployment(ctx)
