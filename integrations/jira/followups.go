@@ -63,12 +63,19 @@ func (c *Client) Tickets(ctx context.Context, epics []string) (EpicTickets, erro
 	child, linkField := "parent", ""
 	if d != Cloud {
 		link, _, err := c.epicFields(ctx)
-		if err != nil {
+		var e *Error
+		switch {
+		case err == nil:
+			linkField, child = link, `"Epic Link"`
+			if n, ok := strings.CutPrefix(link, "customfield_"); ok {
+				child = "cf[" + n + "]"
+			}
+		case errors.As(err, &e) && e.Op == opFindEpicFields:
+			// A Jira without epic fields has no tickets under epics: the
+			// epics' statuses are still read.
+			child = ""
+		default:
 			return out, err
-		}
-		linkField, child = link, `"Epic Link"`
-		if n, ok := strings.CutPrefix(link, "customfield_"); ok {
-			child = "cf[" + n + "]"
 		}
 	}
 	fields := []string{"summary", "status", "duedate", "assignee", "created", "parent"}
@@ -79,6 +86,9 @@ func (c *Client) Tickets(ctx context.Context, epics []string) (EpicTickets, erro
 		batch := epics[start:min(start+epicsPerSearch, len(epics))]
 		list := strings.Join(batch, ",")
 		jql := fmt.Sprintf("key in (%s) OR %s in (%s) ORDER BY key ASC", list, child, list)
+		if child == "" {
+			jql = fmt.Sprintf("key in (%s) ORDER BY key ASC", list)
+		}
 		// What this client wrote to these epics moments ago is reconciled
 		// (Cloud), as Statuses does: a stale status could undo a change.
 		ids := c.recent.reconcile(c.cfg.Now(), func(key string, _ []string) bool { return slices.Contains(batch, key) })
