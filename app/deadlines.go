@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aftermath-dev/aftermath/deadlines"
+	"github.com/aftermath-dev/aftermath/integrations/jira"
 	"github.com/aftermath-dev/aftermath/store"
 )
 
@@ -16,7 +17,7 @@ import (
 func (a *App) newKeeper(st *store.Store, m *deadlines.Metrics) *deadlines.Keeper {
 	k := &deadlines.Keeper{Store: st, Rules: a.rules.Current, Log: a.log, Metrics: m, Tick: a.opts.DeadlineTick, Now: a.opts.Now}
 	if a.jira != nil {
-		k.Jira = a.jira
+		k.Jira, k.Followups = a.jira, FollowupJira(a.jira)
 	}
 	if a.worker != nil {
 		k.Consumer = a.worker.Consumer()
@@ -39,4 +40,24 @@ func (a *App) registerSyncAge() {
 		}
 		return time.Since(at).Seconds()
 	}))
+}
+
+// FollowupJira gives the status sync the tickets under the epics from the
+// Jira client: deadlines knows no Jira types.
+func FollowupJira(c *jira.Client) deadlines.FollowupJira { return followupJira{c} }
+
+type followupJira struct{ *jira.Client }
+
+func (j followupJira) Tickets(ctx context.Context, epics []string) (deadlines.Reading, error) {
+	r, err := j.Client.Tickets(ctx, epics)
+	out := deadlines.Reading{Statuses: r.Statuses, Tickets: make(map[string][]deadlines.Ticket, len(r.Tickets))}
+	for epic, ts := range r.Tickets {
+		for _, t := range ts {
+			out.Tickets[epic] = append(out.Tickets[epic], deadlines.Ticket{
+				Key: t.Key, Summary: t.Summary, Status: t.Status, Due: t.Due, Created: t.Created,
+				AssigneeID: t.Assignee.ID, AssigneeEmail: t.Assignee.Email, AssigneeName: t.Assignee.DisplayName,
+			})
+		}
+	}
+	return out, err
 }

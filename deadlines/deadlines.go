@@ -34,6 +34,14 @@ type Store interface {
 	ClaimStatusSync(ctx context.Context, consumer string, every time.Duration) (bool, error)
 	StatusSynced(ctx context.Context) error
 	SetFollowupsDone(ctx context.Context, incident string, done int) error
+	// The follow-up index and its reminder schedule (followups.go).
+	Followups(ctx context.Context, incident string) ([]store.Followup, error)
+	SaveFollowups(ctx context.Context, incident string, fus []store.Followup) error
+	PlanFollowupReminders(ctx context.Context, incident string, plans []store.FollowupPlan, maxReminders int) error
+	NextFollowupReminders(ctx context.Context, limit int) ([]string, error)
+	ClaimFollowupReminder(ctx context.Context, member string, repeat time.Duration, maxReminders int) (outcome, entryID string, err error)
+	ClaimFollowupDue(ctx context.Context, key, how string) (bool, error)
+	ReleaseFollowupDue(ctx context.Context, key string) error
 }
 
 // Jira is what the status sync needs of Jira.
@@ -45,12 +53,17 @@ type Jira interface {
 type Keeper struct {
 	Store Store
 	// Jira is nil when Jira is not configured: no sync then.
-	Jira     Jira
-	Rules    func() *rules.Rules
-	Consumer string // this process, for the sync's claim
-	Log      *slog.Logger
-	Now      func() time.Time
-	Metrics  *Metrics
+	Jira Jira
+	// Followups, when set, reads every ticket under the epics instead of
+	// Jira's statuses of the known keys, and keeps the follow-up index,
+	// the reminder schedule and the due dates of tickets people add
+	// (followups.go).
+	Followups FollowupJira
+	Rules     func() *rules.Rules
+	Consumer  string // this process, for the sync's claim
+	Log       *slog.Logger
+	Now       func() time.Time
+	Metrics   *Metrics
 	// Tick is how often the scheduler looks for due reminders (1s).
 	Tick time.Duration
 	// SearchLag is how long Jira's search may trail a change
@@ -95,7 +108,10 @@ func (k *Keeper) Run(ctx context.Context) {
 			k.Log.Warn("deadline scheduler: will look again", "err", err)
 		}
 		queueDigests(ctx)
-		if k.Jira != nil && !k.now().Before(nextSync) {
+		if _, err := k.ScheduleFollowups(ctx); err != nil && ctx.Err() == nil {
+			k.Log.Warn("follow-up reminder scheduler: will look again", "err", err)
+		}
+		if (k.Jira != nil || k.Followups != nil) && !k.now().Before(nextSync) {
 			every := time.Duration(k.Rules().StatusSync.Every)
 			if err := k.syncIfClaimed(ctx, every); err != nil && ctx.Err() == nil {
 				k.Metrics.syncErrors.Inc()
@@ -150,9 +166,11 @@ func (k *Keeper) syncIfClaimed(ctx context.Context, every time.Duration) error {
 
 // Sync reads the Jira status of every open post-mortem's epic and of its
 // follow-ups, in the same searches (50 issues a search), applies each
-// epic's change and records how many follow-ups are done. (The status
-// gauges are read from the store's status index when scraped:
-// store.Collector.)
+// epic's change and records how many follow-ups are done. With Followups
+// set it reads every ticket under the epics (people's too) and keeps the
+// follow-up index, the reminder schedule and the due dates of the tickets
+// people add (followups.go). (The status and follow-up gauges are read from
+// the store when scraped: store.Collector.)
 func (k *Keeper) Sync(ctx context.Context) error {
 	ctx = outbound.WithStep(ctx, "status_sync")
 	ids, err := k.Store.Open(ctx)
@@ -170,21 +188,33 @@ func (k *Keeper) Sync(ctx context.Context) error {
 			byEpic[d.Key] = d
 		}
 	}
-	keys := slices.Sorted(mapKeys(byEpic))
-	for _, d := range byEpic {
-		keys = append(keys, d.Followups...)
-	}
-	slices.Sort(keys[len(byEpic):])
 	// What the searches return is Jira's status as of SearchLag ago at the
 	// latest (Jira Cloud's search trails its writes): a webhook's change
 	// Jira reported later than that is newer than what was read.
 	readAt := k.now().Add(-cmp.Or(k.SearchLag, DefaultSearchLag))
-	statuses, err := k.Jira.Statuses(ctx, slices.Compact(keys))
-	if err != nil {
-		return fmt.Errorf("read the epics' and follow-ups' statuses: %w", err)
-	}
-	if err := k.followupsDone(ctx, byEpic, statuses); err != nil {
-		return err
+	var statuses map[string]string
+	if k.Followups != nil {
+		r, err := k.Followups.Tickets(ctx, slices.Sorted(mapKeys(byEpic)))
+		if err != nil {
+			return fmt.Errorf("read the epics and the tickets under them: %w", err)
+		}
+		if err := k.syncFollowups(ctx, byEpic, r); err != nil {
+			return err
+		}
+		statuses = r.Statuses
+	} else {
+		keys := slices.Sorted(mapKeys(byEpic))
+		for _, d := range byEpic {
+			keys = append(keys, d.Followups...)
+		}
+		slices.Sort(keys[len(byEpic):])
+		statuses, err = k.Jira.Statuses(ctx, slices.Compact(keys))
+		if err != nil {
+			return fmt.Errorf("read the epics' and follow-ups' statuses: %w", err)
+		}
+		if err := k.followupsDone(ctx, byEpic, statuses); err != nil {
+			return err
+		}
 	}
 	for _, key := range slices.Sorted(mapKeys(byEpic)) {
 		if js, ok := statuses[key]; ok {
@@ -199,19 +229,7 @@ func (k *Keeper) Sync(ctx context.Context) error {
 // followupsDone records how many follow-ups of each post-mortem are done.
 // A follow-up Jira no longer shows (deleted) counts as not done.
 func (k *Keeper) followupsDone(ctx context.Context, byEpic map[string]store.Deadline, statuses map[string]string) error {
-	names := k.DoneStatuses
-	if names == nil {
-		names = DefaultDoneStatuses
-	}
-	done := map[string]bool{}
-	for _, s := range names {
-		done[strings.ToLower(s)] = true
-	}
-	for js, status := range k.Rules().StatusMap {
-		if status == store.StatusClosed {
-			done[strings.ToLower(js)] = true
-		}
-	}
+	done := k.doneStatuses(k.Rules())
 	for _, key := range slices.Sorted(mapKeys(byEpic)) {
 		d := byEpic[key]
 		if len(d.Followups) == 0 {
@@ -306,8 +324,10 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 // (aftermath_postmortems, aftermath_postmortems_overdue) are the store's,
 // read from Redis when scraped (store.Collector).
 type Metrics struct {
-	reminders  prometheus.Counter
-	syncErrors prometheus.Counter
+	reminders         prometheus.Counter
+	syncErrors        prometheus.Counter
+	followupReminders prometheus.Counter
+	dueDates          prometheus.Counter
 }
 
 // NewMetrics registers the deadlines' metrics with reg (nil: unregistered).
@@ -315,9 +335,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		reminders:  prometheus.NewCounter(prometheus.CounterOpts{Name: "aftermath_reminders_queued_total", Help: "Reminders the deadline scheduler queued (each once, whatever the number of replicas)."}),
 		syncErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "aftermath_status_sync_errors_total", Help: "Status syncs that failed (Jira or Redis); the next interval tries again."}),
+		followupReminders: prometheus.NewCounter(prometheus.CounterOpts{Name: "aftermath_followup_reminders_queued_total",
+			Help: "Overdue follow-up reminders the scheduler queued (each once, whatever the number of replicas); aftermath_followup_reminders_total says what became of them."}),
+		dueDates: prometheus.NewCounter(prometheus.CounterOpts{Name: "aftermath_followup_due_dates_set_total",
+			Help: "Due dates the status sync set on follow-ups people added under an epic without one."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.reminders, m.syncErrors)
+		reg.MustRegister(m.reminders, m.syncErrors, m.followupReminders, m.dueDates)
 	}
 	return m
 }

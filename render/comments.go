@@ -155,3 +155,40 @@ func StatusPageTooLongComment(n, limit int, marker string) string {
 	return fmt.Sprintf("The external message is not on the status page: as rich text it has %d characters, and a status page takes at most %d. Shorten it on the page, then post it on the status page and move this epic to Closed.\n%s",
 		n, limit, marker)
 }
+
+// FollowupReminder is what an overdue follow-up's reminder says.
+type FollowupReminder struct {
+	// Mention is the markup that mentions the assignee; "" when nobody is
+	// assigned.
+	Mention string
+	Epic    string // the post-mortem's epic key
+	Number  int    // the post-mortem's primary incident
+	Title   string
+	URL     string // the epic, for the link
+	Due     time.Time
+	// DaysLate is how many days past its due date it is, from 1.
+	DaysLate int
+	N        int // the reminder's number for this due date, from 1
+	Max      int // how many it gets at most
+}
+
+// FollowupReminderComment is the reminder on an overdue follow-up's
+// ticket: its post-mortem, its due date and how late it is, and what to do.
+// The incident's title is escaped and cut to 255 characters.
+func FollowupReminderComment(r FollowupReminder, marker string) string {
+	who := r.Mention
+	if who == "" {
+		who = "Nobody is assigned to this follow-up yet: whoever picks it up,"
+	}
+	days := "1 day"
+	if r.DaysLate != 1 {
+		days = fmt.Sprintf("%d days", r.DaysLate)
+	}
+	last := ""
+	if r.N >= r.Max {
+		last = " This is the last reminder."
+	}
+	pm := Link(r.Epic, r.URL)
+	return fmt.Sprintf("%s this follow-up of post-mortem %s (#%d %s) was due %s and is %s late. Finish it and move it to Done, or set the due date it can meet (reminder %d of %d).%s\n%s",
+		who, pm, r.Number, Text(Line(r.Title, 255)), r.Due.Format(time.DateOnly), days, r.N, r.Max, last, marker)
+}

@@ -104,3 +104,20 @@ func TestPhrasesGolden(t *testing.T) {
 		{"day", Day(meetingDue, newYork)},
 	})
 }
+
+func TestFollowupReminderCommentGolden(t *testing.T) {
+	base := FollowupReminder{Mention: "[~accountid:acc-alice]", Epic: "PM-4", Number: 4211, Title: "Checkout API returning 502",
+		URL: "https://example.atlassian.net/browse/PM-4", Due: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), DaysLate: 1, N: 1, Max: 3}
+	late := base
+	late.DaysLate, late.N = 9, 3
+	nobody := base
+	nobody.Mention = ""
+	hostileTitle := base
+	hostileTitle.Title = hostile + strings.Repeat(" long", 100)
+	goldenCases(t, "followup-reminder-comment.jira", [][2]string{
+		{"the first reminder, a day late", FollowupReminderComment(base, "aftermath-ref-followup-reminder-20261130-1-PM-7")},
+		{"the last reminder", FollowupReminderComment(late, "aftermath-ref-followup-reminder-20261130-3-PM-7")},
+		{"nobody assigned", FollowupReminderComment(nobody, "aftermath-ref-followup-reminder-20261130-1-PM-7")},
+		{"markup in the title is escaped, a long title cut", FollowupReminderComment(hostileTitle, "aftermath-ref-followup-reminder-20261130-1-PM-7")},
+	})
+}

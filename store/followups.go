@@ -38,7 +38,10 @@ type Followup struct {
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	DoneAt    time.Time `json:"done_at,omitzero"` // when aftermath first saw it done
 	SeenAt    time.Time `json:"seen_at,omitzero"` // the status sync's last reading
-	// Reminders is how many overdue reminders were sent.
+	// Reminders is how many overdue reminders were sent: the reminders'
+	// own record counts them (NoteFollowupReminder), and a read gives the
+	// larger of that and what SaveFollowups was given, so that a save made
+	// from an older reading never lowers it.
 	Reminders int `json:"reminders,omitempty"`
 }
 
@@ -76,11 +79,14 @@ func (s *Store) SaveFollowups(ctx context.Context, incident string, fus []Follow
 
 // Followups returns a post-mortem's follow-ups, by key.
 func (s *Store) Followups(ctx context.Context, incident string) ([]Followup, error) {
-	h, err := s.rdb.HGetAll(ctx, s.followupsKey(incident)).Result()
-	if err != nil {
+	var h, sent *redis.MapStringStringCmd
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		h, sent = p.HGetAll(ctx, s.followupsKey(incident)), p.HGetAll(ctx, s.fuSentKey(incident))
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("read the follow-ups of %s: %w", incident, err)
 	}
-	return decodeFollowups(incident, h)
+	return decodeFollowups(incident, h.Val(), sent.Val())
 }
 
 // AllFollowups returns the follow-ups of every tracked post-mortem, by
@@ -91,9 +97,11 @@ func (s *Store) AllFollowups(ctx context.Context) ([]Followup, error) {
 		return nil, fmt.Errorf("read the tracked post-mortems: %w", err)
 	}
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	sent := make([]*redis.MapStringStringCmd, len(ids))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			cmds[i] = p.HGetAll(ctx, s.followupsKey(id))
+			sent[i] = p.HGetAll(ctx, s.fuSentKey(id))
 		}
 		return nil
 	}); err != nil {
@@ -101,7 +109,7 @@ func (s *Store) AllFollowups(ctx context.Context) ([]Followup, error) {
 	}
 	var out []Followup
 	for i, id := range ids {
-		fus, err := decodeFollowups(id, cmds[i].Val())
+		fus, err := decodeFollowups(id, cmds[i].Val(), sent[i].Val())
 		if err != nil {
 			return nil, err
 		}
@@ -110,13 +118,15 @@ func (s *Store) AllFollowups(ctx context.Context) ([]Followup, error) {
 	return out, nil
 }
 
-func decodeFollowups(incident string, h map[string]string) ([]Followup, error) {
+func decodeFollowups(incident string, h, sent map[string]string) ([]Followup, error) {
+	counts := sentCounts(sent)
 	out := make([]Followup, 0, len(h))
 	for key, raw := range h {
 		var f Followup
 		if err := json.Unmarshal([]byte(raw), &f); err != nil {
 			return nil, fmt.Errorf("decode follow-up %s of %s: %w", key, incident, err)
 		}
+		f.Reminders = max(f.Reminders, counts[f.Key])
 		out = append(out, f)
 	}
 	slices.SortFunc(out, func(a, b Followup) int { return compareKeys(a.Key, b.Key) })

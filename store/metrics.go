@@ -20,6 +20,7 @@ type Collector struct {
 	up          *prometheus.Desc
 	postmortems *prometheus.Desc
 	overdue     *prometheus.Desc
+	followups   *prometheus.Desc
 }
 
 // NewCollector returns a Collector for s.
@@ -36,6 +37,8 @@ func NewCollector(s *Store) *Collector {
 			"Open post-mortems (not Closed) by status, read from Redis when scraped: every replica reports all of them.", []string{"status"}, nil),
 		overdue: prometheus.NewDesc("aftermath_postmortems_overdue",
 			"Post-mortems past their meeting deadline and not Reviewed, read from Redis when scraped.", nil, nil),
+		followups: prometheus.NewDesc("aftermath_followups",
+			"Follow-up tickets as the status sync last saw them, read from Redis when scraped: open (not done, not deleted), overdue (open and past the end of their due date), done.", []string{"state"}, nil),
 	}
 }
 
@@ -48,6 +51,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.up
 	ch <- c.postmortems
 	ch <- c.overdue
+	ch <- c.followups
 }
 
 // Collect implements prometheus.Collector.
@@ -72,4 +76,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.postmortems, prometheus.GaugeValue, float64(pm.ByStatus[status]), status)
 	}
 	ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, float64(pm.Overdue))
+	fu, err := c.s.FollowupStats(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.followups, prometheus.GaugeValue, float64(fu.Open), "open")
+	ch <- prometheus.MustNewConstMetric(c.followups, prometheus.GaugeValue, float64(fu.Overdue), "overdue")
+	ch <- prometheus.MustNewConstMetric(c.followups, prometheus.GaugeValue, float64(fu.Done), "done")
 }

@@ -29,10 +29,14 @@ func dedupeKey(summary string) string {
 
 // followups are the tickets the rules ask for: the standard tasks for the
 // severity, then one per distinct TODO item, at most followups.max; the
-// items over it are returned to be listed on the page.
+// items over it are returned to be listed on the page. Each is due as the
+// rules' followups.due says for the severity, counted from the resolution
+// (business days and holidays as for the meeting); none when it says
+// nothing.
 func (x *run) followups(pm Postmortem, project string, labels []string) ([]followup, []string) {
 	rl := x.rules
 	in := pm.Primary
+	due, _ := rl.FollowupDue(pm.Severity, x.resolvedAt(in))
 	var out []followup
 	seen := map[string]bool{}
 	var overflow []string
@@ -48,7 +52,7 @@ func (x *run) followups(pm Postmortem, project string, labels []string) ([]follo
 		}
 		out = append(out, followup{item: summary, key: key, ticket: jira.Followup{
 			Project: project, IssueType: rl.Jira.FollowupIssueType, Summary: render.Line(summary, 255),
-			Description: description, Labels: labels,
+			Description: description, Labels: labels, Due: due,
 		}})
 	}
 	incident := fmt.Sprintf("#%d %s", in.Number, in.Title)

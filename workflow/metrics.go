@@ -10,6 +10,9 @@ type Metrics struct {
 	digests   *prometheus.CounterVec // aftermath_digests_total: digest.go
 	// recurrences: recurrence.go.
 	recurrences *prometheus.CounterVec
+	// followupReminders counts the overdue follow-ups' reminders
+	// (followup_reminders.go).
+	followupReminders *prometheus.CounterVec
 }
 
 // NewMetrics creates the workflow's metrics and registers them with reg, when
@@ -25,6 +28,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Messages about post-mortems by channel (email, slack) and outcome: sent, failed (an attempt failed; retried unless refused for good), unknown (an earlier attempt may have sent it: not sent again).",
 		}, []string{"channel", "outcome"}),
 		digests: newDigestCounter(),
+		followupReminders: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aftermath_followup_reminders_total",
+			Help: "Overdue follow-up reminders the workflow ran, by outcome: sent (the comment is on the ticket), skipped_done (done or deleted since it was queued), skipped_moved (its due date moved), skipped_unknown (no longer tracked), failed (an attempt failed; it is retried).",
+		}, []string{"outcome"}),
+	}
+	for _, o := range []string{fuReminderSent, fuReminderDone, fuReminderMoved, fuReminderUnknown, fuReminderFailed} {
+		m.followupReminders.WithLabelValues(o)
 	}
 	for _, c := range []string{"email", "slack"} {
 		for _, o := range []string{"sent", "failed", "unknown"} {
@@ -36,7 +46,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.recurrences = newRecurrences()
 	if reg != nil {
-		reg.MustRegister(m.reminders, m.messages, m.digests, m.recurrences)
+		reg.MustRegister(m.reminders, m.messages, m.digests, m.recurrences, m.followupReminders)
 	}
 	return m
 }
@@ -68,5 +78,13 @@ func newRecurrences() *prometheus.CounterVec {
 func (m *Metrics) recurrence(severity string) {
 	if m != nil {
 		m.recurrences.WithLabelValues(severity).Inc()
+	}
+}
+
+// followupReminder counts a follow-up reminder's outcome; a nil Metrics
+// counts nothing.
+func (m *Metrics) followupReminder(outcome string) {
+	if m != nil {
+		m.followupReminders.WithLabelValues(outcome).Inc()
 	}
 }

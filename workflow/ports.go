@@ -75,6 +75,9 @@ type Store interface {
 	Register(ctx context.Context, pm store.Postmortem, maxOverdue int) (bool, error)
 	Deadline(ctx context.Context, incidentID string) (store.Deadline, bool, error)
 	NoteReminder(ctx context.Context, incidentID string, r store.Sent) error
+	// The follow-up index, for the follow-up reminders.
+	Followups(ctx context.Context, incidentID string) ([]store.Followup, error)
+	NoteFollowupReminder(ctx context.Context, incidentID string, job store.FollowupReminderJob) error
 	// Enqueue queues aftermath's own jobs (the messages: notify.go).
 	Enqueue(ctx context.Context, d store.Delivery) (store.EnqueueResult, error)
 	// The post-mortems by service, the follow-up index and the recurrence

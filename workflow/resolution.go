@@ -104,6 +104,8 @@ func (x *run) dispatch(ctx context.Context) error {
 		return x.merge(at(ctx, StepMerge))
 	case store.EventReminder:
 		return x.remind(at(ctx, "reminder"))
+	case store.EventFollowupReminder:
+		return x.remindFollowup(at(ctx, StepFollowupReminder))
 	case store.EventStatus:
 		return x.statusChanged(at(ctx, "status"))
 	case EventNotify:

@@ -117,6 +117,9 @@ func at(ctx context.Context, step string) context.Context {
 	if strings.HasPrefix(step, StepEpicIncidents) {
 		step = StepEpicIncidents
 	}
+	if strings.HasPrefix(step, StepFollowupReminder) {
+		step = StepFollowupReminder
+	}
 	for {
 		i := strings.LastIndexByte(step, '_')
 		if i <= 0 || strings.Trim(step[i+1:], "0123456789") != "" || i == len(step)-1 {

@@ -209,8 +209,8 @@ func TestDemoBinaryText(t *testing.T) {
 	}
 	stdout, _, _ := runDemo(t, 50*time.Second)
 	for _, want := range []string{"Group of 3 incidents under primary Q1CHECKOUT502", "Final severity: SEV-1", "Owner: Alice Ng",
-		"Post-mortem epic PM-6: [SEV-1] Post-mortem:", "page written to ", "Follow-ups (", "Notes written to PagerDuty (3)",
-		"Deadlines: meeting due ", "Messages sent about PM-6 (3;", "  email created  to incident-stakeholders@shop.example: Post-mortem PM-6",
+		"Post-mortem epic PM-7: [SEV-1] Post-mortem:", "page written to ", "Follow-ups (", "Notes written to PagerDuty (4)",
+		"Deadlines: meeting due ", "Messages sent about PM-7 (3;", "  email created  to incident-stakeholders@shop.example: Post-mortem PM-7",
 		"calendar hold: DTSTART ", "  slack created  to the webhook in SLACK_WEBHOOK_URL:", ": overdue, 3 days late",
 		"reminders sent (2)", "median time to Reviewed 3.0 days", "API calls: jira "} {
 		if !strings.Contains(stdout, want) {

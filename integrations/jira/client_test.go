@@ -532,7 +532,7 @@ func TestEpicFields(t *testing.T) {
 		var seen []string
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
-			seen = append(seen, r.Method+" "+r.URL.Path)
+			seen = append(seen, r.Method+" "+r.URL.Path+" "+r.URL.Query().Get("jql"))
 			mu.Unlock()
 			w.Header().Set("Content-Type", "application/json")
 			switch r.Method + " " + r.URL.Path {
@@ -560,8 +560,17 @@ func TestEpicFields(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(issues, want) {
 			t.Fatalf("Search = %+v, %v; want %+v", issues, err, want)
 		}
+		// The status sync's reading: the epics' statuses, no tickets
+		// under them (there is no Epic Link to find them by).
+		r, err := c.Tickets(t.Context(), []string{"OPS-1"})
+		if err != nil || len(r.Tickets) != 0 {
+			t.Fatalf("Tickets = %+v, %v", r, err)
+		}
 		mu.Lock()
 		defer mu.Unlock()
+		if last := seen[len(seen)-1]; last != "GET /rest/api/2/search key in (OPS-1) ORDER BY key ASC" {
+			t.Fatalf("the reading's search: %q", last)
+		}
 		for _, s := range seen {
 			if strings.HasPrefix(s, "POST ") {
 				t.Fatalf("sent %s without the epic fields", s)

@@ -105,6 +105,8 @@ type Followup struct {
 	Summary     string
 	Description string
 	Labels      []string
+	// Due is its due date (rules followups.due); zero: none.
+	Due time.Time
 }
 
 // CreateFollowups creates follow-up tickets under epic, each labelled with
@@ -114,7 +116,7 @@ func (c *Client) CreateFollowups(ctx context.Context, epic, incidentID string, f
 	for i, f := range fus {
 		specs[i] = IssueSpec{
 			Project: f.Project, IssueType: f.IssueType, Summary: f.Summary, Description: f.Description,
-			Labels: append(slices.Clone(f.Labels), IncidentLabel(incidentID)), Epic: epic,
+			Labels: append(slices.Clone(f.Labels), IncidentLabel(incidentID)), Epic: epic, DueDate: f.Due,
 		}
 	}
 	return c.CreateIssues(ctx, specs)

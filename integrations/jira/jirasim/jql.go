@@ -8,21 +8,25 @@ import (
 	"unicode"
 )
 
-// The simulated JQL is the subset aftermath needs: clauses joined by AND,
+// The simulated JQL is the subset aftermath needs: clauses joined by AND
+// and OR (AND binding tighter, as in Jira; no parentheses),
 //
 //	labels = x | labels in (x, y) | project = KEY | issuetype = Epic |
 //	key = KEY-1 | key in (...) | parent = KEY (Cloud) | "Epic Link" = KEY (Data Center)
 //
 // each with = or IN, then an optional ORDER BY created|updated|key [ASC|DESC].
 // Field names and keywords are case-insensitive; values may be bare words
-// or quoted with " or '. Anything else Jira would accept (OR, NOT,
+// or quoted with " or '. Anything else Jira would accept (parentheses, NOT,
 // functions, other fields and operators) is refused with a 400 that says
 // the simulator does not support it, so a test cannot pass by accident.
 
 // jqlQuery is a parsed query.
 type jqlQuery struct {
 	clauses []jqlClause
-	order   []jqlOrder
+	// ors are the indices in clauses where an OR starts a new group of
+	// clauses joined by AND.
+	ors   []int
+	order []jqlOrder
 }
 
 type jqlClause struct {
@@ -172,16 +176,21 @@ func parseJQL(jql string, mode Mode) (jqlQuery, error) {
 			t := next()
 			switch {
 			case t.is("and"):
-			case t.is("or") || t.is("not") || t.text == "(" || t.text == ")":
-				return q, syntaxError(t.pos, "jiratest does not simulate %s; join clauses with AND.", t.show())
+			case t.is("or"):
+				q.ors = append(q.ors, len(q.clauses))
+			case t.is("not") || t.text == "(" || t.text == ")":
+				return q, syntaxError(t.pos, "jiratest does not simulate %s; join clauses with AND or OR.", t.show())
 			default:
 				return q, syntaxError(t.pos, "Expecting either 'OR' or 'AND' but got %s.", t.show())
 			}
 		}
 		f := next()
+		if f.is("order") {
+			return q, syntaxError(f.pos, "Expecting a field name but got %s.", f.show())
+		}
 		if f.kind != tokWord && f.kind != tokString || f.is("not") {
 			if f.text == "(" || f.is("not") {
-				return q, syntaxError(f.pos, "jiratest does not simulate %s; join clauses with AND.", f.show())
+				return q, syntaxError(f.pos, "jiratest does not simulate %s; join clauses with AND or OR.", f.show())
 			}
 			return q, syntaxError(f.pos, "Expecting a field name but got %s.", f.show())
 		}
@@ -222,6 +231,10 @@ func parseJQL(jql string, mode Mode) (jqlQuery, error) {
 			return q, syntaxError(op.pos, "Expecting operator but got %s. The valid operators are '=', '!=', '<', '>', '<=', '>=', '~', '!~', 'IN', 'NOT IN', 'IS' and 'IS NOT'.", op.show())
 		}
 		q.clauses = append(q.clauses, c)
+	}
+	if n := len(q.ors); n > 0 && q.ors[n-1] == len(q.clauses) {
+		t := peek()
+		return q, syntaxError(t.pos, "Expecting a field name but got %s.", t.show())
 	}
 	if peek().is("order") {
 		next()
@@ -310,9 +323,20 @@ func isDigits(v string) bool {
 	return v != "" && strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' }) < 0
 }
 
-// matches evaluates the clauses on an issue as the index sees it.
+// matches evaluates the query on an issue as the index sees it: any group
+// of clauses joined by AND that all match.
 func (q *jqlQuery) matches(x *Issue, mode Mode) bool {
-	for _, c := range q.clauses {
+	bounds := append(append([]int{0}, q.ors...), len(q.clauses))
+	for i := 1; i < len(bounds); i++ {
+		if allMatch(q.clauses[bounds[i-1]:bounds[i]], x, mode) {
+			return true
+		}
+	}
+	return false
+}
+
+func allMatch(clauses []jqlClause, x *Issue, mode Mode) bool {
+	for _, c := range clauses {
 		ok := false
 		for _, v := range c.values {
 			switch c.field {

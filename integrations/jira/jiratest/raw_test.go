@@ -263,7 +263,9 @@ func TestJQLErrors(t *testing.T) {
 		jql  string
 		want string // prefix of the one error message
 	}{
-		{cloud, `labels = a OR labels = b`, "Error in the JQL Query: jiratest does not simulate 'OR'"},
+		{cloud, `labels = a OR (labels = b)`, "Error in the JQL Query: jiratest does not simulate '('"},
+		{cloud, `labels = a OR`, "Error in the JQL Query: Expecting a field name"},
+		{cloud, `labels = a OR ORDER BY key`, "Error in the JQL Query: Expecting a field name"},
 		{cloud, `status = Done`, "Error in the JQL Query: jiratest does not simulate the field 'status'"},
 		{cloud, `labels != a`, "Error in the JQL Query: jiratest does not simulate the operator '!='"},
 		{cloud, `labels = `, "Error in the JQL Query: Expecting either a value, list or function but got EOF."},

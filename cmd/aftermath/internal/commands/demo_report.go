@@ -33,6 +33,10 @@ type demoReport struct {
 	Notes         []demoNote   `json:"notes"`
 	MeetingDue    time.Time    `json:"meeting_due"`
 	ReviewDue     time.Time    `json:"review_due"`
+	// Recurs are the earlier post-mortems whose open follow-ups this
+	// incident recurred (its page's section "Earlier incidents on these
+	// services", its epic's label recurrence).
+	Recurs []demoRecurrence `json:"recurs"`
 	// Messages are those about the primary's post-mortem, CalendarHold the
 	// meeting hold attached to the owner's (null when none was sent).
 	Messages     []demoMessage `json:"messages"`
@@ -130,6 +134,29 @@ type demoPostmortem struct {
 	DaysToReviewed *float64       `json:"days_to_reviewed"`
 	Reminders      []demoReminder `json:"reminders"`
 	Messages       []demoMessage  `json:"messages"`
+	// Followups are its follow-up tickets, with their due dates and the
+	// reminders an overdue one got; Recurred the comments saying a later
+	// incident recurred it.
+	Followups []demoFollowup `json:"followups"`
+	Recurred  []string       `json:"recurred"`
+}
+
+// demoFollowup is a follow-up ticket of an earlier post-mortem.
+type demoFollowup struct {
+	Key     string `json:"key"`
+	Summary string `json:"summary"`
+	DueDate string `json:"due_date"`
+	Status  string `json:"status"`
+	// Reminders are the first lines of the overdue reminders commented on
+	// it.
+	Reminders []string `json:"reminders"`
+}
+
+// demoRecurrence is an earlier post-mortem the demo's incident recurred.
+type demoRecurrence struct {
+	Epic  string   `json:"epic"`
+	Title string   `json:"title"`
+	Open  []string `json:"open"`
 }
 
 // demoReminder is a reminder sent: the comment on the epic (its first
@@ -197,6 +224,20 @@ func (d *demoEnv) report(ctx context.Context) (*demoReport, error) {
 			rep.FollowUps = append(rep.FollowUps, di)
 		}
 	}
+	recs, err := d.app.Store().RecurrencesOf(ctx, demoPrimary)
+	if err != nil {
+		return nil, err
+	}
+	for _, rc := range recs {
+		if rc.Incident != demoPrimary {
+			continue
+		}
+		title := ""
+		if e, found, err := d.app.Store().Deadline(ctx, rc.Earlier); err == nil && found {
+			title = fmt.Sprintf("#%d %s", e.Number, e.Title)
+		}
+		rep.Recurs = append(rep.Recurs, demoRecurrence{Epic: rc.EarlierKey, Title: title, Open: rc.Open})
+	}
 	msgs := d.messages(ctx)
 	rep.Messages = msgs[demoPrimary]
 	if rep.CalendarHold, err = d.hold(pm.Key); err != nil {
@@ -257,10 +298,21 @@ func (r *demoReport) emptyNotNull() {
 	if r.Earlier == nil {
 		r.Earlier = []demoPostmortem{}
 	}
+	if r.Recurs == nil {
+		r.Recurs = []demoRecurrence{}
+	}
+	for i := range r.Recurs {
+		r.Recurs[i].Open = orEmpty(r.Recurs[i].Open)
+	}
 	for i := range r.Earlier {
-		if r.Earlier[i].Messages == nil {
-			r.Earlier[i].Messages = []demoMessage{}
+		e := &r.Earlier[i]
+		if e.Messages == nil {
+			e.Messages = []demoMessage{}
 		}
+		if e.Followups == nil {
+			e.Followups = []demoFollowup{}
+		}
+		e.Recurred = orEmpty(e.Recurred)
 	}
 }
 
@@ -395,6 +447,23 @@ func (d *demoEnv) earlier(ctx context.Context, id string) (demoPostmortem, error
 			}
 		}
 		e.Reminders = append(e.Reminders, r)
+	}
+	for _, c := range epic.Comments {
+		if strings.Contains(c.Body, "aftermath-ref-recurred-") {
+			e.Recurred = append(e.Recurred, firstLine(c.Body))
+		}
+	}
+	for _, is := range d.js.Issues() {
+		if is.Parent != pm.Key {
+			continue
+		}
+		f := demoFollowup{Key: is.Key, Summary: is.Summary, DueDate: is.DueDate, Status: is.Status, Reminders: []string{}}
+		for _, c := range is.Comments {
+			if strings.Contains(c.Body, "aftermath-ref-") {
+				f.Reminders = append(f.Reminders, firstLine(c.Body))
+			}
+		}
+		e.Followups = append(e.Followups, f)
 	}
 	return e, nil
 }
@@ -572,6 +641,10 @@ func (r *demoReport) writePrimary(p func(string, ...any)) {
 	for _, n := range r.Notes {
 		p("  on %s: %s", n.Incident, strings.ReplaceAll(n.Content, "\n", " / "))
 	}
+	for _, rc := range r.Recurs {
+		p("Recurrence: it recurs %s (%s), whose follow-ups %s were open: a comment on %s, a note on the incident, the page's section \"Earlier incidents on these services\" and the label recurrence",
+			rc.Epic, rc.Title, strings.Join(rc.Open, ", "), rc.Epic)
+	}
 	p("Deadlines: meeting due %s, review due %s (24h before)", r.MeetingDue.Format(time.RFC3339), r.ReviewDue.Format(time.RFC3339))
 	p("Messages sent about %s (%d; each one also in %s):", r.Epic.Key, len(r.Messages), r.MessagesDir)
 	for _, m := range r.Messages {
@@ -604,6 +677,19 @@ func (r *demoReport) writeEarlier(p func(string, ...any)) {
 			for _, rm := range e.Reminders {
 				p("        %s %d at %s: %s", rm.Kind, rm.N, rm.At.Format("Mon 2 Jan 15:04 MST"), rm.Comment)
 			}
+		}
+		for _, f := range e.Followups {
+			due := "no due date"
+			if f.DueDate != "" {
+				due = "due " + f.DueDate
+			}
+			p("      follow-up %s %s (%s, %s)", f.Key, f.Summary, due, f.Status)
+			for _, rm := range f.Reminders {
+				p("        reminded: %s", rm)
+			}
+		}
+		for _, c := range e.Recurred {
+			p("      recurred, said on %s: %s", e.Epic, c)
 		}
 		p("      messages (%d):", len(e.Messages))
 		for _, m := range e.Messages {

@@ -17,7 +17,7 @@ const (
 	demoPrimary  = "Q1CHECKOUT502"
 	demoPayments = "Q2PAYMEMORY"
 	demoCart     = "Q3CARTERRORS"
-	demoReviewed = "Q4SEARCHSLOW"
+	demoReviewed = "Q4CARDAUTHSLOW"
 	demoLate     = "Q5EMAILDELAY"
 	demoBotEmail = "aftermath-bot@shop.example"
 	demoFrom     = "aftermath@shop.example"
@@ -67,6 +67,11 @@ jira:
 followups:
   from_notes: true
   max: 10
+  due:
+    SEV-1: 20 business days
+    SEV-2: 5 business days
+  remind_every: 168h
+  max_reminders: 3
   standard:
     - summary: Schedule the post-mortem meeting
     - summary: Write and send the external message
@@ -95,6 +100,9 @@ var demoUsers = []demoUser{
 	{"PCAROL", "Carol Diaz", "carol@shop.example", "acc-carol"},
 }
 
+// demoTeam is the PagerDuty team of the checkout services' incidents.
+var demoTeam = pagerdutysim.Team{ID: "PTEAMCHK", Name: "Checkout"}
+
 // seedDemo fills both simulators with the outage as it stands just before
 // the primary resolves at now.
 func seedDemo(pd *pagerdutysim.Server, js *jirasim.Server, now time.Time) {
@@ -105,18 +113,18 @@ func seedDemo(pd *pagerdutysim.Server, js *jirasim.Server, now time.Time) {
 		js.AddUser(jirasim.User{AccountID: u.account, Name: u.id, Key: u.id, Email: u.email, DisplayName: u.name, Active: true})
 	}
 	for id, name := range map[string]string{"PCHECKOUT": "checkout", "PPAYMENTS": "payments-api", "PCART": "cart",
-		"PSEARCH": "search", "PNOTIFY": "notifications"} {
+		"PNOTIFY": "notifications"} {
 		pd.AddService(pagerdutysim.Service{ID: id, Name: name})
 	}
 	t0 := now.Add(-95 * time.Minute)
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 
 	pd.AddIncident(pagerdutysim.NewIncident{ID: demoPrimary, Number: 4211, Title: "Checkout returns 502 for card payments",
-		ServiceID: "PCHECKOUT", Priority: "P1", CreatedAt: t0})
+		ServiceID: "PCHECKOUT", Priority: "P1", CreatedAt: t0, Teams: []pagerdutysim.Team{demoTeam}})
 	pd.AddIncident(pagerdutysim.NewIncident{ID: demoPayments, Number: 4212, Title: "payments-api memory above 95%",
-		ServiceID: "PPAYMENTS", Priority: "P3", CreatedAt: at(2)})
+		ServiceID: "PPAYMENTS", Priority: "P3", CreatedAt: at(2), Teams: []pagerdutysim.Team{demoTeam}})
 	pd.AddIncident(pagerdutysim.NewIncident{ID: demoCart, Number: 4213, Title: "cart error rate above 5%",
-		ServiceID: "PCART", Priority: "P3", CreatedAt: at(6)})
+		ServiceID: "PCART", Priority: "P3", CreatedAt: at(6), Teams: []pagerdutysim.Team{demoTeam}})
 
 	p := demoPrimary
 	pd.Assign(p, "PALICE", at(0))
@@ -151,19 +159,22 @@ func seedDemo(pd *pagerdutysim.Server, js *jirasim.Server, now time.Time) {
 }
 
 // seedEarlier adds the two earlier incidents, open, as they stood before
-// they resolved (demoEnv.playEarlier resolves them at their time): a search
-// slowdown (SEV-2) that Bob resolved, whose post-mortem was Reviewed, and
-// delayed order emails (SEV-1) that Carol resolved, whose post-mortem is
-// late.
+// they resolved (demoEnv.playEarlier resolves them at their time): slow
+// card authorisations on payments-api (SEV-2) that Bob resolved, whose
+// post-mortem was Reviewed but whose follow-up, due 5 business days later,
+// is still open (so it is reminded, and the demo's outage, in the same
+// scope, recurs it), and delayed order emails (SEV-1) that Carol
+// resolved, whose post-mortem is late.
 func seedEarlier(pd *pagerdutysim.Server, now time.Time) {
 	r := now.Add(-demoReviewedAgo)
-	pd.AddIncident(pagerdutysim.NewIncident{ID: demoReviewed, Number: 4187, Title: "Search takes 8 seconds on the storefront",
-		ServiceID: "PSEARCH", Priority: "P2", CreatedAt: r.Add(-42 * time.Minute)})
+	pd.AddIncident(pagerdutysim.NewIncident{ID: demoReviewed, Number: 4187, Title: "Card authorisations take 8 seconds at checkout",
+		ServiceID: "PPAYMENTS", Priority: "P2", CreatedAt: r.Add(-42 * time.Minute), Teams: []pagerdutysim.Team{demoTeam}})
 	pd.Assign(demoReviewed, "PBOB", r.Add(-42*time.Minute))
 	pd.AddNotifyEntries(demoReviewed, 2, r.Add(-42*time.Minute))
 	pd.Acknowledge(demoReviewed, "PBOB", r.Add(-38*time.Minute))
-	pd.Annotate(demoReviewed, "PBOB", "Search index rebuild saturates the cluster; pausing it", r.Add(-25*time.Minute))
-	pd.Annotate(demoReviewed, "PBOB", "Resolution: index rebuild moved to the night window; p95 back to 300 ms.", r.Add(-2*time.Minute))
+	pd.Annotate(demoReviewed, "PBOB", "payments-api's connection pool is exhausted by the refunds batch; pausing it", r.Add(-25*time.Minute))
+	pd.Annotate(demoReviewed, "PBOB", "TODO: alert on payments-api memory and connection pool saturation", r.Add(-10*time.Minute))
+	pd.Annotate(demoReviewed, "PBOB", "Resolution: refunds batch moved to the night window; authorisations back to 300 ms.", r.Add(-2*time.Minute))
 
 	l := now.Add(-demoLateAgo)
 	pd.AddIncident(pagerdutysim.NewIncident{ID: demoLate, Number: 4198, Title: "Order confirmation emails delayed by 40 minutes",

@@ -149,22 +149,24 @@ func TestDemoShowsAReviewedAndALatePostmortem(t *testing.T) {
 func TestDemoTextNamesTheMessagesAndTheReminders(t *testing.T) {
 	out, _ := runDemo(t, DemoOptions{})
 	for _, want := range []string{
-		"Messages sent about PM-6 (3; each one also in ",
-		"  email created  to incident-stakeholders@shop.example: Post-mortem PM-6: [SEV-1] Checkout returns 502 for card payments (#4211)",
-		"  email hold     to alice@shop.example: Meeting hold: Post-mortem PM-6:",
+		"Messages sent about PM-7 (3; each one also in ",
+		"  email created  to incident-stakeholders@shop.example: Post-mortem PM-7: [SEV-1] Checkout returns 502 for card payments (#4211)",
+		"  email hold     to alice@shop.example: Meeting hold: Post-mortem PM-7:",
 		"      calendar hold: DTSTART ",
 		"  slack created  to the webhook in SLACK_WEBHOOK_URL: SEV-1: Checkout returns 502 for card payments resolved after",
-		"  PM-1 [SEV-2] Search takes 8 seconds on the storefront (#4187), owner Bob Li <bob@shop.example>",
+		"  PM-1 [SEV-2] Card authorisations take 8 seconds at checkout (#4187), owner Bob Li <bob@shop.example>",
+		"Recurrence: it recurs PM-1 (#4187 Card authorisations take 8 seconds at checkout), whose follow-ups PM-2, PM-3 were open",
+		"      recurred, said on PM-1: Recurred: [\\#4211 \"Checkout returns 502 for card payments\"|",
 		"      Reviewed 3.0 days after it was made",
 		"        email reviewed to bob@shop.example: Reviewed: post-mortem PM-1",
 		"      Draft, meeting was due ",
 		": overdue, 3 days late",
-		"      reminders sent (2), each a comment on PM-3 that mentions the owner",
+		"      reminders sent (2), each a comment on PM-4 that mentions the owner",
 		"        review 1 at ",
 		"        overdue 1 at ",
 		"the post-mortem meeting was due",
-		"        email overdue  to carol@shop.example: Overdue (1): post-mortem PM-3",
-		"        slack overdue  to the webhook in SLACK_WEBHOOK_URL: The post-mortem meeting of PM-3 was due",
+		"        email overdue  to carol@shop.example: Overdue (1): post-mortem PM-4",
+		"        slack overdue  to the webhook in SLACK_WEBHOOK_URL: The post-mortem meeting of PM-4 was due",
 		"3 open, 0 in review, 1 overdue; median time to Reviewed 3.0 days (of 1)",
 	} {
 		if !strings.Contains(out, want) {
