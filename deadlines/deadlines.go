@@ -36,6 +36,7 @@ type Store interface {
 	SetFollowupsDone(ctx context.Context, incident string, done int) error
 	// The follow-up index and its reminder schedule (followups.go).
 	Followups(ctx context.Context, incident string) ([]store.Followup, error)
+	WithOpenFollowups(ctx context.Context) ([]string, error)
 	SaveFollowups(ctx context.Context, incident string, fus []store.Followup) error
 	PlanFollowupReminders(ctx context.Context, incident string, plans []store.FollowupPlan, maxReminders int) error
 	NextFollowupReminders(ctx context.Context, limit int) ([]string, error)
@@ -164,8 +165,9 @@ func (k *Keeper) syncIfClaimed(ctx context.Context, every time.Duration) error {
 	return k.Sync(ctx)
 }
 
-// Sync reads the Jira status of every open post-mortem's epic and of its
-// follow-ups, in the same searches (50 issues a search), applies each
+// Sync reads the Jira status of every open post-mortem's epic (and, with
+// Followups set, of every post-mortem with an open follow-up, Closed ones
+// too) and of its follow-ups, in the same searches (50 issues a search), applies each
 // epic's change and records how many follow-ups are done. With Followups
 // set it reads every ticket under the epics (people's too) and keeps the
 // follow-up index, the reminder schedule and the due dates of the tickets
@@ -177,7 +179,18 @@ func (k *Keeper) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if k.Followups != nil {
+		// A Closed post-mortem's follow-ups are still to be done: their
+		// tickets are read until the index has them all done or deleted,
+		// or a ticket done after the epic closed would be reminded forever.
+		more, err := k.Store.WithOpenFollowups(ctx)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, more...)
+	}
 	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	byEpic := map[string]store.Deadline{}
 	for _, id := range ids {
 		d, found, err := k.Store.Deadline(ctx, id)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,5 +232,64 @@ func TestSyncReadingTicketsSearchesAsBefore(t *testing.T) {
 		if d, _, _ := st.Deadline(ctx, id); d.FollowupsDone != want {
 			t.Errorf("%s: %d done, want %d", id, d.FollowupsDone, want)
 		}
+	}
+}
+
+// A post-mortem Closed with follow-ups still open (the status page step
+// closes it at Reviewed, or a person does) keeps its tickets read by the
+// sync: one done after the epic closed is recorded done, so it is not
+// reminded forever; once none is open, the post-mortem is no longer read.
+func TestSyncReadsAClosedPostmortemsOpenFollowups(t *testing.T) {
+	ctx := context.Background()
+	js, jc, st, _ := syncFixture(t)
+	resolved := time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
+	clock := clocks.NewClock(resolved.Add(time.Hour))
+	st.WithClock(clock.Now)
+	rl, err := rules.Load("r.yaml", []byte(strings.Replace(loopRules, "  Reviewed: Reviewed\n", "  Reviewed: Reviewed\n  Done: Closed\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	epic, err := jc.CreateEpic(ctx, jira.Epic{Project: "PM", IssueType: "Epic", Summary: "Post-mortem Q9", Incidents: []string{"Q9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due, _ := rl.FollowupDue("SEV-1", resolved)
+	res, err := jc.CreateFollowups(ctx, epic.Key, "Q9", []jira.Followup{{Project: "PM", IssueType: "Task", Summary: "Fix the pool", Due: due}})
+	if err != nil || len(res) != 1 {
+		t.Fatal(res, err)
+	}
+	fu := res[0].Key
+	if _, err := st.Register(ctx, store.Postmortem{Incident: "Q9", Key: epic.Key, Severity: "SEV-1", ResolvedAt: resolved,
+		MeetingDue: resolved.Add(72 * time.Hour), ReviewDue: resolved.Add(48 * time.Hour), Followups: []string{fu}}, 5); err != nil {
+		t.Fatal(err)
+	}
+	k := &Keeper{Store: st, Jira: jc, Followups: followupJira{jc}, Rules: func() *rules.Rules { return rl },
+		Log: slog.New(slog.DiscardHandler), Now: clock.Now, Metrics: NewMetrics(nil)}
+	sync := func() {
+		t.Helper()
+		clock.Add(time.Minute)
+		if err := k.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync()
+	js.SetStatus(epic.Key, jiratest.StatusDone)
+	sync()
+	if d, _, _ := st.Deadline(ctx, "Q9"); d.Status != store.StatusClosed {
+		t.Fatalf("post-mortem %s, want Closed", d.Status)
+	}
+	js.SetStatus(fu, jiratest.StatusDone)
+	sync()
+	fus, err := st.Followups(ctx, "Q9")
+	if err != nil || len(fus) != 1 {
+		t.Fatalf("index of Q9 = %+v, %v", fus, err)
+	}
+	if f := fus[0]; f.Key != fu || !f.Done || f.Open() {
+		t.Fatalf("the follow-up done after its post-mortem closed is %+v, want done", f)
+	}
+	js.ResetCalls()
+	sync()
+	if n := len(js.Calls()); n != 0 {
+		t.Fatalf("the sync still reads a Closed post-mortem with no open follow-up: %d requests", n)
 	}
 }

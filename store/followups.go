@@ -118,6 +118,23 @@ func (s *Store) AllFollowups(ctx context.Context) ([]Followup, error) {
 	return out, nil
 }
 
+// WithOpenFollowups returns the tracked post-mortems whose follow-up index
+// holds an open follow-up, whatever their status: a Closed post-mortem's
+// follow-ups go on being read by the status sync until they are done.
+func (s *Store) WithOpenFollowups(ctx context.Context) ([]string, error) {
+	all, err := s.AllFollowups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, f := range all {
+		if f.Open() && (len(ids) == 0 || ids[len(ids)-1] != f.Incident) {
+			ids = append(ids, f.Incident)
+		}
+	}
+	return ids, nil
+}
+
 func decodeFollowups(incident string, h, sent map[string]string) ([]Followup, error) {
 	counts := sentCounts(sent)
 	out := make([]Followup, 0, len(h))
