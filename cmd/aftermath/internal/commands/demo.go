@@ -120,7 +120,7 @@ func Demo(ctx context.Context, o DemoOptions, stdout io.Writer) error {
 	}
 	say("aftermath demo: serving on %s with embedded Redis, the PagerDuty simulator (%s), the Jira simulator (%s), an SMTP sink (%s) and a Slack webhook receiver",
 		d.app.Addr(), d.pd.URL(), d.js.URL(), d.smtp.Addr)
-	say("Playing two earlier incidents first, on the server's clock set back %d days: one post-mortem gets Reviewed, one runs late...", demoReviewedAgo/(24*time.Hour))
+	say("Playing two earlier incidents first, on the server's clock set back %d days: one post-mortem gets Reviewed (its follow-ups are left open past their due date), one runs late...", demoReviewedAgo/(24*time.Hour))
 	if err := d.playEarlier(ctx); err != nil {
 		return err
 	}
@@ -258,7 +258,8 @@ func (d *demoEnv) serverOptions(log *slog.Logger) app.Options {
 // playEarlier plays the two earlier incidents at their time: the SEV-2
 // resolves 12 days ago and its post-mortem is Reviewed 3 days later (Jira's
 // webhook says so); the SEV-1 resolves 6 days ago, gets its review
-// reminder when the review is due, and its overdue reminder now.
+// reminder when the review is due, and its overdue reminder now; then the
+// SEV-2's overdue follow-ups get their first reminders.
 func (d *demoEnv) playEarlier(ctx context.Context) error {
 	r := d.now.Add(-demoReviewedAgo)
 	d.clock.set(r.Add(2 * time.Minute)) // PagerDuty's webhook comes in at once
@@ -291,7 +292,25 @@ func (d *demoEnv) playEarlier(ctx context.Context) error {
 		return err
 	}
 	d.clock.offset.Store(0)
-	return d.waitEvent(ctx, demoLate, "reminder-"+demoLate+"-"+store.ReminderOverdue+"-1", store.ReminderOverdue)
+	if err := d.waitEvent(ctx, demoLate, "reminder-"+demoLate+"-"+store.ReminderOverdue+"-1", store.ReminderOverdue); err != nil {
+		return err
+	}
+	// Now the SEV-2's follow-ups, due 5 business days after it resolved,
+	// are overdue: the status sync reads them into the follow-up index and
+	// each gets its first reminder, a comment on its ticket.
+	reviewed, err := d.postmortem(ctx, demoReviewed)
+	if err != nil {
+		return err
+	}
+	for _, is := range d.js.Issues() {
+		if is.Parent != reviewed.Key || is.DueDate == "" {
+			continue
+		}
+		if err := d.waitEvent(ctx, demoReviewed, "followup-reminder-"+is.Key+"-"+is.DueDate+"-1", ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // process resolves the incident as agent at resolvedAt, delivers

@@ -46,7 +46,9 @@ const (
 // and the customer liaison are invited to the meeting. The sweep is off:
 // the demo shows its webhooks' work, and the resolved payments alert,
 // seeded without its webhook, would otherwise be caught up on as missed.
-// The status sync runs every 10s, so that an epic moved in the Jira
+// The status sync runs every 2s, so that the earlier post-mortem's
+// follow-ups are read (and the overdue one reminded) within the demo's
+// run, and an epic moved in the Jira
 // simulator by hand shows in aftermath soon (demo advance also sends
 // Jira's webhook).
 const demoRules = `version: 1
@@ -79,7 +81,7 @@ followups:
 catch_up:
   enabled: false
 status_sync:
-  every: 10s
+  every: 2s
 notify:
   - email: [` + demoStakeholders + `]
   - slack_webhook_env: ` + demoSlackEnv + `

@@ -137,6 +137,40 @@ func TestDemoShowsAReviewedAndALatePostmortem(t *testing.T) {
 	if k := kinds(late.Messages); k["overdue email"] != 2 || k["overdue slack"] != 1 || k["review email"] != 2 || k["review slack"] != 1 {
 		t.Errorf("the late one's messages: %v", k)
 	}
+	// Issue 21's loop: the Reviewed one's follow-ups were due 5 business
+	// days after it resolved; each open one got its first reminder, and the
+	// outage, in the same scope, recurred it.
+	if len(rv.Followups) != 2 {
+		t.Fatalf("the Reviewed one's follow-ups: %+v", rv.Followups)
+	}
+	for _, f := range rv.Followups {
+		if f.DueDate == "" || len(f.Reminders) != 1 || !strings.Contains(f.Reminders[0], "follow-up of post-mortem [PM-1|") ||
+			!strings.Contains(f.Reminders[0], "days late") || !strings.Contains(f.Reminders[0], "(reminder 1 of 3)") {
+			t.Errorf("follow-up %+v: want a due date and one reminder", f)
+		}
+	}
+	if len(rv.Recurred) != 1 || !strings.HasPrefix(rv.Recurred[0], `Recurred: [\#4211 "Checkout returns 502 for card payments"|`) ||
+		!strings.Contains(rv.Recurred[0], "while PM-2, PM-3 are open.") {
+		t.Errorf("the recurrence comment on the Reviewed one: %q", rv.Recurred)
+	}
+	if len(rep.Recurs) != 1 || rep.Recurs[0].Epic != rv.Epic || !slices.Equal(rep.Recurs[0].Open, []string{"PM-2", "PM-3"}) ||
+		!slices.Contains(rep.Epic.Labels, "recurrence") {
+		t.Errorf("the outage's recurrence: %+v, labels %v", rep.Recurs, rep.Epic.Labels)
+	}
+	if page, err := os.ReadFile(rep.PageFile); err != nil || !strings.Contains(string(page), "h2. Earlier incidents on these services") ||
+		!strings.Contains(string(page), "|[PM-1|") {
+		t.Errorf("the outage's page lacks its section Earlier incidents on these services (%v)", err)
+	}
+	for _, f := range rep.FollowUps {
+		if f.DueDate == "" {
+			t.Errorf("the outage's follow-up %s has no due date", f.Key)
+		}
+	}
+	for _, f := range late.Followups {
+		if len(f.Reminders) != 0 {
+			t.Errorf("the late one's follow-up %s, not yet due, was reminded: %v", f.Key, f.Reminders)
+		}
+	}
 	o := rep.Overview
 	if o.Open != 3 || o.Overdue != 1 || o.Reviewed != 1 || o.MedianDaysToReviewed == nil || *o.MedianDaysToReviewed != 3 {
 		t.Errorf("overview %+v", o)
@@ -158,6 +192,8 @@ func TestDemoTextNamesTheMessagesAndTheReminders(t *testing.T) {
 		"Recurrence: it recurs PM-1 (#4187 Card authorisations take 8 seconds at checkout), whose follow-ups PM-2, PM-3 were open",
 		"      recurred, said on PM-1: Recurred: [\\#4211 \"Checkout returns 502 for card payments\"|",
 		"      Reviewed 3.0 days after it was made",
+		"      follow-up PM-2 Schedule the post-mortem meeting (due ",
+		"        reminded: Nobody is assigned to this follow-up yet: whoever picks it up, this follow-up of post-mortem [PM-1|",
 		"        email reviewed to bob@shop.example: Reviewed: post-mortem PM-1",
 		"      Draft, meeting was due ",
 		": overdue, 3 days late",
