@@ -142,27 +142,7 @@ func (x *run) confluencePage(ctx context.Context, ref PostmortemRef) error {
 	res, err := x.write(ctx, write{
 		incident: x.id, name: StepConfluencePage,
 		intent: fmt.Sprintf("create the Confluence page of %s in space %s", ref.Key, space),
-		lookup: func(ctx context.Context) (string, bool, error) {
-			for _, title := range []string{made.Title, titleFor(made.Title, x.id)} {
-				p, ok, err := x.r.Confluence.FindPage(ctx, confluence.Lookup{SpaceKey: space, Title: title, IncidentID: x.id})
-				if err != nil || !ok {
-					if err != nil {
-						return "", false, err
-					}
-					continue
-				}
-				if !p.Marked {
-					// Made by an attempt that stopped before marking it.
-					if err := x.r.Confluence.MarkPage(ctx, p.ID, x.id, labels...); err != nil {
-						return "", false, err
-					}
-				}
-				r := made
-				r.ID, r.Title, r.URL = p.ID, p.Title, x.r.Confluence.PageURL(space, p.ID)
-				return r.String(), true, nil
-			}
-			return "", false, nil
-		},
+		lookup: x.findConfluencePage(space, made, labels),
 		do: func(ctx context.Context) (string, error) {
 			parentID, err := x.confluenceParent(ctx, space, parent)
 			if err != nil {
@@ -201,6 +181,33 @@ func (x *run) confluencePage(ctx context.Context, ref PostmortemRef) error {
 		return x.updateConfluence(ctx, ref, page, body, digest)
 	}
 	return nil
+}
+
+// findConfluencePage is the page step's look-up: the page an earlier
+// attempt made, by the epic's title (or the title with the incident's ID)
+// and the incident's property; one that attempt did not mark yet is marked.
+func (x *run) findConfluencePage(space string, made confluenceResult, labels []string) func(context.Context) (string, bool, error) {
+	return func(ctx context.Context) (string, bool, error) {
+		for _, title := range []string{made.Title, titleFor(made.Title, x.id)} {
+			p, ok, err := x.r.Confluence.FindPage(ctx, confluence.Lookup{SpaceKey: space, Title: title, IncidentID: x.id})
+			if err != nil || !ok {
+				if err != nil {
+					return "", false, err
+				}
+				continue
+			}
+			if !p.Marked {
+				// Made by an attempt that stopped before marking it.
+				if err := x.r.Confluence.MarkPage(ctx, p.ID, x.id, labels...); err != nil {
+					return "", false, err
+				}
+			}
+			r := made
+			r.ID, r.Title, r.URL = p.ID, p.Title, x.r.Confluence.PageURL(space, p.ID)
+			return r.String(), true, nil
+		}
+		return "", false, nil
+	}
 }
 
 // linkEpic points the epic at the page: its description's line, and a

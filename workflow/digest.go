@@ -215,6 +215,16 @@ func digestOf(rl *rules.Rules, job store.DigestJob, pms []store.Deadline, fus []
 	slices.SortStableFunc(d.Reviewed, func(a, b notify.DigestPostmortem) int { return a.At.Compare(b.At) })
 	slices.SortStableFunc(d.Overdue, func(a, b notify.DigestPostmortem) int { return a.At.Compare(b.At) })
 
+	digestFollowups(rl, &d, byIncident, reviewedLately, fus, end)
+	d.ToReviewed = median(toReviewed)
+
+	digestRecurrences(&d, byIncident, recs, job.Team)
+	return d
+}
+
+// digestFollowups adds to d the follow-ups overdue at end, oldest first,
+// and the completion of the post-mortems reviewed lately.
+func digestFollowups(rl *rules.Rules, d *notify.Digest, byIncident map[string]store.Deadline, reviewedLately []store.Deadline, fus []store.Followup, end time.Time) {
 	lately := map[string]bool{}
 	for _, pm := range reviewedLately {
 		lately[pm.Incident] = true
@@ -244,17 +254,19 @@ func digestOf(rl *rules.Rules, job store.DigestJob, pms []store.Deadline, fus []
 	slices.SortStableFunc(d.FollowupsOverdue, func(a, b notify.DigestFollowup) int {
 		return cmp.Or(a.Due.Compare(b.Due), strings.Compare(a.Postmortem, b.Postmortem), compareIssueKeys(a.Key, b.Key))
 	})
-	d.ToReviewed = median(toReviewed)
+}
 
+// digestRecurrences adds to d the recurrences of the period, of the team's
+// post-mortems only in a team's digest.
+func digestRecurrences(d *notify.Digest, byIncident map[string]store.Deadline, recs []store.Recurrence, team string) {
 	for _, r := range recs {
 		pm, ok := byIncident[r.Earlier]
-		if !ok && job.Team != "" {
+		if !ok && team != "" {
 			continue // not one of the team's post-mortems
 		}
 		d.Recurrences = append(d.Recurrences, notify.DigestRecurrence{Number: r.Number, Title: r.Title, URL: r.URL, Severity: r.Severity,
 			Service: r.Service, ResolvedAt: r.ResolvedAt, Earlier: cmp.Or(r.EarlierKey, pm.Key), EarlierURL: pm.EpicURL, Open: r.Open})
 	}
-	return d
 }
 
 // sortedPostmortems are the post-mortems by incident ID: a stable order

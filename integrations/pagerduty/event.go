@@ -100,6 +100,29 @@ func DecodeIncidentEvent(body []byte) (IncidentEvent, error) {
 	if in.CreatedAt = parseTime(d.CreatedAt); in.CreatedAt.IsZero() {
 		miss("created_at")
 	}
+	decodeIncidentParts(d, &in, miss)
+	if in.Status == StatusResolved {
+		// The webhook has no resolved_at: an incident.resolved happened
+		// when it resolved.
+		if ev.EventType == "incident.resolved" {
+			in.ResolvedAt = ev.OccurredAt
+		} else {
+			miss("resolved_at")
+		}
+		// Who changed its status last: the event's agent, as
+		// last_status_change_by would say.
+		if env.Event.Agent != nil && ev.EventType == "incident.resolved" {
+			in.LastStatusChangeBy = env.Event.Agent.ref()
+		}
+	}
+	ev.Incident = in
+	return ev, nil
+}
+
+// decodeIncidentParts decodes the incident's parts a webhook carries as
+// objects (priority, assignees, teams, bridge, resolve reason) into in,
+// calling miss with the name of each one absent or not of its shape.
+func decodeIncidentParts(d incidentData, in *Incident, miss func(string)) {
 	if p, ok := decodeRaw[*refWire](d.Priority); !ok {
 		miss("priority")
 	} else if p != nil && p.ID != "" {
@@ -138,22 +161,6 @@ func DecodeIncidentEvent(body []byte) (IncidentEvent, error) {
 	} else if rr != nil && rr.Type == "merge_resolve_reason" && rr.Incident != nil {
 		in.MergedInto = rr.Incident.ID
 	}
-	if in.Status == StatusResolved {
-		// The webhook has no resolved_at: an incident.resolved happened
-		// when it resolved.
-		if ev.EventType == "incident.resolved" {
-			in.ResolvedAt = ev.OccurredAt
-		} else {
-			miss("resolved_at")
-		}
-		// Who changed its status last: the event's agent, as
-		// last_status_change_by would say.
-		if env.Event.Agent != nil && ev.EventType == "incident.resolved" {
-			in.LastStatusChangeBy = env.Event.Agent.ref()
-		}
-	}
-	ev.Incident = in
-	return ev, nil
 }
 
 // decodeRaw decodes a field kept raw; ok is false when the field is absent

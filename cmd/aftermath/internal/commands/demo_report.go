@@ -224,19 +224,8 @@ func (d *demoEnv) report(ctx context.Context) (*demoReport, error) {
 			rep.FollowUps = append(rep.FollowUps, di)
 		}
 	}
-	recs, err := d.app.Store().RecurrencesOf(ctx, demoPrimary)
-	if err != nil {
+	if rep.Recurs, err = d.recurs(ctx); err != nil {
 		return nil, err
-	}
-	for _, rc := range recs {
-		if rc.Incident != demoPrimary {
-			continue
-		}
-		title := ""
-		if e, found, err := d.app.Store().Deadline(ctx, rc.Earlier); err == nil && found {
-			title = fmt.Sprintf("#%d %s", e.Number, e.Title)
-		}
-		rep.Recurs = append(rep.Recurs, demoRecurrence{Epic: rc.EarlierKey, Title: title, Open: rc.Open})
 	}
 	msgs := d.messages(ctx)
 	rep.Messages = msgs[demoPrimary]
@@ -264,6 +253,26 @@ func (d *demoEnv) report(ctx context.Context) (*demoReport, error) {
 	rep.ElapsedMS = time.Since(d.started).Milliseconds()
 	rep.emptyNotNull()
 	return rep, nil
+}
+
+// recurs are the earlier post-mortems the outage recurred.
+func (d *demoEnv) recurs(ctx context.Context) ([]demoRecurrence, error) {
+	recs, err := d.app.Store().RecurrencesOf(ctx, demoPrimary)
+	if err != nil {
+		return nil, err
+	}
+	var out []demoRecurrence
+	for _, rc := range recs {
+		if rc.Incident != demoPrimary {
+			continue
+		}
+		title := ""
+		if e, found, err := d.app.Store().Deadline(ctx, rc.Earlier); err == nil && found {
+			title = fmt.Sprintf("#%d %s", e.Number, e.Title)
+		}
+		out = append(out, demoRecurrence{Epic: rc.EarlierKey, Title: title, Open: rc.Open})
+	}
+	return out, nil
 }
 
 // emptyNotNull makes every list of the report a list, empty when there is
