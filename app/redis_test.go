@@ -194,14 +194,26 @@ func TestAppFollowsClusterFailoverWithinSeconds(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		mu.Lock()
 		for _, s := range hooks {
-			if s.code == http.StatusAccepted {
+			// The first 202 to a webhook sent after the kill.
+			if s.code == http.StatusAccepted && s.start.After(f.Killed) {
 				recovered = s.end
 				break
 			}
 		}
 		mu.Unlock()
 	}
+	// Keep sending a moment, and until /readyz, probed after the recovery,
+	// says ready: a failed probe stands for a second (App.ready), so its
+	// first 200 may come up to a second after the first 202.
 	time.Sleep(500 * time.Millisecond)
+	for until := time.Now().Add(3 * time.Second); time.Now().Before(until); time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		last := probes[len(probes)-1]
+		mu.Unlock()
+		if last.code == http.StatusOK && !recovered.IsZero() && last.start.After(recovered) {
+			break
+		}
+	}
 	close(stop)
 	wg.Wait()
 
