@@ -290,6 +290,9 @@ func FuzzDecodeOnce(f *testing.F) {
 	for _, s := range decodeOnceSeeds {
 		f.Add([]byte(s))
 	}
+	for _, s := range edgeBodies(f) {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		trimmed := bytes.TrimSpace(body)
 		if len(trimmed) == 0 || trimmed[0] != '{' {
@@ -314,7 +317,8 @@ func FuzzDecodeOnce(f *testing.F) {
 // it), and decode there as in two steps.
 func TestDecodeOnceTakesTheSamples(t *testing.T) {
 	testspecs.Require(t, "the webhook samples")
-	for _, file := range []string{"incident.resolved.json", "incident.triggered.json", "incident.annotated.json", "pagey.ping.json"} {
+	for _, file := range []string{"incident.resolved.json", "incident.triggered.json", "incident.acknowledged.json", "incident.annotated.json", "pagey.ping.json",
+		"official/incident.priority_updated.developer-docs.json", "official/incident.priority_updated.go-pagerduty-v1.8.0-testvector.json"} {
 		body := bytes.TrimSpace(testspecs.Read(t, "webhooks/"+file))
 		once := decodeOnce(body)
 		if once == nil {
