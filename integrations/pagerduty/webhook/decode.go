@@ -74,45 +74,28 @@ func Decode(body []byte) (*Envelope, error) {
 	return decodeInTwo(trimmed)
 }
 
-// onceEnvelope is the body with event.data decoded in the same parse.
-type onceEnvelope struct {
-	Event *onceEvent `json:"event"`
-}
-
-type onceEvent struct {
-	ID           *string    `json:"id"`
-	EventType    *string    `json:"event_type"`
-	ResourceType *string    `json:"resource_type"`
-	OccurredAt   *string    `json:"occurred_at"`
-	Agent        *Reference `json:"agent"`
-	Client       *Client    `json:"client"`
-	Data         *wireData  `json:"data"`
-}
-
-// decodeOnce decodes body, a JSON object, in one parse when it is a valid
+// decodeOnce decodes body, a JSON object, in one pass when it is a valid
 // envelope whose data has a modelled type; otherwise it returns nil and
-// decodeInTwo decides. A body whose "data" key may be there twice (spelled
-// with another case, escaped, or in a string) also goes to decodeInTwo:
-// there the last data object wins, while one parse would merge the two.
+// decodeInTwo decides. The pass is a scanner that decodes exactly these types
+// without reflection (scan.go, scan_types.go) and gives up on any body where
+// it is not sure to decode as encoding/json does: a key met twice (there the
+// last "data" object would win over the first), a key that matches a field
+// only ignoring case, an escape other than the simple ones, a type mismatch,
+// a syntax error, a number that is not a whole int. Its strings share one
+// copy of body.
 func decodeOnce(body []byte) *Envelope {
-	if countFold(body, `"data"`) != 1 || bytes.Contains(body, []byte(`\u`)) {
+	var we onceEvent
+	s := newScanner(body)
+	if !s.envelope(&we) || we.Data == nil {
 		return nil
 	}
-	var wire onceEnvelope
-	if json.Unmarshal(body, &wire) != nil || wire.Event == nil || wire.Event.Data == nil {
+	w := we.Data
+	if strings.TrimSpace(we.ID) == "" || strings.TrimSpace(we.EventType) == "" || !strings.Contains(we.EventType, ".") {
 		return nil
 	}
-	we, w := wire.Event, wire.Event.Data
-	if we.ID == nil || strings.TrimSpace(*we.ID) == "" || we.EventType == nil || strings.TrimSpace(*we.EventType) == "" ||
-		!strings.Contains(*we.EventType, ".") || we.OccurredAt == nil {
-		return nil
-	}
-	ev := Event{ID: *we.ID, EventType: *we.EventType, Agent: we.Agent, Client: we.Client}
-	if we.ResourceType != nil {
-		ev.ResourceType = *we.ResourceType
-	}
+	ev := Event{ID: we.ID, EventType: we.EventType, ResourceType: we.ResourceType, Agent: we.Agent, Client: we.Client}
 	var err error
-	if ev.OccurredAt, err = time.Parse(time.RFC3339Nano, *we.OccurredAt); err != nil {
+	if ev.OccurredAt, err = time.Parse(time.RFC3339Nano, we.OccurredAt); err != nil {
 		return nil
 	}
 	ev.Data = Data{Type: w.Type}
@@ -121,8 +104,7 @@ func decodeOnce(body []byte) *Envelope {
 		if w.ID == "" {
 			return nil
 		}
-		inc := w.Incident
-		ev.Data.Incident = &inc
+		ev.Data.Incident = &w.Incident
 	case DataIncidentNote:
 		if w.NoteIncident == nil || w.NoteIncident.ID == "" {
 			return nil
@@ -137,18 +119,6 @@ func decodeOnce(body []byte) *Envelope {
 		return nil
 	}
 	return &Envelope{Event: ev}
-}
-
-// countFold counts the occurrences of the ASCII string sub in b, ignoring
-// ASCII case (encoding/json matches keys without regard to case).
-func countFold(b []byte, sub string) int {
-	n := 0
-	for i := 0; i+len(sub) <= len(b); i++ {
-		if b[i] == sub[0] && bytes.EqualFold(b[i:i+len(sub)], []byte(sub)) {
-			n++
-		}
-	}
-	return n
 }
 
 // decodeInTwo parses the envelope with event.data left raw, then the data by
