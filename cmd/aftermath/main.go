@@ -21,7 +21,6 @@ import (
 	"github.com/aftermath-dev/aftermath/app"
 	"github.com/aftermath-dev/aftermath/cmd/aftermath/internal/commands"
 	"github.com/aftermath-dev/aftermath/config"
-	"github.com/aftermath-dev/aftermath/internal/groupwrite"
 	"github.com/aftermath-dev/aftermath/rules"
 )
 
@@ -143,8 +142,7 @@ func serve(fs *flag.FlagSet) action {
 		// the rest is for releasing what did not finish and closing.
 		opts.WorkerConfig.ShutdownTimeout = max(*stopTimeout*3/4, time.Second)
 		opts.HTTPShutdownTimeout = max(*stopTimeout/2, time.Second)
-		// Concurrent lines (a burst of webhooks) share one write(2).
-		opts.Logger = slog.New(slog.NewJSONHandler(groupwrite.New(stderr), &slog.HandlerOptions{Level: lvl}))
+		opts.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
