@@ -139,6 +139,7 @@ type result struct {
 	lag      []time.Duration // fixed rate: actual send time minus scheduled time, sorted
 	inflight int             // fixed rate: most requests outstanding at once
 	cpu      cpuUse          // CPU time each process used during the phase
+	own      *ownLatency     // aftermath: its own histogram's share of the phase
 }
 
 func (r *result) requests() int { return r.rec.ok + r.rec.bad }

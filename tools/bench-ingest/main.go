@@ -378,10 +378,18 @@ func bench(cfg config) (int, error) {
 			if t == aftT && st.prof != nil {
 				wait = st.prof.during(ctx, mode.short, cfg.duration)
 			}
+			var before buckets
+			var ownErr error
+			if t == aftT {
+				before, ownErr = scrapeOwn(aftAddr)
+			}
 			m := startCPU(ctx, rdb, pidOf(t), workerPid(t))
 			r := mode.run(ctx, client, t, cfg.duration)
 			r.cpu = m.stop()
 			wait()
+			if t == aftT {
+				r.own = ownPhase(aftAddr, before, ownErr)
+			}
 			st.results = append(st.results, r)
 			if t == aftT {
 				st.queue = append(st.queue, mode.queueNote+waitDrain(ctx, rdb, st.prefix, cfg.drain))

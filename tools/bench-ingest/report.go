@@ -174,6 +174,11 @@ func report(w io.Writer, st *state) bool {
 		fmt.Fprintf(w, "  at %.0f req/s: aftermath %.1f µs, bare Echo %.1f µs, ratio %.2f (for information)\n", c.rate, a, b, a/b)
 		fmt.Fprintf(w, "p99 at %.0f/s: aftermath %s, bare Echo %s (target < %s: %s)\n", c.rate, ms(aFix.pct(99)), ms(bFix.pct(99)), targetP99, met(aFix.rec.ok > 0 && aFix.pct(99) < targetP99))
 	}
+	for _, r := range []*result{aFix, aMax} {
+		if r != nil && r.own != nil {
+			fmt.Fprintf(w, "  aftermath's own time per queued webhook, %s (its histogram, handler start to answer; the wait before the handler runs is outside it): %s\n", modeLabel(r, c), r.own)
+		}
+	}
 
 	fmt.Fprintln(w)
 	failed := false
