@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/aftermath-dev/aftermath/integrations/confluence"
@@ -112,6 +113,27 @@ func (x *run) confluenceDescription(page render.Page) string {
 		link.Space, _, _ = x.rules.ConfluencePage(x.confluence.service)
 	}
 	return render.ConfluenceDescription(page, link)
+}
+
+// planConfluencePage says in a plan (aftermath plan, a dry run) where the
+// post-mortem's page would go when it lives in Confluence: the step itself
+// runs only once the epic exists, which a plan never makes.
+func (x *run) planConfluencePage(d draft) {
+	if x.r.Mode != PlanOnly || x.rules.Page.Target != rules.TargetConfluence {
+		return
+	}
+	if x.r.Confluence == nil {
+		x.plan.add(x.id, StepConfluencePage, store.StepSkipped,
+			"the rules say page.target: confluence but Confluence is not configured (CONFLUENCE_BASE_URL and credentials): the page would stay in the epic")
+		return
+	}
+	space, parent, _ := x.rules.ConfluencePage(x.confluence.service)
+	where := "space " + space
+	if parent != "" {
+		where += " under the page " + strconv.Quote(parent)
+	}
+	x.plan.add(x.id, StepConfluencePage, store.StepPlanned,
+		fmt.Sprintf("would create the post-mortem page %q in Confluence %s, linked both ways with the epic", confluenceTitle(d.summary), where))
 }
 
 // confluencePage makes the post-mortem page in Confluence once the epic

@@ -441,3 +441,38 @@ func TestConfluenceRulesWithoutConfluence(t *testing.T) {
 		t.Fatalf("%d pages", n)
 	}
 }
+
+// A plan (aftermath plan, a dry run) says where the Confluence page would
+// go, and writes nothing; without Confluence configured it says the page
+// would stay in the epic.
+func TestPlanNamesTheConfluencePage(t *testing.T) {
+	c := newConfluenceEnv(t, confluencetest.Cloud, nil)
+	realisticSEV1(c.pdEnv)
+	step := func() (PlanStep, bool) {
+		t.Helper()
+		plan, err := c.res.Plan(context.Background(), "PCHK1", c.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range plan.Steps {
+			if s.Name == StepConfluencePage {
+				return s, true
+			}
+		}
+		return PlanStep{}, false
+	}
+	s, ok := step()
+	if !ok || s.Status != store.StepPlanned || !strings.Contains(s.Detail, `in Confluence space PM under the page "Post-mortems Home"`) {
+		t.Fatalf("plan's Confluence step = %+v (found %v)", s, ok)
+	}
+	if n := len(c.csim.Pages()); n != 0 {
+		t.Fatalf("a plan made %d pages", n)
+	}
+	if n := len(c.jsim.Issues()); n != 0 {
+		t.Fatalf("a plan made %d issues", n)
+	}
+	c.res.Confluence = nil
+	if s, ok := step(); !ok || s.Status != store.StepSkipped || !strings.Contains(s.Detail, "the page would stay in the epic") {
+		t.Fatalf("plan's Confluence step without Confluence = %+v (found %v)", s, ok)
+	}
+}

@@ -92,6 +92,7 @@ func (x *run) postmortem(ctx context.Context, pm Postmortem) (ref PostmortemRef,
 		for _, f := range d.followups {
 			x.plan.add(x.id, StepFollowups, store.StepPlanned, "would create the follow-up "+strconv.Quote(f.item))
 		}
+		x.planConfluencePage(d)
 		return ref, false, x.noPostmortem(ctx)
 	}
 	owner, ownerNote := pm.Owner, pm.OwnerNote
