@@ -40,13 +40,18 @@ type jqlOrder struct {
 	desc  bool
 }
 
-// jqlError is a JQL problem; its message is Jira's errorMessages entry.
-type jqlError struct{ msg string }
+// jqlError is a JQL problem; its message is Jira's errorMessages entry,
+// and more are the further entries of the same refusal (Jira lists every
+// value that names no issue, one message each).
+type jqlError struct {
+	msg  string
+	more []string
+}
 
 func (e *jqlError) Error() string { return e.msg }
 
 func syntaxError(pos int, format string, args ...any) error {
-	return &jqlError{fmt.Sprintf("Error in the JQL Query: "+format+" (line 1, character %d)", append(args, pos)...)}
+	return &jqlError{msg: fmt.Sprintf("Error in the JQL Query: "+format+" (line 1, character %d)", append(args, pos)...)}
 }
 
 type tokKind int
@@ -148,7 +153,7 @@ func canonicalField(name string, mode Mode, pos int) (string, error) {
 			return "", syntaxError(pos, "jiratest does not simulate the field '%s'; it evaluates labels, project, issuetype, key, parent and \"Epic Link\".", name)
 		}
 	}
-	return "", &jqlError{fmt.Sprintf("Field '%s' does not exist or you do not have permission to view it.", name)}
+	return "", &jqlError{msg: fmt.Sprintf("Field '%s' does not exist or you do not have permission to view it.", name)}
 }
 
 func parseJQL(jql string, mode Mode) (jqlQuery, error) {
@@ -274,8 +279,11 @@ var issueKeyPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*-[0-9]+$`)
 
 // resolve checks the values against the database, as Jira does before it
 // searches (so an issue not yet indexed is still a valid value), and
-// canonicalizes them: project and issue keys, issue type names.
+// canonicalizes them: project and issue keys, issue type names. A value
+// naming no issue (deleted, never made) does not stop the check: Jira's
+// 400 has one message for each such value, clause by clause.
 func (s *Server) resolve(q *jqlQuery) error {
+	var missing []string
 	for ci := range q.clauses {
 		c := &q.clauses[ci]
 		for vi, v := range c.values {
@@ -290,7 +298,7 @@ func (s *Server) resolve(q *jqlQuery) error {
 					}
 				}
 				if p == nil {
-					return &jqlError{fmt.Sprintf("The value '%s' does not exist for the field '%s'.", v, c.name)}
+					return &jqlError{msg: fmt.Sprintf("The value '%s' does not exist for the field '%s'.", v, c.name)}
 				}
 				c.values[vi] = p.Key
 			case "issuetype":
@@ -301,20 +309,24 @@ func (s *Server) resolve(q *jqlQuery) error {
 					}
 				}
 				if found == "" {
-					return &jqlError{fmt.Sprintf("The value '%s' does not exist for the field '%s'.", v, c.name)}
+					return &jqlError{msg: fmt.Sprintf("The value '%s' does not exist for the field '%s'.", v, c.name)}
 				}
 				c.values[vi] = found
 			case "key", "parent", "epiclink":
 				x := s.issueByKeyOrID(v)
-				if x == nil {
-					if !issueKeyPattern.MatchString(v) && !isDigits(v) {
-						return &jqlError{fmt.Sprintf("The issue key '%s' for field '%s' is invalid.", v, c.name)}
-					}
-					return &jqlError{fmt.Sprintf("An issue with key '%s' does not exist for field '%s'.", v, c.name)}
+				switch {
+				case x != nil:
+					c.values[vi] = x.Key
+				case !issueKeyPattern.MatchString(v) && !isDigits(v):
+					missing = append(missing, fmt.Sprintf("The issue key '%s' for field '%s' is invalid.", v, c.name))
+				default:
+					missing = append(missing, fmt.Sprintf("An issue with key '%s' does not exist for field '%s'.", v, c.name))
 				}
-				c.values[vi] = x.Key
 			}
 		}
+	}
+	if len(missing) > 0 {
+		return &jqlError{msg: missing[0], more: missing[1:]}
 	}
 	return nil
 }

@@ -99,11 +99,11 @@ func (s *Server) run(jql string, now time.Time, reconcile []int64) ([]*Issue, *r
 	}
 	if err != nil {
 		var je *jqlError
-		msg := err.Error()
+		msgs := []string{err.Error()}
 		if errors.As(err, &je) {
-			msg = je.msg
+			msgs = append([]string{je.msg}, je.more...)
 		}
-		r := errorMessages(http.StatusBadRequest, msg)
+		r := errorMessages(http.StatusBadRequest, msgs...)
 		return nil, &r
 	}
 	fresh := map[string]bool{}

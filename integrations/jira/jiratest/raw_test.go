@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -291,6 +292,25 @@ func TestJQLErrors(t *testing.T) {
 		r := send(t, tc.s, "GET", path+url.QueryEscape(tc.jql), "", nil)
 		if r.status != 400 || len(r.messages()) != 1 || !strings.HasPrefix(r.messages()[0], tc.want) {
 			t.Errorf("%s %q: %d %s, want %q", tc.s.Mode(), tc.jql, r.status, r.raw, tc.want)
+		}
+	}
+	// Every value that names no issue has its message, clause by clause,
+	// in the one 400, as Jira lists them.
+	for _, s := range []*Server{cloud, dc} {
+		path := "/rest/api/2/search/jql?jql="
+		child := "parent"
+		if s.Mode() == DataCenter {
+			path, child = "/rest/api/2/search?jql=", `"Epic Link"`
+		}
+		jql := "key in (OPS-77, OPS-78) OR " + child + " in (OPS-77)"
+		r := send(t, s, "GET", path+url.QueryEscape(jql), "", nil)
+		want := []string{
+			"An issue with key 'OPS-77' does not exist for field 'key'.",
+			"An issue with key 'OPS-78' does not exist for field 'key'.",
+			"An issue with key 'OPS-77' does not exist for field '" + strings.Trim(child, `"`) + "'.",
+		}
+		if r.status != 400 || !slices.Equal(r.messages(), want) {
+			t.Errorf("%s %q: %d %s, want %q", s.Mode(), jql, r.status, r.raw, want)
 		}
 	}
 	// POST search takes the same JQL.
