@@ -53,7 +53,10 @@ const epicsPerSearch = 100
 // 100 epics: "key in (epics) OR parent in (epics)" (Data Center: the Epic
 // Link field instead of parent), 50 issues a page. So the searches are as
 // many as the issues read divided by 50, rounded up, plus at most one per
-// 100 epics beyond the first 100.
+// 100 epics beyond the first 100. An epic Jira no longer shows (deleted,
+// or out of this account's sight) is missing from the answer, with no
+// tickets: Jira refuses a query naming it, and the batch is searched again
+// without it (withoutMissing), one search more.
 func (c *Client) Tickets(ctx context.Context, epics []string) (EpicTickets, error) {
 	out := EpicTickets{Statuses: map[string]string{}, Tickets: map[string][]Ticket{}}
 	d, err := c.Deployment(ctx)
@@ -83,24 +86,8 @@ func (c *Client) Tickets(ctx context.Context, epics []string) (EpicTickets, erro
 		fields = append(fields, linkField)
 	}
 	for start := 0; start < len(epics); start += epicsPerSearch {
-		batch := epics[start:min(start+epicsPerSearch, len(epics))]
-		list := strings.Join(batch, ",")
-		jql := fmt.Sprintf("key in (%s) OR %s in (%s) ORDER BY key ASC", list, child, list)
-		if child == "" {
-			jql = fmt.Sprintf("key in (%s) ORDER BY key ASC", list)
-		}
-		// What this client wrote to these epics moments ago is reconciled
-		// (Cloud), as Statuses does: a stale status could undo a change.
-		ids := c.recent.reconcile(c.cfg.Now(), func(key string, _ []string) bool { return slices.Contains(batch, key) })
-		err := c.searchPages(ctx, d, jql, fields, ids, func(is gojira.Issue) {
-			t := ticketOf(is, d, linkField)
-			if slices.Contains(batch, t.Key) {
-				out.Statuses[t.Key] = t.Status
-				return
-			}
-			if t.Epic != "" {
-				out.Tickets[t.Epic] = append(out.Tickets[t.Epic], t)
-			}
+		err := c.withoutMissing(ctx, epics[start:min(start+epicsPerSearch, len(epics))], func(batch []string) error {
+			return c.epicTickets(ctx, d, batch, child, linkField, fields, out)
 		})
 		if err != nil {
 			return out, err
@@ -110,6 +97,35 @@ func (c *Client) Tickets(ctx context.Context, epics []string) (EpicTickets, erro
 		slices.SortStableFunc(out.Tickets[e], func(a, b Ticket) int { return a.Created.Compare(b.Created) })
 	}
 	return out, nil
+}
+
+// epicTickets reads one batch of epics and the issues under them (child
+// is the JQL field of an issue's epic, "" none) into out, once the whole
+// batch is read: a search refused on a later page adds nothing, so that it
+// can be searched again.
+func (c *Client) epicTickets(ctx context.Context, d string, batch []string, child, linkField string, fields []string, out EpicTickets) error {
+	list := strings.Join(batch, ",")
+	jql := fmt.Sprintf("key in (%s) OR %s in (%s) ORDER BY key ASC", list, child, list)
+	if child == "" {
+		jql = fmt.Sprintf("key in (%s) ORDER BY key ASC", list)
+	}
+	// What this client wrote to these epics moments ago is reconciled
+	// (Cloud), as Statuses does: a stale status could undo a change.
+	ids := c.recent.reconcile(c.cfg.Now(), func(key string, _ []string) bool { return slices.Contains(batch, key) })
+	var read []Ticket
+	err := c.searchPages(ctx, d, jql, fields, ids, func(is gojira.Issue) { read = append(read, ticketOf(is, d, linkField)) })
+	if err != nil {
+		return err
+	}
+	for _, t := range read {
+		switch {
+		case slices.Contains(batch, t.Key):
+			out.Statuses[t.Key] = t.Status
+		case t.Epic != "":
+			out.Tickets[t.Epic] = append(out.Tickets[t.Epic], t)
+		}
+	}
+	return nil
 }
 
 func ticketOf(is gojira.Issue, d, linkField string) Ticket {

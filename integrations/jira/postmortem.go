@@ -216,22 +216,26 @@ func isMarkerChar(b byte) bool {
 // statusBatch is how many epics one status search asks for.
 const statusBatch = 50
 
-// Statuses reads the Jira status of each of the epics, 50 a search. An
-// epic Jira no longer shows (deleted, or moved out of sight) is missing from
-// the answer.
+// Statuses reads the Jira status of each of the issues (epics and
+// tickets), 50 a search. An issue Jira no longer shows (deleted, or moved
+// out of sight) is missing from the answer: Jira refuses a search naming
+// it, and the batch is searched again without it (withoutMissing), one
+// search more.
 func (c *Client) Statuses(ctx context.Context, keys []string) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
 	for start := 0; start < len(keys); start += statusBatch {
-		batch := keys[start:min(start+statusBatch, len(keys))]
-		// Epics and tickets this client created or moved moments ago are
-		// reconciled: else a stale status could undo a change.
-		ids := c.recent.reconcile(c.cfg.Now(), func(key string, _ []string) bool { return slices.Contains(batch, key) })
-		issues, err := c.search(ctx, "key in ("+strings.Join(batch, ",")+")", len(batch), ids)
+		err := c.withoutMissing(ctx, keys[start:min(start+statusBatch, len(keys))], func(batch []string) error {
+			// Epics and tickets this client created or moved moments ago
+			// are reconciled: else a stale status could undo a change.
+			ids := c.recent.reconcile(c.cfg.Now(), func(key string, _ []string) bool { return slices.Contains(batch, key) })
+			issues, err := c.search(ctx, "key in ("+strings.Join(batch, ",")+")", len(batch), ids)
+			for _, is := range issues {
+				out[is.Key] = is.Status
+			}
+			return err
+		})
 		if err != nil {
 			return out, err
-		}
-		for _, is := range issues {
-			out[is.Key] = is.Status
 		}
 	}
 	return out, nil
