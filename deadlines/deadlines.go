@@ -37,11 +37,11 @@ type Store interface {
 	// The follow-up index and its reminder schedule (followups.go).
 	Followups(ctx context.Context, incident string) ([]store.Followup, error)
 	WithOpenFollowups(ctx context.Context) ([]string, error)
-	SaveFollowups(ctx context.Context, incident string, fus []store.Followup) error
-	PlanFollowupReminders(ctx context.Context, incident string, plans []store.FollowupPlan, maxReminders int) error
+	RecordFollowups(ctx context.Context, incident string, fus []store.Followup, plans []store.FollowupPlan, maxReminders int) error
 	NextFollowupReminders(ctx context.Context, limit int) ([]string, error)
 	ClaimFollowupReminder(ctx context.Context, member string, repeat time.Duration, maxReminders int) (outcome, entryID string, err error)
 	ClaimFollowupDue(ctx context.Context, key, how string) (bool, error)
+	SettleFollowupDue(ctx context.Context, key string) error
 	ReleaseFollowupDue(ctx context.Context, key string) error
 }
 

@@ -116,9 +116,6 @@ func (k *Keeper) syncEpicFollowups(ctx context.Context, rl *rules.Rules, done ma
 			recs = append(recs, p)
 		}
 	}
-	if err := k.Store.SaveFollowups(ctx, d.Incident, recs); err != nil {
-		return err
-	}
 	plans := make([]store.FollowupPlan, 0, len(recs))
 	for _, f := range recs {
 		p := store.FollowupPlan{Key: f.Key, State: store.FollowupOpen, Due: f.Due}
@@ -133,7 +130,7 @@ func (k *Keeper) syncEpicFollowups(ctx context.Context, rl *rules.Rules, done ma
 		}
 		plans = append(plans, p)
 	}
-	if err := k.Store.PlanFollowupReminders(ctx, d.Incident, plans, rl.Followups.MaxReminders); err != nil {
+	if err := k.Store.RecordFollowups(ctx, d.Incident, recs, plans, rl.Followups.MaxReminders); err != nil {
 		return err
 	}
 	if len(d.Followups) > 0 {
@@ -146,10 +143,12 @@ func (k *Keeper) syncEpicFollowups(ctx context.Context, rl *rules.Rules, done ma
 // (followups.due for the post-mortem's severity, from its resolution), the
 // first time the sync sees it open, and only when it has none: a ticket with a
 // due date is never touched. Once per ticket across syncs and replicas (a
-// claim in Redis); the ticket itself is read right before the write, so
-// that a date set since the search, by a person or an earlier attempt, is
-// kept. A failed write is logged and tried again at the next sync; it does
-// not fail the sync.
+// claim in Redis, a lease of minutes until the date is set, then for good);
+// the ticket itself is read right before the write, so that a date set
+// since the search, by a person or an earlier attempt, is kept. A failed
+// write is logged and tried again at the next sync; it does not fail the
+// sync. A sync that dies between the claim and the write leaves the ticket
+// to the first sync after the lease.
 func (k *Keeper) dueOnce(ctx context.Context, rl *rules.Rules, d store.Deadline, t Ticket) (time.Time, bool) {
 	due, ok := rl.FollowupDue(d.Severity, d.ResolvedAt)
 	how := "set"
@@ -169,8 +168,14 @@ func (k *Keeper) dueOnce(ctx context.Context, rl *rules.Rules, d store.Deadline,
 	}
 	release := func(err error) {
 		log.Warn("could not set the due date of a follow-up a person added; the next sync tries again", "err", err)
-		if rerr := k.Store.ReleaseFollowupDue(ctx, t.Key); rerr != nil {
-			log.Warn("could not release the claim on the due date", "err", rerr)
+		// Released even when the sync is stopping (else the lease).
+		if rerr := k.Store.ReleaseFollowupDue(context.WithoutCancel(ctx), t.Key); rerr != nil {
+			log.Warn("could not release the claim on the due date; a sync after the lease tries again", "err", rerr)
+		}
+	}
+	settle := func() {
+		if err := k.Store.SettleFollowupDue(context.WithoutCancel(ctx), t.Key); err != nil {
+			log.Warn("could not record that the due date is set; a sync after the lease reads the ticket again", "err", err)
 		}
 	}
 	has, found, err := k.Followups.DueDate(ctx, t.Key)
@@ -179,12 +184,14 @@ func (k *Keeper) dueOnce(ctx context.Context, rl *rules.Rules, d store.Deadline,
 		release(err)
 		return time.Time{}, false
 	case found:
+		settle()
 		return has, true
 	}
 	if err := k.Followups.SetDueDate(ctx, t.Key, due); err != nil {
 		release(err)
 		return time.Time{}, false
 	}
+	settle()
 	k.Metrics.dueDates.Inc()
 	log.Info("due date set on a follow-up a person added", "due", due.Format(time.DateOnly))
 	return due, true

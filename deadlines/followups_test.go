@@ -293,3 +293,110 @@ func TestSyncReadsAClosedPostmortemsOpenFollowups(t *testing.T) {
 		t.Fatalf("the sync still reads a Closed post-mortem with no open follow-up: %d requests", n)
 	}
 }
+
+// cancelOnDueDate is the Jira adapter of a sync stopped while it reads a
+// ticket's due date: the stop cancels the sync's context.
+type cancelOnDueDate struct {
+	followupJira
+	cancel context.CancelFunc
+}
+
+func (c cancelOnDueDate) DueDate(ctx context.Context, key string) (time.Time, bool, error) {
+	c.cancel()
+	return time.Time{}, false, context.Canceled
+}
+
+// A sync that dies between claiming a person's ticket and setting its due
+// date never keeps the ticket from getting one: stopped (its context
+// cancelled), it still releases the claim and the next sync sets the date;
+// killed (nothing after the claim), the claim is a lease of minutes, after
+// which a sync sets the date, once.
+func TestADeadSyncsDueDateClaimPasses(t *testing.T) {
+	js, jc, st, _ := syncFixture(t)
+	js.AddUser(bob)
+	resolved := time.Date(2026, 12, 21, 15, 0, 0, 0, time.UTC)
+	clock := clocks.NewClock(resolved.Add(time.Hour))
+	st.WithClock(clock.Now)
+	rl, err := rules.Load("r.yaml", []byte(loopRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	epic, err := jc.CreateEpic(ctx, jira.Epic{Project: "PM", IssueType: "Epic", Summary: "Post-mortem Q1", Incidents: []string{"Q1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Register(ctx, store.Postmortem{Incident: "Q1", Key: epic.Key, Severity: "SEV-1", ResolvedAt: resolved,
+		MeetingDue: resolved.Add(72 * time.Hour), ReviewDue: resolved.Add(48 * time.Hour)}, 5); err != nil {
+		t.Fatal(err)
+	}
+	stopped := js.AddChild(epic.Key, "Task", "Runbook for failover", bob.AccountID, bob.AccountID, "")
+	keeper := func(f FollowupJira) *Keeper {
+		return &Keeper{Store: st, Jira: jc, Followups: f, Rules: func() *rules.Rules { return rl },
+			Log: slog.New(slog.DiscardHandler), Now: clock.Now, Metrics: NewMetrics(nil)}
+	}
+	dueOf := func(key string) string {
+		x, _ := js.Issue(key)
+		return x.DueDate
+	}
+
+	// Stopped while reading the ticket.
+	sctx, cancel := context.WithCancel(ctx)
+	_ = keeper(cancelOnDueDate{followupJira{jc}, cancel}).Sync(sctx)
+	if d := dueOf(stopped.Key); d != "" {
+		t.Fatalf("%s due %q after the stopped sync", stopped.Key, d)
+	}
+	clock.Add(time.Minute)
+	if err := keeper(followupJira{jc}).Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := dueOf(stopped.Key); d != "2026-12-30" {
+		t.Fatalf("%s due %q after the next sync, want 2026-12-30: the stopped sync kept its claim", stopped.Key, d)
+	}
+
+	// Killed right after claiming: the claim is all it left.
+	killed := js.AddChild(epic.Key, "Task", "Alert on the pool", bob.AccountID, bob.AccountID, "")
+	if ok, err := st.ClaimFollowupDue(ctx, killed.Key, "set"); err != nil || !ok {
+		t.Fatalf("the killed sync's claim: %v %v", ok, err)
+	}
+	edits := func() int { return js.Count("PUT /rest/api/2/issue/{issueIdOrKey}") }
+	k := keeper(followupJira{jc})
+	clock.Add(time.Minute)
+	before := edits()
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := dueOf(killed.Key); d != "" || edits() != before {
+		t.Fatalf("%s due %q during the killed sync's lease", killed.Key, d)
+	}
+	// The lease runs out (a real Redis TTL of minutes: expired here).
+	expireDueClaims(t, st, killed.Key)
+	for range 2 {
+		clock.Add(time.Minute)
+		if err := k.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := dueOf(killed.Key); d != "2026-12-30" || edits() != before+1 {
+		t.Fatalf("%s due %q with %d edits after the lease, want 2026-12-30 set once", killed.Key, d, edits()-before)
+	}
+}
+
+// expireDueClaims ends the due-date claims on key now, checking first that
+// they were leases of at most ten minutes.
+func expireDueClaims(t *testing.T, st *store.Store, key string) {
+	t.Helper()
+	ctx := context.Background()
+	rdb := st.Client()
+	keys, err := rdb.Keys(ctx, st.Prefix()+":fudue:"+key).Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("claims on %s: %v %v", key, keys, err)
+	}
+	if ttl := rdb.PTTL(ctx, keys[0]).Val(); ttl <= 0 || ttl > 10*time.Minute {
+		t.Fatalf("the claim on %s holds %v, want a lease of at most 10m", key, ttl)
+	}
+	if err := rdb.PExpire(ctx, keys[0], time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+}

@@ -117,6 +117,15 @@ func (s *Store) PlanFollowupReminders(ctx context.Context, incident string, plan
 	if len(plans) == 0 {
 		return nil
 	}
+	keys, args := s.planArgs(incident, plans, maxReminders)
+	if err := planScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
+		return fmt.Errorf("schedule the follow-up reminders of %s: %w", incident, err)
+	}
+	return nil
+}
+
+// planArgs are planScript's keys and arguments.
+func (s *Store) planArgs(incident string, plans []FollowupPlan, maxReminders int) ([]string, []any) {
 	args := []any{incident, maxReminders}
 	for _, p := range plans {
 		due, at := "", int64(0)
@@ -125,11 +134,7 @@ func (s *Store) PlanFollowupReminders(ctx context.Context, incident string, plan
 		}
 		args = append(args, p.Key, p.State, due, at)
 	}
-	keys := []string{s.fuScheduleKey(), s.fuSchedKey(incident), s.fuOpenKey(), s.fuDoneKey()}
-	if err := planScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
-		return fmt.Errorf("schedule the follow-up reminders of %s: %w", incident, err)
-	}
-	return nil
+	return []string{s.fuScheduleKey(), s.fuSchedKey(incident), s.fuOpenKey(), s.fuDoneKey()}, args
 }
 
 // NextFollowupReminders returns up to limit follow-ups whose reminder is
@@ -285,17 +290,37 @@ func (s *Store) fuDueKey(key string) string { return s.prefix + ":fudue:" + keyP
 // longer than any follow-up stays under an open post-mortem.
 const followupDueTTL = 400 * 24 * time.Hour
 
+// followupDueLease is how long a claim to set a due date holds before the
+// date is set (SettleFollowupDue): a sync that dies in between (SIGKILL, or
+// a stop that cancels its context) leaves the ticket to a later sync, which
+// reads the ticket again before writing.
+const followupDueLease = 10 * time.Minute
+
 // ClaimFollowupDue decides, once per ticket, that the status sync handles
 // the due date of a ticket a person added (how: "had", it had one; "set",
 // aftermath sets one; "none", the rules give none): true for the one
-// caller that decides, false ever after. A set that failed is released
-// (ReleaseFollowupDue) for the next sync to try again.
+// caller that decides, false ever after. "had" and "none" are final; "set"
+// is a lease until SettleFollowupDue makes it final, and a set that failed
+// is released (ReleaseFollowupDue) for the next sync to try again.
 func (s *Store) ClaimFollowupDue(ctx context.Context, key, how string) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, s.fuDueKey(key), how, followupDueTTL).Result()
+	value, ttl := how, followupDueTTL
+	if how == "set" {
+		value, ttl = "setting", followupDueLease
+	}
+	ok, err := s.rdb.SetNX(ctx, s.fuDueKey(key), value, ttl).Result()
 	if err != nil {
 		return false, fmt.Errorf("claim the due date of %s: %w", key, err)
 	}
 	return ok, nil
+}
+
+// SettleFollowupDue makes a claim to set a ticket's due date final, once
+// the ticket has one.
+func (s *Store) SettleFollowupDue(ctx context.Context, key string) error {
+	if err := s.rdb.Set(ctx, s.fuDueKey(key), "set", followupDueTTL).Err(); err != nil {
+		return fmt.Errorf("settle the due date of %s: %w", key, err)
+	}
+	return nil
 }
 
 // ReleaseFollowupDue forgets the claim on a ticket's due date.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +188,101 @@ func TestClaimFollowupDueOnce(t *testing.T) {
 	}
 	if ok, err := other.ClaimFollowupDue(ctx, "PM-9", "set"); err != nil || !ok {
 		t.Fatalf("claim after release: %v %v", ok, err)
+	}
+}
+
+// A claim to set a due date is a lease until settled: a sync that dies
+// between the claim and the write holds the ticket for minutes, not for
+// good. "had" and "none" are final at once.
+func TestFollowupDueClaimIsALeaseUntilSettled(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	ttl := func(key string) time.Duration {
+		t.Helper()
+		d, err := s.rdb.PTTL(ctx, s.fuDueKey(key)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if ok, err := s.ClaimFollowupDue(ctx, "PM-9", "set"); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if d := ttl("PM-9"); d <= 0 || d > followupDueLease {
+		t.Fatalf("a claim to set holds %v, want at most the lease %v", d, followupDueLease)
+	}
+	if err := s.SettleFollowupDue(ctx, "PM-9"); err != nil {
+		t.Fatal(err)
+	}
+	if d := ttl("PM-9"); d < followupDueTTL-time.Hour {
+		t.Fatalf("a settled claim holds %v, want %v", d, followupDueTTL)
+	}
+	for _, how := range []string{"had", "none"} {
+		key := "PM-" + how
+		if ok, err := s.ClaimFollowupDue(ctx, key, how); err != nil || !ok {
+			t.Fatalf("claim %s: %v %v", how, ok, err)
+		}
+		if d := ttl(key); d < followupDueTTL-time.Hour {
+			t.Fatalf("a %q claim holds %v, want %v", how, d, followupDueTTL)
+		}
+	}
+}
+
+// The post-mortems the status sync goes on reading once Closed are those
+// with an open follow-up in the open set, which RecordFollowups keeps in
+// the same transaction as the index: they never disagree.
+func TestWithOpenFollowupsIsTheOpenSet(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	due := time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC)
+	record := func(incident string, fus ...Followup) {
+		t.Helper()
+		plans := make([]FollowupPlan, 0, len(fus))
+		for _, f := range fus {
+			p := FollowupPlan{Key: f.Key, State: FollowupOpen, Due: f.Due, OverdueAt: f.Due.Add(24 * time.Hour)}
+			switch {
+			case f.Deleted:
+				p.State = FollowupDeleted
+			case f.Done:
+				p.State = FollowupDone
+			}
+			plans = append(plans, p)
+		}
+		if err := s.RecordFollowups(ctx, incident, fus, plans, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() []string {
+		t.Helper()
+		ids, err := s.WithOpenFollowups(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	record("P1", Followup{Key: "PM-2", Epic: "PM-1", Due: due}, Followup{Key: "PM-3", Epic: "PM-1", Done: true})
+	record("P2", Followup{Key: "PM-5", Epic: "PM-4", Done: true})
+	record("P3", Followup{Key: "PM-7", Epic: "PM-6", Deleted: true})
+	record("P4", Followup{Key: "PM-9", Epic: "PM-8"}, Followup{Key: "PM-10", Epic: "PM-8"})
+	if got := open(); !slices.Equal(got, []string{"P1", "P4"}) {
+		t.Fatalf("with open follow-ups: %v, want [P1 P4]", got)
+	}
+	for _, id := range []string{"P1", "P2", "P3", "P4"} {
+		fus, err := s.Followups(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		anyOpen := slices.ContainsFunc(fus, Followup.Open)
+		if anyOpen != slices.Contains(open(), id) {
+			t.Fatalf("%s: the index says open=%v, the open set disagrees", id, anyOpen)
+		}
+	}
+	record("P1", Followup{Key: "PM-2", Epic: "PM-1", Due: due, Done: true})
+	record("P4", Followup{Key: "PM-9", Epic: "PM-8", Deleted: true})
+	if got := open(); !slices.Equal(got, []string{"P4"}) {
+		t.Fatalf("after P1's was done and one of P4's deleted: %v, want [P4]", got)
+	}
+	if _, ok, _ := s.FollowupReminderAt(ctx, "P1", "PM-2"); ok {
+		t.Fatal("a done follow-up is still scheduled")
 	}
 }

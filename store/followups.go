@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -62,6 +63,13 @@ func (s *Store) SaveFollowups(ctx context.Context, incident string, fus []Follow
 	if len(fus) == 0 {
 		return nil
 	}
+	if err := s.saveFollowups(ctx, s.rdb, incident, fus); err != nil {
+		return fmt.Errorf("record the follow-ups of %s: %w", incident, err)
+	}
+	return nil
+}
+
+func (s *Store) saveFollowups(ctx context.Context, c redis.Cmdable, incident string, fus []Followup) error {
 	vals := make([]any, 0, 2*len(fus))
 	for _, f := range fus {
 		f.Incident = incident
@@ -71,7 +79,31 @@ func (s *Store) SaveFollowups(ctx context.Context, incident string, fus []Follow
 		}
 		vals = append(vals, f.Key, data)
 	}
-	if err := s.rdb.HSet(ctx, s.followupsKey(incident), vals...).Err(); err != nil {
+	return c.HSet(ctx, s.followupsKey(incident), vals...).Err()
+}
+
+// RecordFollowups files what the status sync read of a post-mortem's
+// follow-ups in one transaction: the index (as SaveFollowups) with the
+// reminder schedule and the open and done sets (as PlanFollowupReminders).
+// The open set says which post-mortems the sync goes on reading once
+// Closed (WithOpenFollowups), so it must never disagree with the index.
+func (s *Store) RecordFollowups(ctx context.Context, incident string, fus []Followup, plans []FollowupPlan, maxReminders int) error {
+	if len(fus) == 0 && len(plans) == 0 {
+		return nil
+	}
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if len(fus) > 0 {
+			if err := s.saveFollowups(ctx, p, incident, fus); err != nil {
+				return err
+			}
+		}
+		if len(plans) > 0 {
+			keys, args := s.planArgs(incident, plans, maxReminders)
+			planScript.Eval(ctx, p, keys, args...)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("record the follow-ups of %s: %w", incident, err)
 	}
 	return nil
@@ -118,21 +150,24 @@ func (s *Store) AllFollowups(ctx context.Context) ([]Followup, error) {
 	return out, nil
 }
 
-// WithOpenFollowups returns the tracked post-mortems whose follow-up index
-// holds an open follow-up, whatever their status: a Closed post-mortem's
-// follow-ups go on being read by the status sync until they are done.
+// WithOpenFollowups returns the post-mortems with an open follow-up,
+// whatever their status: a Closed post-mortem's follow-ups go on being read
+// by the status sync until they are done. It reads the open set the sync
+// keeps with the index (RecordFollowups): its cost is the open follow-ups,
+// not every post-mortem ever tracked.
 func (s *Store) WithOpenFollowups(ctx context.Context) ([]string, error) {
-	all, err := s.AllFollowups(ctx)
+	members, err := s.rdb.ZRange(ctx, s.fuOpenKey(), 0, -1).Result()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read the open follow-ups: %w", err)
 	}
-	var ids []string
-	for _, f := range all {
-		if f.Open() && (len(ids) == 0 || ids[len(ids)-1] != f.Incident) {
-			ids = append(ids, f.Incident)
+	ids := make([]string, 0, len(members))
+	for _, m := range members {
+		if i := strings.LastIndexByte(m, '|'); i > 0 {
+			ids = append(ids, m[:i])
 		}
 	}
-	return ids, nil
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
 }
 
 func decodeFollowups(incident string, h, sent map[string]string) ([]Followup, error) {

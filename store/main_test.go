@@ -154,7 +154,27 @@ func atomicSites() ([]site, error) {
 			return true
 		})
 	}
-	return out, nil
+	return withinTransactions(out), nil
+}
+
+// withinTransactions drops the script calls made inside a transaction's
+// function (Script.Eval on the Pipeliner): they run with the transaction,
+// whose site is the one the hook sees.
+func withinTransactions(all []site) []site {
+	var out []site
+	for _, s := range all {
+		inside := false
+		for _, tx := range all {
+			if tx.what == "transaction" && s.what != "transaction" && s.file == tx.file && s.from > tx.from && s.to <= tx.to {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // everySiteSeen checks that each script and transaction call site ran under

@@ -112,18 +112,26 @@ func (h *OneSlot) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 }
 
 func (h *OneSlot) script(cmd redis.Cmder) {
+	if keys, ok := scriptKeys(cmd); ok {
+		h.check(&h.scripts, strings.ToUpper(cmd.Name()), keys)
+	}
+}
+
+// scriptKeys are the keys a script or function call names (numkeys, then
+// the keys, after the script or its SHA); ok is false for other commands.
+func scriptKeys(cmd redis.Cmder) (keys []string, ok bool) {
 	switch cmd.Name() {
 	case "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro":
 	default:
-		return
+		return nil, false
 	}
 	args := cmd.Args()
 	n, _ := strconv.Atoi(fmt.Sprint(args[2]))
-	keys := make([]string, 0, n)
+	keys = make([]string, 0, n)
 	for _, k := range args[3 : 3+n] {
 		keys = append(keys, fmt.Sprint(k))
 	}
-	h.check(&h.scripts, strings.ToUpper(cmd.Name()), keys)
+	return keys, true
 }
 
 func (h *OneSlot) check(count *int, what string, keys []string) {
@@ -165,6 +173,9 @@ func caller() string {
 // XINFO and OBJECT, else the first argument (every other command aftermath
 // queues in a transaction has its key there).
 func commandKeys(c redis.Cmder) []string {
+	if keys, ok := scriptKeys(c); ok {
+		return keys
+	}
 	args := c.Args()
 	if len(args) < 2 {
 		return nil
