@@ -17,13 +17,14 @@ func (x *run) liaison(ctx context.Context) error {
 	if !ok {
 		return err
 	}
-	page, err := x.r.Jira.Page(ctx, d.Key)
+	// The page where it lives (in Confluence, when it is there).
+	page, where, err := x.reviewedPage(ctx, d.Key)
 	if err != nil {
 		return x.failRead(ctx, StepLiaison, err)
 	}
 	msg, ok := render.ExternalMessage(page)
 	if !ok {
-		return x.trace(ctx, StepLiaison, store.StepSkipped, "the page of "+d.Key+" has no external message", "")
+		return x.trace(ctx, StepLiaison, store.StepSkipped, "the page of "+where+" has no external message", "")
 	}
 	// Without a Jira user the address from the rules is written as text,
 	// escaped: an address holds _ + - that wiki markup would read.

@@ -62,16 +62,18 @@ func (x *run) statusPage(ctx context.Context) error {
 	if !ok {
 		return err
 	}
-	page, err := x.r.Jira.Page(ctx, d.Key)
+	// The page where it lives: with the page in Confluence the epic's
+	// description is a short one, without the External section.
+	page, where, err := x.reviewedPage(ctx, d.Key)
 	if err != nil {
 		return x.failRead(ctx, StepStatusPage, err)
 	}
 	msg, has, fits := render.StatusPageMessage(page)
 	if !has {
 		if !cfg.CloseWithoutExternalMessage {
-			return x.trace(ctx, StepStatusPage, store.StepSkipped, "the page of "+d.Key+" has no external message, and the rules leave the post-mortem at Reviewed (external_message.close_without_external_message is false)", "")
+			return x.trace(ctx, StepStatusPage, store.StepSkipped, "the page of "+where+" has no external message, and the rules leave the post-mortem at Reviewed (external_message.close_without_external_message is false)", "")
 		}
-		if err := x.trace(ctx, StepStatusPage, store.StepDone, "the page of "+d.Key+" has no external message: closing the post-mortem (external_message.close_without_external_message)", ""); err != nil {
+		if err := x.trace(ctx, StepStatusPage, store.StepDone, "the page of "+where+" has no external message: closing the post-mortem (external_message.close_without_external_message)", ""); err != nil {
 			return err
 		}
 		return x.closeEpic(ctx, d)
