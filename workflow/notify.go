@@ -209,7 +209,8 @@ func (x *run) tellReviewed(ctx context.Context) error {
 	}
 	results := ""
 	if x.r.Jira != nil {
-		page, err := x.r.Jira.Page(ctx, f.Key)
+		// Where people write it: the Confluence page when the page lives there.
+		page, _, err := x.reviewedPage(ctx, f.Key)
 		if err != nil {
 			return x.failRead(ctx, "notify_reviewed", err)
 		}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/aftermath-dev/aftermath/integrations/confluence/confluencetest"
 	"github.com/aftermath-dev/aftermath/integrations/jira/jiratest"
+	"github.com/aftermath-dev/aftermath/integrations/notify"
+	"github.com/aftermath-dev/aftermath/integrations/notify/notifytest"
 	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutytest"
 	"github.com/aftermath-dev/aftermath/store"
 )
@@ -30,7 +32,7 @@ type cfStatusEnv struct {
 	page confluencetest.Page
 }
 
-func newCfStatusEnv(t *testing.T, rulesExtra string) *cfStatusEnv {
+func newCfStatusEnv(t *testing.T, rulesExtra string, setup ...func(*deadlineEnv)) *cfStatusEnv {
 	t.Helper()
 	d := newDeadlineEnv(t, confluenceRulesYAML+rulesExtra, t0.Add(80*time.Minute), 1)
 	d.stopWorker()
@@ -38,6 +40,9 @@ func newCfStatusEnv(t *testing.T, rulesExtra string) *cfStatusEnv {
 	csim.AddSpace(confluencetest.Space{Key: "PM", Name: "Post-mortems"})
 	csim.AddUser(cfPerson)
 	d.res.Confluence = newConfluenceClient(t, csim, nil)
+	for _, f := range setup {
+		f(d)
+	}
 	d.startWorker()
 	realisticSEV1(d.pdEnv)
 	d.resolve("PCHK1")
@@ -215,5 +220,30 @@ func TestLiaisonReadsConfluence(t *testing.T) {
 	}
 	if strings.Contains(ask[0], "Draft the message") {
 		t.Errorf("the liaison comment quotes the template's prompt:\n%s", ask[0])
+	}
+}
+
+// The Reviewed message to the owner and the rules' recipients carries the
+// external message a person wrote in the Confluence page.
+func TestReviewedMessageReadsConfluence(t *testing.T) {
+	smtp := notifytest.NewSMTP(t)
+	c := newCfStatusEnv(t, "notify:\n  - email: [stakeholders@example.com]\n", func(d *deadlineEnv) {
+		d.res.Notifier = notify.New(smtp.Config(), nil, nil)
+	})
+	c.writeExternal(false)
+	c.reviewed(c.epic.Key)
+	c.drain()
+	var bodies []string
+	for _, m := range smtp.Mails() {
+		if strings.Contains(strings.Join(m.To, ","), "stakeholders@example.com") && strings.Contains(m.Data, "Reviewed: ") {
+			parts, err := m.Parts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodies = append(bodies, strings.ReplaceAll(string(parts[0].Body), "\r\n", "\n"))
+		}
+	}
+	if len(bodies) != 1 || !strings.Contains(bodies[0], "No order was lost.") || !strings.Contains(bodies[0], "some checkouts failed <for 38% of requests> & were retried") {
+		t.Fatalf("Reviewed messages to the stakeholders: %q; want one carrying the external message written in Confluence", bodies)
 	}
 }
