@@ -108,23 +108,11 @@ end
 return 1
 `)
 
-// PlanFollowupReminders files a post-mortem's follow-ups as the status sync
-// read them, in one step: open ones with a due date are scheduled (from
-// their due date's OverdueAt when it is new or was moved, else where the
-// schedule stands), done, deleted and undated ones are not, and those that
-// had maxReminders already get no more.
-func (s *Store) PlanFollowupReminders(ctx context.Context, incident string, plans []FollowupPlan, maxReminders int) error {
-	if len(plans) == 0 {
-		return nil
-	}
-	keys, args := s.planArgs(incident, plans, maxReminders)
-	if err := planScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
-		return fmt.Errorf("schedule the follow-up reminders of %s: %w", incident, err)
-	}
-	return nil
-}
-
-// planArgs are planScript's keys and arguments.
+// planArgs are planScript's keys and arguments: a post-mortem's follow-ups
+// as the status sync read them (RecordFollowups). Open ones with a due date
+// are scheduled (from their due date's OverdueAt when it is new or was
+// moved, else where the schedule stands), done, deleted and undated ones
+// are not, and those that had maxReminders already get no more.
 func (s *Store) planArgs(incident string, plans []FollowupPlan, maxReminders int) ([]string, []any) {
 	args := []any{incident, maxReminders}
 	for _, p := range plans {

@@ -68,7 +68,7 @@ func TestFollowupReminderSchedule(t *testing.T) {
 	}
 	plan := func(ps ...FollowupPlan) {
 		t.Helper()
-		if err := s.PlanFollowupReminders(ctx, "P1", ps, 3); err != nil {
+		if err := s.RecordFollowups(ctx, "P1", nil, ps, 3); err != nil {
 			t.Fatal(err)
 		}
 	}
