@@ -257,7 +257,7 @@ type FollowupStats struct {
 }
 
 // FollowupStats reads the follow-up gauges in one round trip, as of now,
-// from the sets the status sync keeps (PlanFollowupReminders).
+// from the sets the status sync keeps (RecordFollowups).
 func (s *Store) FollowupStats(ctx context.Context) (FollowupStats, error) {
 	var open, overdue, done *redis.IntCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {

@@ -84,7 +84,7 @@ func (s *Store) saveFollowups(ctx context.Context, c redis.Cmdable, incident str
 
 // RecordFollowups files what the status sync read of a post-mortem's
 // follow-ups in one transaction: the index (as SaveFollowups) with the
-// reminder schedule and the open and done sets (as PlanFollowupReminders).
+// reminder schedule and the open and done sets (planScript).
 // The open set says which post-mortems the sync goes on reading once
 // Closed (WithOpenFollowups), so it must never disagree with the index.
 func (s *Store) RecordFollowups(ctx context.Context, incident string, fus []Followup, plans []FollowupPlan, maxReminders int) error {

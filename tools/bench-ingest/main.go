@@ -511,14 +511,13 @@ func waitDrain(ctx context.Context, rdb *redis.Client, prefix string, max time.D
 
 // scrapeMetrics returns aftermath's non-zero webhook and processing counters.
 func scrapeMetrics(addr string) []string {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	resp, err := c.Get("http://" + addr + "/metrics")
+	body, err := getMetrics(addr)
 	if err != nil {
 		return []string{"GET /metrics: " + err.Error()}
 	}
-	defer resp.Body.Close()
+	defer body.Close()
 	var out []string
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
+	sc := bufio.NewScanner(body)
 	for sc.Scan() {
 		line := sc.Text()
 		if (strings.HasPrefix(line, "aftermath_webhooks_total{") || strings.HasPrefix(line, "aftermath_processing_total{") ||
@@ -528,6 +527,19 @@ func scrapeMetrics(addr string) []string {
 		}
 	}
 	return out
+}
+
+// getMetrics opens aftermath's /metrics, read up to 4 MiB.
+func getMetrics(addr string) (io.ReadCloser, error) {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	resp, err := c.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(resp.Body, 4<<20), resp.Body}, nil
 }
 
 type machineInfo struct {

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // ownMetric is aftermath's histogram of its own time per webhook, from the
@@ -23,13 +21,12 @@ type buckets map[float64]float64
 
 // scrapeOwn reads aftermath's histogram of queued webhooks from /metrics.
 func scrapeOwn(addr string) (buckets, error) {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	resp, err := c.Get("http://" + addr + "/metrics")
+	body, err := getMetrics(addr)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	return parseOwn(io.LimitReader(resp.Body, 4<<20))
+	defer body.Close()
+	return parseOwn(body)
 }
 
 // parseOwn reads the queued outcome's buckets of ownMetric from the text
