@@ -21,6 +21,7 @@ import (
 	"github.com/aftermath-dev/aftermath/app"
 	"github.com/aftermath-dev/aftermath/cmd/aftermath/internal/commands"
 	"github.com/aftermath-dev/aftermath/config"
+	"github.com/aftermath-dev/aftermath/internal/logbuf"
 	"github.com/aftermath-dev/aftermath/rules"
 )
 
@@ -101,6 +102,10 @@ func version(*flag.FlagSet) action {
 	}
 }
 
+// logDelay is how long serve's log lines below WARN may wait to be written
+// with the lines that follow them.
+const logDelay = 5 * time.Millisecond
+
 func serve(fs *flag.FlagSet) action {
 	roles := fs.String("roles", "ingest,worker", "what this process does: ingest (HTTP), worker (queue), or both")
 	workers := fs.Int("workers", 4, "queue entries processed at once")
@@ -142,14 +147,21 @@ func serve(fs *flag.FlagSet) action {
 		// the rest is for releasing what did not finish and closing.
 		opts.WorkerConfig.ShutdownTimeout = max(*stopTimeout*3/4, time.Second)
 		opts.HTTPShutdownTimeout = max(*stopTimeout/2, time.Second)
-		opts.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+		// Lines are gathered for a few milliseconds into one write (a write
+		// per webhook was a tenth of ingest's CPU); a WARN or worse writes
+		// everything out at once, and so does the stop.
+		lines := logbuf.New(stderr, logDelay)
+		defer lines.Close()
+		opts.Logger = slog.New(logbuf.Handler(slog.NewJSONHandler(lines, &slog.HandlerOptions{Level: lvl}), lines, slog.LevelWarn))
 
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
-		if err := app.Serve(ctx, cfg, opts, hup, *stopTimeout); err != nil && !errors.Is(err, context.Canceled) {
+		err = app.Serve(ctx, cfg, opts, hup, *stopTimeout)
+		lines.Close() // what follows writes to stderr directly
+		if err != nil && !errors.Is(err, context.Canceled) {
 			if rulesErrors(err, stderr) {
 				return 2
 			}
