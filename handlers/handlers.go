@@ -34,7 +34,8 @@ const SmallBodyBytes = 8 << 10
 
 // Queue stores accepted deliveries.
 type Queue interface {
-	Enqueue(ctx context.Context, d store.Delivery) (store.EnqueueResult, error)
+	// EnqueueWithin stores d, giving up after timeout.
+	EnqueueWithin(ctx context.Context, d store.Delivery, timeout time.Duration) (store.EnqueueResult, error)
 }
 
 // Reloader reloads the rules file. problems lists every problem of a file

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -232,9 +231,7 @@ func (h *webhookHandler) ingest(c echo.Context) (int, string, webhookAnswer) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(req.Context(), h.opts.EnqueueTimeout)
-	defer cancel()
-	res, err := h.opts.Queue.Enqueue(ctx, store.Delivery{
+	res, err := h.opts.Queue.EnqueueWithin(req.Context(), store.Delivery{
 		WebhookID:  req.Header.Get(WebhookIDHeader),
 		EventID:    ev.ID,
 		EventType:  ev.EventType,
@@ -242,7 +239,7 @@ func (h *webhookHandler) ingest(c echo.Context) (int, string, webhookAnswer) {
 		OccurredAt: ev.OccurredAt,
 		ReceivedAt: h.opts.Now(),
 		Body:       body,
-	})
+	}, h.opts.EnqueueTimeout)
 	if err != nil {
 		// PagerDuty retries 5xx for 48 hours: nothing is lost by refusing.
 		log.write(slog.LevelError, "webhook not stored; answering 503 so PagerDuty retries", slog.Any("err", err))

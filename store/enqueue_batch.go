@@ -89,7 +89,6 @@ type enqueueBatcher struct {
 
 func (b *enqueueBatcher) do(ctx context.Context, s *Store, r *enqueueReq) (EnqueueResult, error) {
 	r.wake = make(chan bool, 1)
-	r.deadline, _ = ctx.Deadline()
 	b.mu.Lock()
 	b.waiting = append(b.waiting, r)
 	if b.busy {

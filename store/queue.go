@@ -73,6 +73,24 @@ const EventResolved = "incident.resolved"
 // (enqueueBatchScript), each with exactly the checks and writes of
 // enqueueScript. A lone delivery never waits for company.
 func (s *Store) Enqueue(ctx context.Context, d Delivery) (EnqueueResult, error) {
+	deadline, _ := ctx.Deadline()
+	return s.enqueueBy(ctx, d, deadline)
+}
+
+// EnqueueWithin is Enqueue giving up after timeout (or at ctx's deadline, if
+// sooner). It is what a webhook handler calls: the timeout costs no timer of
+// its own, since concurrent deliveries share one per batch. As in Enqueue,
+// ctx's cancellation does not cut short a delivery already in a batch.
+func (s *Store) EnqueueWithin(ctx context.Context, d Delivery, timeout time.Duration) (EnqueueResult, error) {
+	deadline := time.Now().Add(timeout) // a real deadline, whatever clock the store is given
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return s.enqueueBy(ctx, d, deadline)
+}
+
+// enqueueBy is Enqueue with its deadline given (zero: none).
+func (s *Store) enqueueBy(ctx context.Context, d Delivery, deadline time.Time) (EnqueueResult, error) {
 	if d.EventID == "" {
 		return EnqueueResult{}, errors.New("enqueue: delivery without event ID")
 	}
@@ -85,7 +103,7 @@ func (s *Store) Enqueue(ctx context.Context, d Delivery) (EnqueueResult, error) 
 	if d.EventType == EventResolved && d.IncidentID != "" {
 		keys = append(keys, s.resolvedKey(d.IncidentID))
 	}
-	return s.batch.do(ctx, s, &enqueueReq{d: d, keys: keys, checked: checked})
+	return s.batch.do(ctx, s, &enqueueReq{d: d, keys: keys, checked: checked, deadline: deadline})
 }
 
 // enqueue runs enqueueScript with dedupe keys, the first checked of them
