@@ -60,6 +60,9 @@ type wireData struct {
 // parsed once, event.data included (decodeOnce); anything that path does
 // not accept whole, errors included, is decoded by decodeInTwo, whose
 // answers are the reference: the two agree on every body (FuzzDecodeOnce).
+//
+// The envelope's strings may share body's memory: body must not be changed
+// while the envelope is in use.
 func Decode(body []byte) (*Envelope, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -81,8 +84,8 @@ func Decode(body []byte) (*Envelope, error) {
 // it is not sure to decode as encoding/json does: a key met twice (there the
 // last "data" object would win over the first), a key that matches a field
 // only ignoring case, an escape other than the simple ones, a type mismatch,
-// a syntax error, a number that is not a whole int. Its strings share one
-// copy of body.
+// a syntax error, a number that is not a whole int. Its strings share
+// body's memory.
 func decodeOnce(body []byte) *Envelope {
 	var we onceEvent
 	s := newScanner(body)

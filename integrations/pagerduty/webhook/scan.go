@@ -1,6 +1,9 @@
 package webhook
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+	"unsafe"
+)
 
 // scanner reads a JSON body in one pass, without reflection, for decodeOnce.
 // It keeps to a subset of encoding/json where it is sure to decide as
@@ -10,7 +13,7 @@ import "unicode/utf8"
 // leaves the body to decodeInTwo, the reference.
 type scanner struct {
 	b     []byte
-	s     string // b as a string, made once: the decoded strings are slices of it
+	s     string // b as a string, sharing its memory: the decoded strings are slices of it
 	i     int    // the next byte to read
 	depth int    // the objects and arrays open around i
 }
@@ -19,8 +22,11 @@ type scanner struct {
 // 10000; deeper than this the body goes to decodeInTwo).
 const maxScanDepth = 512
 
+// newScanner reads body in place: the strings it decodes share body's memory
+// (no copy of a 1 to 64 KiB body per webhook), so body must not change
+// while they are in use (see Decode).
 func newScanner(body []byte) scanner {
-	return scanner{b: body, s: string(body)}
+	return scanner{b: body, s: unsafe.String(unsafe.SliceData(body), len(body))}
 }
 
 // peek skips JSON whitespace and returns the next byte, 0 at the end.
