@@ -55,6 +55,7 @@ type config struct {
 	serveArg string
 	profile  string
 	together bool
+	pause    bool
 }
 
 func main() { os.Exit(run()) }
@@ -71,6 +72,7 @@ func run() int {
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (binary and server logs)")
 	flag.StringVar(&cfg.profile, "profile", "", "take aftermath's CPU and allocation profiles (pprof) during its measured phases into this directory, and print their top entries")
 	flag.BoolVar(&cfg.together, "one-process", false, "run ingest and the queue worker in one aftermath process (serve's default roles) instead of two; the server's CPU column then includes the worker's")
+	flag.BoolVar(&cfg.pause, "pause-worker", false, "stop the worker process (SIGSTOP) while aftermath is measured and let it drain the queue after each phase, as a worker on other cores would")
 	flag.StringVar(&cfg.serveArg, "serve-args", "", "diagnosis only: extra arguments for 'aftermath serve', space-separated (for example '--roles ingest'); the benchmark proper runs it with none")
 	baselineAddr := flag.String("baseline-server", "", "internal: serve the baseline on this address")
 	flag.Usage = func() {
@@ -383,9 +385,16 @@ func bench(cfg config) (int, error) {
 			if t == aftT {
 				before, ownErr = scrapeOwn(aftAddr)
 			}
+			paused := t == aftT && cfg.pause && worker != nil
+			if paused {
+				_ = worker.cmd.Process.Signal(syscall.SIGSTOP)
+			}
 			m := startCPU(ctx, rdb, pidOf(t), workerPid(t))
 			r := mode.run(ctx, client, t, cfg.duration)
 			r.cpu = m.stop()
+			if paused {
+				_ = worker.cmd.Process.Signal(syscall.SIGCONT)
+			}
 			wait()
 			if t == aftT {
 				r.own = ownPhase(aftAddr, before, ownErr)
