@@ -140,6 +140,7 @@ type result struct {
 	inflight int             // fixed rate: most requests outstanding at once
 	cpu      cpuUse          // CPU time each process used during the phase
 	own      *ownLatency     // aftermath: its own histogram's share of the phase
+	round    int             // max rate: which round (1 on), 0 for fixed rate
 }
 
 func (r *result) requests() int { return r.rec.ok + r.rec.bad }

@@ -56,6 +56,7 @@ type config struct {
 	profile  string
 	together bool
 	pause    bool
+	rounds   int
 }
 
 func main() { os.Exit(run()) }
@@ -72,6 +73,7 @@ func run() int {
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (binary and server logs)")
 	flag.StringVar(&cfg.profile, "profile", "", "take aftermath's CPU and allocation profiles (pprof) during its measured phases into this directory, and print their top entries")
 	flag.BoolVar(&cfg.together, "one-process", false, "run ingest and the queue worker in one aftermath process (serve's default roles) instead of two; the server's CPU column then includes the worker's")
+	flag.IntVar(&cfg.rounds, "rounds", 3, "max-rate rounds, each the baseline then aftermath; the CPU and throughput ratios are the median of the rounds' (the machine's noise moves one round by 10 % or more)")
 	flag.BoolVar(&cfg.pause, "pause-worker", false, "stop the worker process (SIGSTOP) while aftermath is measured and let it drain the queue after each phase, as a worker on other cores would")
 	flag.StringVar(&cfg.serveArg, "serve-args", "", "diagnosis only: extra arguments for 'aftermath serve', space-separated (for example '--roles ingest'); the benchmark proper runs it with none")
 	baselineAddr := flag.String("baseline-server", "", "internal: serve the baseline on this address")
@@ -106,6 +108,9 @@ func run() int {
 	switch {
 	case cfg.conns < 1:
 		fmt.Fprintln(os.Stderr, "bench-ingest: -conns must be at least 1")
+		return 2
+	case cfg.rounds < 1 || cfg.rounds > 9:
+		fmt.Fprintln(os.Stderr, "bench-ingest: -rounds must be from 1 to 9")
 		return 2
 	case cfg.duration < time.Second:
 		fmt.Fprintln(os.Stderr, "bench-ingest: -duration must be at least 1s")
@@ -216,13 +221,13 @@ func bench(cfg config) (int, error) {
 	// Every aftermath request is a new event: pre-generate enough bodies for
 	// the fixed-rate phases and for max-rate phases up to -max-rate-cap.
 	perPhase := (cfg.warmup + cfg.duration).Seconds()
-	st.pregen = int(cfg.rate*perPhase) + int(cfg.rateCap*perPhase) + 1000
+	st.pregen = int(cfg.rate*perPhase) + cfg.rounds*int(cfg.rateCap*perPhase) + 1000
 	t0 = time.Now()
 	pre := gen.pregenerate(st.pregen)
 	st.genTime = time.Since(t0)
 	progress("signed %d distinct bodies (%d bytes each) in %s", len(pre), len(pre[0].body), st.genTime.Round(10*time.Millisecond))
 
-	bound := 4*(cfg.warmup+cfg.duration) + 2*cfg.drain + 2*time.Minute
+	bound := time.Duration(2+2*cfg.rounds)*(cfg.warmup+cfg.duration) + time.Duration(1+cfg.rounds)*cfg.drain + 2*time.Minute
 	ctx, cancel := context.WithTimeout(sigCtx, bound)
 	defer cancel()
 
@@ -351,57 +356,75 @@ func bench(cfg config) (int, error) {
 	}
 
 	// Fixed rate first, so that aftermath's worker starts it with an empty
-	// queue; then max rate. Baseline before aftermath in each mode, so that
-	// aftermath's worker draining its backlog never runs during the baseline.
-	modes := []struct {
+	// queue; then max rate, in rounds. Baseline before aftermath in each
+	// round; the worker is stopped (SIGSTOP) while the baseline runs, so
+	// that its backlog from aftermath's phases never takes the baseline's
+	// CPU.
+	type phase struct {
 		name, queueNote, short string
+		round                  int
 		run                    func(context.Context, *http.Client, *target, time.Duration) *result
-	}{
-		{fmt.Sprintf("fixed rate %.0f/s", cfg.rate), "after fixed rate: ", "fixed",
+	}
+	phases := []phase{
+		{fmt.Sprintf("fixed rate %.0f/s", cfg.rate), "after fixed rate: ", "fixed", 0,
 			func(ctx context.Context, c *http.Client, t *target, d time.Duration) *result {
 				return openLoop(ctx, c, t, cfg.rate, d)
 			}},
-		{fmt.Sprintf("max rate, %d connections", cfg.conns), "after max rate: ", "max",
+	}
+	for n := 1; n <= cfg.rounds; n++ {
+		name, note := fmt.Sprintf("max rate, %d connections", cfg.conns), "after max rate: "
+		if cfg.rounds > 1 {
+			name += fmt.Sprintf(", round %d of %d", n, cfg.rounds)
+			note = fmt.Sprintf("after max rate round %d: ", n)
+		}
+		phases = append(phases, phase{name, note, "max", n,
 			func(ctx context.Context, c *http.Client, t *target, d time.Duration) *result {
 				return closedLoop(ctx, c, t, cfg.conns, d)
-			}},
+			}})
 	}
-	for _, mode := range modes {
+	stopWorker := func(stop bool) {
+		if worker == nil {
+			return
+		}
+		sig := syscall.SIGCONT
+		if stop {
+			sig = syscall.SIGSTOP
+		}
+		_ = worker.cmd.Process.Signal(sig)
+	}
+	for _, ph := range phases {
 		for _, t := range []*target{baseT, aftT} {
 			if err := checkAlive(); err != nil {
 				return 1, err
 			}
+			paused := t == baseT || cfg.pause
+			stopWorker(paused)
 			if cfg.warmup > 0 {
-				progress("%s: %s, warm-up %s", t.name, mode.name, cfg.warmup)
-				mode.run(ctx, client, t, cfg.warmup)
+				progress("%s: %s, warm-up %s", t.name, ph.name, cfg.warmup)
+				ph.run(ctx, client, t, cfg.warmup)
 			}
-			progress("%s: %s, measuring %s", t.name, mode.name, cfg.duration)
+			progress("%s: %s, measuring %s", t.name, ph.name, cfg.duration)
 			wait := func() {}
-			if t == aftT && st.prof != nil {
-				wait = st.prof.during(ctx, mode.short, cfg.duration)
+			if t == aftT && st.prof != nil && ph.round <= 1 {
+				wait = st.prof.during(ctx, ph.short, cfg.duration)
 			}
 			var before buckets
 			var ownErr error
 			if t == aftT {
 				before, ownErr = scrapeOwn(aftAddr)
 			}
-			paused := t == aftT && cfg.pause && worker != nil
-			if paused {
-				_ = worker.cmd.Process.Signal(syscall.SIGSTOP)
-			}
 			m := startCPU(ctx, rdb, pidOf(t), workerPid(t))
-			r := mode.run(ctx, client, t, cfg.duration)
+			r := ph.run(ctx, client, t, cfg.duration)
 			r.cpu = m.stop()
-			if paused {
-				_ = worker.cmd.Process.Signal(syscall.SIGCONT)
-			}
+			r.round = ph.round
+			stopWorker(false)
 			wait()
 			if t == aftT {
 				r.own = ownPhase(aftAddr, before, ownErr)
 			}
 			st.results = append(st.results, r)
 			if t == aftT {
-				st.queue = append(st.queue, mode.queueNote+waitDrain(ctx, rdb, st.prefix, cfg.drain))
+				st.queue = append(st.queue, ph.queueNote+waitDrain(ctx, rdb, st.prefix, cfg.drain))
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -11,12 +12,16 @@ func printHeader(w io.Writer, st *state) {
 	m, c := st.machine, st.cfg
 	fmt.Fprintln(w, "== bench-ingest: aftermath webhook ingest against a bare Echo baseline, same run ==")
 	fmt.Fprintf(w, "command:  %s\n", m.command)
-	fmt.Fprintf(w, "settings: -conns %d -duration %s -warmup %s -rate %.0f -max-rate-cap %.0f -drain %s\n",
-		c.conns, c.duration, c.warmup, c.rate, c.rateCap, c.drain)
+	fmt.Fprintf(w, "settings: -conns %d -duration %s -warmup %s -rate %.0f -max-rate-cap %.0f -drain %s -rounds %d\n",
+		c.conns, c.duration, c.warmup, c.rate, c.rateCap, c.drain, c.rounds)
 	if c.together {
 		fmt.Fprintln(w, "roles:    -one-process: ingest and the queue worker in one aftermath process (the server's CPU includes the worker's)")
 	} else {
 		fmt.Fprintln(w, "roles:    aftermath serve --roles ingest (measured) and a second process, aftermath serve --roles worker, on the same queue")
+		fmt.Fprintln(w, "          (the worker is stopped while the baseline runs, so that its backlog never takes the baseline's CPU)")
+	}
+	if c.pause {
+		fmt.Fprintln(w, "DIAGNOSTIC RUN: -pause-worker: the worker is stopped while aftermath is measured too, and drains the queue after each phase")
 	}
 	if c.profile != "" {
 		fmt.Fprintf(w, "profile:  aftermath's CPU and allocation profiles during its measured phases, into %s\n", c.profile)
@@ -36,6 +41,39 @@ func (st *state) find(target, mode string) *result {
 		}
 	}
 	return nil
+}
+
+// maxPair is one max-rate round: the baseline's phase and aftermath's.
+type maxPair struct{ base, aft *result }
+
+// maxPairs returns the max-rate rounds in which both servers ran.
+func (st *state) maxPairs() []maxPair {
+	var out []maxPair
+	for _, a := range st.results {
+		if a.target != "aftermath" || a.mode != "max-rate" {
+			continue
+		}
+		for _, b := range st.results {
+			if b.target == "baseline" && b.mode == "max-rate" && b.round == a.round {
+				out = append(out, maxPair{b, a})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// median of xs (the mean of the middle two for an even count); 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
@@ -99,13 +137,28 @@ func report(w io.Writer, st *state) bool {
 		}
 	}
 
-	bMax, aMax := st.find("baseline", "max-rate"), st.find("aftermath", "max-rate")
+	pairs := st.maxPairs()
 	bFix, aFix := st.find("baseline", "fixed-rate"), st.find("aftermath", "fixed-rate")
 	fmt.Fprintln(w)
-	var tputRatio float64
-	if bMax != nil && aMax != nil && bMax.throughput() > 0 {
-		tputRatio = aMax.throughput() / bMax.throughput()
-		fmt.Fprintf(w, "aftermath/baseline: throughput at max rate %.2f; p99 at max rate %.2fx", tputRatio, ratio(aMax.pct(99), bMax.pct(99)))
+	// Each max-rate ratio is the median of the rounds' ratios, each taken
+	// within one round (baseline and aftermath back to back).
+	var tputs, cpus, p99s []float64
+	for _, p := range pairs {
+		if p.base.throughput() > 0 {
+			tputs = append(tputs, p.aft.throughput()/p.base.throughput())
+		}
+		if b := perWebhook(p.base, p.base.cpu.server); b > 0 {
+			cpus = append(cpus, perWebhook(p.aft, p.aft.cpu.server)/b)
+		}
+		p99s = append(p99s, ratio(p.aft.pct(99), p.base.pct(99)))
+	}
+	tputRatio, cpuRatio := median(tputs), median(cpus)
+	roundsNote := ""
+	if len(pairs) > 1 {
+		roundsNote = fmt.Sprintf(" (median of %d rounds)", len(pairs))
+	}
+	if len(pairs) > 0 {
+		fmt.Fprintf(w, "aftermath/baseline%s: throughput at max rate %.2f; p99 at max rate %.2fx", roundsNote, tputRatio, median(p99s))
 	}
 	if bFix != nil && aFix != nil {
 		fmt.Fprintf(w, "; p99 at %.0f req/s %.2fx", c.rate, ratio(aFix.pct(99), bFix.pct(99)))
@@ -158,24 +211,26 @@ func report(w io.Writer, st *state) bool {
 		}
 		return "NOT MET"
 	}
-	var cpuRatio float64
-	if bMax != nil && aMax != nil {
-		a, b := perWebhook(aMax, aMax.cpu.server), perWebhook(bMax, bMax.cpu.server)
-		cpuRatio = a / b
-		fmt.Fprintf(w, "CPU per webhook: aftermath %.1f µs, bare Echo %.1f µs, ratio %.2f (target <= %.1f: %s)\n", a, b, cpuRatio, targetCPURatio, met(cpuRatio <= targetCPURatio))
-		fmt.Fprintf(w, "  (server process CPU per accepted webhook at max rate, the phase of the throughput ratio %.2f", tputRatio)
+	for _, p := range pairs {
+		a, b := perWebhook(p.aft, p.aft.cpu.server), perWebhook(p.base, p.base.cpu.server)
+		fmt.Fprintf(w, "CPU per webhook, max rate%s: aftermath %.1f µs, bare Echo %.1f µs, ratio %.2f; throughput ratio %.2f",
+			roundLabel(p.aft, len(pairs)), a, b, a/b, p.aft.throughput()/p.base.throughput())
 		if !c.together {
-			fmt.Fprintf(w, "; with its worker process aftermath's is %.1f µs", perWebhook(aMax, aMax.cpu.server+aMax.cpu.worker))
+			fmt.Fprintf(w, "; with its worker process aftermath's is %.1f µs", perWebhook(p.aft, p.aft.cpu.server+p.aft.cpu.worker))
 		}
-		fmt.Fprintln(w, ")")
+		fmt.Fprintln(w)
+	}
+	if len(pairs) > 0 {
+		fmt.Fprintf(w, "CPU per webhook: ratio %.2f%s (target <= %.1f: %s)\n", cpuRatio, roundsNote, targetCPURatio, met(cpuRatio <= targetCPURatio))
+		fmt.Fprintf(w, "  (server process CPU per accepted webhook at max rate, the phase of the throughput ratio %.2f)\n", tputRatio)
 	}
 	if bFix != nil && aFix != nil {
 		a, b := perWebhook(aFix, aFix.cpu.server), perWebhook(bFix, bFix.cpu.server)
 		fmt.Fprintf(w, "  at %.0f req/s: aftermath %.1f µs, bare Echo %.1f µs, ratio %.2f (for information)\n", c.rate, a, b, a/b)
 		fmt.Fprintf(w, "p99 at %.0f/s: aftermath %s, bare Echo %s (target < %s: %s)\n", c.rate, ms(aFix.pct(99)), ms(bFix.pct(99)), targetP99, met(aFix.rec.ok > 0 && aFix.pct(99) < targetP99))
 	}
-	for _, r := range []*result{aFix, aMax} {
-		if r != nil && r.own != nil {
+	for _, r := range st.results {
+		if r.target == "aftermath" && r.own != nil {
 			fmt.Fprintf(w, "  aftermath's own time per queued webhook, %s (its histogram, handler start to answer; the wait before the handler runs is outside it): %s\n", modeLabel(r, c), r.own)
 		}
 	}
@@ -189,16 +244,20 @@ func report(w io.Writer, st *state) bool {
 		}
 		fmt.Fprintf(w, "%s  %s\n", word, fmt.Sprintf(format, args...))
 	}
-	if bMax != nil && aMax != nil {
-		verdict(tputRatio >= targetThroughputRatio, "throughput at max rate >= %.0f%% of baseline: %.1f%% (aftermath %.0f req/s, baseline %.0f req/s)",
-			targetThroughputRatio*100, tputRatio*100, aMax.throughput(), bMax.throughput())
+	if len(pairs) > 0 {
+		var a, b []float64
+		for _, p := range pairs {
+			a, b = append(a, p.aft.throughput()), append(b, p.base.throughput())
+		}
+		verdict(tputRatio >= targetThroughputRatio, "throughput at max rate >= %.0f%% of baseline: %.1f%%%s (aftermath %.0f req/s, baseline %.0f req/s, medians)",
+			targetThroughputRatio*100, tputRatio*100, roundsNote, median(a), median(b))
 	}
 	if aFix != nil {
 		p99 := aFix.pct(99)
 		verdict(p99 < targetP99 && aFix.rec.ok > 0, "p99 < %s at %.0f req/s: %s (p99.9 %s)", targetP99, c.rate, ms(p99), ms(aFix.pct(99.9)))
 	}
-	if bMax != nil && aMax != nil {
-		verdict(cpuRatio > 0 && cpuRatio <= targetCPURatio, "CPU per webhook <= %.1fx the baseline's at max rate: %.2fx", targetCPURatio, cpuRatio)
+	if len(pairs) > 0 {
+		verdict(cpuRatio > 0 && cpuRatio <= targetCPURatio, "CPU per webhook <= %.1fx the baseline's at max rate: %.2fx%s", targetCPURatio, cpuRatio, roundsNote)
 	}
 	hwm := st.rssAft["VmHWM"]
 	verdict(hwm > 0 && hwm < targetRSS, "aftermath peak RSS < 60 MB: %s", mb(hwm))
@@ -210,7 +269,15 @@ func modeLabel(r *result, c config) string {
 	if r.mode == "fixed-rate" {
 		return fmt.Sprintf("fixed %.0f req/s", r.offered)
 	}
-	return fmt.Sprintf("max rate, %d conns", c.conns)
+	return fmt.Sprintf("max rate, %d conns", c.conns) + roundLabel(r, c.rounds)
+}
+
+// roundLabel names a max-rate round when there is more than one.
+func roundLabel(r *result, rounds int) string {
+	if rounds < 2 || r.round == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" #%d", r.round)
 }
 
 func cpuCell(r *result, d time.Duration) string {
