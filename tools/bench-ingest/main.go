@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -57,6 +58,7 @@ type config struct {
 	together bool
 	pause    bool
 	rounds   int
+	sameLoad bool
 }
 
 func main() { os.Exit(run()) }
@@ -74,6 +76,7 @@ func run() int {
 	flag.StringVar(&cfg.profile, "profile", "", "take aftermath's CPU and allocation profiles (pprof) during its measured phases into this directory, and print their top entries")
 	flag.BoolVar(&cfg.together, "one-process", false, "run ingest and the queue worker in one aftermath process (serve's default roles) instead of two; the server's CPU column then includes the worker's")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "max-rate rounds, each the baseline then aftermath; the CPU and throughput ratios are the median of the rounds' (the machine's noise moves one round by 10 % or more)")
+	flag.BoolVar(&cfg.sameLoad, "same-load", true, "after the max-rate rounds, run both servers at a fixed rate of 80% of aftermath's median max rate, the worker stopped: CPU per webhook at equal load")
 	flag.BoolVar(&cfg.pause, "pause-worker", false, "stop the worker process (SIGSTOP) while aftermath is measured and let it drain the queue after each phase, as a worker on other cores would")
 	flag.StringVar(&cfg.serveArg, "serve-args", "", "diagnosis only: extra arguments for 'aftermath serve', space-separated (for example '--roles ingest'); the benchmark proper runs it with none")
 	baselineAddr := flag.String("baseline-server", "", "internal: serve the baseline on this address")
@@ -222,12 +225,15 @@ func bench(cfg config) (int, error) {
 	// the fixed-rate phases and for max-rate phases up to -max-rate-cap.
 	perPhase := (cfg.warmup + cfg.duration).Seconds()
 	st.pregen = int(cfg.rate*perPhase) + cfg.rounds*int(cfg.rateCap*perPhase) + 1000
+	if cfg.sameLoad {
+		st.pregen += int(cfg.rateCap / 2 * perPhase) // aftermath's max rate has been a third of the cap
+	}
 	t0 = time.Now()
 	pre := gen.pregenerate(st.pregen)
 	st.genTime = time.Since(t0)
 	progress("signed %d distinct bodies (%d bytes each) in %s", len(pre), len(pre[0].body), st.genTime.Round(10*time.Millisecond))
 
-	bound := time.Duration(2+2*cfg.rounds)*(cfg.warmup+cfg.duration) + time.Duration(1+cfg.rounds)*cfg.drain + 2*time.Minute
+	bound := time.Duration(4+2*cfg.rounds)*(cfg.warmup+cfg.duration) + time.Duration(2+cfg.rounds)*cfg.drain + 2*time.Minute
 	ctx, cancel := context.WithTimeout(sigCtx, bound)
 	defer cancel()
 
@@ -392,12 +398,16 @@ func bench(cfg config) (int, error) {
 		}
 		_ = worker.cmd.Process.Signal(sig)
 	}
-	for _, ph := range phases {
+	for i := 0; i < len(phases); i++ {
+		ph := phases[i]
 		for _, t := range []*target{baseT, aftT} {
 			if err := checkAlive(); err != nil {
 				return 1, err
 			}
-			paused := t == baseT || cfg.pause
+			// The worker never runs during the baseline, nor at the same
+			// load (there both servers get a machine without it, and its
+			// backlog from the rounds would slow aftermath alone).
+			paused := t == baseT || cfg.pause || ph.short == "same"
 			stopWorker(paused)
 			if cfg.warmup > 0 {
 				progress("%s: %s, warm-up %s", t.name, ph.name, cfg.warmup)
@@ -417,6 +427,9 @@ func bench(cfg config) (int, error) {
 			r := ph.run(ctx, client, t, cfg.duration)
 			r.cpu = m.stop()
 			r.round = ph.round
+			if ph.short == "same" {
+				r.mode = "same-load"
+			}
 			stopWorker(false)
 			wait()
 			if t == aftT {
@@ -425,6 +438,14 @@ func bench(cfg config) (int, error) {
 			st.results = append(st.results, r)
 			if t == aftT {
 				st.queue = append(st.queue, ph.queueNote+waitDrain(ctx, rdb, st.prefix, cfg.drain))
+			}
+		}
+		if ph.round == cfg.rounds && cfg.sameLoad {
+			if rate := sameLoadRate(st.results); rate >= 1 {
+				phases = append(phases, phase{fmt.Sprintf("same load, fixed rate %.0f/s", rate), "after the same load: ", "same", 0,
+					func(ctx context.Context, c *http.Client, t *target, d time.Duration) *result {
+						return openLoop(ctx, c, t, rate, d)
+					}})
 			}
 		}
 	}
@@ -629,4 +650,20 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// sameLoadRate is the rate of the same-load phase: 80 % of aftermath's
+// median throughput over the max-rate rounds, so that aftermath keeps up
+// and both servers answer the same requests per second. CPU per request
+// falls as the rate rises (more work per wake-up of the poller, the
+// scheduler and the kernel), so only at an equal rate does the CPU ratio
+// compare the same thing for both.
+func sameLoadRate(results []*result) float64 {
+	var tputs []float64
+	for _, r := range results {
+		if r.target == "aftermath" && r.mode == "max-rate" {
+			tputs = append(tputs, r.throughput())
+		}
+	}
+	return math.Floor(0.8 * median(tputs))
 }

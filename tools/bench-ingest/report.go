@@ -224,6 +224,11 @@ func report(w io.Writer, st *state) bool {
 		fmt.Fprintf(w, "CPU per webhook: ratio %.2f%s (target <= %.1f: %s)\n", cpuRatio, roundsNote, targetCPURatio, met(cpuRatio <= targetCPURatio))
 		fmt.Fprintf(w, "  (server process CPU per accepted webhook at max rate, the phase of the throughput ratio %.2f)\n", tputRatio)
 	}
+	if bSame, aSame := st.find("baseline", "same-load"), st.find("aftermath", "same-load"); bSame != nil && aSame != nil {
+		a, b := perWebhook(aSame, aSame.cpu.server), perWebhook(bSame, bSame.cpu.server)
+		fmt.Fprintf(w, "  at the same load, %.0f req/s (80%% of aftermath's max rate, the worker stopped) for both: aftermath %.1f µs, bare Echo %.1f µs, ratio %.2f (for information: the two servers at one rate)\n",
+			aSame.offered, a, b, a/b)
+	}
 	if bFix != nil && aFix != nil {
 		a, b := perWebhook(aFix, aFix.cpu.server), perWebhook(bFix, bFix.cpu.server)
 		fmt.Fprintf(w, "  at %.0f req/s: aftermath %.1f µs, bare Echo %.1f µs, ratio %.2f (for information)\n", c.rate, a, b, a/b)
@@ -266,8 +271,11 @@ func report(w io.Writer, st *state) bool {
 }
 
 func modeLabel(r *result, c config) string {
-	if r.mode == "fixed-rate" {
+	switch r.mode {
+	case "fixed-rate":
 		return fmt.Sprintf("fixed %.0f req/s", r.offered)
+	case "same-load":
+		return fmt.Sprintf("same load %.0f req/s", r.offered)
 	}
 	return fmt.Sprintf("max rate, %d conns", c.conns) + roundLabel(r, c.rounds)
 }

@@ -60,7 +60,8 @@ func TestReportPrintsTheIssue23Lines(t *testing.T) {
 
 // With several max-rate rounds, each round's ratio is taken within the
 // round, and the verdict is on their median: one noisy round neither passes
-// nor fails the run.
+// nor fails the run. The same-load phase is reported beside it, and is not
+// mistaken for a max-rate round.
 func TestReportTakesTheMedianOfTheRounds(t *testing.T) {
 	st := &state{cfg: config{rate: 1000, conns: 32, rounds: 3}, rssAft: map[string]int64{}, rssBase: map[string]int64{}, rssSelf: map[string]int64{}}
 	for i, aftCPU := range []time.Duration{15 * time.Second, 25 * time.Second, 19 * time.Second} {
@@ -74,10 +75,18 @@ func TestReportTakesTheMedianOfTheRounds(t *testing.T) {
 		}
 		st.results = append(st.results, b, a)
 	}
+	same := func(target string, cpu time.Duration) *result {
+		r := phase(target, "same-load", 60000, 15*time.Second, cpu, 0, time.Millisecond)
+		r.offered = 4000
+		return r
+	}
+	st.results = append(st.results, same("baseline", 6*time.Second), same("aftermath", 9*time.Second))
 	var out bytes.Buffer
 	report(&out, st)
 	for _, w := range []string{
 		"max rate, 32 conns #2",
+		"same load 4000 req/s",
+		"at the same load, 4000 req/s (80% of aftermath's max rate, the worker stopped) for both: aftermath 150.0 µs, bare Echo 100.0 µs, ratio 1.50",
 		"CPU per webhook, max rate #1: aftermath 150.0 µs, bare Echo 100.0 µs, ratio 1.50",
 		"CPU per webhook, max rate #2: aftermath 250.0 µs, bare Echo 200.0 µs, ratio 1.25",
 		"CPU per webhook, max rate #3: aftermath 190.0 µs, bare Echo 100.0 µs, ratio 1.90",
@@ -143,5 +152,17 @@ func TestOwnLatencyFromTheHistogram(t *testing.T) {
 	}
 	if _, err := parseOwn(strings.NewReader("other_metric 1\n")); err == nil {
 		t.Fatal("a /metrics without the histogram parsed")
+	}
+}
+
+// The same-load rate is 80 % of aftermath's median max-rate throughput.
+func TestSameLoadRate(t *testing.T) {
+	var rs []*result
+	for _, ok := range []int{60000, 90000, 75000} {
+		rs = append(rs, phase("aftermath", "max-rate", ok, 15*time.Second, 0, 0, time.Millisecond),
+			phase("baseline", "max-rate", 300000, 15*time.Second, 0, 0, time.Millisecond))
+	}
+	if got := sameLoadRate(rs); got != 4000 {
+		t.Errorf("sameLoadRate = %v, want 4000 (80%% of the median 5000/s)", got)
 	}
 }
