@@ -165,3 +165,74 @@ func (h *panicOnce) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h *panicOnce) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
+
+// EnqueueWithin bounds the script call by its timeout without a context of
+// its own per delivery: the call's context carries the deadline (or the
+// caller's, when that is sooner), and a caller's cancellation does not cut
+// it short.
+func TestEnqueueWithinBoundsTheCall(t *testing.T) {
+	s, r := newStore(t)
+	seen := &deadlines{}
+	r.Client.AddHook(seen)
+
+	before := time.Now()
+	if _, err := s.EnqueueWithin(context.Background(), delivery("E1", "W1", "Q1"), 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := seen.last()
+	if !ok || d.Before(before.Add(2*time.Second)) || d.After(time.Now().Add(2*time.Second)) {
+		t.Fatalf("the script call's deadline is %v (set: %v), want 2s after the call", d, ok)
+	}
+
+	sooner, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	want, _ := sooner.Deadline()
+	if _, err := s.EnqueueWithin(sooner, delivery("E2", "W2", "Q2"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := seen.last(); !d.Equal(want) {
+		t.Fatalf("the script call's deadline is %v, want the caller's sooner %v", d, want)
+	}
+
+	gone, cancelGone := context.WithCancel(context.Background())
+	cancelGone()
+	if res, err := s.EnqueueWithin(gone, delivery("E3", "W3", "Q3"), time.Second); err != nil || res.Duplicate {
+		t.Fatalf("a caller gone before its delivery ran: %+v %v, want it stored all the same", res, err)
+	}
+	if n := r.Client.XLen(context.Background(), s.streamKey()).Val(); n != 3 {
+		t.Fatalf("stream holds %d entries, want 3", n)
+	}
+}
+
+// deadlines records the deadline of each script call's context.
+type deadlines struct {
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (h *deadlines) last() (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.at) == 0 {
+		return time.Time{}, false
+	}
+	return h.at[len(h.at)-1], !h.at[len(h.at)-1].IsZero()
+}
+
+func (h *deadlines) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *deadlines) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "evalsha" || cmd.Name() == "eval" {
+			d, _ := ctx.Deadline()
+			h.mu.Lock()
+			h.at = append(h.at, d)
+			h.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *deadlines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
