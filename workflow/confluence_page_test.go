@@ -305,6 +305,55 @@ func TestConfluenceVersionMovedMeanwhile(t *testing.T) {
 	}
 }
 
+// The rules' title need not name the incident, so two incidents may have
+// the same one. Incident A's create took effect but its answer was lost
+// (so A never marked the page); B, processed meanwhile, must not take A's
+// page: it makes its own, once, under the title with its ID. A's retry
+// then takes its own page. In both deployments.
+func TestConfluenceSharedTitleAfterACrash(t *testing.T) {
+	for _, mode := range []confluencetest.Mode{confluencetest.Cloud, confluencetest.DataCenter} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			c := newConfluenceEnv(t, mode, nil)
+			rl, err := rules.Load("test-rules.yaml", []byte(c.rulesText+"templates:\n  epic_summary: \"[{{ .Severity }}] Search post-mortem\"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.rules = rl
+			c.incident("PSRCHA", "PSVC009", "P1", t0, 30*time.Minute)
+			c.incident("PSRCHB", "PSVC009", "P1", t0.Add(6*time.Hour), 30*time.Minute)
+			create := map[confluencetest.Mode]string{confluencetest.Cloud: "POST /wiki/api/v2/pages", confluencetest.DataCenter: "POST /rest/api/content"}[mode]
+			c.csim.Inject(create, confluencetest.Fault{Status: http.StatusBadGateway, AfterApply: true, Times: 1})
+			if err := c.process(EventResolved, "PSRCHA"); err == nil || IsPermanent(err) {
+				t.Fatalf("A with its create's answer lost: %v, want a retryable error", err)
+			}
+			c.mustProcess(EventResolved, "PSRCHB")
+			c.mustProcess(EventResolved, "PSRCHB") // a replay: nothing more
+			c.mustProcess(EventResolved, "PSRCHA")
+
+			const title = "[SEV-1] Search post-mortem"
+			pages := c.csim.Pages()
+			if len(pages) != 2 {
+				t.Fatalf("%d pages, want A's and B's: %+v", len(pages), pages)
+			}
+			for i, want := range []struct{ incident, title string }{{"PSRCHA", title}, {"PSRCHB", title + " (PSRCHB)"}} {
+				p := pages[i]
+				if p.Properties[confluence.PropertyKey] != `{"incident":"`+want.incident+`"}` || p.Title != want.title || p.Version != 1 {
+					t.Errorf("page %d: %q marked %v, version %d; want %q marked for %s", i, p.Title, p.Properties, p.Version, want.title, want.incident)
+				}
+				if !strings.Contains(p.Body, "/incidents/"+want.incident+`"`) {
+					t.Errorf("page %d (%s's) does not link to its incident:\n%s", i, want.incident, p.Body)
+				}
+			}
+			for _, id := range []string{"PSRCHA", "PSRCHB"} {
+				if st := c.step(id, StepConfluencePage); st.Status != store.StepDone {
+					t.Errorf("%s's page step: %+v", id, st)
+				}
+			}
+		})
+	}
+}
+
 // racingEdit runs before just before each UpdatePage.
 type racingEdit struct {
 	Confluence
