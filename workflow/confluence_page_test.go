@@ -279,6 +279,59 @@ func TestConfluenceEditedPageNeverOverwritten(t *testing.T) {
 	}
 }
 
+// aftermath's update of the page takes, but its answer is lost (a 502
+// after the write), and the retry must know it took: exactly one new
+// version, and no comment, also when a person saved the page after
+// aftermath's update and before the retry (the page's body is then the
+// person's, not aftermath's). In both deployments.
+func TestConfluenceUpdateAnswerLost(t *testing.T) {
+	for _, mode := range []confluencetest.Mode{confluencetest.Cloud, confluencetest.DataCenter} {
+		for _, edited := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/edited=%v", mode, edited), func(t *testing.T) {
+				t.Parallel()
+				c := newConfluenceEnv(t, mode, nil)
+				realisticSEV1(c.pdEnv)
+				c.mustProcess(EventResolved, "PCHK1")
+				p := c.onePage("PCHK1")
+				c.sim.Annotate("PCHK1", "PUSER03", "Late finding: the pool limit was set in 2019.", t0.Add(50*time.Minute))
+				put := map[confluencetest.Mode]string{confluencetest.Cloud: "PUT /wiki/api/v2/pages/{id}", confluencetest.DataCenter: "PUT /rest/api/content/{id}"}[mode]
+				c.csim.Inject(put, confluencetest.Fault{Status: http.StatusBadGateway, AfterApply: true, Times: 1})
+				if err := c.process(EventResolved, "PCHK1"); err == nil || IsPermanent(err) {
+					t.Fatalf("the update's answer lost: %v, want a retryable error", err)
+				}
+				got, _ := c.csim.Page(p.ID)
+				if got.Version != 2 || !strings.Contains(got.Body, "pool limit was set in 2019") {
+					t.Fatalf("the lost answer's update did not take: version %d", got.Version)
+				}
+				want := got.Body
+				if edited {
+					want = strings.Replace(got.Body, "<h2>What Happened</h2>", "<h2>What Happened</h2><p>Written by Dana.</p>", 1)
+					if _, err := c.csim.EditAsPerson(p.ID, c.person(), want); err != nil {
+						t.Fatal(err)
+					}
+				}
+				c.mustProcess(EventResolved, "PCHK1")
+				c.mustProcess(EventResolved, "PCHK1") // a replay: nothing more
+
+				got, _ = c.csim.Page(p.ID)
+				wantVersion := map[bool]int{false: 2, true: 3}[edited]
+				if got.Version != wantVersion || got.Body != want || got.Versions[1].Author != c.csim.Me() {
+					t.Fatalf("version %d, want %d: the update was written again or the person's save overwritten", got.Version, wantVersion)
+				}
+				if n := c.csim.Count(put); n != 1 {
+					t.Fatalf("%d updates sent, want 1", n)
+				}
+				if len(got.Comments) != 0 {
+					t.Fatalf("comments %+v: the page has the news already", got.Comments)
+				}
+				if st := c.step("PCHK1", StepConfluencePage); st.Status != store.StepDone {
+					t.Fatalf("page step %+v", st)
+				}
+			})
+		}
+	}
+}
+
 // A person saves the page between aftermath's read and its write: the
 // update is refused (the version moved), nothing is overwritten, and
 // aftermath comments instead.

@@ -367,6 +367,39 @@ func TestFoundByLabelAfterARename(t *testing.T) {
 	})
 }
 
+// TestLastOwnVersion reads back through people's edits to the version
+// aftermath saved last, with the message it gave it.
+func TestLastOwnVersion(t *testing.T) {
+	forModes(t, func(t *testing.T, mode confluencetest.Mode) {
+		e := newEnv(t, mode)
+		ctx := t.Context()
+		s := spec("Q6VERS")
+		p, err := e.c.CreatePage(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok, err := e.c.LastOwnVersion(ctx, p.ID); err != nil || !ok || v.Number != 1 || v.Author != e.sim.Me() {
+			t.Fatalf("after the create: %+v %v %v", v, ok, err)
+		}
+		const msg = "aftermath: timeline (aftermath-ref-update-1)"
+		if _, err := e.c.UpdatePage(ctx, confluence.PageUpdate{ID: p.ID, Version: 1, Title: s.Title, Body: s.Body + "<p>More.</p>", Message: msg}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if _, err := e.sim.EditAsPerson(p.ID, who(mode, alice), fmt.Sprintf("<p>Alice, take %d.</p>", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, ok, err := e.c.LastOwnVersion(ctx, p.ID)
+		if err != nil || !ok || v.Number != 2 || v.Message != msg || v.Author != e.sim.Me() {
+			t.Fatalf("after alice's edits: %+v %v %v", v, ok, err)
+		}
+		if _, _, err := e.c.LastOwnVersion(ctx, "999999"); !errors.Is(err, confluence.ErrNotFound) {
+			t.Fatalf("a missing page: %v", err)
+		}
+	})
+}
+
 func TestUpdateNeverOverwritesAPersonsEdit(t *testing.T) {
 	forModes(t, func(t *testing.T, mode confluencetest.Mode) {
 		e := newEnv(t, mode)

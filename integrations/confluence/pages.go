@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -296,6 +297,61 @@ func (c *Client) UpdatePage(ctx context.Context, u PageUpdate) (Page, error) {
 		return Page{}, err
 	}
 	return c.page(w), nil
+}
+
+// maxVersionsBack bounds how far LastOwnVersion reads back through a page's
+// history: past that many versions by people, it gives up.
+const maxVersionsBack = 50
+
+// LastOwnVersion is the newest version of a page that aftermath's account
+// saved (its create or an update), read back from the current version
+// through the people's edits made since: how an update whose answer was
+// lost is known to have taken, by the message aftermath gave its version,
+// whatever Confluence made of the body and whoever saved after it. ok is
+// false when aftermath saved none of the last maxVersionsBack versions.
+func (c *Client) LastOwnVersion(ctx context.Context, id string) (Version, bool, error) {
+	me, err := c.Myself(ctx)
+	if err != nil {
+		return Version{}, false, err
+	}
+	v, err := c.pageVersion(ctx, id, 0)
+	for n := 0; err == nil && n < maxVersionsBack; n++ {
+		if v.Author == me {
+			return v, true, nil
+		}
+		if v.Number <= 1 {
+			return Version{}, false, nil
+		}
+		v, err = c.pageVersion(ctx, id, v.Number-1)
+	}
+	return Version{}, false, err
+}
+
+// pageVersion reads version n of a page without its body; 0 reads the
+// current one.
+func (c *Client) pageVersion(ctx context.Context, id string, n int) (Version, error) {
+	op := "read version " + strconv.Itoa(n) + " of page " + id
+	if n == 0 {
+		op = "read the current version of page " + id
+	}
+	var w wirePage
+	var err error
+	switch {
+	case c.cloud() && n == 0:
+		err = c.do(ctx, op, http.MethodGet, c.v2("/pages/"+url.PathEscape(id)), nil, &w)
+	case c.cloud():
+		err = c.do(ctx, op, http.MethodGet, c.v2("/pages/"+url.PathEscape(id)+"?version="+strconv.Itoa(n)), nil, &w)
+	case n == 0:
+		err = c.do(ctx, op, http.MethodGet, c.v1("/content/"+url.PathEscape(id)+"?expand=version"), nil, &w)
+	default:
+		// Data Center finds an earlier version only with its status.
+		q := url.Values{"status": {"historical"}, "version": {strconv.Itoa(n)}, "expand": {"version"}}
+		err = c.do(ctx, op, http.MethodGet, c.v1("/content/"+url.PathEscape(id)+"?"+q.Encode()), nil, &w)
+	}
+	if err != nil {
+		return Version{}, err
+	}
+	return c.page(w).Version, nil
 }
 
 // Children lists a page's child pages.
