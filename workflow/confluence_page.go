@@ -208,7 +208,9 @@ func (x *run) confluencePage(ctx context.Context, ref PostmortemRef) error {
 
 // findConfluencePage is the page step's look-up: the page an earlier
 // attempt made, by the epic's title (or the title with the incident's ID)
-// and the incident's property; one that attempt did not mark yet is marked.
+// and the incident's property; one that attempt did not mark yet (known by
+// its first line's link to the incident: the title may be another
+// incident's too) is marked.
 func (x *run) findConfluencePage(space string, made confluenceResult, labels []string) func(context.Context) (string, bool, error) {
 	return func(ctx context.Context) (string, bool, error) {
 		for _, title := range []string{made.Title, titleFor(made.Title, x.id)} {
