@@ -56,6 +56,7 @@ type Confluence interface {
 	MarkPage(ctx context.Context, id, incidentID string, labels ...string) error
 	GetPage(ctx context.Context, id string) (confluence.Page, error)
 	UpdatePage(ctx context.Context, u confluence.PageUpdate) (confluence.Page, error)
+	LastOwnVersion(ctx context.Context, id string) (confluence.Version, bool, error)
 	AddComment(ctx context.Context, pageID, body string) (confluence.Comment, error)
 	FindComment(ctx context.Context, pageID, marker string) (confluence.Comment, bool, error)
 	PageIDByTitle(ctx context.Context, spaceKey, title string) (string, bool, error)
@@ -207,7 +208,9 @@ func (x *run) confluencePage(ctx context.Context, ref PostmortemRef) error {
 
 // findConfluencePage is the page step's look-up: the page an earlier
 // attempt made, by the epic's title (or the title with the incident's ID)
-// and the incident's property; one that attempt did not mark yet is marked.
+// and the incident's property; one that attempt did not mark yet (known by
+// its first line's link to the incident: the title may be another
+// incident's too) is marked.
 func (x *run) findConfluencePage(space string, made confluenceResult, labels []string) func(context.Context) (string, bool, error) {
 	return func(ctx context.Context) (string, bool, error) {
 		for _, title := range []string{made.Title, titleFor(made.Title, x.id)} {
@@ -272,6 +275,12 @@ func (x *run) linkEpic(ctx context.Context, ref PostmortemRef, page confluenceRe
 func (x *run) updateConfluence(ctx context.Context, ref PostmortemRef, page confluenceResult, body, digest string) error {
 	marker := commentMarker("confluence-news-"+digest, x.id)
 	news := render.ConfluenceNews(x.confluence.page, ref.Key, ref.URL, marker)
+	// The update's version carries its own marker: Confluence normalises
+	// the storage it keeps, so the body read back is not the body sent,
+	// and a person may have saved after it; the version aftermath saved
+	// last says whether this update took.
+	updated := commentMarker("confluence-update-"+digest, x.id)
+	message := "aftermath: the incident's group or follow-ups changed (" + updated + ")"
 	_, err := x.write(ctx, write{
 		incident: x.id, name: StepConfluenceUpdate + "_" + digest,
 		intent: fmt.Sprintf("bring the Confluence page %s of %s up to date", page.ID, ref.Key),
@@ -279,8 +288,8 @@ func (x *run) updateConfluence(ctx context.Context, ref PostmortemRef, page conf
 			if _, ok, err := x.r.Confluence.FindComment(ctx, page.ID, marker); err != nil || ok {
 				return "commented", ok, err
 			}
-			p, err := x.r.Confluence.GetPage(ctx, page.ID)
-			return "updated", err == nil && p.Body == body, err
+			v, ok, err := x.r.Confluence.LastOwnVersion(ctx, page.ID)
+			return "updated", err == nil && ok && strings.Contains(v.Message, updated), err
 		},
 		do: func(ctx context.Context) (string, error) {
 			p, err := x.r.Confluence.GetPage(ctx, page.ID)
@@ -289,7 +298,7 @@ func (x *run) updateConfluence(ctx context.Context, ref PostmortemRef, page conf
 			}
 			if !p.EditedByOthers {
 				_, err = x.r.Confluence.UpdatePage(ctx, confluence.PageUpdate{ID: p.ID, Version: p.Version.Number, Title: p.Title, Body: body,
-					Message: "aftermath: the incident's group or follow-ups changed"})
+					Message: message})
 				if !errors.Is(err, confluence.ErrVersionMoved) {
 					return "updated", err
 				}

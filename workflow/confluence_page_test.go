@@ -279,6 +279,59 @@ func TestConfluenceEditedPageNeverOverwritten(t *testing.T) {
 	}
 }
 
+// aftermath's update of the page takes, but its answer is lost (a 502
+// after the write), and the retry must know it took: exactly one new
+// version, and no comment, also when a person saved the page after
+// aftermath's update and before the retry (the page's body is then the
+// person's, not aftermath's). In both deployments.
+func TestConfluenceUpdateAnswerLost(t *testing.T) {
+	for _, mode := range []confluencetest.Mode{confluencetest.Cloud, confluencetest.DataCenter} {
+		for _, edited := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/edited=%v", mode, edited), func(t *testing.T) {
+				t.Parallel()
+				c := newConfluenceEnv(t, mode, nil)
+				realisticSEV1(c.pdEnv)
+				c.mustProcess(EventResolved, "PCHK1")
+				p := c.onePage("PCHK1")
+				c.sim.Annotate("PCHK1", "PUSER03", "Late finding: the pool limit was set in 2019.", t0.Add(50*time.Minute))
+				put := map[confluencetest.Mode]string{confluencetest.Cloud: "PUT /wiki/api/v2/pages/{id}", confluencetest.DataCenter: "PUT /rest/api/content/{id}"}[mode]
+				c.csim.Inject(put, confluencetest.Fault{Status: http.StatusBadGateway, AfterApply: true, Times: 1})
+				if err := c.process(EventResolved, "PCHK1"); err == nil || IsPermanent(err) {
+					t.Fatalf("the update's answer lost: %v, want a retryable error", err)
+				}
+				got, _ := c.csim.Page(p.ID)
+				if got.Version != 2 || !strings.Contains(got.Body, "pool limit was set in 2019") {
+					t.Fatalf("the lost answer's update did not take: version %d", got.Version)
+				}
+				want := got.Body
+				if edited {
+					want = strings.Replace(got.Body, "<h2>What Happened</h2>", "<h2>What Happened</h2><p>Written by Dana.</p>", 1)
+					if _, err := c.csim.EditAsPerson(p.ID, c.person(), want); err != nil {
+						t.Fatal(err)
+					}
+				}
+				c.mustProcess(EventResolved, "PCHK1")
+				c.mustProcess(EventResolved, "PCHK1") // a replay: nothing more
+
+				got, _ = c.csim.Page(p.ID)
+				wantVersion := map[bool]int{false: 2, true: 3}[edited]
+				if got.Version != wantVersion || got.Body != want || got.Versions[1].Author != c.csim.Me() {
+					t.Fatalf("version %d, want %d: the update was written again or the person's save overwritten", got.Version, wantVersion)
+				}
+				if n := c.csim.Count(put); n != 1 {
+					t.Fatalf("%d updates sent, want 1", n)
+				}
+				if len(got.Comments) != 0 {
+					t.Fatalf("comments %+v: the page has the news already", got.Comments)
+				}
+				if st := c.step("PCHK1", StepConfluencePage); st.Status != store.StepDone {
+					t.Fatalf("page step %+v", st)
+				}
+			})
+		}
+	}
+}
+
 // A person saves the page between aftermath's read and its write: the
 // update is refused (the version moved), nothing is overwritten, and
 // aftermath comments instead.
@@ -302,6 +355,55 @@ func TestConfluenceVersionMovedMeanwhile(t *testing.T) {
 	got, _ := c.csim.Page(p.ID)
 	if got.Body != edit || got.Version != 2 || len(got.Comments) != 1 {
 		t.Fatalf("version %d, %d comments; the person's save must stand, with one comment", got.Version, len(got.Comments))
+	}
+}
+
+// The rules' title need not name the incident, so two incidents may have
+// the same one. Incident A's create took effect but its answer was lost
+// (so A never marked the page); B, processed meanwhile, must not take A's
+// page: it makes its own, once, under the title with its ID. A's retry
+// then takes its own page. In both deployments.
+func TestConfluenceSharedTitleAfterACrash(t *testing.T) {
+	for _, mode := range []confluencetest.Mode{confluencetest.Cloud, confluencetest.DataCenter} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			c := newConfluenceEnv(t, mode, nil)
+			rl, err := rules.Load("test-rules.yaml", []byte(c.rulesText+"templates:\n  epic_summary: \"[{{ .Severity }}] Search post-mortem\"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.rules = rl
+			c.incident("PSRCHA", "PSVC009", "P1", t0, 30*time.Minute)
+			c.incident("PSRCHB", "PSVC009", "P1", t0.Add(6*time.Hour), 30*time.Minute)
+			create := map[confluencetest.Mode]string{confluencetest.Cloud: "POST /wiki/api/v2/pages", confluencetest.DataCenter: "POST /rest/api/content"}[mode]
+			c.csim.Inject(create, confluencetest.Fault{Status: http.StatusBadGateway, AfterApply: true, Times: 1})
+			if err := c.process(EventResolved, "PSRCHA"); err == nil || IsPermanent(err) {
+				t.Fatalf("A with its create's answer lost: %v, want a retryable error", err)
+			}
+			c.mustProcess(EventResolved, "PSRCHB")
+			c.mustProcess(EventResolved, "PSRCHB") // a replay: nothing more
+			c.mustProcess(EventResolved, "PSRCHA")
+
+			const title = "[SEV-1] Search post-mortem"
+			pages := c.csim.Pages()
+			if len(pages) != 2 {
+				t.Fatalf("%d pages, want A's and B's: %+v", len(pages), pages)
+			}
+			for i, want := range []struct{ incident, title string }{{"PSRCHA", title}, {"PSRCHB", title + " (PSRCHB)"}} {
+				p := pages[i]
+				if p.Properties[confluence.PropertyKey] != `{"incident":"`+want.incident+`"}` || p.Title != want.title || p.Version != 1 {
+					t.Errorf("page %d: %q marked %v, version %d; want %q marked for %s", i, p.Title, p.Properties, p.Version, want.title, want.incident)
+				}
+				if !strings.Contains(p.Body, "/incidents/"+want.incident+`"`) {
+					t.Errorf("page %d (%s's) does not link to its incident:\n%s", i, want.incident, p.Body)
+				}
+			}
+			for _, id := range []string{"PSRCHA", "PSRCHB"} {
+				if st := c.step(id, StepConfluencePage); st.Status != store.StepDone {
+					t.Errorf("%s's page step: %+v", id, st)
+				}
+			}
+		})
 	}
 }
 

@@ -104,8 +104,15 @@ func who(mode confluencetest.Mode, u confluencetest.User) string {
 
 const body = `<h2>Overview</h2><p>The checkout &amp; payments <em>outage</em>.</p>`
 
+// pageBody is a page of incident as aftermath renders one: it opens with
+// the line linking back to the epic and the incident (render.StorageBackLinks).
+func pageBody(incident string) string {
+	return render.StorageBackLinks("PM-7", "https://example.atlassian.net/browse/PM-7",
+		render.Page{Number: 42, Title: "Checkout errors", URL: "https://example.pagerduty.com/incidents/" + incident}) + body
+}
+
 func spec(incident string) confluence.PageSpec {
-	return confluence.PageSpec{SpaceKey: pm.Key, Title: "[SEV-1] Post-mortem: Checkout errors (#42)", Body: body, IncidentID: incident, Labels: []string{"postmortem", "SEV-1"}}
+	return confluence.PageSpec{SpaceKey: pm.Key, Title: "[SEV-1] Post-mortem: Checkout errors (#42)", Body: pageBody(incident), IncidentID: incident, Labels: []string{"postmortem", "SEV-1"}}
 }
 
 func lookup(s confluence.PageSpec) confluence.Lookup {
@@ -140,7 +147,7 @@ func TestCreateOnceThenFoundByItsProperty(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := onePage(t, e.sim, s.IncidentID)
-		if p.ID != got.ID || p.Title != s.Title || got.Body != body || !p.Marked || got.Version != 1 || got.CreatedBy != e.sim.Me() {
+		if p.ID != got.ID || p.Title != s.Title || got.Body != s.Body || !p.Marked || got.Version != 1 || got.CreatedBy != e.sim.Me() {
 			t.Fatalf("created %+v, simulator has %+v", p, got)
 		}
 		if want := []string{"aftermath-q2ckyrlh85unn4", "postmortem", "sev-1"}; !slices.Equal(got.Labels, want) {
@@ -160,7 +167,7 @@ func TestCreateOnceThenFoundByItsProperty(t *testing.T) {
 
 		// The retry's look-up finds it, by its title and its property.
 		found, ok, err := e.c.FindPage(ctx, lookup(s))
-		if err != nil || !ok || found.ID != p.ID || !found.Marked || found.Body != body || found.Version.Number != 1 || found.EditedByOthers {
+		if err != nil || !ok || found.ID != p.ID || !found.Marked || found.Body != s.Body || found.Version.Number != 1 || found.EditedByOthers {
 			t.Fatalf("find: %+v %v %v", found, ok, err)
 		}
 		// Another incident's look-up does not take it.
@@ -220,6 +227,79 @@ func TestLostAnswerThenRetry(t *testing.T) {
 		}
 		onePage(t, e.sim, s.IncidentID)
 	})
+}
+
+// TestUnmarkedPageOfAnotherIncident: the rules' title need not name the
+// incident, so two incidents can have the same title. Incident A's create
+// took effect but its answer was lost, and A stopped before marking the
+// page: B's look-up must not take A's page (its body links to A), and B's
+// create finds the title taken; A's retry takes its own page.
+func TestUnmarkedPageOfAnotherIncident(t *testing.T) {
+	forModes(t, func(t *testing.T, mode confluencetest.Mode) {
+		e := newEnv(t, mode)
+		ctx := t.Context()
+		route := map[confluencetest.Mode]string{confluencetest.Cloud: "POST /wiki/api/v2/pages", confluencetest.DataCenter: "POST /rest/api/content"}[mode]
+		e.sim.Inject(route, confluencetest.Fault{Status: http.StatusBadGateway, AfterApply: true})
+		a, b := spec("Q1AAAAA"), spec("Q2BBBBB")
+		if _, err := e.c.CreatePage(ctx, a); err == nil || !retryable(err) {
+			t.Fatalf("A's lost answer: %v", err)
+		}
+		if _, ok, err := e.c.FindPage(ctx, lookup(b)); err != nil || ok {
+			t.Fatalf("B's look-up took A's unmarked page: %v %v", ok, err)
+		}
+		if _, err := e.c.CreatePage(ctx, b); !errors.Is(err, confluence.ErrTitleTaken) {
+			t.Fatalf("B's create with A's title: %v, want the title taken", err)
+		}
+		if pages := e.sim.Pages(); len(pages) != 1 || len(pages[0].Properties) != 0 || len(pages[0].Labels) != 0 {
+			t.Fatalf("A's page was marked by B: %+v", pages)
+		}
+		found, ok, err := e.c.FindPage(ctx, lookup(a))
+		if err != nil || !ok || found.Marked {
+			t.Fatalf("A's retry: %+v %v %v", found, ok, err)
+		}
+		if err := e.c.MarkPage(ctx, found.ID, a.IncidentID, a.Labels...); err != nil {
+			t.Fatal(err)
+		}
+		onePage(t, e.sim, a.IncidentID)
+	})
+}
+
+// TestUnmarkedPageKnownByItsFirstLink: an unmarked page is the incident's
+// only when the paragraph it opens with links to the incident, however
+// Confluence spells the storage it keeps; a link further down (a member of
+// the group, an earlier incident) proves nothing.
+func TestUnmarkedPageKnownByItsFirstLink(t *testing.T) {
+	const id = "Q7FIRST"
+	tests := []struct {
+		name string
+		body string
+		want bool
+	}{
+		{"as rendered", pageBody(id), true},
+		{"normalised by Confluence", `<p><strong>Jira epic:</strong> <a href='https://example.atlassian.net/browse/PM-7' data-x="1">PM-7</a> &middot; ` +
+			`<strong>Incident:</strong> <a  href = "https://example.pagerduty.com/incidents/Q7FIRST/" >#42 Checkout &#39;errors&#39;</a> </p>` + body, true},
+		{"a link macro", `<p><ac:link><ri:url ri:value="https://example.pagerduty.com/incidents/Q7FIRST" /></ac:link></p>`, true},
+		{"another incident", pageBody("Q7FIRSTX"), false},
+		{"an ID that only ends the same", pageBody("XQ7FIRST"), false},
+		{"linked further down only", pageBody("Q8OTHER") + `<p><a href="https://example.pagerduty.com/incidents/Q7FIRST">#43</a></p>`, false},
+		{"no link", body, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, confluencetest.Cloud)
+			e.sim.Inject("POST /wiki/api/v2/pages", confluencetest.Fault{Status: http.StatusBadGateway, AfterApply: true})
+			s := spec(id)
+			s.Body = tc.body
+			if _, err := e.c.CreatePage(t.Context(), s); err == nil {
+				t.Fatal("the create's answer was not lost")
+			}
+			_, ok, err := e.c.FindPage(t.Context(), lookup(s))
+			if err != nil || ok != tc.want {
+				t.Fatalf("found %v (%v), want %v", ok, err, tc.want)
+			}
+		})
+	}
 }
 
 // TestReplicasRacingMakeOnePage has several workers look up and create the
@@ -283,6 +363,39 @@ func TestFoundByLabelAfterARename(t *testing.T) {
 		found, ok, err := e.c.FindPage(ctx, lookup(s))
 		if err != nil || !ok || found.ID != p.ID || found.Title != renamed.Title || !found.Marked {
 			t.Fatalf("find by label: %+v %v %v", found, ok, err)
+		}
+	})
+}
+
+// TestLastOwnVersion reads back through people's edits to the version
+// aftermath saved last, with the message it gave it.
+func TestLastOwnVersion(t *testing.T) {
+	forModes(t, func(t *testing.T, mode confluencetest.Mode) {
+		e := newEnv(t, mode)
+		ctx := t.Context()
+		s := spec("Q6VERS")
+		p, err := e.c.CreatePage(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok, err := e.c.LastOwnVersion(ctx, p.ID); err != nil || !ok || v.Number != 1 || v.Author != e.sim.Me() {
+			t.Fatalf("after the create: %+v %v %v", v, ok, err)
+		}
+		const msg = "aftermath: timeline (aftermath-ref-update-1)"
+		if _, err := e.c.UpdatePage(ctx, confluence.PageUpdate{ID: p.ID, Version: 1, Title: s.Title, Body: s.Body + "<p>More.</p>", Message: msg}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if _, err := e.sim.EditAsPerson(p.ID, who(mode, alice), fmt.Sprintf("<p>Alice, take %d.</p>", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, ok, err := e.c.LastOwnVersion(ctx, p.ID)
+		if err != nil || !ok || v.Number != 2 || v.Message != msg || v.Author != e.sim.Me() {
+			t.Fatalf("after alice's edits: %+v %v %v", v, ok, err)
+		}
+		if _, _, err := e.c.LastOwnVersion(ctx, "999999"); !errors.Is(err, confluence.ErrNotFound) {
+			t.Fatalf("a missing page: %v", err)
 		}
 	})
 }

@@ -2,10 +2,12 @@ package confluence
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,7 +116,8 @@ type Lookup struct {
 // space's pages with the title (Confluence keeps a title unique in its
 // space, and lists pages at once, unlike its search), one that carries the
 // incident's property, or that aftermath's account created and did not get
-// to mark (Marked false: MarkPage finishes it); then, for a page a person
+// to mark (Marked false: MarkPage finishes it) and whose body opens with a
+// link to the incident (linksIncident); then, for a page a person
 // has moved or renamed since, by the incident's label through CQL, which
 // sees a label only once Confluence's index has caught up. ok is false when
 // there is none.
@@ -136,11 +139,22 @@ func (c *Client) FindPage(ctx context.Context, l Lookup) (Page, bool, error) {
 			if err != nil {
 				return Page{}, false, err
 			}
-			if marked && inc == l.IncidentID || !marked && w.CreatedBy == me {
-				p, err := c.GetPage(ctx, w.ID)
-				p.Marked = marked
-				return p, err == nil, err
+			if marked && inc != l.IncidentID || !marked && w.CreatedBy != me {
+				continue
 			}
+			p, err := c.GetPage(ctx, w.ID)
+			if err != nil {
+				return Page{}, false, err
+			}
+			// An unmarked page may be another incident's: the title
+			// need not name the incident, and a crash between create
+			// and mark leaves a page only its body tells apart.
+			if !marked && !linksIncident(p.Body, l.IncidentID) {
+				c.log.Warn("an unmarked page of aftermath's has the title but is not this incident's: leaving it", "page", w.ID, "incident", l.IncidentID)
+				continue
+			}
+			p.Marked = marked
+			return p, true, nil
 		}
 	}
 	cql := fmt.Sprintf(`label = %q AND type = page`, IncidentLabel(l.IncidentID))
@@ -285,6 +299,61 @@ func (c *Client) UpdatePage(ctx context.Context, u PageUpdate) (Page, error) {
 	return c.page(w), nil
 }
 
+// maxVersionsBack bounds how far LastOwnVersion reads back through a page's
+// history: past that many versions by people, it gives up.
+const maxVersionsBack = 50
+
+// LastOwnVersion is the newest version of a page that aftermath's account
+// saved (its create or an update), read back from the current version
+// through the people's edits made since: how an update whose answer was
+// lost is known to have taken, by the message aftermath gave its version,
+// whatever Confluence made of the body and whoever saved after it. ok is
+// false when aftermath saved none of the last maxVersionsBack versions.
+func (c *Client) LastOwnVersion(ctx context.Context, id string) (Version, bool, error) {
+	me, err := c.Myself(ctx)
+	if err != nil {
+		return Version{}, false, err
+	}
+	v, err := c.pageVersion(ctx, id, 0)
+	for n := 0; err == nil && n < maxVersionsBack; n++ {
+		if v.Author == me {
+			return v, true, nil
+		}
+		if v.Number <= 1 {
+			return Version{}, false, nil
+		}
+		v, err = c.pageVersion(ctx, id, v.Number-1)
+	}
+	return Version{}, false, err
+}
+
+// pageVersion reads version n of a page without its body; 0 reads the
+// current one.
+func (c *Client) pageVersion(ctx context.Context, id string, n int) (Version, error) {
+	op := "read version " + strconv.Itoa(n) + " of page " + id
+	if n == 0 {
+		op = "read the current version of page " + id
+	}
+	var w wirePage
+	var err error
+	switch {
+	case c.cloud() && n == 0:
+		err = c.do(ctx, op, http.MethodGet, c.v2("/pages/"+url.PathEscape(id)), nil, &w)
+	case c.cloud():
+		err = c.do(ctx, op, http.MethodGet, c.v2("/pages/"+url.PathEscape(id)+"?version="+strconv.Itoa(n)), nil, &w)
+	case n == 0:
+		err = c.do(ctx, op, http.MethodGet, c.v1("/content/"+url.PathEscape(id)+"?expand=version"), nil, &w)
+	default:
+		// Data Center finds an earlier version only with its status.
+		q := url.Values{"status": {"historical"}, "version": {strconv.Itoa(n)}, "expand": {"version"}}
+		err = c.do(ctx, op, http.MethodGet, c.v1("/content/"+url.PathEscape(id)+"?"+q.Encode()), nil, &w)
+	}
+	if err != nil {
+		return Version{}, err
+	}
+	return c.page(w).Version, nil
+}
+
 // Children lists a page's child pages.
 func (c *Client) Children(ctx context.Context, id string) ([]PageRef, error) {
 	op := "list the child pages of " + id
@@ -356,4 +425,57 @@ func (c *Client) PageIDByTitle(ctx context.Context, spaceKey, title string) (str
 		}
 	}
 	return "", false, nil
+}
+
+// linksIncident reports whether a page's storage-format body opens with a
+// paragraph that links to the PagerDuty incident incidentID (an address
+// whose path ends in /incidents/<ID>, as PagerDuty's html_url does): the
+// line render.StorageBackLinks puts at the top of every page aftermath
+// makes. Only the first paragraph counts, since further down a page links
+// to other incidents (its group's, earlier ones'). The body is read as XML,
+// not as text, so that Confluence's normalisation of what it stores
+// (entities, quoting, white space, attributes it adds) does not matter.
+func linksIncident(body, incidentID string) bool {
+	d := xml.NewDecoder(strings.NewReader("<root>" + body + "</root>"))
+	d.Strict, d.AutoClose, d.Entity = false, xml.HTMLAutoClose, xml.HTMLEntity
+	depth := 0 // of elements inside the first paragraph, once in it
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return false // the end, or storage too broken to read further
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth > 0 || t.Name.Local == "p" {
+				depth++
+			}
+			if depth == 0 {
+				continue
+			}
+			for _, a := range t.Attr {
+				// <a href> and <ri:url ri:value>, Confluence's two
+				// spellings of a link to an address.
+				if (a.Name.Local == "href" || a.Name.Local == "value" && t.Name.Local == "url") && isIncidentURL(a.Value, incidentID) {
+					return true
+				}
+			}
+		case xml.EndElement:
+			if depth == 0 {
+				continue
+			}
+			if depth--; depth == 0 {
+				return false // the first paragraph ended without the link
+			}
+		}
+	}
+}
+
+// isIncidentURL reports whether raw is an http(s) address of the PagerDuty
+// incident id: its path ends in /incidents/<id>.
+func isIncidentURL(raw, id string) bool {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || id == "" {
+		return false
+	}
+	return strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/incidents/"+id)
 }

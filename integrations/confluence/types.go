@@ -31,10 +31,14 @@ type Space struct {
 
 // PageSpec is a page to create.
 type PageSpec struct {
-	SpaceKey   string
-	ParentID   string // "" for the space's home page (Cloud) or the space's top level (Data Center)
-	Title      string // at most 255 characters, unique in the space
-	Body       string // storage format (render.Storage)
+	SpaceKey string
+	ParentID string // "" for the space's home page (Cloud) or the space's top level (Data Center)
+	Title    string // at most 255 characters, unique in the space
+	// Body is storage format (render.Storage). It should open with a
+	// paragraph linking to the incident in PagerDuty
+	// (render.StorageBackLinks): that link is how a retry knows the page
+	// as this incident's when a crash came between its create and its mark.
+	Body       string
 	IncidentID string // the PagerDuty incident the page is for: its property and label
 	Labels     []string
 }
@@ -57,7 +61,8 @@ type Page struct {
 	EditedByOthers bool
 	// Marked is true when the page carries PropertyKey for its incident;
 	// FindPage also returns a page aftermath created but did not get to mark
-	// (a crash between the two), and then MarkPage finishes it.
+	// (a crash between the two) when its body opens with a link to the
+	// incident, and then MarkPage finishes it.
 	Marked bool
 }
 

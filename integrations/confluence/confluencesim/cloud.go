@@ -214,7 +214,20 @@ func (s *Server) cloudGetPage(q *request) reply {
 	if refused != nil {
 		return *refused
 	}
-	return answer(http.StatusOK, s.cloudPage(p, q.r.URL.Query().Get("body-format") == "storage", true))
+	withBody := q.r.URL.Query().Get("body-format") == "storage"
+	m := s.cloudPage(p, withBody, true)
+	if raw := q.r.URL.Query().Get("version"); raw != "" {
+		// A previously published version, as ?version=N reads it.
+		v, ok := p.version(raw)
+		if !ok {
+			return s.refusal(http.StatusNotFound, "Not Found")
+		}
+		m["version"] = s.cloudVersion(v)
+		if withBody {
+			m["body"] = map[string]any{"storage": map[string]any{"representation": "storage", "value": v.body}}
+		}
+	}
+	return answer(http.StatusOK, m)
 }
 
 func (s *Server) cloudUpdatePage(q *request) reply {

@@ -58,6 +58,16 @@ type comment struct {
 
 func (p *page) current() version { return p.versions[len(p.versions)-1] }
 
+// version is the page's version numbered raw (a decimal number); ok is
+// false when there is none.
+func (p *page) version(raw string) (version, bool) {
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > len(p.versions) {
+		return version{}, false
+	}
+	return p.versions[n-1], true
+}
+
 // nextID hands out Confluence's numeric IDs, one sequence for everything.
 func (s *Server) nextID() string {
 	s.seq++

@@ -272,7 +272,22 @@ func (s *Server) dcGetContent(q *request) reply {
 	if refused != nil {
 		return *refused
 	}
-	return answer(http.StatusOK, s.dcPage(p, expands(q, "body.storage"), true))
+	withBody := expands(q, "body.storage")
+	m := s.dcPage(p, withBody, true)
+	if raw := q.r.URL.Query().Get("version"); raw != "" && raw != strconv.Itoa(p.current().number) {
+		// An earlier version is read with status=historical&version=N;
+		// without the status, only the current one is found.
+		v, ok := p.version(raw)
+		if !ok || q.r.URL.Query().Get("status") != "historical" {
+			return v1Refusal(http.StatusNotFound, "No content found with id: ContentId{id="+p.id+"} and version "+raw)
+		}
+		m["status"] = "historical"
+		m["version"] = map[string]any{"by": s.v1User(v.author), "when": stamp(v.at), "number": v.number, "message": v.message, "minorEdit": false}
+		if withBody {
+			m["body"] = map[string]any{"storage": map[string]any{"value": v.body, "representation": "storage"}}
+		}
+	}
+	return answer(http.StatusOK, m)
 }
 
 func (s *Server) dcUpdateContent(q *request) reply {
