@@ -150,6 +150,9 @@ func (c *child) stop(timeout time.Duration) error {
 	default:
 	}
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	// The worker may be stopped (SIGSTOP) for a baseline phase when a run
+	// ends early: a stopped process gets its SIGTERM only once continued.
+	_ = c.cmd.Process.Signal(syscall.SIGCONT)
 	select {
 	case <-c.exited:
 		if c.waitErr != nil {
