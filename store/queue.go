@@ -83,8 +83,8 @@ func (s *Store) Enqueue(ctx context.Context, d Delivery) (EnqueueResult, error) 
 // ctx's cancellation does not cut short a delivery already in a batch.
 func (s *Store) EnqueueWithin(ctx context.Context, d Delivery, timeout time.Duration) (EnqueueResult, error) {
 	deadline := time.Now().Add(timeout) // a real deadline, whatever clock the store is given
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	if sooner, ok := ctx.Deadline(); ok && sooner.Before(deadline) {
+		deadline = sooner
 	}
 	return s.enqueueBy(ctx, d, deadline)
 }

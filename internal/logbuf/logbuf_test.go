@@ -44,7 +44,8 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 
 func TestLinesGoOutTogetherAfterTheDelay(t *testing.T) {
 	out := &sink{}
-	w := New(out, 50*time.Millisecond)
+	// A delay far longer than ten writes take, even on a loaded machine.
+	w := New(out, 500*time.Millisecond)
 	defer w.Close()
 	for i := range 10 {
 		fmt.Fprintf(w, "line %d\n", i)

@@ -100,8 +100,10 @@ func startChild(name, addr, logPath string, env []string, path string, args ...s
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
 	// Own process group: a Ctrl-C reaches the benchmark only, which then stops
-	// the children in order. Pdeathsig: they do not outlive a killed benchmark.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	// the children in order. Pdeathsig: they do not outlive a killed
+	// benchmark; SIGKILL, because a worker stopped (SIGSTOP) for a baseline
+	// phase would leave a SIGTERM pending for good.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)

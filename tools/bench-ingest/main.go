@@ -426,11 +426,11 @@ func bench(cfg config) (int, error) {
 			m := startCPU(ctx, rdb, pidOf(t), workerPid(t))
 			r := ph.run(ctx, client, t, cfg.duration)
 			r.cpu = m.stop()
+			stopWorker(false) // (on any early end, child.stop continues it)
 			r.round = ph.round
 			if ph.short == "same" {
 				r.mode = "same-load"
 			}
-			stopWorker(false)
 			wait()
 			if t == aftT {
 				r.own = ownPhase(aftAddr, before, ownErr)

@@ -93,6 +93,34 @@ func TestReportTakesTheMedianOfTheRounds(t *testing.T) {
 		"CPU per webhook: ratio 1.50 (median of 3 rounds) (target <= 2.0: MET)",
 		"aftermath/baseline (median of 3 rounds): throughput at max rate 0.67",
 		"PASS  CPU per webhook <= 2.0x the baseline's at max rate: 1.50x (median of 3 rounds)",
+		"(aftermath/baseline: 6667/10000 req/s, 6667/8333 req/s, 6667/10000 req/s)",
+	} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("report lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+// A round where aftermath accepted nothing is the worst round, not a free
+// one: with ratios 2.5 and 1.9 beside it the median is 2.5, NOT MET (a 0
+// there once made the median 1.9, MET).
+func TestARoundWithNothingAcceptedIsTheWorst(t *testing.T) {
+	st := &state{cfg: config{rate: 1000, conns: 32, rounds: 3}, rssAft: map[string]int64{}, rssBase: map[string]int64{}, rssSelf: map[string]int64{}}
+	for i, aft := range []struct {
+		ok  int
+		cpu time.Duration
+	}{{100000, 25 * time.Second}, {0, 5 * time.Second}, {100000, 19 * time.Second}} {
+		b := phase("baseline", "max-rate", 150000, 15*time.Second, 15*time.Second, 0, time.Millisecond)
+		a := phase("aftermath", "max-rate", aft.ok, 15*time.Second, aft.cpu, 0, time.Millisecond)
+		b.round, a.round = i+1, i+1
+		st.results = append(st.results, b, a)
+	}
+	var out bytes.Buffer
+	report(&out, st)
+	for _, w := range []string{
+		"CPU per webhook: ratio 2.50 (median of 3 rounds) (target <= 2.0: NOT MET)",
+		"FAIL  CPU per webhook <= 2.0x the baseline's at max rate: 2.50x (median of 3 rounds)",
+		"throughput at max rate >= 50% of baseline: 66.7% (median of 3 rounds) (aftermath/baseline: 6667/10000 req/s, 0/10000 req/s, 6667/10000 req/s)",
 	} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("report lacks %q:\n%s", w, out.String())
