@@ -394,6 +394,14 @@ func TestLastOwnVersion(t *testing.T) {
 		if err != nil || !ok || v.Number != 2 || v.Message != msg || v.Author != e.sim.Me() {
 			t.Fatalf("after alice's edits: %+v %v %v", v, ok, err)
 		}
+		// A person's version deleted from the history is passed over.
+		if err := e.sim.DeleteVersion(p.ID, 4); err != nil {
+			t.Fatal(err)
+		}
+		v, ok, err = e.c.LastOwnVersion(ctx, p.ID)
+		if err != nil || !ok || v.Number != 2 || v.Message != msg {
+			t.Fatalf("after version 4 was deleted from the history: %+v %v %v", v, ok, err)
+		}
 		if _, _, err := e.c.LastOwnVersion(ctx, "999999"); !errors.Is(err, confluence.ErrNotFound) {
 			t.Fatalf("a missing page: %v", err)
 		}

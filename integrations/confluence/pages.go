@@ -315,16 +315,22 @@ func (c *Client) LastOwnVersion(ctx context.Context, id string) (Version, bool, 
 		return Version{}, false, err
 	}
 	v, err := c.pageVersion(ctx, id, 0)
-	for n := 0; err == nil && n < maxVersionsBack; n++ {
-		if v.Author == me {
+	if err != nil || v.Author == me {
+		return v, err == nil, err
+	}
+	for n, reads := v.Number-1, 1; n >= 1 && reads < maxVersionsBack; n, reads = n-1, reads+1 {
+		v, err := c.pageVersion(ctx, id, n)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// A person deleted that version from the page's history.
+			continue
+		case err != nil:
+			return Version{}, false, err
+		case v.Author == me:
 			return v, true, nil
 		}
-		if v.Number <= 1 {
-			return Version{}, false, nil
-		}
-		v, err = c.pageVersion(ctx, id, v.Number-1)
 	}
-	return Version{}, false, err
+	return Version{}, false, nil
 }
 
 // pageVersion reads version n of a page without its body; 0 reads the

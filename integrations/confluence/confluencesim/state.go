@@ -36,6 +36,7 @@ type version struct {
 	message string
 	body    string
 	at      time.Time
+	deleted bool // removed from the page's history by a person
 }
 
 type label struct {
@@ -62,7 +63,7 @@ func (p *page) current() version { return p.versions[len(p.versions)-1] }
 // false when there is none.
 func (p *page) version(raw string) (version, bool) {
 	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > len(p.versions) {
+	if err != nil || n < 1 || n > len(p.versions) || p.versions[n-1].deleted {
 		return version{}, false
 	}
 	return p.versions[n-1], true
@@ -183,6 +184,23 @@ func (s *Server) EditAsPerson(pageID, author, body string) (int, error) {
 	n := p.current().number + 1
 	p.versions = append(p.versions, version{number: n, author: u, body: body, at: s.now()})
 	return n, nil
+}
+
+// DeleteVersion removes an earlier version from a page's history, as a
+// person can in Confluence's page history (not the current one): reading
+// it then answers 404.
+func (s *Server) DeleteVersion(pageID string, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pages[pageID]
+	if !ok {
+		return fmt.Errorf("confluencesim: no page %s", pageID)
+	}
+	if n < 1 || n >= len(p.versions) {
+		return fmt.Errorf("confluencesim: page %s has no earlier version %d", pageID, n)
+	}
+	p.versions[n-1].deleted = true
+	return nil
 }
 
 // CommentAsPerson adds a footer comment to a page by the person whose ID is
