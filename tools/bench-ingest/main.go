@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/aftermath-dev/aftermath/integrations/pagerduty/pagerdutysim"
 )
 
 // Targets.
@@ -59,6 +61,7 @@ type config struct {
 	pause    bool
 	rounds   int
 	sameLoad bool
+	pdsim    bool
 }
 
 func main() { os.Exit(run()) }
@@ -77,6 +80,7 @@ func run() int {
 	flag.BoolVar(&cfg.together, "one-process", false, "run ingest and the queue worker in one aftermath process (serve's default roles) instead of two; the server's CPU column then includes the worker's")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "max-rate rounds, each the baseline then aftermath; the CPU and throughput ratios are the median of the rounds' (the machine's noise moves one round by 10 % or more)")
 	flag.BoolVar(&cfg.sameLoad, "same-load", true, "after the max-rate rounds, run both servers at a fixed rate of 80% of aftermath's median max rate, the worker stopped: CPU per webhook at equal load")
+	flag.BoolVar(&cfg.pdsim, "worker-pagerduty", true, "give the worker a PagerDuty simulator (in this process) to work against, paced by PagerDuty's rate limit as in production; false: no PAGERDUTY_API_TOKEN, so the worker parks every event in the dead-letter stream at full speed (runs before 2026-12-07 18:00)")
 	flag.BoolVar(&cfg.pause, "pause-worker", false, "stop the worker process (SIGSTOP) while aftermath is measured and let it drain the queue after each phase, as a worker on other cores would")
 	flag.StringVar(&cfg.serveArg, "serve-args", "", "diagnosis only: extra arguments for 'aftermath serve', space-separated (for example '--roles ingest'); the benchmark proper runs it with none")
 	baselineAddr := flag.String("baseline-server", "", "internal: serve the baseline on this address")
@@ -296,7 +300,16 @@ func bench(cfg config) (int, error) {
 		if err != nil {
 			return 2, err
 		}
-		worker, err = startChild("aftermath-worker", workAddr, filepath.Join(tmp, "aftermath-worker.log"), aftEnv(workAddr),
+		var pdEnv []string
+		if cfg.pdsim {
+			// The worker reads and writes PagerDuty as in production, paced
+			// by its rate limit; the simulator knows none of the bench's
+			// incidents, so each event ends as an unknown incident would.
+			pd := pagerdutysim.NewServer(pagerdutysim.Options{})
+			defer pd.Close()
+			pdEnv = []string{"PAGERDUTY_API_URL=" + pd.URL(), "PAGERDUTY_API_TOKEN=" + pd.Token(), "PAGERDUTY_FROM_EMAIL=bench@example.com"}
+		}
+		worker, err = startChild("aftermath-worker", workAddr, filepath.Join(tmp, "aftermath-worker.log"), aftEnv(workAddr, pdEnv...),
 			bin, "serve", "--roles", "worker")
 		if err != nil {
 			return 2, err

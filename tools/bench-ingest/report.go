@@ -20,6 +20,11 @@ func printHeader(w io.Writer, st *state) {
 	} else {
 		fmt.Fprintln(w, "roles:    aftermath serve --roles ingest (measured) and a second process, aftermath serve --roles worker, on the same queue")
 		fmt.Fprintln(w, "          (the worker is stopped while the baseline runs, so that its backlog never takes the baseline's CPU)")
+		if c.pdsim {
+			fmt.Fprintln(w, "          the worker works against a PagerDuty simulator in bench-ingest, paced by PagerDuty's rate limit as in production")
+		} else {
+			fmt.Fprintln(w, "          -worker-pagerduty=false: the worker has no PAGERDUTY_API_TOKEN and parks every event in the dead-letter stream at full speed")
+		}
 	}
 	if c.pause {
 		fmt.Fprintln(w, "DIAGNOSTIC RUN: -pause-worker: the worker is stopped while aftermath is measured too, and drains the queue after each phase")
