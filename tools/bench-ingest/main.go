@@ -146,29 +146,29 @@ func flagType(f *flag.Flag) string {
 
 // run state shared by the phases and the report.
 type state struct {
-	cfg      config
-	rdb      *redis.Client
-	prefix   string
-	machine  machineInfo
-	results  []*result
-	queue    []string
-	sentAft  int64
-	lazyAft  int64
-	pregen   int
-	genTime  time.Duration
-	rssAft   map[string]int64
+	cfg     config
+	rdb     *redis.Client
+	prefix  string
+	machine machineInfo
+	results []*result
+	queue   []string
+	sentAft int64
+	lazyAft int64
+	pregen  int
+	genTime time.Duration
+	rssAft  map[string]int64
 	// rssBeforeSame is aftermath's RSS read before the same-load phase: the
 	// RSS verdict is on the phases the target was set for, since an open
 	// loop that outruns aftermath on a noisy machine piles up connections.
 	rssBeforeSame map[string]int64
-	rssWork  map[string]int64
-	rssBase  map[string]int64
-	rssSelf  map[string]int64
-	metrics  []string
-	logStats logStats
-	notes    []string
-	prof     *profiler
-	profTops []string
+	rssWork       map[string]int64
+	rssBase       map[string]int64
+	rssSelf       map[string]int64
+	metrics       []string
+	logStats      logStats
+	notes         []string
+	prof          *profiler
+	profTops      []string
 
 	keysDeleted        int
 	loadStart, loadEnd string
