@@ -343,6 +343,15 @@ func bench(cfg config) (int, error) {
 	progress("baseline ready on %s", baseAddr)
 
 	client := &http.Client{Transport: newTransport(cfg.conns), Timeout: 10 * time.Second}
+	// The same-load phase sends on at most -conns connections, as a
+	// fixed-rate generator such as wrk2 does: a stall then queues requests
+	// in the client (their latency still counts from the scheduled time)
+	// instead of opening connection after connection, which made aftermath
+	// spiral on a busy machine (hundreds of MB in connections).
+	sameTransport := newTransport(cfg.conns)
+	sameTransport.MaxConnsPerHost = cfg.conns
+	sameClient := &http.Client{Transport: sameTransport, Timeout: 10 * time.Second}
+	defer sameClient.CloseIdleConnections()
 	baseT := &target{name: "baseline", url: "http://" + baseAddr + "/webhooks/pagerduty", expect: http.StatusAccepted, bodies: newBodySource(gen, pre, true)}
 	aftT := &target{name: "aftermath", url: "http://" + aftAddr + "/webhooks/pagerduty", expect: http.StatusAccepted, bodies: newBodySource(gen, pre, false)}
 
@@ -460,9 +469,9 @@ func bench(cfg config) (int, error) {
 		if ph.round == cfg.rounds && cfg.sameLoad {
 			st.rssBeforeSame = procStatus(aft.cmd.Process.Pid, "VmHWM", "VmRSS")
 			if rate := sameLoadRate(st.results); rate >= 1 {
-				phases = append(phases, phase{fmt.Sprintf("same load, fixed rate %.0f/s", rate), "after the same load: ", "same", 0,
-					func(ctx context.Context, c *http.Client, t *target, d time.Duration) *result {
-						return openLoop(ctx, c, t, rate, d)
+				phases = append(phases, phase{fmt.Sprintf("same load, fixed rate %.0f/s on %d connections", rate, cfg.conns), "after the same load: ", "same", 0,
+					func(ctx context.Context, _ *http.Client, t *target, d time.Duration) *result {
+						return openLoop(ctx, sameClient, t, rate, d)
 					}})
 			}
 		}
@@ -672,8 +681,6 @@ func shellQuote(s string) string {
 
 // sameLoadRate is the rate of the same-load phase: 60 % of aftermath's
 // median throughput over the max-rate rounds, so that aftermath keeps up
-// (at 80 % an open loop outran it on a busy machine and piled up
-// connections)
 // and both servers answer the same requests per second. CPU per request
 // falls as the rate rises (more work per wake-up of the poller, the
 // scheduler and the kernel), so only at an equal rate does the CPU ratio
