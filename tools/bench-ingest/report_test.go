@@ -17,6 +17,23 @@ func phase(target, mode string, ok int, elapsed, server, worker time.Duration, l
 	return &result{target: target, mode: mode, offered: 1000, elapsed: elapsed, rec: rec, cpu: cpuUse{server: server, worker: worker}}
 }
 
+// reportState is an empty run's state with the given max-rate rounds.
+func reportState(rounds int) *state {
+	return &state{cfg: config{rate: 1000, conns: 32, rounds: rounds}, rssAft: map[string]int64{}, rssBase: map[string]int64{}, rssSelf: map[string]int64{}}
+}
+
+// reportHas runs report on st and fails for each of want it does not print.
+func reportHas(t *testing.T, st *state, want ...string) {
+	t.Helper()
+	var out bytes.Buffer
+	report(&out, st)
+	for _, w := range want {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("report lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
 // The report prints issue 23's two lines, with MET or NOT MET against the
 // targets, from the server process's CPU per accepted webhook at max rate.
 func TestReportPrintsTheIssue23Lines(t *testing.T) {
@@ -40,20 +57,14 @@ func TestReportPrintsTheIssue23Lines(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := &state{cfg: config{rate: 1000, conns: 32}, rssAft: map[string]int64{}, rssBase: map[string]int64{}, rssSelf: map[string]int64{}}
+			st := reportState(0)
 			st.results = []*result{
 				phase("baseline", "fixed-rate", 15000, 15*time.Second, 3*time.Second, 0, 500*time.Microsecond),
 				phase("aftermath", "fixed-rate", 15000, 15*time.Second, 6*time.Second, time.Second, tc.aftP99),
 				phase("baseline", "max-rate", 150000, 15*time.Second, 15*time.Second, 0, time.Millisecond),
 				phase("aftermath", "max-rate", 100000, 15*time.Second, tc.aftCPU, time.Second, time.Millisecond),
 			}
-			var out bytes.Buffer
-			report(&out, st)
-			for _, w := range tc.want {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("report lacks %q:\n%s", w, out.String())
-				}
-			}
+			reportHas(t, st, tc.want...)
 		})
 	}
 }
@@ -63,7 +74,7 @@ func TestReportPrintsTheIssue23Lines(t *testing.T) {
 // nor fails the run. The same-load phase is reported beside it, and is not
 // mistaken for a max-rate round.
 func TestReportTakesTheMedianOfTheRounds(t *testing.T) {
-	st := &state{cfg: config{rate: 1000, conns: 32, rounds: 3}, rssAft: map[string]int64{}, rssBase: map[string]int64{}, rssSelf: map[string]int64{}}
+	st := reportState(3)
 	for i, aftCPU := range []time.Duration{15 * time.Second, 25 * time.Second, 19 * time.Second} {
 		b := phase("baseline", "max-rate", 150000, 15*time.Second, 15*time.Second, 0, time.Millisecond)
 		a := phase("aftermath", "max-rate", 100000, 15*time.Second, aftCPU, time.Second, time.Millisecond)
@@ -84,9 +95,7 @@ func TestReportTakesTheMedianOfTheRounds(t *testing.T) {
 	// The RSS verdict is on the phases before the same load.
 	st.rssBeforeSame = map[string]int64{"VmHWM": 40e6, "VmRSS": 35e6}
 	st.rssAft = map[string]int64{"VmHWM": 285e6, "VmRSS": 198e6}
-	var out bytes.Buffer
-	report(&out, st)
-	for _, w := range []string{
+	reportHas(t, st,
 		"max rate, 32 conns #2",
 		"same load 4000 req/s",
 		"PASS  aftermath peak RSS < 60 MB: 40.0 MB",
@@ -100,18 +109,14 @@ func TestReportTakesTheMedianOfTheRounds(t *testing.T) {
 		"aftermath/baseline (median of 3 rounds): throughput at max rate 0.67",
 		"PASS  CPU per webhook <= 2.0x the baseline's at max rate: 1.50x (median of 3 rounds)",
 		"(aftermath/baseline: 6667/10000 req/s, 6667/8333 req/s, 6667/10000 req/s)",
-	} {
-		if !strings.Contains(out.String(), w) {
-			t.Errorf("report lacks %q:\n%s", w, out.String())
-		}
-	}
+	)
 }
 
 // A round where aftermath accepted nothing is the worst round, not a free
 // one: with ratios 2.5 and 1.9 beside it the median is 2.5, NOT MET (a 0
 // there once made the median 1.9, MET).
 func TestARoundWithNothingAcceptedIsTheWorst(t *testing.T) {
-	st := &state{cfg: config{rate: 1000, conns: 32, rounds: 3}, rssAft: map[string]int64{}, rssBase: map[string]int64{}, rssSelf: map[string]int64{}}
+	st := reportState(3)
 	for i, aft := range []struct {
 		ok  int
 		cpu time.Duration
@@ -121,17 +126,11 @@ func TestARoundWithNothingAcceptedIsTheWorst(t *testing.T) {
 		b.round, a.round = i+1, i+1
 		st.results = append(st.results, b, a)
 	}
-	var out bytes.Buffer
-	report(&out, st)
-	for _, w := range []string{
+	reportHas(t, st,
 		"CPU per webhook: ratio 2.50 (median of 3 rounds) (target <= 2.0: NOT MET)",
 		"FAIL  CPU per webhook <= 2.0x the baseline's at max rate: 2.50x (median of 3 rounds)",
 		"throughput at max rate >= 50% of baseline: 66.7% (median of 3 rounds) (aftermath/baseline: 6667/10000 req/s, 0/10000 req/s, 6667/10000 req/s)",
-	} {
-		if !strings.Contains(out.String(), w) {
-			t.Errorf("report lacks %q:\n%s", w, out.String())
-		}
-	}
+	)
 }
 
 func TestMedian(t *testing.T) {
