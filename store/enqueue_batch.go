@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,9 +66,12 @@ type enqueueReq struct {
 	d       Delivery
 	keys    []string // dedupe keys, the first checked of them checked
 	checked int
-	res     EnqueueResult
-	err     error
-	// wake says "lead the next batch" (true) or "your result is in" (false).
+	// keyArray holds keys: a delivery has at most three.
+	keyArray [3]string
+	res      EnqueueResult
+	err      error
+	// wake says "lead the next batch" (true) or "your result is in"
+	// (false). It holds at most one value and is empty once do returns.
 	wake     chan bool
 	deadline time.Time // zero: none
 }
@@ -88,7 +92,9 @@ type enqueueBatcher struct {
 }
 
 func (b *enqueueBatcher) do(ctx context.Context, s *Store, r *enqueueReq) (EnqueueResult, error) {
-	r.wake = make(chan bool, 1)
+	if r.wake == nil {
+		r.wake = make(chan bool, 1)
+	}
 	b.mu.Lock()
 	b.waiting = append(b.waiting, r)
 	if b.busy {
@@ -165,6 +171,11 @@ func (s *Store) runBatchSafely(ctx context.Context, batch []*enqueueReq) {
 	s.runBatch(ctx, batch)
 }
 
+// batchArgs holds runBatch's argument lists for reuse: one a batch
+// otherwise, of 17 values a delivery. go-redis copies them into its
+// command, so a list is free again once the script call has returned.
+var batchArgs = sync.Pool{New: func() any { return new([]any) }}
+
 // runBatch enqueues the batch in one script call and records each
 // delivery's result. The call is bounded by the latest deadline of its
 // members, never cut short by one member's cancellation: the others still
@@ -193,7 +204,14 @@ func (s *Store) runBatch(ctx context.Context, batch []*enqueueReq) {
 		nargs += 3 + entryFieldCount
 	}
 	keys := make([]string, 0, nkeys)
-	args := make([]any, 0, nargs)
+	argBuf := batchArgs.Get().(*[]any)
+	args := slices.Grow((*argBuf)[:0], nargs)
+	defer func() {
+		// Drop the references (bodies among them) before the next use.
+		clear(args[:cap(args)])
+		*argBuf = args[:0]
+		batchArgs.Put(argBuf)
+	}()
 	keys = append(keys, s.streamKey())
 	args = append(args, int64(DedupeTTL/time.Second), len(batch))
 	for _, r := range batch {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -94,17 +95,28 @@ func (s *Store) enqueueBy(ctx context.Context, d Delivery, deadline time.Time) (
 	if d.EventID == "" {
 		return EnqueueResult{}, errors.New("enqueue: delivery without event ID")
 	}
-	keys := make([]string, 1, 3)
-	keys[0] = s.seenEventKey(d.EventID)
+	r := enqueueReqs.Get().(*enqueueReq)
+	r.d, r.deadline = d, deadline
+	r.keys = append(r.keyArray[:0], s.seenEventKey(d.EventID))
 	if d.WebhookID != "" {
-		keys = append(keys, s.seenWebhookKey(d.WebhookID))
+		r.keys = append(r.keys, s.seenWebhookKey(d.WebhookID))
 	}
-	checked := len(keys)
+	r.checked = len(r.keys)
 	if d.EventType == EventResolved && d.IncidentID != "" {
-		keys = append(keys, s.resolvedKey(d.IncidentID))
+		r.keys = append(r.keys, s.resolvedKey(d.IncidentID))
 	}
-	return s.batch.do(ctx, s, &enqueueReq{d: d, keys: keys, checked: checked, deadline: deadline})
+	res, err := s.batch.do(ctx, s, r)
+	// Nobody refers to r once do has returned (the leader of its batch
+	// is done with it before waking it): it serves the next enqueue, with
+	// its channel and without the delivery (whose body the caller reuses).
+	*r = enqueueReq{wake: r.wake}
+	enqueueReqs.Put(r)
+	return res, err
 }
+
+// enqueueReqs holds enqueueBy's requests for reuse: one per webhook
+// otherwise, with its channel and keys.
+var enqueueReqs = sync.Pool{New: func() any { return &enqueueReq{wake: make(chan bool, 1)} }}
 
 // enqueue runs enqueueScript with dedupe keys, the first checked of them
 // checked.
