@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -82,12 +84,28 @@ type webhookAnswer struct {
 // only once the event is in Redis, so an answered event is never lost.
 func (h *webhookHandler) serve(c echo.Context) error {
 	start := time.Now()
-	code, outcome, answer := h.ingest(c)
+	buf := bodyBuffers.Get().(*[]byte)
+	code, outcome, answer := h.ingest(c, buf)
 	m := h.metrics.by[outcome]
 	m.total.Inc()
 	m.latency.Observe(time.Since(start).Seconds())
-	return writeAnswer(c, code, answer)
+	err := writeAnswer(c, code, answer)
+	// The answer's IDs point into the body (the decoder does not copy), and
+	// the store holds it only until EnqueueWithin returns: from here nothing
+	// refers to the body, and its buffer serves the next webhook.
+	if cap(*buf) <= maxPooledBody {
+		bodyBuffers.Put(buf)
+	}
+	return err
 }
+
+// bodyBuffers holds webhook body buffers for reuse: a body is the largest
+// allocation a webhook makes, and every one is garbage once it is answered.
+// A buffer grown past maxPooledBody (a body near the cap) is not kept, so
+// the pool holds at most a few small buffers per concurrent webhook.
+var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledBody = 64 << 10
 
 // writeAnswer writes a exactly as c.JSON writes it (same bytes, same
 // headers), without encoding/json's reflection when it can: no query (c.JSON
@@ -97,12 +115,19 @@ func writeAnswer(c echo.Context, code int, a webhookAnswer) error {
 	if c.Request().URL.RawQuery != "" || c.Echo().Debug {
 		return c.JSON(code, a)
 	}
-	b, ok := a.appendJSON(make([]byte, 0, 192))
+	buf := answerBuffers.Get().(*[]byte)
+	defer answerBuffers.Put(buf)
+	b, ok := a.appendJSON((*buf)[:0])
 	if !ok {
 		return c.JSON(code, a)
 	}
+	*buf = b
 	return c.Blob(code, echo.MIMEApplicationJSON, b)
 }
+
+// answerBuffers holds writeAnswer's buffers: an answer is a few hundred
+// bytes, copied into the connection's buffer by the write.
+var answerBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // appendJSON appends a as json.Encoder encodes it (omitempty fields in
 // order, a newline after); ok is false when a value needs escaping.
@@ -160,35 +185,46 @@ func (l *webhookLog) write(level slog.Level, msg string, attrs ...slog.Attr) {
 	if !l.log.Enabled(ctx, level) {
 		return
 	}
-	common := []slog.Attr{
+	// One array for the line's attributes: LogAttrs copies them, so the
+	// array stays on the stack while a line has at most 8.
+	var all [8]slog.Attr
+	line := append(all[:0],
 		slog.String("remote", l.c.RealIP()),
-		slog.String("webhook_id", clipHeader(l.c.Request().Header.Get(WebhookIDHeader))),
-	}
+		slog.String("webhook_id", clipHeader(l.c.Request().Header.Get(WebhookIDHeader))))
 	if l.ev != nil {
-		common = append(common, slog.String("event", l.ev.ID), slog.String("event_type", l.ev.EventType), slog.String("incident", l.ev.IncidentID()))
+		line = append(line, slog.String("event", l.ev.ID), slog.String("event_type", l.ev.EventType), slog.String("incident", l.ev.IncidentID()))
 	}
-	l.log.LogAttrs(ctx, level, msg, append(common, attrs...)...)
+	l.log.LogAttrs(ctx, level, msg, append(line, attrs...)...)
 }
 
-// readWebhookBody reads a body of at most limit bytes. A body of known length is
-// read into a buffer of that size; only a body without Content-Length is
-// read by growing. tooLarge reports a body over limit.
-func readWebhookBody(req *http.Request, limit int64) (body []byte, tooLarge bool, err error) {
+// readWebhookBody reads a body of at most limit bytes into *buf, growing it
+// when it is too small (*buf is then the larger buffer). A body of known
+// length is read in one piece; only a body without Content-Length is read
+// by growing. tooLarge reports a body over limit.
+func readWebhookBody(req *http.Request, limit int64, buf *[]byte) (body []byte, tooLarge bool, err error) {
 	if n := req.ContentLength; n >= 0 && n <= limit {
-		body = make([]byte, n)
+		if int64(cap(*buf)) < n {
+			*buf = make([]byte, n)
+		}
+		body = (*buf)[:n]
 		if _, err := io.ReadFull(req.Body, body); err != nil {
 			return nil, false, err
 		}
 		return body, false, nil
 	}
-	body, err = io.ReadAll(io.LimitReader(req.Body, limit+1))
+	w := bytes.NewBuffer((*buf)[:0])
+	_, err = w.ReadFrom(io.LimitReader(req.Body, limit+1))
+	body = w.Bytes()
+	*buf = body[:0]
 	if err != nil {
 		return nil, false, err
 	}
 	return body, int64(len(body)) > limit, nil
 }
 
-func (h *webhookHandler) ingest(c echo.Context) (int, string, webhookAnswer) {
+// ingest reads the body into *buf, which the caller may reuse once the
+// answer is written (the answer's IDs point into it).
+func (h *webhookHandler) ingest(c echo.Context, buf *[]byte) (int, string, webhookAnswer) {
 	req := c.Request()
 	log := &webhookLog{log: h.opts.Logger, c: c}
 	limit := h.opts.MaxBodyBytes
@@ -197,7 +233,7 @@ func (h *webhookHandler) ingest(c echo.Context) (int, string, webhookAnswer) {
 		log.write(slog.LevelWarn, "webhook refused: body too large", slog.Int64("content_length", req.ContentLength))
 		return http.StatusRequestEntityTooLarge, outcomeTooLarge, webhookAnswer{Error: fmt.Sprintf("body exceeds %d bytes", limit)}
 	}
-	body, tooLarge, err := readWebhookBody(req, limit)
+	body, tooLarge, err := readWebhookBody(req, limit, buf)
 	if err != nil {
 		log.write(slog.LevelWarn, "webhook refused: reading the body failed", slog.Any("err", err))
 		return http.StatusBadRequest, outcomeBadRequest, webhookAnswer{Error: "could not read the request body"}
