@@ -34,7 +34,10 @@ const SmallBodyBytes = 8 << 10
 
 // Queue stores accepted deliveries.
 type Queue interface {
-	// EnqueueWithin stores d, giving up after timeout.
+	// EnqueueWithin stores d, giving up after timeout. d's strings and
+	// Body share the request's buffer, which serves the next webhook once
+	// the answer is written: an implementation must be done with them (or
+	// copy them) when it returns.
 	EnqueueWithin(ctx context.Context, d store.Delivery, timeout time.Duration) (store.EnqueueResult, error)
 }
 

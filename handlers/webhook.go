@@ -93,10 +93,17 @@ func (h *webhookHandler) serve(c echo.Context) error {
 	// The answer's IDs point into the body (the decoder does not copy), and
 	// the store holds it only until EnqueueWithin returns: from here nothing
 	// refers to the body, and its buffer serves the next webhook.
+	releaseBody(buf)
+	return err
+}
+
+// releaseBody gives a body buffer back for the next webhook. Tests replace
+// it to overwrite each buffer as it is released, so that a use after
+// release shows.
+var releaseBody = func(buf *[]byte) {
 	if cap(*buf) <= maxPooledBody {
 		bodyBuffers.Put(buf)
 	}
-	return err
 }
 
 // bodyBuffers holds webhook body buffers for reuse: a body is the largest
@@ -116,7 +123,11 @@ func writeAnswer(c echo.Context, code int, a webhookAnswer) error {
 		return c.JSON(code, a)
 	}
 	buf := answerBuffers.Get().(*[]byte)
-	defer answerBuffers.Put(buf)
+	defer func() {
+		if cap(*buf) <= maxPooledAnswer {
+			answerBuffers.Put(buf)
+		}
+	}()
 	b, ok := a.appendJSON((*buf)[:0])
 	if !ok {
 		return c.JSON(code, a)
@@ -126,8 +137,11 @@ func writeAnswer(c echo.Context, code int, a webhookAnswer) error {
 }
 
 // answerBuffers holds writeAnswer's buffers: an answer is a few hundred
-// bytes, copied into the connection's buffer by the write.
+// bytes, copied into the connection's buffer by the write. One grown by
+// very long IDs is not kept.
 var answerBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+const maxPooledAnswer = 4 << 10
 
 // appendJSON appends a as json.Encoder encodes it (omitempty fields in
 // order, a newline after); ok is false when a value needs escaping.
