@@ -79,7 +79,7 @@ func run() int {
 	flag.StringVar(&cfg.profile, "profile", "", "take aftermath's CPU and allocation profiles (pprof) during its measured phases into this directory, and print their top entries")
 	flag.BoolVar(&cfg.together, "one-process", false, "run ingest and the queue worker in one aftermath process (serve's default roles) instead of two; the server's CPU column then includes the worker's")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "max-rate rounds, each the baseline then aftermath; the CPU and throughput ratios are the median of the rounds' (the machine's noise moves one round by 10 % or more)")
-	flag.BoolVar(&cfg.sameLoad, "same-load", true, "after the max-rate rounds, run both servers at a fixed rate of 60% of aftermath's median max rate, the worker stopped: CPU per webhook at equal load")
+	flag.BoolVar(&cfg.sameLoad, "same-load", true, "after the max-rate rounds, run both servers at a fixed rate of 60% of aftermath's median max rate, the worker stopped: CPU per webhook at equal load; then the baseline alone at aftermath's median max rate")
 	flag.BoolVar(&cfg.pdsim, "worker-pagerduty", true, "give the worker a PagerDuty simulator (in this process) to work against, paced by PagerDuty's rate limit as in production; false: no PAGERDUTY_API_TOKEN, so the worker parks every event in the dead-letter stream at full speed (runs before 2026-12-07 18:00)")
 	flag.BoolVar(&cfg.pause, "pause-worker", false, "stop the worker process (SIGSTOP) while aftermath is measured and let it drain the queue after each phase, as a worker on other cores would")
 	flag.StringVar(&cfg.serveArg, "serve-args", "", "diagnosis only: extra arguments for 'aftermath serve', space-separated (for example '--roles ingest'); the benchmark proper runs it with none")
@@ -396,12 +396,13 @@ func bench(cfg config) (int, error) {
 		name, queueNote, short string
 		round                  int
 		run                    func(context.Context, *http.Client, *target, time.Duration) *result
+		baselineOnly           bool
 	}
 	phases := []phase{
 		{fmt.Sprintf("fixed rate %.0f/s", cfg.rate), "after fixed rate: ", "fixed", 0,
 			func(ctx context.Context, c *http.Client, t *target, d time.Duration) *result {
 				return openLoop(ctx, c, t, cfg.rate, d)
-			}},
+			}, false},
 	}
 	for n := 1; n <= cfg.rounds; n++ {
 		name, note := fmt.Sprintf("max rate, %d connections", cfg.conns), "after max rate: "
@@ -412,7 +413,7 @@ func bench(cfg config) (int, error) {
 		phases = append(phases, phase{name, note, "max", n,
 			func(ctx context.Context, c *http.Client, t *target, d time.Duration) *result {
 				return closedLoop(ctx, c, t, cfg.conns, d)
-			}})
+			}, false})
 	}
 	stopWorker := func(stop bool) {
 		if worker == nil {
@@ -426,14 +427,18 @@ func bench(cfg config) (int, error) {
 	}
 	for i := 0; i < len(phases); i++ {
 		ph := phases[i]
-		for _, t := range []*target{baseT, aftT} {
+		targets := []*target{baseT, aftT}
+		if ph.baselineOnly {
+			targets = targets[:1]
+		}
+		for _, t := range targets {
 			if err := checkAlive(); err != nil {
 				return 1, err
 			}
 			// The worker never runs during the baseline, nor at the same
 			// load (there both servers get a machine without it, and its
 			// backlog from the rounds would slow aftermath alone).
-			paused := t == baseT || cfg.pause || ph.short == "same"
+			paused := t == baseT || cfg.pause || ph.short == "same" || ph.short == "at-max"
 			stopWorker(paused)
 			if cfg.warmup > 0 {
 				progress("%s: %s, warm-up %s", t.name, ph.name, cfg.warmup)
@@ -454,8 +459,11 @@ func bench(cfg config) (int, error) {
 			r.cpu = m.stop()
 			stopWorker(false) // (on any early end, child.stop continues it)
 			r.round = ph.round
-			if ph.short == "same" {
+			switch ph.short {
+			case "same":
 				r.mode = "same-load"
+			case "at-max":
+				r.mode = "at-aftermath-max"
 			}
 			wait()
 			if t == aftT {
@@ -472,7 +480,16 @@ func bench(cfg config) (int, error) {
 				phases = append(phases, phase{fmt.Sprintf("same load, fixed rate %.0f/s on %d connections", rate, cfg.conns), "after the same load: ", "same", 0,
 					func(ctx context.Context, _ *http.Client, t *target, d time.Duration) *result {
 						return openLoop(ctx, sameClient, t, rate, d)
-					}})
+					}, false})
+			}
+			// The baseline alone at aftermath's max rate: what bare Echo
+			// costs a request at the rate aftermath reached (Echo keeps up
+			// with it easily; aftermath at 100 % would fall behind).
+			if rate := math.Floor(aftermathMaxRate(st.results)); rate >= 1 {
+				phases = append(phases, phase{fmt.Sprintf("at aftermath's max rate, fixed rate %.0f/s on %d connections", rate, cfg.conns), "", "at-max", 0,
+					func(ctx context.Context, _ *http.Client, t *target, d time.Duration) *result {
+						return openLoop(ctx, sameClient, t, rate, d)
+					}, true})
 			}
 		}
 	}
@@ -686,11 +703,17 @@ func shellQuote(s string) string {
 // scheduler and the kernel), so only at an equal rate does the CPU ratio
 // compare the same thing for both.
 func sameLoadRate(results []*result) float64 {
+	return math.Floor(0.6 * aftermathMaxRate(results))
+}
+
+// aftermathMaxRate is aftermath's median throughput over the max-rate
+// rounds.
+func aftermathMaxRate(results []*result) float64 {
 	var tputs []float64
 	for _, r := range results {
 		if r.target == "aftermath" && r.mode == "max-rate" {
 			tputs = append(tputs, r.throughput())
 		}
 	}
-	return math.Floor(0.6 * median(tputs))
+	return median(tputs)
 }

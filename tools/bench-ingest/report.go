@@ -251,6 +251,15 @@ func report(w io.Writer, st *state) bool {
 		fmt.Fprintf(w, "  at the same load, %.0f req/s (60%% of aftermath's max rate, %s) for both: aftermath %.1f µs, bare Echo %.1f µs, ratio %.2f (for information: the two servers at one rate)\n",
 			aSame.offered, worker, a, b, a/b)
 	}
+	if bAt := st.find("baseline", "at-aftermath-max"); bAt != nil && len(pairs) > 0 {
+		var afts []float64
+		for _, p := range pairs {
+			afts = append(afts, perWebhook(p.aft, p.aft.cpu.server))
+		}
+		a, b := median(afts), perWebhook(bAt, bAt.cpu.server)
+		fmt.Fprintf(w, "  at aftermath's max rate, %.0f req/s: aftermath %.1f µs (median of its rounds), bare Echo at that rate %.1f µs, ratio %.2f (for information: aftermath at its max rate against Echo at the same rate)\n",
+			bAt.offered, a, b, a/b)
+	}
 	if bFix != nil && aFix != nil {
 		a, b := perWebhook(aFix, aFix.cpu.server), perWebhook(bFix, bFix.cpu.server)
 		fmt.Fprintf(w, "  at %.0f req/s: aftermath %.1f µs, bare Echo %.1f µs, ratio %.2f (for information)\n", c.rate, a, b, a/b)
@@ -301,6 +310,8 @@ func modeLabel(r *result, c config) string {
 		return fmt.Sprintf("fixed %.0f req/s", r.offered)
 	case "same-load":
 		return fmt.Sprintf("same load %.0f req/s", r.offered)
+	case "at-aftermath-max":
+		return fmt.Sprintf("at aft. max %.0f/s", r.offered)
 	}
 	return fmt.Sprintf("max rate, %d conns", c.conns) + roundLabel(r, c.rounds)
 }

@@ -92,12 +92,19 @@ func TestReportTakesTheMedianOfTheRounds(t *testing.T) {
 		return r
 	}
 	st.results = append(st.results, same("baseline", 6*time.Second), same("aftermath", 9*time.Second))
+	// The baseline alone at aftermath's max rate, against the median of
+	// aftermath's own CPU per webhook over its rounds (150, 250, 190 µs).
+	atMax := phase("baseline", "at-aftermath-max", 100000, 15*time.Second, 12*time.Second, 0, time.Millisecond)
+	atMax.offered = 6667
+	st.results = append(st.results, atMax)
 	// The RSS verdict is on the phases before the same load.
 	st.rssBeforeSame = map[string]int64{"VmHWM": 40e6, "VmRSS": 35e6}
 	st.rssAft = map[string]int64{"VmHWM": 285e6, "VmRSS": 198e6}
 	reportHas(t, st,
 		"max rate, 32 conns #2",
 		"same load 4000 req/s",
+		"at aft. max 6667/s",
+		"at aftermath's max rate, 6667 req/s: aftermath 190.0 µs (median of its rounds), bare Echo at that rate 120.0 µs, ratio 1.58",
 		"PASS  aftermath peak RSS < 60 MB: 40.0 MB",
 		"peak RSS before the same-load phase: aftermath 40.0 MB",
 		"peak RSS (VmHWM, read before SIGTERM): aftermath 285.0 MB (271.8 MiB) (VmRSS then 198.0 MB",
