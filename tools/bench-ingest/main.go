@@ -241,7 +241,13 @@ func bench(cfg config) (int, error) {
 	st.genTime = time.Since(t0)
 	progress("signed %d distinct bodies (%d bytes each) in %s", len(pre), len(pre[0].body), st.genTime.Round(10*time.Millisecond))
 
-	bound := time.Duration(4+2*cfg.rounds)*(cfg.warmup+cfg.duration) + time.Duration(2+cfg.rounds)*cfg.drain + 2*time.Minute
+	// Phases: fixed rate and the rounds, both servers each; with
+	// -same-load, the same load (both) and Echo at aftermath's max rate.
+	phaseRuns := 2 + 2*cfg.rounds
+	if cfg.sameLoad {
+		phaseRuns += 3
+	}
+	bound := time.Duration(phaseRuns)*(cfg.warmup+cfg.duration) + time.Duration(2+cfg.rounds)*cfg.drain + 2*time.Minute
 	ctx, cancel := context.WithTimeout(sigCtx, bound)
 	defer cancel()
 
