@@ -116,7 +116,12 @@ func signed(secret string, body []byte, webhookID string) map[string]string {
 // resolvedBody returns a signed-able incident.resolved body with its own event
 // ID and incident ID.
 func resolvedBody(eventID, incidentID string) []byte {
-	return []byte(fmt.Sprintf(`{"event":{"id":%q,"event_type":"incident.resolved","resource_type":"incident","occurred_at":"2026-11-21T10:00:00.000Z","agent":null,"client":null,"data":{"id":%q,"type":"incident","number":7,"status":"resolved","title":"Checkout down","created_at":"2026-11-21T09:00:00Z","service":{"id":"PSVC001","type":"service_reference"},"assignees":[],"priority":{"id":"P1ID","type":"priority_reference","summary":"P1"}}}}`, eventID, incidentID))
+	return titledBody(eventID, incidentID, "Checkout down")
+}
+
+// titledBody is resolvedBody with the incident's title given.
+func titledBody(eventID, incidentID, title string) []byte {
+	return []byte(fmt.Sprintf(`{"event":{"id":%q,"event_type":"incident.resolved","resource_type":"incident","occurred_at":"2026-11-21T10:00:00.000Z","agent":null,"client":null,"data":{"id":%q,"type":"incident","number":7,"status":"resolved","title":%q,"created_at":"2026-11-21T09:00:00Z","service":{"id":"PSVC001","type":"service_reference"},"assignees":[],"priority":{"id":"P1ID","type":"priority_reference","summary":"P1"}}}}`, eventID, incidentID, title))
 }
 
 // streamLen counts queued entries; keyCount counts every key the test wrote.

@@ -23,8 +23,7 @@ import (
 // paddedBody is an incident.resolved body whose title is pad bytes long, so
 // that concurrent webhooks have bodies of many sizes.
 func paddedBody(eventID, incidentID string, pad int) []byte {
-	return []byte(fmt.Sprintf(`{"event":{"id":%q,"event_type":"incident.resolved","resource_type":"incident","occurred_at":"2026-11-21T10:00:00.000Z","agent":null,"client":null,"data":{"id":%q,"type":"incident","number":7,"status":"resolved","title":%q,"created_at":"2026-11-21T09:00:00Z","service":{"id":"PSVC001","type":"service_reference"},"assignees":[],"priority":{"id":"P1ID","type":"priority_reference","summary":"P1"}}}}`,
-		eventID, incidentID, strings.Repeat(string(rune('a'+pad%26)), pad)))
+	return titledBody(eventID, incidentID, strings.Repeat(string(rune('a'+pad%26)), pad))
 }
 
 // The handler reuses body buffers between webhooks, and the decoded IDs
